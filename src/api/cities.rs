@@ -1,0 +1,157 @@
+//! Cities and offices.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::auth::Caller;
+use super::openapi::Problem;
+use super::pagination::{Page, decode_cursor, limit};
+use super::views::{CityDetail, CityView, NewCityBody, NewOfficeBody, OfficeSummary, OfficeView};
+use crate::db;
+use crate::domain::access::require_admin;
+use crate::domain::cities::{City, CityInput, parse_country};
+use crate::domain::offices::NewOffice;
+use crate::error::ApiError;
+
+/// Register a city (admin).
+#[utoipa::path(
+    tag = "cities",
+    security(("bearer" = [])),
+    request_body = NewCityBody,
+    responses(
+        (status = 201, body = CityView),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/admin/cities")]
+pub async fn create_city(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewCityBody>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(caller.principal())?;
+    let b = body.into_inner();
+    let city = City::validate(CityInput {
+        code: b.code,
+        name: b.name,
+        country: b.country,
+        region: b.region,
+        wikidata: b.wikidata,
+        geonames_id: b.geonames_id,
+        unlocode: b.unlocode,
+        lat: b.lat,
+        lon: b.lon,
+    })?;
+    let record = state.write(move |tx| db::cities::create(tx, city)).await?;
+    let view = CityView::from(record);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/cities/{}", view.code)))
+        .json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CityQuery {
+    /// ISO 3166-1 alpha-2 country.
+    pub country: Option<String>,
+    /// Name prefix, any case.
+    pub q: Option<String>,
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// List and search cities.
+#[utoipa::path(
+    tag = "cities",
+    params(CityQuery),
+    responses((status = 200, body = Page<CityView>), (status = 400, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/cities")]
+pub async fn list_cities(
+    state: web::Data<AppState>,
+    query: web::Query<CityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = limit(q.limit)?;
+    let country = q.country.as_deref().map(parse_country).transpose()?;
+    if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "`q` is longer than 200 characters",
+        ));
+    }
+    let filter = db::cities::CityFilter {
+        country,
+        q: q.q
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().to_string()),
+        after: decode_cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = state.read(move |c| db::cities::list(c, &filter)).await?;
+    let page = Page::from_rows(rows, limit, |r| r.city.code.to_string(), CityView::from);
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A city with its offices.
+#[utoipa::path(
+    tag = "cities",
+    params(("code" = String, Path, description = "City code, e.g. `us-hou`")),
+    responses((status = 200, body = CityDetail), (status = 404, body = Problem))
+)]
+#[get("/cities/{code}")]
+pub async fn get_city(
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = code.into_inner();
+    let lookup = code.clone();
+    let found = state
+        .read(move |c| {
+            let city = db::cities::get(c, &lookup)?;
+            let offices = match &city {
+                Some(_) => db::cities::offices_of(c, &lookup)?,
+                None => Vec::new(),
+            };
+            Ok(city.map(|city| (city, offices)))
+        })
+        .await?;
+    let (city, offices) =
+        found.ok_or_else(|| ApiError::not_found("city_not_found", format!("no city `{code}`")))?;
+    Ok(HttpResponse::Ok().json(CityDetail {
+        city: CityView::from(city),
+        offices: offices
+            .into_iter()
+            .map(|(id, name)| OfficeSummary { id, name })
+            .collect(),
+    }))
+}
+
+/// Create a city's office (admin).
+#[utoipa::path(
+    tag = "cities",
+    security(("bearer" = [])),
+    request_body = NewOfficeBody,
+    responses(
+        (status = 201, body = OfficeView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/admin/offices")]
+pub async fn create_office(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewOfficeBody>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(caller.principal())?;
+    let office = NewOffice::validate(&body.city, &body.name)?;
+    let row = state
+        .write(move |tx| db::offices::create(tx, office))
+        .await?;
+    Ok(HttpResponse::Created().json(OfficeView::from(row)))
+}

@@ -1,0 +1,38 @@
+//! Liveness and Prometheus metrics.
+
+use actix_web::{HttpResponse, get, web};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use crate::db;
+use crate::error::ApiError;
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub log_size: i64,
+}
+
+/// Liveness: answers only when the database answers.
+#[utoipa::path(tag = "meta", responses((status = 200, body = Health), (status = 503, body = crate::api::openapi::Problem)))]
+#[get("/healthz")]
+pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let size = state.read(db::log::size).await?;
+    Ok(HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        database: state.db.backend().as_str().into(),
+        log_size: size,
+    }))
+}
+
+/// Prometheus text exposition: requests by route and status, latency, log size.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let size = state.read(db::log::size).await?;
+    state.metrics.log_size.set(size);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.encode()))
+}

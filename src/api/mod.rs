@@ -1,0 +1,103 @@
+//! The HTTP API: actix handlers by resource, the auth extractor, error plumbing, metrics and
+//! the OpenAPI document generated from the handlers themselves.
+
+pub mod auth;
+pub mod cities;
+pub mod fallback;
+pub mod health;
+pub mod log;
+pub mod observe;
+pub mod openapi;
+pub mod pagination;
+pub mod partnerships;
+pub mod state;
+pub mod tokens;
+pub mod views;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, web};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp, scope};
+
+pub use state::AppState;
+
+use crate::error::ApiError;
+
+/// Request bodies of JSON endpoints are small; documents have their own limit.
+pub const JSON_LIMIT: usize = 64 * 1024;
+
+/// Every route, registered once: the served app and the OpenAPI document come from this list,
+/// so the document cannot miss a route.
+fn routes() -> UtoipaApp<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .service(health::healthz)
+        .service(health::metrics)
+        .service(
+            scope("/api/v1")
+                .service(openapi::openapi_json)
+                .service(cities::create_city)
+                .service(cities::list_cities)
+                .service(cities::get_city)
+                .service(cities::create_office)
+                .service(tokens::create_token)
+                .service(tokens::revoke_token)
+                .service(partnerships::create)
+                .service(partnerships::list)
+                .service(partnerships::get)
+                .service(partnerships::history)
+                .service(partnerships::confirm)
+                .service(partnerships::change_status)
+                .service(log::entry),
+        )
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The complete application for one worker.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = routes().split_for_parts();
+    let data = web::Data::new(state);
+    app.app_data(data)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(JSON_LIMIT)
+                .error_handler(|e, _| fallback::json_error(e).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(JSON_LIMIT))
+        .default_service(web::to(fallback::not_routed))
+        .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_error))
+        .wrap(from_fn(observe::observe))
+}

@@ -1,0 +1,60 @@
+//! What every handler shares, and the two ways handlers reach the database.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use super::observe::Metrics;
+use crate::config::Settings;
+use crate::db::{Db, DbConn, DbError, WriteTx};
+use crate::error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub metrics: Arc<Metrics>,
+    /// (path template, methods) of every documented route, for 404 versus 405.
+    pub routes: Arc<Vec<(String, Vec<String>)>>,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings) -> AppState {
+        let doc = super::openapi_doc();
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = super::openapi::methods_of(item);
+                (path.clone(), methods)
+            })
+            .collect();
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::new()),
+            routes: Arc::new(routes),
+        }
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Ok(web::block(move || db.read(f)).await??)
+    }
+
+    /// Runs a write (with its log entries) on the blocking pool.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Ok(web::block(move || db.write(f)).await??)
+    }
+}

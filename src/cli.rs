@@ -1,0 +1,229 @@
+//! The `amity` command line: the server, migrations and host-side administration.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::{self, Db};
+use crate::domain::cities::CityCode;
+use crate::domain::dates::{format_micros, now_micros, parse_instant};
+use crate::domain::tokens::{Role, TokenRequest};
+
+/// The CLI's one error type: a message for the operator.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<db::DbError> for CliError {
+    fn from(e: db::DbError) -> Self {
+        match e {
+            db::DbError::Domain(d) => CliError(d.message),
+            other => CliError(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::domain::DomainError> for CliError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        CliError(e.message)
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "amity",
+    version,
+    about = "Amity: the registry of record for sister-city partnerships and their MOUs",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the HTTP service (SQLite in ./amity.db unless DATABASE_URL says otherwise).
+    Serve {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Database: `sqlite://PATH` or `postgres://...`.
+        #[arg(
+            long = "database-url",
+            env = "DATABASE_URL",
+            default_value = "sqlite://amity.db"
+        )]
+        database_url: String,
+    },
+    /// Registry administration on the host (never over HTTP).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+        /// Database: `sqlite://PATH` or `postgres://...`.
+        #[arg(
+            long = "database-url",
+            env = "DATABASE_URL",
+            default_value = "sqlite://amity.db",
+            global = true
+        )]
+        database_url: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Issue a bearer token and print it (it is shown only once).
+    CreateToken {
+        /// admin, auditor or office.
+        #[arg(long)]
+        role: String,
+        /// For office tokens: the city whose (only) office the token acts for.
+        #[arg(long)]
+        city: Option<String>,
+        /// For office tokens: the office id, when the city has several offices.
+        #[arg(long)]
+        office: Option<String>,
+        /// Expiry: RFC 3339 time or YYYY-MM-DD.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+/// Sets up logging: `RUST_LOG` filters (default `info`), `AMITY_LOG_FORMAT=json` for JSON lines.
+pub fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let json = match &cli.command {
+        Command::Serve { settings } => settings.log_format == "json",
+        _ => std::env::var("AMITY_LOG_FORMAT").is_ok_and(|f| f == "json"),
+    };
+    let default = match &cli.command {
+        Command::Serve { .. } => "info",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve { settings } => serve(settings),
+        Command::Migrate { database_url } => {
+            Db::open(&database_url, 1)?;
+            println!("migrations are up to date ({database_url})");
+            Ok(())
+        }
+        Command::Admin {
+            command,
+            database_url,
+        } => match command {
+            AdminCommand::CreateToken {
+                role,
+                city,
+                office,
+                expires,
+            } => create_token(&database_url, &role, city, office, expires),
+        },
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), CliError> {
+    let bind = settings.bind.clone();
+    let database = settings.database_url.clone();
+    let (state, listener) = crate::server::prepare(settings)?;
+    let addr = listener.local_addr()?;
+    println!("Amity is listening on http://{addr} (database: {database}, requested bind {bind})");
+    println!("First admin token: amity admin create-token --role admin");
+    println!(
+        "  (run it on this host with the same DATABASE_URL; tokens are never issued anonymously over HTTP)"
+    );
+    actix_web::rt::System::new().block_on(crate::server::run(state, listener))?;
+    Ok(())
+}
+
+fn create_token(
+    database_url: &str,
+    role: &str,
+    city: Option<String>,
+    office: Option<String>,
+    expires: Option<String>,
+) -> Result<(), CliError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        CliError(format!(
+            "unknown role {role:?}: use admin, auditor or office"
+        ))
+    })?;
+    let db = Db::open(database_url, 1)?;
+    let office = match (role, office, city) {
+        (Role::Office, Some(office), _) => Some(office),
+        (Role::Office, None, Some(city)) => {
+            let code = CityCode::parse(&city)?;
+            let offices = db.read(|c| db::cities::offices_of(c, code.as_str()))?;
+            match offices.as_slice() {
+                [(id, _)] => Some(id.clone()),
+                [] => {
+                    return Err(CliError(format!(
+                        "city `{city}` has no office yet: create one with POST /api/v1/admin/offices"
+                    )));
+                }
+                _ => {
+                    return Err(CliError(format!(
+                        "city `{city}` has several offices; pick one with --office ID"
+                    )));
+                }
+            }
+        }
+        (Role::Office, None, None) => {
+            return Err(CliError("an office token needs --city or --office".into()));
+        }
+        (_, None, None) => None,
+        (_, _, _) => {
+            return Err(CliError(
+                "--city and --office apply to office tokens only".into(),
+            ));
+        }
+    };
+    let expires_at = expires
+        .as_deref()
+        .map(|t| parse_instant("expires", t))
+        .transpose()?;
+    let request = TokenRequest::validate(role, office, expires_at, now_micros())?;
+    let issued = db.write(|tx| db::tokens::issue(tx, request))?;
+    println!("{}", issued.token);
+    eprintln!(
+        "issued {} token {}{}{} (shown once; store it now)",
+        issued.role.as_str(),
+        issued.id,
+        issued
+            .city
+            .as_deref()
+            .map(|c| format!(" for {c}"))
+            .unwrap_or_default(),
+        issued
+            .expires_at
+            .map(|t| format!(", expires {}", format_micros(t)))
+            .unwrap_or_default()
+    );
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The append-only log table and its one-row head.
+
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::schema::{log_entries, log_head};
+use super::{DbConn, DbError};
+use crate::domain::entries::LogEntry;
+
+/// Takes the write lock on the log head and returns the current size. The UPDATE comes first
+/// in every write transaction: on PostgreSQL it locks the head row until commit, on SQLite it
+/// takes the database write lock, so appends are serialized by the database itself.
+pub fn lock_head(conn: &mut DbConn) -> Result<i64, DbError> {
+    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+        .set(log_head::size.eq(log_head::size))
+        .execute(conn)?;
+    Ok(log_head::table
+        .filter(log_head::id.eq(1))
+        .select(log_head::size)
+        .first(conn)?)
+}
+
+pub fn store_head(conn: &mut DbConn, size: i64) -> Result<(), DbError> {
+    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+        .set(log_head::size.eq(size))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// RFC 9162 leaf hash: SHA-256(0x00 || entry).
+pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    h.finalize().into()
+}
+
+pub fn insert_entry(
+    conn: &mut DbConn,
+    index: i64,
+    entry: &LogEntry,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::insert_into(log_entries::table)
+        .values((
+            log_entries::idx.eq(index),
+            log_entries::leaf_hash.eq(leaf_hash(&entry.bytes).to_vec()),
+            log_entries::entry.eq(&entry.bytes),
+            log_entries::kind.eq(entry.kind),
+            log_entries::logged_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The committed log size.
+pub fn size(conn: &mut DbConn) -> Result<i64, DbError> {
+    Ok(log_head::table
+        .filter(log_head::id.eq(1))
+        .select(log_head::size)
+        .first(conn)?)
+}
+
+/// One stored entry.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = log_entries)]
+pub struct EntryRow {
+    pub idx: i64,
+    pub leaf_hash: Vec<u8>,
+    pub entry: Vec<u8>,
+    pub kind: String,
+    pub logged_at: i64,
+}
+
+pub fn entry(conn: &mut DbConn, index: i64) -> Result<Option<EntryRow>, DbError> {
+    Ok(log_entries::table
+        .filter(log_entries::idx.eq(index))
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,174 @@
+//! Storage: one code base over SQLite (default) and PostgreSQL through diesel's
+//! `MultiConnection`, r2d2 pools, embedded migrations, and the single write path that appends
+//! every write to the log in the same transaction.
+
+pub mod cities;
+pub mod error;
+pub mod log;
+pub mod migrations;
+pub mod offices;
+pub mod partnerships;
+pub mod schema;
+pub mod tokens;
+mod url;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+
+pub use error::DbError;
+pub use url::{Backend, DbTarget};
+
+use crate::domain::dates::now_micros;
+use crate::domain::entries::LogEntry;
+
+/// One connection type for both backends; queries written against it run on either.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(diesel::SqliteConnection),
+    Pg(diesel::PgConnection),
+}
+
+/// Every pooled SQLite connection gets these. WAL lets readers run beside the writer;
+/// `synchronous=FULL` makes an acknowledged commit survive power loss, not only a crash.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
+/// Opens connections with the concrete backend type, so a failure keeps its real cause
+/// (the multi-connection's own `establish` reduces every failure to "invalid URL").
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: DbTarget,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match &self.target {
+            DbTarget::Sqlite(path) => {
+                let mut conn = diesel::SqliteConnection::establish(path)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+/// Handles to the database: a pool for reads and, on SQLite, a single writer connection so
+/// writers queue in the process instead of fighting over SQLite's lock.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    readers: Pool<Manager>,
+    writer: Pool<Manager>,
+}
+
+impl Db {
+    /// Connects, runs pending migrations and builds the pools.
+    pub fn open(url: &str, pool_size: u32) -> Result<Db, DbError> {
+        let target = DbTarget::parse(url)?;
+        let backend = target.backend();
+        let manager = Manager { target };
+        // Fail with the real cause before building pools that would only time out.
+        let mut first = manager
+            .connect()
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        migrations::run(&mut first)?;
+        drop(first);
+        let build = |size: u32| {
+            Pool::builder()
+                .max_size(size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(manager.clone())
+                .map_err(|e| DbError::Connect(e.to_string()))
+        };
+        let readers = build(pool_size.max(1))?;
+        let writer = match backend {
+            Backend::Sqlite => build(1)?,
+            Backend::Postgres => readers.clone(),
+        };
+        Ok(Db {
+            backend,
+            readers,
+            writer,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pooled connection for reads.
+    pub fn conn(&self) -> Result<Conn, DbError> {
+        self.readers.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn read<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, DbError>) -> Result<T, DbError> {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// The one way to write: `f` runs inside a transaction that first takes the log head
+    /// (which serializes writers in the database, across processes too), may append entries,
+    /// and commits the entries together with the write they record. An error rolls back both.
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self
+            .writer
+            .get()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        conn.transaction(|conn| {
+            let size = log::lock_head(conn)?;
+            let mut tx = WriteTx {
+                conn,
+                size,
+                now: now_micros(),
+            };
+            let out = f(&mut tx)?;
+            log::store_head(tx.conn, tx.size)?;
+            Ok(out)
+        })
+    }
+}
+
+/// A write in progress: the connection inside the transaction, the log size, and the time the
+/// log asserts for its entries.
+pub struct WriteTx<'a> {
+    pub conn: &'a mut DbConn,
+    size: i64,
+    pub now: i64,
+}
+
+impl WriteTx<'_> {
+    /// Appends one entry and returns its index.
+    pub fn append(&mut self, entry: &LogEntry) -> Result<i64, DbError> {
+        let index = self.size;
+        log::insert_entry(self.conn, index, entry, self.now)?;
+        self.size += 1;
+        Ok(index)
+    }
+}

@@ -1,0 +1,110 @@
+//! Who may do what. Each write in the registry asks one of these functions first, so the rules
+//! live in one place and the authorization matrix tests exercise exactly them.
+
+use super::DomainError;
+use super::cities::CityCode;
+use super::tokens::{OfficeBinding, Principal, Role};
+
+fn authenticated(p: Option<&Principal>) -> Result<&Principal, DomainError> {
+    p.ok_or_else(|| {
+        DomainError::unauthenticated(
+            "authentication_required",
+            "this request needs a bearer token (Authorization: Bearer ...)",
+        )
+    })
+}
+
+/// Admin-only operations: cities, offices, tokens.
+pub fn require_admin(p: Option<&Principal>) -> Result<&Principal, DomainError> {
+    let p = authenticated(p)?;
+    if p.role == Role::Admin {
+        Ok(p)
+    } else {
+        Err(DomainError::forbidden(
+            "admin_required",
+            "only a registry administrator may do this",
+        ))
+    }
+}
+
+/// Any city office.
+pub fn require_office(p: Option<&Principal>) -> Result<&OfficeBinding, DomainError> {
+    let p = authenticated(p)?;
+    match (&p.role, &p.office) {
+        (Role::Office, Some(office)) => Ok(office),
+        _ => Err(DomainError::forbidden(
+            "office_required",
+            "only a city office may do this",
+        )),
+    }
+}
+
+/// An office acting for one of `parties`; returns the city it acts for.
+pub fn require_party_office<'a>(
+    p: Option<&'a Principal>,
+    parties: &[&CityCode],
+) -> Result<&'a CityCode, DomainError> {
+    let office = require_office(p)?;
+    if parties.contains(&&office.city) {
+        Ok(&office.city)
+    } else {
+        Err(DomainError::forbidden(
+            "not_a_party",
+            format!(
+                "the office of `{}` is not a party to this partnership",
+                office.city
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, city: Option<&str>) -> Principal {
+        Principal {
+            token_id: "t".into(),
+            role,
+            office: city.map(|c| OfficeBinding {
+                office_id: "o".into(),
+                city: CityCode::parse(c).unwrap(),
+            }),
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let a = CityCode::parse("us-hou").unwrap();
+        let b = CityCode::parse("cn-sha").unwrap();
+        let admin = principal(Role::Admin, None);
+        let auditor = principal(Role::Auditor, None);
+        let office_a = principal(Role::Office, Some("us-hou"));
+        let office_c = principal(Role::Office, Some("de-ber"));
+        assert_eq!(
+            require_admin(None).unwrap_err().code,
+            "authentication_required"
+        );
+        assert!(require_admin(Some(&admin)).is_ok());
+        assert_eq!(
+            require_admin(Some(&auditor)).unwrap_err().code,
+            "admin_required"
+        );
+        assert_eq!(
+            require_party_office(Some(&office_a), &[&a, &b]).unwrap(),
+            &a
+        );
+        assert_eq!(
+            require_party_office(Some(&office_c), &[&a, &b])
+                .unwrap_err()
+                .code,
+            "not_a_party"
+        );
+        assert_eq!(
+            require_party_office(Some(&admin), &[&a, &b])
+                .unwrap_err()
+                .code,
+            "office_required"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! Amity: the registry of record for sister-city partnerships and the MOUs behind them.
+//!
+//! Layering: `api` (HTTP) -> `domain` (pure rules) -> `db` (storage). The CLI in `cli` drives
+//! the same layers.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod server;
