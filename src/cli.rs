@@ -1,5 +1,7 @@
 //! The `amity` command line: the server, migrations and host-side administration.
 
+use std::io::Write;
+
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
@@ -153,11 +155,19 @@ fn serve(settings: Settings) -> Result<(), CliError> {
     let database = settings.database_url.clone();
     let (state, listener) = crate::server::prepare(settings)?;
     let addr = listener.local_addr()?;
-    println!("Amity is listening on http://{addr} (database: {database}, requested bind {bind})");
-    println!("First admin token: amity admin create-token --role admin");
-    println!(
-        "  (run it on this host with the same DATABASE_URL; tokens are never issued anonymously over HTTP)"
+    // A closed stdout (a supervisor that stopped reading) must not take the server down, so
+    // these lines ignore write errors instead of using println!.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "Amity is listening on http://{addr} (database: {database}, requested bind {bind})"
     );
+    let _ = writeln!(
+        out,
+        "First admin token: run `amity admin create-token --role admin` on this host with the \
+         same DATABASE_URL (tokens are never issued anonymously over HTTP)"
+    );
+    let _ = out.flush();
     actix_web::rt::System::new().block_on(crate::server::run(state, listener))?;
     Ok(())
 }

@@ -17,9 +17,14 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> 
     Ok((AppState::new(db, settings), listener))
 }
 
-/// Runs the server on `listener` until SIGINT/SIGTERM; actix stops accepting and lets
-/// in-flight requests finish (each write is committed before its response is sent).
-pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+/// Builds the server on `listener`. With `signals`, SIGINT/SIGTERM stop it gracefully: it
+/// stops accepting and lets in-flight requests finish (each write is committed before its
+/// response is sent, so nothing acknowledged is lost).
+pub fn build(
+    state: AppState,
+    listener: TcpListener,
+    signals: bool,
+) -> std::io::Result<actix_web::dev::Server> {
     let workers = state.settings.workers;
     let app_state = state.clone();
     let mut server = HttpServer::new(move || api::app(app_state.clone()))
@@ -28,5 +33,13 @@ pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> 
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }
-    server.run().await
+    if !signals {
+        server = server.disable_signals();
+    }
+    Ok(server.run())
+}
+
+/// Runs the server until a signal stops it.
+pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> {
+    build(state, listener, true)?.await
 }

@@ -13,14 +13,41 @@ use crate::domain::dates::now_micros;
 use crate::domain::tokens::Principal;
 use crate::error::ApiError;
 
-/// The caller: `Some` with a valid token, `None` without an Authorization header. A header
-/// with a bad, expired or revoked token is refused outright rather than treated as anonymous.
-pub struct Caller(pub Option<Principal>);
+/// The caller, resolved from the Authorization header. Extraction itself never fails: the
+/// handler asks for the principal first thing, so authentication errors come before any
+/// complaint about the body, whatever order actix finishes its extractors in.
+pub struct Caller(Result<Option<Principal>, ApiError>);
 
 impl Caller {
-    pub fn principal(&self) -> Option<&Principal> {
-        self.0.as_ref()
+    /// `Some` with a valid token, `None` without an Authorization header; a header with a bad,
+    /// expired or revoked token is refused rather than treated as anonymous.
+    pub fn principal(&self) -> Result<Option<&Principal>, ApiError> {
+        match &self.0 {
+            Ok(p) => Ok(p.as_ref()),
+            Err(e) => Err(e.clone()),
+        }
     }
+}
+
+async fn resolve(
+    header: Option<Result<String, ApiError>>,
+    state: Option<web::Data<AppState>>,
+) -> Result<Option<Principal>, ApiError> {
+    let token = match header {
+        None => return Ok(None),
+        Some(parsed) => parsed?,
+    };
+    let state = state.ok_or_else(ApiError::internal)?;
+    let record = state
+        .read(move |conn| db::tokens::find(conn, &token))
+        .await?;
+    let record = record.ok_or_else(|| {
+        ApiError::from(DomainError::unauthenticated(
+            "invalid_token",
+            "this token is not known to the registry",
+        ))
+    })?;
+    Ok(Some(record.into_principal(now_micros())?))
 }
 
 fn bearer(value: &header::HeaderValue) -> Result<String, ApiError> {
@@ -47,22 +74,20 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let header = req.headers().get(header::AUTHORIZATION).map(bearer);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move {
-            let token = match header {
-                None => return Ok(Caller(None)),
-                Some(parsed) => parsed?,
-            };
-            let state = state.ok_or_else(ApiError::internal)?;
-            let record = state
-                .read(move |conn| db::tokens::find(conn, &token))
-                .await?;
-            let record = record.ok_or_else(|| {
-                ApiError::from(DomainError::unauthenticated(
-                    "invalid_token",
-                    "this token is not known to the registry",
-                ))
-            })?;
-            Ok(Caller(Some(record.into_principal(now_micros())?)))
-        })
+        Box::pin(async move { Ok(Caller(resolve(header, state).await)) })
+    }
+}
+
+/// A JSON body whose parse error is held back until the handler asks for it.
+pub type JsonBody<T> = Result<web::Json<T>, actix_web::Error>;
+
+/// The parsed body, or the problem the JSON extractor produced for it.
+pub fn json_body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
+    match body {
+        Ok(json) => Ok(json.into_inner()),
+        Err(e) => Err(e
+            .as_error::<ApiError>()
+            .cloned()
+            .unwrap_or_else(|| ApiError::bad_request("invalid_body", e.to_string()))),
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::pagination::{Page, decode_cursor, limit};
 use super::views::{CityDetail, CityView, NewCityBody, NewOfficeBody, OfficeSummary, OfficeView};
@@ -31,10 +31,10 @@ use crate::error::ApiError;
 pub async fn create_city(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewCityBody>,
+    body: JsonBody<NewCityBody>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(caller.principal())?;
-    let b = body.into_inner();
+    require_admin(caller.principal()?)?;
+    let b = json_body(body)?;
     let city = City::validate(CityInput {
         code: b.code,
         name: b.name,
@@ -146,10 +146,11 @@ pub async fn get_city(
 pub async fn create_office(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewOfficeBody>,
+    body: JsonBody<NewOfficeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(caller.principal())?;
-    let office = NewOffice::validate(&body.city, &body.name)?;
+    require_admin(caller.principal()?)?;
+    let b = json_body(body)?;
+    let office = NewOffice::validate(&b.city, &b.name)?;
     let row = state
         .write(move |tx| db::offices::create(tx, office))
         .await?;

@@ -33,9 +33,10 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
     let bad = || ApiError::bad_request("invalid_cursor", "`cursor` is not one this server issued");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    text.strip_prefix("v1:")
-        .map(|k| Some(k.to_string()))
-        .ok_or_else(bad)
+    match text.strip_prefix("v1:") {
+        Some(key) if !key.is_empty() => Ok(Some(key.to_string())),
+        _ => Err(bad()),
+    }
 }
 
 /// One page of a list.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::pagination::{Page, decode_cursor, limit};
 use super::views::{
@@ -41,11 +41,12 @@ use crate::error::ApiError;
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewPartnershipBody>,
+    body: JsonBody<NewPartnershipBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+    let principal = caller.principal()?;
+    require_office(principal)?;
+    let b = json_body(body)?;
     let proposal = Proposal::validate(&b.cities, b.kind, b.established.as_deref())?;
-    let principal = caller.principal();
     let city = require_party_office(principal, &[&proposal.city_a, &proposal.city_b])?.clone();
     let registrar = Registrar {
         city: Some(city),
@@ -186,6 +187,9 @@ pub async fn confirm(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    // Refuse anonymous callers and non-offices before looking at the body or the database.
+    require_office(principal.as_ref())?;
     if !body.iter().all(u8::is_ascii_whitespace) {
         serde_json::from_slice::<ConfirmBody>(&body).map_err(|e| {
             ApiError::new(
@@ -195,9 +199,6 @@ pub async fn confirm(
             )
         })?;
     }
-    let principal = caller.principal().cloned();
-    // Refuse anonymous callers and non-offices before touching the database.
-    require_office(principal.as_ref())?;
     let change = StatusChange {
         to: Status::Active,
         effective_date: today(),
@@ -261,11 +262,11 @@ pub async fn change_status(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<StatusChangeBody>,
+    body: JsonBody<StatusChangeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.principal().cloned();
+    let principal = caller.principal()?.cloned();
     require_office(principal.as_ref())?;
-    let b = body.into_inner();
+    let b = json_body(body)?;
     let change = StatusChange::validate(StatusChangeInput {
         status: Some(b.status),
         effective_date: b.effective_date,

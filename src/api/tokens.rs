@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, post, web};
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::views::{IssuedTokenView, NewTokenBody, RevokedTokenView};
 use crate::db;
@@ -41,10 +41,10 @@ impl From<IssuedToken> for IssuedTokenView {
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<NewTokenBody>,
+    body: JsonBody<NewTokenBody>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(caller.principal())?;
-    let b = body.into_inner();
+    require_admin(caller.principal()?)?;
+    let b = json_body(body)?;
     let expires_at = b
         .expires_at
         .as_deref()
@@ -76,7 +76,7 @@ pub async fn revoke_token(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(caller.principal())?;
+    require_admin(caller.principal()?)?;
     let id = id.into_inner();
     let target = id.clone();
     let log_index = state

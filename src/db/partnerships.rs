@@ -218,7 +218,7 @@ pub fn register(
         .established
         .as_ref()
         .map(|e| e.first_day)
-        .unwrap_or_else(|| crate::domain::dates::today());
+        .unwrap_or_else(crate::domain::dates::today);
     insert_event(
         tx,
         StatusEventRow {

@@ -64,19 +64,23 @@ pub fn issue(tx: &mut WriteTx<'_>, request: TokenRequest) -> Result<IssuedToken,
     })
 }
 
+/// A token with the city of its office, as one query returns them.
+#[derive(Queryable)]
+struct TokenLookupRow {
+    id: String,
+    token_hash: Vec<u8>,
+    role: String,
+    office_id: Option<String>,
+    city: Option<String>,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
 /// Looks a presented token up by its hash. The lookup reveals nothing about the secret (it
 /// keys on a hash); the constant-time compare guards the final equality all the same.
 pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbError> {
     let hash = token_hash(token);
-    let row: Option<(
-        String,
-        Vec<u8>,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    )> = tokens::table
+    let row: Option<TokenLookupRow> = tokens::table
         .left_join(offices::table)
         .filter(tokens::token_hash.eq(hash.to_vec()))
         .select((
@@ -90,7 +94,16 @@ pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbErr
         ))
         .first(conn)
         .optional()?;
-    let Some((id, stored, role, office_id, city, expires_at, revoked_at)) = row else {
+    let Some(TokenLookupRow {
+        id,
+        token_hash: stored,
+        role,
+        office_id,
+        city,
+        expires_at,
+        revoked_at,
+    }) = row
+    else {
         return Ok(None);
     };
     if !bool::from(stored.as_slice().ct_eq(&hash)) {

@@ -58,13 +58,11 @@ impl DbTarget {
         let parent = Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty());
-        if let Some(dir) = parent {
-            if !dir.is_dir() {
-                return Err(DbError::Config(format!(
-                    "the directory `{}` for the SQLite database does not exist",
-                    dir.display()
-                )));
-            }
+        if let Some(dir) = parent.filter(|d| !d.is_dir()) {
+            return Err(DbError::Config(format!(
+                "the directory `{}` for the SQLite database does not exist",
+                dir.display()
+            )));
         }
         Ok(DbTarget::Sqlite(path.to_string()))
     }

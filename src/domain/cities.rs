@@ -119,13 +119,14 @@ impl City {
             None | Some("") => None,
             Some(w) => Some(parse_wikidata(w)?),
         };
-        if let Some(id) = input.geonames_id {
-            if !(1..=999_999_999).contains(&id) {
-                return Err(DomainError::invalid(
-                    "invalid_geonames_id",
-                    "`geonames_id` must be a positive GeoNames id",
-                ));
-            }
+        if input
+            .geonames_id
+            .is_some_and(|id| !(1..=999_999_999).contains(&id))
+        {
+            return Err(DomainError::invalid(
+                "invalid_geonames_id",
+                "`geonames_id` must be a positive GeoNames id",
+            ));
         }
         let unlocode = match input.unlocode.as_deref() {
             None | Some("") => None,
@@ -160,9 +161,11 @@ impl City {
 
 /// Converts degrees to microdegrees after range checks.
 pub fn coordinates_e6(lat: f64, lon: f64) -> Result<(i64, i64), DomainError> {
-    if !(lat.is_finite() && lon.is_finite() && (-90.0..=90.0).contains(&lat))
-        || !(-180.0..=180.0).contains(&lon)
-    {
+    let in_range = lat.is_finite()
+        && lon.is_finite()
+        && (-90.0..=90.0).contains(&lat)
+        && (-180.0..=180.0).contains(&lon);
+    if !in_range {
         return Err(DomainError::invalid(
             "invalid_coordinates",
             "`lat` must be within -90..90 and `lon` within -180..180",
@@ -249,7 +252,8 @@ mod tests {
 
     #[test]
     fn refuses_bad_fields() {
-        let cases: Vec<(fn(&mut CityInput), &str)> = vec![
+        type Edit = fn(&mut CityInput);
+        let cases: Vec<(Edit, &str)> = vec![
             (|c| c.code = "US-HOU".into(), "invalid_city_code"),
             (|c| c.code = "us hou".into(), "invalid_city_code"),
             (|c| c.code = "us-h".into(), "invalid_city_code"),

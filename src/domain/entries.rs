@@ -129,7 +129,7 @@ mod tests {
     fn canonical_form_matches_rfc8785_oracle() {
         let samples = [
             json!({"b": 1, "a": [true, null, "x\u{1}y\"\\/é"], "é": {"z": -5, "A": "\u{7f}"}}),
-            json!({"\u{1F600}": 1, "\u{FFFD}": 2, "a\nb": "line\r\n\t\u{8}\u{c}"}),
+            json!({"a\nb": "line\r\n\t\u{8}\u{c}", "\u{e9}t\u{e9}": 2}),
             json!([]),
             json!({}),
             json!({"n": i64::MIN, "m": u64::MAX}),
@@ -142,6 +142,36 @@ mod tests {
                 String::from_utf8(oracle).unwrap()
             );
         }
+    }
+
+    /// RFC 8785 section 3.2.3: keys sort by UTF-16 code units, so the emoji (a surrogate pair
+    /// starting 0xD83D) comes before U+FB33. (serde_jcs sorts by code point and gets this
+    /// one wrong, which is why it is not the oracle here.)
+    #[test]
+    fn rfc8785_sorting_example() {
+        let input = json!({
+            "\u{20ac}": "Euro Sign",
+            "\r": "Carriage Return",
+            "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\u{1f600}": "Emoji: Grinning Face",
+            "\u{80}": "Control",
+            "\u{f6}": "Latin Small Letter O With Diaeresis"
+        });
+        let out = String::from_utf8(canonical_json(&input).unwrap()).unwrap();
+        let values: Vec<&str> = out.split('"').skip(3).step_by(4).collect();
+        assert_eq!(
+            values,
+            [
+                "Carriage Return",
+                "One",
+                "Control",
+                "Latin Small Letter O With Diaeresis",
+                "Euro Sign",
+                "Emoji: Grinning Face",
+                "Hebrew Letter Dalet With Dagesh"
+            ]
+        );
     }
 
     #[test]

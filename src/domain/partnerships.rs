@@ -156,13 +156,11 @@ impl Proposal {
             None | Some("") => None,
             Some(text) => Some(EstablishedDate::parse(text)?),
         };
-        if let Some(e) = &established {
-            if e.first_day > today() {
-                return Err(DomainError::invalid(
-                    "invalid_date",
-                    "`established` lies in the future",
-                ));
-            }
+        if established.as_ref().is_some_and(|e| e.first_day > today()) {
+            return Err(DomainError::invalid(
+                "invalid_date",
+                "`established` lies in the future",
+            ));
         }
         Ok(Proposal {
             city_a,

@@ -1,0 +1,231 @@
+//! The binary itself: help, configuration errors, host-issued tokens, and the README's
+//! walkthrough against a real `amity serve` process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_amity");
+
+fn amity(args: &[&str], db: &str) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("amity runs")
+}
+
+#[test]
+fn help_names_every_command() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "admin"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+    let out = Command::new(BIN)
+        .args(["admin", "create-token", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--role"));
+}
+
+#[test]
+fn mistyped_database_urls_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        (
+            "postgress://u@localhost/x",
+            "unsupported database URL scheme `postgress`",
+        ),
+        ("sqlite:///no/such/dir/amity.db", "does not exist"),
+    ] {
+        let out = amity(&["migrate"], url);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{url}: {err}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn create_token_on_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("a.db").display());
+    let out = amity(&["admin", "create-token", "--role", "admin"], &db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.trim().starts_with("amity_"));
+    let out = amity(
+        &[
+            "admin",
+            "create-token",
+            "--role",
+            "office",
+            "--city",
+            "us-hou",
+        ],
+        &db,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no office"));
+    let out = amity(&["admin", "create-token", "--role", "king"], &db);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+}
+
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(db: &str) -> Served {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    // Keep draining what the server prints so it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    Served { child, base: url }
+}
+
+fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let bytes = match body {
+        Some(b) => {
+            req = req.header("Content-Type", "application/json");
+            b.to_string().into_bytes()
+        }
+        None => Vec::new(),
+    };
+    let mut res = agent.run(req.body(bytes).unwrap()).unwrap();
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The README walkthrough, step by step, against the real binary on SQLite.
+#[test]
+fn readme_walkthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("amity.db").display());
+    let srv = serve(&db);
+    let base = srv.base.as_str();
+    let out = amity(&["admin", "create-token", "--role", "admin"], &db);
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+
+    for (code, name, country) in [("us-hou", "Houston", "US"), ("cn-sha", "Shanghai", "CN")] {
+        let (s, _) = call(
+            base,
+            "POST",
+            "/api/v1/admin/cities",
+            Some(&admin),
+            Some(json!({"code": code, "name": name, "country": country})),
+        );
+        assert_eq!(s, 201);
+    }
+    let mut tokens = Vec::new();
+    for city in ["us-hou", "cn-sha"] {
+        let (s, office) = call(
+            base,
+            "POST",
+            "/api/v1/admin/offices",
+            Some(&admin),
+            Some(json!({"city": city, "name": "Office of International Affairs"})),
+        );
+        assert_eq!(s, 201);
+        // The README issues office tokens on the host by city.
+        let out = amity(
+            &["admin", "create-token", "--role", "office", "--city", city],
+            &db,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = office;
+        tokens.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+    }
+    let (s, p) = call(
+        base,
+        "POST",
+        "/api/v1/partnerships",
+        Some(&tokens[0]),
+        Some(
+            json!({"cities": ["us-hou", "cn-sha"], "kind": "sister", "established": "1979-12-08"}),
+        ),
+    );
+    assert_eq!(s, 201);
+    let id = p["id"].as_str().unwrap().to_string();
+    let (s, c) = call(
+        base,
+        "POST",
+        &format!("/api/v1/partnerships/{id}/confirm"),
+        Some(&tokens[1]),
+        Some(json!({})),
+    );
+    assert_eq!((s, c["status"].as_str()), (200, Some("active")));
+    let (s, c) = call(
+        base,
+        "POST",
+        &format!("/api/v1/partnerships/{id}/status"),
+        Some(&tokens[0]),
+        Some(
+            json!({"status": "curtailed", "effective_date": "2020-07-24", "decided_date": "2020-07-22",
+            "deciding_body": "City Council", "reason_category": "political",
+            "reason": "Consulate closures; exchanges suspended"}),
+        ),
+    );
+    assert_eq!((s, c["status"].as_str()), (201, Some("curtailed")));
+    let (s, h) = call(
+        base,
+        "GET",
+        &format!("/api/v1/partnerships/{id}/history"),
+        None,
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(h["events"].as_array().unwrap().len(), 3);
+    let (_, health) = call(base, "GET", "/healthz", None, None);
+    assert_eq!(health["log_size"], 10);
+}

@@ -1,0 +1,13 @@
+//! Integration tests: every test starts the real server on a free loopback port with its own
+//! database and talks to it over HTTP. Each test body runs once per backend: SQLite always,
+//! PostgreSQL when AMITY_TEST_POSTGRES_URL is set.
+
+mod support;
+
+mod authz;
+mod bad_input;
+mod cities;
+mod cli;
+mod log;
+mod meta;
+mod partnerships;

@@ -1,0 +1,113 @@
+//! Health, metrics, the OpenAPI document and migrations.
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::World;
+
+both_backends!(health_and_metrics, |srv| {
+    let h = srv.get("/healthz");
+    assert_eq!(h.status, 200);
+    let backend = match srv.backend() {
+        crate::support::Backend::Sqlite => "sqlite",
+        crate::support::Backend::Postgres => "postgres",
+    };
+    assert_eq!(
+        h.json(),
+        json!({"status": "ok", "database": backend, "log_size": 0})
+    );
+    World::build(&srv);
+    srv.get("/api/v1/partnerships/none");
+    let m = srv.get("/metrics");
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    let text = m.text();
+    assert!(text.contains(
+        "amity_http_requests_total{method=\"POST\",route=\"/api/v1/admin/cities\",status=\"201\"} 3"
+    ), "{text}");
+    assert!(text.contains(
+        "amity_http_requests_total{method=\"GET\",route=\"/api/v1/partnerships/{id}\",status=\"404\"} 1"
+    ), "{text}");
+    assert!(
+        text.contains("amity_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    let size = srv.log_size();
+    assert!(text.contains(&format!("amity_log_size {size}")), "{text}");
+});
+
+both_backends!(openapi_lists_every_route, |srv| {
+    let doc = srv.get("/api/v1/openapi.json");
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    // Every route the design names for this part of the API is documented...
+    let expected = [
+        ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("get", "/api/v1/openapi.json"),
+        ("post", "/api/v1/admin/cities"),
+        ("get", "/api/v1/cities"),
+        ("get", "/api/v1/cities/{code}"),
+        ("post", "/api/v1/admin/offices"),
+        ("post", "/api/v1/admin/tokens"),
+        ("delete", "/api/v1/admin/tokens/{id}"),
+        ("post", "/api/v1/partnerships"),
+        ("get", "/api/v1/partnerships"),
+        ("get", "/api/v1/partnerships/{id}"),
+        ("get", "/api/v1/partnerships/{id}/history"),
+        ("post", "/api/v1/partnerships/{id}/confirm"),
+        ("post", "/api/v1/partnerships/{id}/status"),
+        ("get", "/api/v1/log/entries/{index}"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    // ...and every documented operation is served (it never answers "no such route").
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            operations += 1;
+            let concrete = path
+                .replace("{code}", "us-hou")
+                .replace("{id}", "some-id")
+                .replace("{index}", "0");
+            let r = srv.send(&method.to_uppercase(), &concrete, None, None);
+            let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
+                && r.status != 405;
+            assert!(
+                routed,
+                "{method} {path} is documented but not served: {}",
+                r.text()
+            );
+            // Every operation documents its responses.
+            assert!(
+                item[method]["responses"]
+                    .as_object()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+    assert_eq!(
+        operations,
+        expected.len(),
+        "undocumented extras or missing operations"
+    );
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+});
+
+#[test]
+fn both_migration_sets_list_the_same_versions() {
+    use amity::db::{Backend, migrations};
+    let sqlite = migrations::names(Backend::Sqlite).unwrap();
+    let postgres = migrations::names(Backend::Postgres).unwrap();
+    assert!(!sqlite.is_empty());
+    assert_eq!(sqlite, postgres);
+}
