@@ -43,13 +43,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Settings for tests and embedding: the defaults with another database.
-    pub fn for_database(url: &str) -> Settings {
+    /// Settings for tests and embedding: the defaults with another database and keys folder.
+    pub fn for_database(url: &str, keys_dir: PathBuf) -> Settings {
         Settings {
             bind: "127.0.0.1:0".into(),
             database_url: url.into(),
             origin: "amity.localhost".into(),
-            keys_dir: PathBuf::from("keys"),
+            keys_dir,
             max_document_bytes: 25 * 1024 * 1024,
             pool_size: 4,
             workers: Some(1),

@@ -10,4 +10,5 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod log;
 pub mod server;

@@ -8,13 +8,24 @@ use crate::api::{self, AppState};
 use crate::cli::CliError;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::log::registry_key::{self, KeyOrigin};
 
-/// Opens the database (running migrations) and binds the listener.
+/// Loads (or creates) the registry key, opens the database (running migrations) and binds
+/// the listener.
 pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> {
+    let (signer, how) = registry_key::load_or_create(&settings.keys_dir, &settings.origin)
+        .map_err(|e| CliError(e.to_string()))?;
+    if how == KeyOrigin::Created {
+        tracing::info!(
+            dir = %settings.keys_dir.display(),
+            vkey = %signer.verifier().to_vkey(),
+            "created the registry signing key"
+        );
+    }
     let db = Db::open(&settings.database_url, settings.pool_size)?;
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
-    Ok((AppState::new(db, settings), listener))
+    Ok((AppState::new(db, settings, signer), listener))
 }
 
 /// Builds the server on `listener`. With `signals`, SIGINT/SIGTERM stop it gracefully: it

@@ -1,20 +1,37 @@
-//! Read access to the log entries.
+//! The transparency log's read API: entries, the signed checkpoint, the registry key and
+//! inclusion / consistency proofs.
 
 use actix_web::{HttpResponse, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
+use super::openapi::Problem;
 use super::views::LogEntryView;
 use crate::db;
+use crate::db::log::EntryRow;
+use crate::domain::DomainError;
 use crate::domain::dates::format_micros;
 use crate::error::ApiError;
+use crate::log::registry_key::openssh_line;
+
+fn entry_view(row: EntryRow) -> LogEntryView {
+    LogEntryView {
+        index: row.idx,
+        leaf_hash: hex::encode(&row.leaf_hash),
+        kind: row.kind,
+        entry: STANDARD.encode(&row.entry),
+        logged_at: format_micros(row.logged_at),
+    }
+}
 
 /// One log entry: its exact bytes and leaf hash.
 #[utoipa::path(
     tag = "log",
     params(("index" = i64, Path, description = "0-based entry index")),
-    responses((status = 200, body = LogEntryView), (status = 404, body = crate::api::openapi::Problem))
+    responses((status = 200, body = LogEntryView), (status = 404, body = Problem))
 )]
 #[get("/log/entries/{index}")]
 pub async fn entry(
@@ -26,11 +43,259 @@ pub async fn entry(
     let row = row.ok_or_else(|| {
         ApiError::not_found("entry_not_found", format!("the log has no entry {index}"))
     })?;
-    Ok(HttpResponse::Ok().json(LogEntryView {
-        index: row.idx,
-        leaf_hash: hex::encode(&row.leaf_hash),
-        kind: row.kind,
-        entry: STANDARD.encode(&row.entry),
-        logged_at: format_micros(row.logged_at),
+    Ok(HttpResponse::Ok().json(entry_view(row)))
+}
+
+pub const MAX_ENTRIES_PAGE: i64 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    /// First index (default 0).
+    pub start: Option<i64>,
+    /// How many, 1-1000 (default 1000).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EntriesPage {
+    pub entries: Vec<LogEntryView>,
+    /// Index to ask for next; absent when the page reached the end of the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}
+
+/// A run of entries in index order, for auditors replaying the whole log.
+#[utoipa::path(
+    tag = "log",
+    params(EntriesQuery),
+    responses((status = 200, body = EntriesPage), (status = 400, body = Problem))
+)]
+#[get("/log/entries")]
+pub async fn entries(
+    state: web::Data<AppState>,
+    query: web::Query<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let start = query.start.unwrap_or(0);
+    let limit = query.limit.unwrap_or(MAX_ENTRIES_PAGE);
+    if start < 0 || !(1..=MAX_ENTRIES_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("`start` must be >= 0 and `limit` within 1..={MAX_ENTRIES_PAGE}"),
+        ));
+    }
+    let (rows, size) = state
+        .read(move |c| Ok((db::log::entries(c, start, limit)?, db::log::size(c)?)))
+        .await?;
+    let end = start + rows.len() as i64;
+    Ok(HttpResponse::Ok().json(EntriesPage {
+        entries: rows.into_iter().map(entry_view).collect(),
+        next: (end < size).then_some(end),
     }))
+}
+
+/// The latest signed checkpoint (C2SP tlog-checkpoint signed note), signed on demand when the
+/// log has grown since the last one.
+#[utoipa::path(
+    tag = "log",
+    responses((status = 200, description = "signed note", content_type = "text/plain"))
+)]
+#[get("/log/checkpoint")]
+pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let signer = state.signer.clone();
+    let row = web::block(move || db::checkpoints::current(&db, &signer)).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(row.note))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegistryKeyView {
+    /// Key name: the registry origin.
+    pub name: String,
+    /// C2SP key id, 8 hex digits.
+    pub key_id: String,
+    /// C2SP verifier key `<name>+<id>+<base64(0x01 || key)>`.
+    pub vkey: String,
+    /// The same key as an OpenSSH public key line.
+    pub ssh: String,
+}
+
+/// The registry's public key, in C2SP verifier-key and OpenSSH forms.
+#[utoipa::path(tag = "log", responses((status = 200, body = RegistryKeyView)))]
+#[get("/log/key")]
+pub async fn key(state: web::Data<AppState>) -> HttpResponse {
+    let verifier = state.signer.verifier();
+    HttpResponse::Ok().json(RegistryKeyView {
+        name: verifier.name().to_string(),
+        key_id: format!("{:08x}", verifier.key_id()),
+        vkey: verifier.to_vkey(),
+        ssh: openssh_line(&verifier),
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    /// Entry index; give this or `hash`.
+    pub index: Option<i64>,
+    /// Leaf hash (64 hex); give this or `index`.
+    pub hash: Option<String>,
+    /// Tree size the proof is for (default: the current size).
+    pub size: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InclusionProofView {
+    pub index: i64,
+    pub size: i64,
+    pub leaf_hash: String,
+    /// RFC 9162 inclusion path, hex hashes, leaf to root.
+    pub proof: Vec<String>,
+    /// Root of the tree of `size` entries; check it against a signed checkpoint.
+    pub root: String,
+}
+
+/// Checks a requested tree size against the log and returns it.
+fn tree_size(requested: Option<i64>, log_size: i64) -> Result<u64, DomainError> {
+    let size = requested.unwrap_or(log_size);
+    if size < 0 || size > log_size {
+        return Err(DomainError::invalid(
+            "invalid_size",
+            format!("size {size} is outside the log, which has {log_size} entries"),
+        ));
+    }
+    Ok(size as u64)
+}
+
+/// Which entry an inclusion proof is asked for.
+enum Target {
+    Index(i64),
+    LeafHash([u8; 32]),
+}
+
+impl Target {
+    fn from_query(q: &InclusionQuery) -> Result<Target, ApiError> {
+        match (q.index, q.hash.as_deref()) {
+            (Some(i), None) => Ok(Target::Index(i)),
+            (None, Some(h)) => {
+                let mut leaf = [0u8; 32];
+                hex::decode_to_slice(h, &mut leaf).map_err(|_| {
+                    ApiError::from(DomainError::invalid(
+                        "invalid_hash",
+                        "`hash` must be 64 hex characters",
+                    ))
+                })?;
+                Ok(Target::LeafHash(leaf))
+            }
+            _ => Err(ApiError::bad_request(
+                "invalid_query",
+                "give exactly one of `index` and `hash`",
+            )),
+        }
+    }
+}
+
+/// Inclusion proof for an entry (by index or leaf hash) in the tree of `size` entries.
+#[utoipa::path(
+    tag = "log",
+    params(InclusionQuery),
+    responses((status = 200, body = InclusionProofView), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/log/proof/inclusion")]
+pub async fn inclusion_proof(
+    state: web::Data<AppState>,
+    query: web::Query<InclusionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let target = Target::from_query(&q)?;
+    let view = state
+        .read(move |c| {
+            let log_size = db::log::size(c)?;
+            let index = match target {
+                Target::Index(i) => i,
+                Target::LeafHash(leaf) => db::tree::index_of_leaf(c, &leaf)?.ok_or_else(|| {
+                    DomainError::not_found("entry_not_found", "no entry has this leaf hash")
+                })?,
+            };
+            let size = tree_size(q.size, log_size)?;
+            if index < 0 || index as u64 >= size {
+                return Err(DomainError::invalid(
+                    "index_out_of_range",
+                    format!("entry {index} is not in a tree of {size} entries"),
+                )
+                .into());
+            }
+            let row = db::log::entry(c, index)?
+                .ok_or_else(|| db::DbError::corrupt(format!("entry {index} missing")))?;
+            let proof = db::tree::inclusion_proof(c, index as u64, size)?;
+            let root = db::tree::root(c, size)?;
+            Ok(InclusionProofView {
+                index,
+                size: size as i64,
+                leaf_hash: hex::encode(&row.leaf_hash),
+                proof: proof.iter().map(hex::encode).collect(),
+                root: hex::encode(root),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    /// The older tree size (at least 1).
+    pub from: i64,
+    /// The newer tree size (default: the current size).
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyProofView {
+    pub from: i64,
+    pub to: i64,
+    /// RFC 9162 consistency proof, hex hashes.
+    pub proof: Vec<String>,
+    pub from_root: String,
+    pub to_root: String,
+}
+
+/// Consistency proof between two tree sizes.
+#[utoipa::path(
+    tag = "log",
+    params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyProofView), (status = 422, body = Problem))
+)]
+#[get("/log/proof/consistency")]
+pub async fn consistency_proof(
+    state: web::Data<AppState>,
+    query: web::Query<ConsistencyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let view = state
+        .read(move |c| {
+            let log_size = db::log::size(c)?;
+            let to = tree_size(q.to, log_size)?;
+            if q.from < 1 || q.from as u64 > to {
+                return Err(DomainError::invalid(
+                    "invalid_size",
+                    format!("`from` must be within 1..={to} (proofs from the empty tree are not defined)"),
+                )
+                .into());
+            }
+            let from = q.from as u64;
+            let proof = db::tree::consistency_proof(c, from, to)?;
+            Ok(ConsistencyProofView {
+                from: q.from,
+                to: to as i64,
+                proof: proof.iter().map(hex::encode).collect(),
+                from_root: hex::encode(db::tree::root(c, from)?),
+                to_root: hex::encode(db::tree::root(c, to)?),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

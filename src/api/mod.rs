@@ -59,7 +59,12 @@ fn routes() -> UtoipaApp<
                 .service(partnerships::history)
                 .service(partnerships::confirm)
                 .service(partnerships::change_status)
-                .service(log::entry),
+                .service(log::entry)
+                .service(log::entries)
+                .service(log::checkpoint)
+                .service(log::key)
+                .service(log::inclusion_proof)
+                .service(log::consistency_proof),
         )
 }
 

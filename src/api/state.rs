@@ -8,6 +8,7 @@ use super::observe::Metrics;
 use crate::config::Settings;
 use crate::db::{Db, DbConn, DbError, WriteTx};
 use crate::error::ApiError;
+use crate::log::note::NoteSigner;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,10 +17,12 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// (path template, methods) of every documented route, for 404 versus 405.
     pub routes: Arc<Vec<(String, Vec<String>)>>,
+    /// The registry key that signs checkpoints.
+    pub signer: Arc<NoteSigner>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings) -> AppState {
+    pub fn new(db: Db, settings: Settings, signer: NoteSigner) -> AppState {
         let doc = super::openapi_doc();
         let routes = doc
             .paths
@@ -35,6 +38,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             routes: Arc::new(routes),
+            signer: Arc::new(signer),
         }
     }
 

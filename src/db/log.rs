@@ -1,11 +1,11 @@
 //! The append-only log table and its one-row head.
 
 use diesel::prelude::*;
-use sha2::{Digest, Sha256};
 
 use super::schema::{log_entries, log_head};
 use super::{DbConn, DbError};
 use crate::domain::entries::LogEntry;
+use crate::log::merkle;
 
 /// Takes the write lock on the log head and returns the current size. The UPDATE comes first
 /// in every write transaction: on PostgreSQL it locks the head row until commit, on SQLite it
@@ -27,30 +27,24 @@ pub fn store_head(conn: &mut DbConn, size: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// RFC 9162 leaf hash: SHA-256(0x00 || entry).
-pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(entry);
-    h.finalize().into()
-}
-
+/// Stores the entry at `index` and the Merkle nodes it completes.
 pub fn insert_entry(
     conn: &mut DbConn,
     index: i64,
     entry: &LogEntry,
     now: i64,
 ) -> Result<(), DbError> {
+    let leaf = merkle::leaf_hash(&entry.bytes);
     diesel::insert_into(log_entries::table)
         .values((
             log_entries::idx.eq(index),
-            log_entries::leaf_hash.eq(leaf_hash(&entry.bytes).to_vec()),
+            log_entries::leaf_hash.eq(leaf.to_vec()),
             log_entries::entry.eq(&entry.bytes),
             log_entries::kind.eq(entry.kind),
             log_entries::logged_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    super::tree::append_leaf(conn, index, leaf)
 }
 
 /// The committed log size.
@@ -78,4 +72,14 @@ pub fn entry(conn: &mut DbConn, index: i64) -> Result<Option<EntryRow>, DbError>
         .select(EntryRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Entries `[start, start + limit)` in index order.
+pub fn entries(conn: &mut DbConn, start: i64, limit: i64) -> Result<Vec<EntryRow>, DbError> {
+    Ok(log_entries::table
+        .filter(log_entries::idx.ge(start))
+        .order(log_entries::idx.asc())
+        .limit(limit)
+        .select(EntryRow::as_select())
+        .load(conn)?)
 }

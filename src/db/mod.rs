@@ -2,6 +2,7 @@
 //! `MultiConnection`, r2d2 pools, embedded migrations, and the single write path that appends
 //! every write to the log in the same transaction.
 
+pub mod checkpoints;
 pub mod cities;
 pub mod error;
 pub mod log;
@@ -10,6 +11,7 @@ pub mod offices;
 pub mod partnerships;
 pub mod schema;
 pub mod tokens;
+pub mod tree;
 mod url;
 
 use std::time::Duration;
@@ -164,6 +166,11 @@ pub struct WriteTx<'a> {
 }
 
 impl WriteTx<'_> {
+    /// The log size so far in this transaction.
+    pub fn size(&self) -> i64 {
+        self.size
+    }
+
     /// Appends one entry and returns its index.
     pub fn append(&mut self, entry: &LogEntry) -> Result<i64, DbError> {
         let index = self.size;

@@ -112,3 +112,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     partnerships,
     status_events,
 );
+
+diesel::table! {
+    log_nodes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    checkpoints (size) {
+        size -> BigInt,
+        root -> Binary,
+        note -> Text,
+        created_at -> BigInt,
+    }
+}

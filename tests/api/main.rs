@@ -11,3 +11,4 @@ mod cli;
 mod log;
 mod meta;
 mod partnerships;
+mod tlog;

@@ -60,6 +60,11 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/partnerships/{id}/confirm"),
         ("post", "/api/v1/partnerships/{id}/status"),
         ("get", "/api/v1/log/entries/{index}"),
+        ("get", "/api/v1/log/entries"),
+        ("get", "/api/v1/log/checkpoint"),
+        ("get", "/api/v1/log/key"),
+        ("get", "/api/v1/log/proof/inclusion"),
+        ("get", "/api/v1/log/proof/consistency"),
     ];
     for (method, path) in expected {
         assert!(

@@ -45,7 +45,8 @@ pub enum Backend {
 /// A throwaway database: a file in a temp dir, or a fresh PostgreSQL database.
 pub struct TestDb {
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    /// Holds the SQLite file (if any) and the registry keys of the test server.
+    pub dir: tempfile::TempDir,
     pg: Option<(String, String)>,
 }
 
@@ -56,11 +57,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("amity.db").display());
-                Some(TestDb {
-                    url,
-                    _dir: Some(dir),
-                    pg: None,
-                })
+                Some(TestDb { url, dir, pg: None })
             }
             Backend::Postgres => {
                 let admin = match std::env::var("AMITY_TEST_POSTGRES_URL") {
@@ -79,7 +76,7 @@ impl TestDb {
                 let url = replace_db_name(&admin, &name);
                 Some(TestDb {
                     url,
-                    _dir: None,
+                    dir: tempfile::tempdir().expect("temp dir"),
                     pg: Some((admin, name)),
                 })
             }
@@ -197,7 +194,7 @@ impl Reply {
 impl TestServer {
     pub fn start(backend: Backend) -> Option<TestServer> {
         let db = TestDb::create(backend)?;
-        let settings = Settings::for_database(&db.url);
+        let settings = Settings::for_database(&db.url, db.dir.path().join("keys"));
         let (state, listener) = amity::server::prepare(settings).expect("server prepares");
         let port = listener.local_addr().expect("bound").port();
         let (tx, rx) = mpsc::channel();

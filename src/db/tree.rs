@@ -1,0 +1,80 @@
+//! The Merkle tree's stored nodes: the database side of `log::merkle`.
+
+use diesel::prelude::*;
+
+use super::schema::{log_entries, log_nodes};
+use super::{DbConn, DbError};
+use crate::log::merkle::{self, Hash, MerkleError, NodeSource};
+
+/// Reads stored complete-subtree hashes through a connection (inside or outside a write).
+pub struct DbNodes<'a> {
+    pub conn: &'a mut DbConn,
+}
+
+impl NodeSource for DbNodes<'_> {
+    type Error = DbError;
+
+    fn node(&mut self, level: u8, index: u64) -> Result<Hash, DbError> {
+        let idx = i64::try_from(index).map_err(|_| DbError::corrupt("node index beyond i64"))?;
+        let bytes: Option<Vec<u8>> = log_nodes::table
+            .filter(log_nodes::level.eq(i32::from(level)))
+            .filter(log_nodes::idx.eq(idx))
+            .select(log_nodes::hash)
+            .first(self.conn)
+            .optional()?;
+        let bytes = bytes.ok_or_else(|| {
+            DbError::corrupt(format!("Merkle node ({level}, {index}) is missing"))
+        })?;
+        merkle::hash_from_slice(&bytes).map_err(|_| {
+            DbError::corrupt(format!("Merkle node ({level}, {index}) is not 32 bytes"))
+        })
+    }
+}
+
+/// Storage failures pass through; anything else means the stored tree is inconsistent
+/// (arguments are checked by callers before they get here).
+pub fn merkle_error(e: MerkleError<DbError>) -> DbError {
+    match e {
+        MerkleError::Source(db) => db,
+        other => DbError::corrupt(format!("Merkle tree: {other}")),
+    }
+}
+
+/// Stores the leaf at `index` and every subtree it completes, reading only left siblings.
+pub fn append_leaf(conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbError> {
+    let size_before = u64::try_from(index).map_err(|_| DbError::corrupt("negative index"))?;
+    let nodes = merkle::nodes_to_store_on_append(size_before, leaf, &mut DbNodes { conn })
+        .map_err(merkle_error)?;
+    for (level, idx, hash) in nodes {
+        let idx = i64::try_from(idx).map_err(|_| DbError::corrupt("node index beyond i64"))?;
+        diesel::insert_into(log_nodes::table)
+            .values((
+                log_nodes::level.eq(i32::from(level)),
+                log_nodes::idx.eq(idx),
+                log_nodes::hash.eq(hash.to_vec()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn root(conn: &mut DbConn, size: u64) -> Result<Hash, DbError> {
+    merkle::root(size, &mut DbNodes { conn }).map_err(merkle_error)
+}
+
+pub fn inclusion_proof(conn: &mut DbConn, index: u64, size: u64) -> Result<Vec<Hash>, DbError> {
+    merkle::inclusion_proof(index, size, &mut DbNodes { conn }).map_err(merkle_error)
+}
+
+pub fn consistency_proof(conn: &mut DbConn, from: u64, to: u64) -> Result<Vec<Hash>, DbError> {
+    merkle::consistency_proof(from, to, &mut DbNodes { conn }).map_err(merkle_error)
+}
+
+/// The index of the entry with this leaf hash.
+pub fn index_of_leaf(conn: &mut DbConn, leaf: &Hash) -> Result<Option<i64>, DbError> {
+    Ok(log_entries::table
+        .filter(log_entries::leaf_hash.eq(leaf.to_vec()))
+        .select(log_entries::idx)
+        .first(conn)
+        .optional()?)
+}
