@@ -72,6 +72,21 @@ pub enum Command {
         )]
         database_url: String,
     },
+    /// Audit a registry over its public API: verify the signed checkpoint, prove it consistent
+    /// with the one kept in --state, replay every entry and recompute the root. Exit status 0
+    /// only when every check passes.
+    Audit {
+        /// The registry's base URL.
+        #[arg(long, env = "AMITY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// File that keeps the last verified checkpoint between runs (created if missing).
+        #[arg(long)]
+        state: Option<std::path::PathBuf>,
+        /// The registry key to trust (C2SP vkey); otherwise the one in --state, else the
+        /// server's own (trust on first use).
+        #[arg(long = "registry-key")]
+        registry_key: Option<String>,
+    },
     /// Registry administration on the host (never over HTTP).
     Admin {
         #[command(subcommand)]
@@ -136,6 +151,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrations are up to date ({database_url})");
             Ok(())
         }
+        Command::Audit {
+            server,
+            state,
+            registry_key,
+        } => audit(crate::audit::AuditOptions {
+            server,
+            state,
+            registry_key,
+        }),
         Command::Admin {
             command,
             database_url,
@@ -170,6 +194,32 @@ fn serve(settings: Settings) -> Result<(), CliError> {
     let _ = out.flush();
     actix_web::rt::System::new().block_on(crate::server::run(state, listener))?;
     Ok(())
+}
+
+fn audit(opts: crate::audit::AuditOptions) -> Result<(), CliError> {
+    let report = crate::audit::run(&opts)?;
+    let mut out = std::io::stdout();
+    for check in &report.checks {
+        let mark = if check.ok { "PASS" } else { "FAIL" };
+        let _ = writeln!(out, "{mark}  {}: {}", check.name, check.detail);
+    }
+    let _ = writeln!(
+        out,
+        "{} entries replayed ({:.0} entries/s)",
+        report.size, report.entries_per_second
+    );
+    if report.passed() {
+        let _ = writeln!(out, "verdict: PASS");
+        if let Some(state) = &opts.state {
+            let _ = writeln!(out, "kept this checkpoint in {}", state.display());
+        }
+        Ok(())
+    } else {
+        let _ = writeln!(out, "verdict: FAIL");
+        Err(CliError(
+            "the audit found problems (see FAIL lines above)".into(),
+        ))
+    }
 }
 
 fn create_token(

@@ -4,6 +4,7 @@
 //! the same layers.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;

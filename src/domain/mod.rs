@@ -9,6 +9,7 @@ pub mod entries;
 pub mod error;
 pub mod offices;
 pub mod partnerships;
+pub mod replay;
 pub mod text;
 pub mod tokens;
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod authz;
 mod bad_input;
 mod cities;

@@ -193,7 +193,21 @@ impl Reply {
 
 impl TestServer {
     pub fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with_keys(backend, None)
+    }
+
+    /// Starts a server that signs with the registry key found in `keys` (copied), as a second
+    /// deployment holding the same key would.
+    pub fn start_with_keys(backend: Backend, keys: Option<&std::path::Path>) -> Option<TestServer> {
         let db = TestDb::create(backend)?;
+        if let Some(from) = keys {
+            let to = db.dir.path().join("keys");
+            std::fs::create_dir_all(&to).expect("keys dir");
+            for f in std::fs::read_dir(from).expect("keys") {
+                let f = f.expect("key file");
+                std::fs::copy(f.path(), to.join(f.file_name())).expect("copy key");
+            }
+        }
         let settings = Settings::for_database(&db.url, db.dir.path().join("keys"));
         let (state, listener) = amity::server::prepare(settings).expect("server prepares");
         let port = listener.local_addr().expect("bound").port();
@@ -323,6 +337,34 @@ impl TestServer {
         match self.backend() {
             Backend::Sqlite => format!("X'{hex}'"),
             Backend::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// A SQL literal for raw bytes given as hex, for the backend in use.
+    pub fn blob_sql(&self, hex: &str) -> String {
+        match self.backend() {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
+        }
+    }
+
+    /// Drops the append-only triggers, as an attacker with database access would.
+    pub fn drop_append_only_triggers(&self) {
+        let tables = ["log_entries", "log_nodes", "checkpoints", "status_events"];
+        for table in tables {
+            let statements = match self.backend() {
+                Backend::Sqlite => vec![
+                    format!("DROP TRIGGER {table}_no_update"),
+                    format!("DROP TRIGGER {table}_no_delete"),
+                ],
+                Backend::Postgres => vec![
+                    format!("DROP TRIGGER {table}_append_only ON {table}"),
+                    format!("DROP TRIGGER {table}_no_truncate ON {table}"),
+                ],
+            };
+            for sql in statements {
+                self.db.exec(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
         }
     }
 

@@ -1,0 +1,447 @@
+//! `amity audit`: an auditor's full check of a registry over its public API. It verifies the
+//! signed checkpoint, proves it consistent with the one kept from the last run, replays every
+//! entry to recompute the root and the registry's rules, and compares the registry's current
+//! state with what the log says. Nothing the server says is taken on trust beyond the
+//! registry key (given, kept from a previous run, or trusted on first use, said plainly).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cli::CliError;
+use crate::domain::replay::Replay;
+use crate::log::merkle::{self, MemoryTree};
+use crate::log::note::{Checkpoint, NoteVerifier, open_checkpoint};
+
+/// What an audit run keeps between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditState {
+    /// The registry key (C2SP vkey) the kept checkpoint verifies under.
+    pub vkey: String,
+    /// The last checkpoint that passed, as the signed note.
+    pub checkpoint: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub checks: Vec<Check>,
+    pub size: u64,
+    pub entries_per_second: f64,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    fn add(&mut self, name: &'static str, ok: bool, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name,
+            ok,
+            detail: detail.into(),
+        });
+    }
+}
+
+/// A small JSON-over-HTTP client for the registry's public read API.
+struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(server: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .build()
+            .into();
+        Client {
+            base: server.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    fn get_text(&self, path: &str) -> Result<String, CliError> {
+        let url = format!("{}{path}", self.base);
+        let mut res = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
+        let status = res.status().as_u16();
+        let body = res
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
+        if status != 200 {
+            return Err(CliError(format!("GET {url}: HTTP {status}: {body}")));
+        }
+        Ok(body)
+    }
+
+    fn get_json(&self, path: &str) -> Result<Value, CliError> {
+        let text = self.get_text(path)?;
+        serde_json::from_str(&text).map_err(|e| CliError(format!("GET {path}: not JSON: {e}")))
+    }
+}
+
+fn load_state(path: &Path) -> Result<Option<AuditState>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| CliError(format!("{}: not an audit state file: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CliError(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn save_state(path: &Path, state: &AuditState) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(state).map_err(|e| CliError(e.to_string()))?;
+    // Write then rename, so a crash never leaves half a state file.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| CliError(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError(format!("{}: {e}", path.display())))
+}
+
+fn hashes(v: &Value) -> Option<Vec<merkle::Hash>> {
+    v.as_array()?
+        .iter()
+        .map(|h| {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h.as_str()?, &mut out).ok()?;
+            Some(out)
+        })
+        .collect()
+}
+
+pub struct AuditOptions {
+    pub server: String,
+    pub state: Option<PathBuf>,
+    pub registry_key: Option<String>,
+}
+
+/// Runs every check and returns the report; saves the new checkpoint only if all passed.
+pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
+    let client = Client::new(&opts.server);
+    let mut report = Report {
+        checks: Vec::new(),
+        size: 0,
+        entries_per_second: 0.0,
+    };
+    let kept = match &opts.state {
+        Some(p) => load_state(p)?,
+        None => None,
+    };
+
+    // 1. Which key to trust.
+    let served = client.get_json("/api/v1/log/key")?;
+    let served_vkey = served["vkey"].as_str().unwrap_or_default().to_string();
+    let (vkey, how) = match (&opts.registry_key, &kept) {
+        (Some(k), _) => (k.clone(), "given on the command line"),
+        (None, Some(s)) => (s.vkey.clone(), "kept from the previous audit"),
+        (None, None) => (
+            served_vkey.clone(),
+            "TRUSTED ON FIRST USE: the server's own key; compare it with one published \
+             out of band before relying on this audit",
+        ),
+    };
+    let verifier = NoteVerifier::from_vkey(&vkey)
+        .map_err(|e| CliError(format!("registry key {vkey:?}: {e}")))?;
+    report.add(
+        "registry key",
+        served_vkey == vkey,
+        if served_vkey == vkey {
+            format!("{vkey} ({how})")
+        } else {
+            format!("the server now presents {served_vkey}, not {vkey} ({how})")
+        },
+    );
+
+    // 2. The checkpoint.
+    let note = client.get_text("/api/v1/log/checkpoint")?;
+    let checkpoint = match open_checkpoint(&note, verifier.name(), std::slice::from_ref(&verifier))
+    {
+        Ok((cp, _)) => {
+            report.add(
+                "checkpoint signature",
+                true,
+                format!("size {} signed by {}", cp.size, verifier.name()),
+            );
+            cp
+        }
+        Err(e) => {
+            report.add("checkpoint signature", false, e.to_string());
+            return Ok(report);
+        }
+    };
+    report.size = checkpoint.size;
+
+    // 3. Consistency with the checkpoint kept from the last run.
+    match &kept {
+        None => report.add(
+            "consistency with kept checkpoint",
+            true,
+            "no earlier checkpoint kept (first run)",
+        ),
+        Some(state) => {
+            let check = consistent(&client, &verifier, &state.checkpoint, &checkpoint);
+            match check {
+                Ok(detail) => report.add("consistency with kept checkpoint", true, detail),
+                Err(detail) => report.add("consistency with kept checkpoint", false, detail),
+            }
+        }
+    }
+
+    // 4. Replay every entry up to the checkpoint: leaf hashes, the root, the rules.
+    let started = Instant::now();
+    let (tree, replay, entry_problems) = replay_entries(&client, checkpoint.size)?;
+    report.entries_per_second = checkpoint.size as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    report.add(
+        "entries match their leaf hashes",
+        entry_problems.is_empty(),
+        if entry_problems.is_empty() {
+            format!("{} entries, contiguous from 0", checkpoint.size)
+        } else {
+            entry_problems.join("; ")
+        },
+    );
+    let root = merkle::root(checkpoint.size, &mut &tree)
+        .map_err(|e| CliError(format!("recomputing the root: {e}")))?;
+    report.add(
+        "root recomputed from entries",
+        root == checkpoint.root,
+        if root == checkpoint.root {
+            format!("{} matches the checkpoint", STANDARD.encode(root))
+        } else {
+            format!(
+                "entries hash to {} but the checkpoint says {}: entries were changed, removed \
+                 or reordered",
+                STANDARD.encode(root),
+                STANDARD.encode(checkpoint.root)
+            )
+        },
+    );
+    let findings: Vec<String> = replay
+        .findings
+        .iter()
+        .take(20)
+        .map(|f| format!("entry {}: {}", f.index, f.message))
+        .collect();
+    report.add(
+        "registry rules hold",
+        replay.findings.is_empty(),
+        if replay.findings.is_empty() {
+            "state machine, references and sequences all valid".to_string()
+        } else {
+            format!(
+                "{} finding(s): {}",
+                replay.findings.len(),
+                findings.join("; ")
+            )
+        },
+    );
+
+    // 5. The registry's current state says what the log says.
+    let mismatches = compare_state(&client, &replay)?;
+    let grew = client.get_json("/healthz")?["log_size"]
+        .as_u64()
+        .is_some_and(|n| n > checkpoint.size);
+    report.add(
+        "served state matches the log",
+        mismatches.is_empty() || grew,
+        if mismatches.is_empty() {
+            format!(
+                "{} partnerships agree with the log",
+                replay.partnerships().len()
+            )
+        } else if grew {
+            format!(
+                "{} difference(s), but the log grew during the audit; run it again",
+                mismatches.len()
+            )
+        } else {
+            mismatches.join("; ")
+        },
+    );
+
+    if report.passed()
+        && let Some(path) = &opts.state
+    {
+        save_state(
+            path,
+            &AuditState {
+                vkey,
+                checkpoint: note,
+            },
+        )?;
+    }
+    Ok(report)
+}
+
+fn consistent(
+    client: &Client,
+    verifier: &NoteVerifier,
+    kept_note: &str,
+    new: &Checkpoint,
+) -> Result<String, String> {
+    let (old, _) = open_checkpoint(kept_note, verifier.name(), std::slice::from_ref(verifier))
+        .map_err(|e| format!("the kept checkpoint does not verify: {e}"))?;
+    if old.size > new.size {
+        return Err(format!(
+            "the log shrank from {} to {} entries",
+            old.size, new.size
+        ));
+    }
+    if old.size == new.size {
+        return if old.root == new.root {
+            Ok(format!("unchanged at size {}", new.size))
+        } else {
+            Err(format!(
+                "two different trees of size {}: the log was forked or rewritten",
+                new.size
+            ))
+        };
+    }
+    if old.size == 0 {
+        return Ok(format!("0 -> {}", new.size));
+    }
+    let proof = client
+        .get_json(&format!(
+            "/api/v1/log/proof/consistency?from={}&to={}",
+            old.size, new.size
+        ))
+        .map_err(|e| e.0)?;
+    let hashes = hashes(&proof["proof"]).ok_or("the consistency proof is malformed")?;
+    merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &hashes)
+        .map(|_| format!("{} -> {} proven", old.size, new.size))
+        .map_err(|e| {
+            format!(
+                "the checkpoint of size {} does not extend the kept one of size {}: {e} (the log \
+                 was forked or rewritten)",
+                new.size, old.size
+            )
+        })
+}
+
+fn progress(total: u64) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} entries ({per_sec}, eta {eta})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message("replaying");
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// Fetches entries `[0, size)`, checking each against its served leaf hash.
+fn replay_entries(
+    client: &Client,
+    size: u64,
+) -> Result<(MemoryTree, Replay, Vec<String>), CliError> {
+    let mut tree = MemoryTree::new();
+    let mut replay = Replay::new();
+    let mut problems = Vec::new();
+    let bar = progress(size);
+    let plain = !std::io::stderr().is_terminal();
+    let mut next_report = size / 10;
+    let mut index = 0u64;
+    while index < size {
+        let limit = (size - index).min(1000);
+        let page = client.get_json(&format!("/api/v1/log/entries?start={index}&limit={limit}"))?;
+        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        if entries.is_empty() {
+            problems.push(format!("entries from {index} are missing"));
+            break;
+        }
+        for e in entries {
+            let served_index = e["index"].as_u64();
+            if served_index != Some(index) {
+                problems.push(format!(
+                    "expected entry {index}, the server gave {served_index:?}"
+                ));
+            }
+            let bytes = e["entry"]
+                .as_str()
+                .and_then(|b| STANDARD.decode(b).ok())
+                .unwrap_or_default();
+            let leaf = merkle::leaf_hash(&bytes);
+            if e["leaf_hash"].as_str() != Some(hex::encode(leaf).as_str()) && problems.len() < 20 {
+                problems.push(format!(
+                    "entry {index}: its bytes do not match its leaf hash"
+                ));
+            }
+            tree.push_leaf_hash(leaf)
+                .map_err(|e| CliError(format!("rebuilding the tree: {e}")))?;
+            replay.apply(index, &bytes);
+            index += 1;
+            if index >= size {
+                break;
+            }
+        }
+        bar.set_position(index);
+        if plain && index >= next_report && size >= 10_000 {
+            eprintln!("replayed {index} of {size} entries");
+            next_report += size / 10;
+        }
+    }
+    bar.finish_and_clear();
+    Ok((tree, replay, problems))
+}
+
+/// Compares every served partnership's status with the replayed one.
+fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliError> {
+    let mut mismatches = Vec::new();
+    let mut seen = 0usize;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/partnerships?limit=500&cursor={c}"),
+            None => "/api/v1/partnerships?limit=500".to_string(),
+        };
+        let page = client.get_json(&path)?;
+        for p in page["items"].as_array().cloned().unwrap_or_default() {
+            let id = p["id"].as_str().unwrap_or_default();
+            let status = p["status"].as_str().unwrap_or_default();
+            match replay.partnerships().get(id) {
+                None => mismatches.push(format!("partnership {id} is not in the log")),
+                Some(r) if r.status.as_str() != status => mismatches.push(format!(
+                    "partnership {id} is served as {status} but the log says {}",
+                    r.status
+                )),
+                Some(_) => seen += 1,
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    if seen + mismatches.len() < replay.partnerships().len() {
+        mismatches.push(format!(
+            "the log has {} partnerships, the server lists {}",
+            replay.partnerships().len(),
+            seen + mismatches.len()
+        ));
+    }
+    Ok(mismatches)
+}

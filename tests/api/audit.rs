@@ -1,0 +1,189 @@
+//! `amity audit` against a live server: it passes on an honest registry, keeps state between
+//! runs, and fails, naming what it found, on each way of rewriting the database directly.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::both_backends;
+use crate::support::{Backend, TestServer, World, status_body};
+
+const BIN: &str = env!("CARGO_BIN_EXE_amity");
+
+/// Runs `amity audit`; returns (passed, stdout + stderr).
+fn audit(srv: &TestServer, state: &Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["audit", "--server", &srv.base, "--state"])
+        .arg(state)
+        .output()
+        .expect("amity audit runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A registry with history: partnerships confirmed, curtailed, cities and tokens.
+fn populate(srv: &TestServer) -> World {
+    let w = World::build(srv);
+    let id = &w.partnership;
+    srv.post(
+        &format!("/api/v1/partnerships/{id}/confirm"),
+        Some(&w.b),
+        &json!({}),
+    );
+    srv.post(
+        &format!("/api/v1/partnerships/{id}/status"),
+        Some(&w.a),
+        &status_body("curtailed", Some("Consulates closed")),
+    );
+    for i in 0..5 {
+        srv.city(&w.admin, &format!("fr-t{i:02}"), "Town");
+    }
+    w
+}
+
+/// Audits once (passing, keeping the checkpoint), lets `tamper` rewrite the database, then
+/// audits again and expects a failure that mentions `expect`.
+fn detects(backend: Backend, what: &str, expect: &str, tamper: impl Fn(&TestServer)) {
+    let Some(srv) = TestServer::start(backend) else {
+        return;
+    };
+    let w = populate(&srv);
+    let state = srv.db.dir.path().join("audit-state.json");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{what}: the honest registry must pass first:\n{text}");
+    srv.drop_append_only_triggers();
+    tamper(&srv);
+    // A write after the tampering makes the server sign a new checkpoint if it can. (Some
+    // rewrites leave the stored tree unable to take appends; that write then fails, and the
+    // audit must still say what is wrong.)
+    srv.post(
+        "/api/v1/admin/cities",
+        Some(&w.admin),
+        &json!({"code": "fr-new", "name": "After", "country": "FR"}),
+    );
+    let (ok, text) = audit(&srv, &state);
+    assert!(
+        !ok,
+        "{what}: the audit passed on a tampered registry:\n{text}"
+    );
+    assert!(
+        text.contains(expect),
+        "{what}: expected {expect:?} in:\n{text}"
+    );
+}
+
+both_backends!(audit_passes_and_keeps_its_state, |srv| {
+    populate(&srv);
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{text}");
+    assert!(text.contains("TRUSTED ON FIRST USE"), "{text}");
+    assert!(text.contains("first run"), "{text}");
+    assert!(text.contains("verdict: PASS"), "{text}");
+    srv.city(&srv.admin(), "fr-par", "Paris");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{text}");
+    assert!(text.contains("kept from the previous audit"), "{text}");
+    assert!(text.contains("proven"), "{text}");
+});
+
+both_backends!(audit_detects_each_rewrite, |srv| {
+    let backend = srv.backend();
+    drop(srv);
+    detects(
+        backend,
+        "one byte of an entry",
+        "do not match its leaf hash",
+        |s| {
+            s.db.exec(&format!(
+                "UPDATE log_entries SET entry = {} WHERE idx = 3",
+                s.blob_sql(&hex::encode(
+                    br#"{"city":"us-hou","name":"Houston","time":"x","type":"city.created"}"#
+                ))
+            ))
+            .unwrap();
+        },
+    );
+    detects(
+        backend,
+        "the last entry deleted",
+        "forked or rewritten",
+        |s| {
+            let last = s.log_size() - 1;
+            s.db.exec(&format!("DELETE FROM log_entries WHERE idx = {last}"))
+                .unwrap();
+            s.db.exec(&format!(
+                "DELETE FROM log_nodes WHERE level = 0 AND idx = {last}"
+            ))
+            .unwrap();
+            s.db.exec(&format!("UPDATE log_head SET size = {last}"))
+                .unwrap();
+            // A careful attacker also removes the checkpoints that mention the old size.
+            s.db.exec(&format!(
+                "DELETE FROM checkpoints WHERE size > {}",
+                last - 1
+            ))
+            .unwrap();
+        },
+    );
+    detects(
+        backend,
+        "an entry in the middle deleted and the rest renumbered",
+        "the log shrank",
+        |s| {
+            let size = s.log_size();
+            s.db.exec("DELETE FROM log_entries WHERE idx = 4").unwrap();
+            s.db.exec("UPDATE log_entries SET idx = -idx WHERE idx > 4")
+                .unwrap();
+            s.db.exec("UPDATE log_entries SET idx = -idx - 1 WHERE idx < 0")
+                .unwrap();
+            s.db.exec(&format!("UPDATE log_head SET size = {}", size - 1))
+                .unwrap();
+            s.db.exec("DELETE FROM checkpoints").unwrap();
+        },
+    );
+    detects(
+        backend,
+        "two entries swapped",
+        "root recomputed from entries",
+        |s| {
+            s.db.exec("UPDATE log_entries SET idx = -1 WHERE idx = 5")
+                .unwrap();
+            s.db.exec("UPDATE log_entries SET idx = 5 WHERE idx = 6")
+                .unwrap();
+            s.db.exec("UPDATE log_entries SET idx = 6 WHERE idx = -1")
+                .unwrap();
+        },
+    );
+    detects(
+        backend,
+        "a status flipped in the table",
+        "served as active but the log says curtailed",
+        |s| {
+            s.db.exec("UPDATE partnerships SET status = 'active' WHERE status = 'curtailed'")
+                .unwrap();
+        },
+    );
+});
+
+both_backends!(audit_detects_a_fork, |srv| {
+    // A second database signed with the same registry key: a split view.
+    populate(&srv);
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{text}");
+    let keys = srv.db.dir.path().join("keys");
+    let fork = TestServer::start_with_keys(srv.backend(), Some(&keys)).unwrap();
+    let admin = fork.admin();
+    for i in 0..20 {
+        fork.city(&admin, &format!("it-f{i:02}"), "Fork");
+    }
+    let (ok, text) = audit(&fork, &state);
+    assert!(!ok, "{text}");
+    assert!(text.contains("forked or rewritten"), "{text}");
+});
