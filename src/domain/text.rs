@@ -27,10 +27,7 @@ pub fn optional_line(
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, DomainError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => check(field, v, max, false).map(|_| Some(v.to_string())),
-    }
+    optional(field, value, max, false)
 }
 
 /// An optional multi-line text (reasons, outcomes): newlines and tabs are allowed.
@@ -39,9 +36,18 @@ pub fn optional_paragraph(
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, DomainError> {
+    optional(field, value, max, true)
+}
+
+fn optional(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+    multiline: bool,
+) -> Result<Option<String>, DomainError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => check(field, v, max, true).map(|_| Some(v.to_string())),
+        Some(v) => check(field, v, max, multiline).map(|_| Some(v.to_string())),
     }
 }
 

@@ -41,12 +41,11 @@ both_backends!(create_read_and_search_cities, |srv| {
 
     // Name prefix search, any case.
     let r = srv.get("/api/v1/cities?q=HO");
-    let codes: Vec<&str> = r.json()["items"]
+    let codes: Vec<String> = r.json()["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .map(|s| Box::leak(s.to_string().into_boxed_str()) as &str)
+        .map(|c| c["code"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(codes, ["us-hon", "us-hou"]);
     let r = srv.get("/api/v1/cities?country=CN");

@@ -11,7 +11,7 @@ both_backends!(every_write_appends_exactly_one_entry, |srv| {
     assert_eq!(srv.log_size(), 1);
     assert_eq!(srv.entry(0)["type"], "token.issued");
 
-    let mut expected_kinds = vec!["token.issued"];
+    let mut expected_kinds = vec!["token.issued".to_string()];
     let mut step = |kind: &str, reply: crate::support::Reply| {
         assert!(
             reply.status == 200 || reply.status == 201,
@@ -26,7 +26,7 @@ both_backends!(every_write_appends_exactly_one_entry, |srv| {
             expected_kinds.len(),
             "{kind}: entries must be contiguous"
         );
-        expected_kinds.push(Box::leak(kind.to_string().into_boxed_str()));
+        expected_kinds.push(kind.to_string());
         assert_eq!(srv.log_size() as usize, expected_kinds.len());
         let entry = srv.entry(index);
         assert_eq!(entry["type"], kind);
