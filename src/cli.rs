@@ -61,6 +61,10 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         settings: Settings,
+        /// Load the bundled real data set (data/twin_cities.csv: 24,704 partnerships from
+        /// Wikipedia, CC BY-SA 4.0) into the database first, so there is a registry to see.
+        #[arg(long)]
+        demo: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -86,6 +90,26 @@ pub enum Command {
         /// server's own (trust on first use).
         #[arg(long = "registry-key")]
         registry_key: Option<String>,
+    },
+    /// Import partnerships from a CSV file (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`,
+    /// the format of data/twin_cities.csv): cities and active partnerships, one log entry each.
+    /// Bad rows are reported with their line and reason; running it again imports nothing new.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Plan and report, write nothing.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        /// Write the refused rows (line, reason, detail) to this CSV file.
+        #[arg(long)]
+        rejects: Option<std::path::PathBuf>,
+        /// Database: `sqlite://PATH` or `postgres://...`.
+        #[arg(
+            long = "database-url",
+            env = "DATABASE_URL",
+            default_value = "sqlite://amity.db"
+        )]
+        database_url: String,
     },
     /// Registry administration on the host (never over HTTP).
     Admin {
@@ -125,7 +149,7 @@ pub enum AdminCommand {
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let json = match &cli.command {
-        Command::Serve { settings } => settings.log_format == "json",
+        Command::Serve { settings, .. } => settings.log_format == "json",
         _ => std::env::var("AMITY_LOG_FORMAT").is_ok_and(|f| f == "json"),
     };
     let default = match &cli.command {
@@ -145,7 +169,7 @@ pub fn init_tracing(cli: &Cli) {
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve { settings } => serve(settings),
+        Command::Serve { settings, demo } => serve(settings, demo),
         Command::Migrate { database_url } => {
             Db::open(&database_url, 1)?;
             println!("migrations are up to date ({database_url})");
@@ -160,6 +184,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             state,
             registry_key,
         }),
+        Command::Import {
+            file,
+            dry_run,
+            rejects,
+            database_url,
+        } => import(&file, dry_run, rejects.as_deref(), &database_url),
         Command::Admin {
             command,
             database_url,
@@ -174,10 +204,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-fn serve(settings: Settings) -> Result<(), CliError> {
+/// The demo data set, built into the binary so `serve --demo` works anywhere.
+const DEMO_CSV: &[u8] = include_bytes!("../data/twin_cities.csv");
+
+fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let bind = settings.bind.clone();
     let database = settings.database_url.clone();
     let (state, listener) = crate::server::prepare(settings)?;
+    if demo {
+        let started = std::time::Instant::now();
+        let report = crate::db::import::import_csv(&state.db, DEMO_CSV, false, |_, _| {})?;
+        let _ = writeln!(
+            std::io::stdout(),
+            "demo data: {} cities and {} partnerships loaded in {:.1} s (Wikipedia lists of \
+             twin towns and sister cities, CC BY-SA 4.0)",
+            report.cities,
+            report.partnerships,
+            started.elapsed().as_secs_f64()
+        );
+    }
     let addr = listener.local_addr()?;
     // A closed stdout (a supervisor that stopped reading) must not take the server down, so
     // these lines ignore write errors instead of using println!.
@@ -193,6 +238,64 @@ fn serve(settings: Settings) -> Result<(), CliError> {
     );
     let _ = out.flush();
     actix_web::rt::System::new().block_on(crate::server::run(state, listener))?;
+    Ok(())
+}
+
+fn import(
+    file: &std::path::Path,
+    dry_run: bool,
+    rejects: Option<&std::path::Path>,
+    database_url: &str,
+) -> Result<(), CliError> {
+    use std::io::IsTerminal;
+    let text = std::fs::read(file).map_err(|e| CliError(format!("{}: {e}", file.display())))?;
+    let db = Db::open(database_url, 2)?;
+    let started = std::time::Instant::now();
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let report = crate::db::import::import_csv(&db, &text, dry_run, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut out = std::io::stdout();
+    let verb = if report.dry_run {
+        "would create"
+    } else {
+        "created"
+    };
+    let _ = writeln!(out, "{} rows read from {}", report.rows, file.display());
+    let _ = writeln!(
+        out,
+        "{verb} {} cities and {} partnerships in {seconds:.2} s",
+        report.cities, report.partnerships
+    );
+    let mut by_reason = std::collections::BTreeMap::new();
+    for r in &report.rejects {
+        *by_reason.entry(r.reason.as_str()).or_insert(0u64) += 1;
+    }
+    let _ = writeln!(out, "{} rows refused", report.rejects.len());
+    for (reason, n) in &by_reason {
+        let _ = writeln!(out, "  {reason}: {n}");
+    }
+    if let Some(path) = rejects {
+        let mut w = csv::Writer::from_path(path)
+            .map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        let result: Result<(), csv::Error> = (|| {
+            w.write_record(["line", "reason", "detail"])?;
+            for r in &report.rejects {
+                w.write_record([r.line.to_string().as_str(), r.reason.as_str(), &r.detail])?;
+            }
+            w.flush()?;
+            Ok(())
+        })();
+        result.map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+        let _ = writeln!(out, "refused rows written to {}", path.display());
+    }
     Ok(())
 }
 

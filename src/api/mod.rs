@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cities;
 pub mod fallback;
 pub mod health;
+pub mod import;
 pub mod log;
 pub mod observe;
 pub mod openapi;
@@ -53,6 +54,7 @@ fn routes() -> UtoipaApp<
                 .service(cities::create_office)
                 .service(tokens::create_token)
                 .service(tokens::revoke_token)
+                .service(import::import)
                 .service(partnerships::create)
                 .service(partnerships::list)
                 .service(partnerships::get)

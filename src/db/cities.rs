@@ -63,18 +63,11 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-/// Creates a city and its log entry.
-pub fn create(tx: &mut WriteTx<'_>, city: City) -> Result<CityRecord, DbError> {
-    if exists(tx.conn, &city.code)? {
-        return Err(DomainError::conflict(
-            "city_exists",
-            format!("a city with code `{}` already exists", city.code),
-        )
-        .into());
-    }
-    let entry = LogEntry::new(
+/// The log entry that records a city's creation.
+pub fn created_entry(city: &City, now: i64) -> Result<LogEntry, DomainError> {
+    LogEntry::new(
         kinds::CITY_CREATED,
-        tx.now,
+        now,
         json!({
             "city": city.code.as_str(),
             "name": city.name,
@@ -86,22 +79,39 @@ pub fn create(tx: &mut WriteTx<'_>, city: City) -> Result<CityRecord, DbError> {
             "lat_e6": city.lat_e6,
             "lon_e6": city.lon_e6,
         }),
-    )?;
-    let log_index = tx.append(&entry)?;
-    let row = CityRow {
-        code: city.code.to_string(),
-        name: city.name.clone(),
-        name_key: name_key(&city.name),
-        country: city.country.clone(),
-        region: city.region.clone(),
-        wikidata: city.wikidata.clone(),
-        geonames_id: city.geonames_id,
-        unlocode: city.unlocode.clone(),
-        lat_e6: city.lat_e6,
-        lon_e6: city.lon_e6,
-        created_at: tx.now,
-        log_index,
-    };
+    )
+}
+
+impl CityRow {
+    pub fn new(city: &City, now: i64, log_index: i64) -> CityRow {
+        CityRow {
+            code: city.code.to_string(),
+            name: city.name.clone(),
+            name_key: name_key(&city.name),
+            country: city.country.clone(),
+            region: city.region.clone(),
+            wikidata: city.wikidata.clone(),
+            geonames_id: city.geonames_id,
+            unlocode: city.unlocode.clone(),
+            lat_e6: city.lat_e6,
+            lon_e6: city.lon_e6,
+            created_at: now,
+            log_index,
+        }
+    }
+}
+
+/// Creates a city and its log entry.
+pub fn create(tx: &mut WriteTx<'_>, city: City) -> Result<CityRecord, DbError> {
+    if exists(tx.conn, &city.code)? {
+        return Err(DomainError::conflict(
+            "city_exists",
+            format!("a city with code `{}` already exists", city.code),
+        )
+        .into());
+    }
+    let log_index = tx.append(&created_entry(&city, tx.now)?)?;
+    let row = CityRow::new(&city, tx.now, log_index);
     diesel::insert_into(cities::table)
         .values(&row)
         .execute(tx.conn)

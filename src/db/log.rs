@@ -83,3 +83,46 @@ pub fn entries(conn: &mut DbConn, start: i64, limit: i64) -> Result<Vec<EntryRow
         .select(EntryRow::as_select())
         .load(conn)?)
 }
+
+/// Rows per multi-row INSERT: well under the bind-parameter limits of both backends.
+pub const BATCH_ROWS: usize = 1000;
+
+#[derive(Insertable)]
+#[diesel(table_name = log_entries)]
+struct NewEntry<'a> {
+    idx: i64,
+    leaf_hash: Vec<u8>,
+    entry: &'a [u8],
+    kind: &'a str,
+    logged_at: i64,
+}
+
+/// Stores `entries` from index `first` on, and the Merkle nodes they complete, with multi-row
+/// inserts. Nodes made earlier in the batch are read from memory, older ones from the table.
+pub fn insert_entries(
+    conn: &mut DbConn,
+    first: i64,
+    entries: &[LogEntry],
+    now: i64,
+) -> Result<(), DbError> {
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut nodes = super::tree::BatchNodes::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let index = first + i as i64;
+        let leaf = merkle::leaf_hash(&entry.bytes);
+        nodes.append(conn, index, leaf)?;
+        rows.push(NewEntry {
+            idx: index,
+            leaf_hash: leaf.to_vec(),
+            entry: &entry.bytes,
+            kind: entry.kind,
+            logged_at: now,
+        });
+    }
+    for chunk in rows.chunks(BATCH_ROWS) {
+        per_backend!(conn, |c| diesel::insert_into(log_entries::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    nodes.store(conn)
+}

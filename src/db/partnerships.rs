@@ -163,25 +163,8 @@ pub fn register(
         .select(partnerships::id)
         .first(tx.conn)
         .optional()?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let entry = LogEntry::new(
-        kinds::PARTNERSHIP_REGISTERED,
-        tx.now,
-        json!({
-            "partnership": id,
-            "cities": [proposal.city_a.as_str(), proposal.city_b.as_str()],
-            "kind": proposal.kind.as_str(),
-            "established": proposal.established.as_ref().map(|e| e.text.clone()),
-            "status": by.status.as_str(),
-            "source": by.source.as_str(),
-            "proposed_by": by.city.as_ref().map(|c| c.as_str()),
-            "supersedes": supersedes,
-            "by": by.token_id,
-        }),
-    )?;
-    let log_index = tx.append(&entry)?;
-    let row = PartnershipRow {
-        id: id.clone(),
+    let mut row = PartnershipRow {
+        id: uuid::Uuid::now_v7().to_string(),
         city_a: proposal.city_a.to_string(),
         city_b: proposal.city_b.to_string(),
         country_a: a.city.country.clone(),
@@ -198,8 +181,9 @@ pub fn register(
         supersedes,
         created_at: tx.now,
         updated_at: tx.now,
-        log_index,
+        log_index: 0,
     };
+    row.log_index = tx.append(&registered_entry(&row, by.token_id.as_deref())?)?;
     diesel::insert_into(partnerships::table)
         .values(&row)
         .execute(tx.conn)
@@ -219,28 +203,56 @@ pub fn register(
         .as_ref()
         .map(|e| e.first_day)
         .unwrap_or_else(crate::domain::dates::today);
-    insert_event(
-        tx,
-        StatusEventRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            partnership_id: id,
-            seq: 1,
-            from_status: None,
-            to_status: by.status.as_str().into(),
-            effective_date: format_date(effective),
-            decided_date: None,
-            initiating_city: by.city.as_ref().map(|c| c.to_string()),
-            deciding_body: None,
-            reason_category: None,
-            reason: None,
-            resumption_condition: None,
-            decision_document_sha256: None,
-            recorded_by: by.token_id.clone(),
-            recorded_at: tx.now,
-            log_index,
-        },
-    )?;
+    insert_event(tx, first_event(&row, by.token_id.as_deref(), effective))?;
     Partnership::try_from(row)
+}
+
+/// The log entry that records a registration.
+pub fn registered_entry(
+    row: &PartnershipRow,
+    token: Option<&str>,
+) -> Result<LogEntry, DomainError> {
+    LogEntry::new(
+        kinds::PARTNERSHIP_REGISTERED,
+        row.created_at,
+        json!({
+            "partnership": row.id,
+            "cities": [row.city_a, row.city_b],
+            "kind": row.kind,
+            "established": row.established,
+            "status": row.status,
+            "source": row.source,
+            "proposed_by": row.proposed_by,
+            "supersedes": row.supersedes,
+            "by": token,
+        }),
+    )
+}
+
+/// The first status event of a new partnership: from nothing to its starting status.
+pub fn first_event(
+    row: &PartnershipRow,
+    token: Option<&str>,
+    effective: chrono::NaiveDate,
+) -> StatusEventRow {
+    StatusEventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        partnership_id: row.id.clone(),
+        seq: 1,
+        from_status: None,
+        to_status: row.status.clone(),
+        effective_date: format_date(effective),
+        decided_date: None,
+        initiating_city: row.proposed_by.clone(),
+        deciding_body: None,
+        reason_category: None,
+        reason: None,
+        resumption_condition: None,
+        decision_document_sha256: None,
+        recorded_by: token.map(str::to_string),
+        recorded_at: row.created_at,
+        log_index: row.log_index,
+    }
 }
 
 /// The id of an open (not cut off) partnership between the proposal's cities and of its kind.

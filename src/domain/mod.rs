@@ -7,6 +7,7 @@ pub mod cities;
 pub mod dates;
 pub mod entries;
 pub mod error;
+pub mod import;
 pub mod offices;
 pub mod partnerships;
 pub mod replay;

@@ -91,9 +91,15 @@ impl Drop for Served {
     }
 }
 
-fn serve(db: &str) -> Served {
+fn serve(db: &str, extra: &[&str]) -> Served {
+    let keys = std::path::Path::new(db.trim_start_matches("sqlite://"))
+        .parent()
+        .unwrap()
+        .join("keys");
     let mut child = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .env("AMITY_KEYS_DIR", keys)
         .env("DATABASE_URL", db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -102,7 +108,13 @@ fn serve(db: &str) -> Served {
     let stdout = child.stdout.take().unwrap();
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "serve exited early"
+        );
+    }
     // Keep draining what the server prints so it never writes into a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line
@@ -148,7 +160,7 @@ fn call(
 fn readme_walkthrough() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("amity.db").display());
-    let srv = serve(&db);
+    let srv = serve(&db, &[]);
     let base = srv.base.as_str();
     let out = amity(&["admin", "create-token", "--role", "admin"], &db);
     let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
@@ -228,4 +240,66 @@ fn readme_walkthrough() {
     assert_eq!(h["events"].as_array().unwrap().len(), 3);
     let (_, health) = call(base, "GET", "/healthz", None, None);
     assert_eq!(health["log_size"], 10);
+}
+
+/// `amity import` on the real data set: the summary, the rejects file, and nothing new the
+/// second time; `serve --demo` serves the same registry.
+#[test]
+fn import_command_and_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("amity.db").display());
+    let csv = concat!(env!("CARGO_MANIFEST_DIR"), "/data/twin_cities.csv");
+    let rejects = dir.path().join("rejects.csv");
+    let run = |args: &[&str]| {
+        let out = amity(args, &db);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let dry = run(&[
+        "import",
+        csv,
+        "--dry-run",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
+    assert!(
+        dry.contains("would create 17117 cities and 24704 partnerships"),
+        "{dry}"
+    );
+    let lines = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(lines.lines().count(), 1 + 1213);
+    assert!(lines.contains("unknown_country"));
+    let first = run(&["import", csv]);
+    assert!(
+        first.contains("created 17117 cities and 24704 partnerships"),
+        "{first}"
+    );
+    assert!(first.contains("duplicate: 1082"), "{first}");
+    // The second time every good pair is already there (the file's own 1,082 repeats too).
+    let second = run(&["import", csv]);
+    assert!(
+        second.contains("created 0 cities and 0 partnerships"),
+        "{second}"
+    );
+    assert!(second.contains("already_registered: 25786"), "{second}");
+
+    let other = tempfile::tempdir().unwrap();
+    let demo_db = format!("sqlite://{}", other.path().join("amity.db").display());
+    let srv = serve(&demo_db, &["--demo"]);
+    let (s, page) = call(
+        &srv.base,
+        "GET",
+        "/api/v1/partnerships?country=CN&limit=5",
+        None,
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 5);
+    assert_eq!(page["items"][0]["source"], "imported");
+    let (_, health) = call(&srv.base, "GET", "/healthz", None, None);
+    assert_eq!(health["log_size"], 17117 + 24704);
 }

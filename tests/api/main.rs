@@ -9,6 +9,7 @@ mod authz;
 mod bad_input;
 mod cities;
 mod cli;
+mod import;
 mod log;
 mod meta;
 mod partnerships;

@@ -65,6 +65,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/log/key"),
         ("get", "/api/v1/log/proof/inclusion"),
         ("get", "/api/v1/log/proof/consistency"),
+        ("post", "/api/v1/admin/import"),
     ];
     for (method, path) in expected {
         assert!(
