@@ -60,6 +60,22 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/partnerships/{id}/confirm"),
         ("post", "/api/v1/partnerships/{id}/status"),
         ("get", "/api/v1/log/entries/{index}"),
+        ("get", "/api/v1/cities/{code}/keys/challenge"),
+        ("post", "/api/v1/cities/{code}/keys"),
+        ("get", "/api/v1/cities/{code}/keys"),
+        ("get", "/api/v1/keys/{id}"),
+        ("post", "/api/v1/keys/{id}/approve"),
+        ("post", "/api/v1/keys/{id}/retire"),
+        ("post", "/api/v1/keys/{id}/revoke"),
+        ("post", "/api/v1/mous"),
+        ("get", "/api/v1/mous/{id}"),
+        ("post", "/api/v1/mous/{id}/versions"),
+        ("get", "/api/v1/mous/{id}/versions/{n}/document"),
+        ("post", "/api/v1/mous/{id}/withdraw"),
+        ("get", "/api/v1/mous/{id}/signing-statement"),
+        ("post", "/api/v1/mous/{id}/signatures"),
+        ("get", "/api/v1/mous/{id}/chain"),
+        ("get", "/api/v1/mous/{id}/audit"),
     ];
     for (method, path) in expected {
         assert!(
@@ -78,7 +94,8 @@ both_backends!(openapi_lists_every_route, |srv| {
             let concrete = path
                 .replace("{code}", "us-hou")
                 .replace("{id}", "some-id")
-                .replace("{index}", "0");
+                .replace("{index}", "0")
+                .replace("{n}", "1");
             let r = srv.send(&method.to_uppercase(), &concrete, None, None);
             let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
                 && r.status != 405;
