@@ -196,8 +196,14 @@ impl Reply {
 
 impl TestServer {
     pub fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with(backend, |_| {})
+    }
+
+    /// Starts a server with adjusted settings (`None` for PostgreSQL outside CI).
+    pub fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestServer> {
         let db = TestDb::create(backend)?;
-        let settings = Settings::for_database(&db.url);
+        let mut settings = Settings::for_database(&db.url);
+        adjust(&mut settings);
         let (state, listener) = amity::server::prepare(settings).expect("server prepares");
         let port = listener.local_addr().expect("bound").port();
         let (tx, rx) = mpsc::channel();
@@ -428,4 +434,41 @@ pub fn status_body(status: &str, reason: Option<&str>) -> Value {
         body["reason"] = json!(r);
     }
     body
+}
+
+/// Runs a test body once per backend on servers with adjusted settings:
+/// `both_backends_with!(name, |s| s.flag = true, |srv| { ... })`.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, |$s:ident| $adjust:expr, |$srv:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $srv = $crate::support::TestServer::start_with(
+                    $crate::support::Backend::Sqlite,
+                    |$s| {
+                        $adjust;
+                    },
+                )
+                .expect("SQLite test server");
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                let Some($srv) = $crate::support::TestServer::start_with(
+                    $crate::support::Backend::Postgres,
+                    |$s| {
+                        $adjust;
+                    },
+                ) else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
 }
