@@ -11,3 +11,4 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod server;
+pub mod signatory;

@@ -22,7 +22,9 @@ fn help_names_every_command() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "admin"] {
+    for cmd in [
+        "serve", "migrate", "admin", "keygen", "keys", "sign", "verify",
+    ] {
         assert!(text.contains(cmd), "{text}");
     }
     let out = Command::new(BIN)

@@ -8,6 +8,7 @@ mod authz;
 mod bad_input;
 mod cities;
 mod cli;
+mod interop;
 mod keys;
 mod log;
 mod meta;
