@@ -5,6 +5,7 @@
 mod support;
 
 mod authz;
+mod authz_mous;
 mod bad_input;
 mod cities;
 mod cli;
