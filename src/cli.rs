@@ -1,6 +1,7 @@
 //! The `amity` command line: the server, migrations and host-side administration.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -9,6 +10,7 @@ use crate::db::{self, Db};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::{format_micros, now_micros, parse_instant};
 use crate::domain::tokens::{Role, TokenRequest};
+use crate::signatory;
 
 /// The CLI's one error type: a message for the operator.
 #[derive(Debug)]
@@ -111,6 +113,53 @@ pub enum Command {
         )]
         database_url: String,
     },
+    /// Make an Ed25519 key pair in OpenSSH format (usable by ssh-keygen too).
+    Keygen {
+        /// Private key file; the public key goes to FILE.pub.
+        #[arg(short = 'f', long = "file", default_value = "amity_ed25519")]
+        file: PathBuf,
+        /// Comment on the public key, e.g. `j.doe@us-hou`.
+        #[arg(short = 'C', long = "comment", default_value = "")]
+        comment: String,
+    },
+    /// Signatory keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign an MOU: fetch the statement, check it against your copy of the document, sign
+    /// with your key, submit.
+    Sign {
+        /// Your private key file (OpenSSH format).
+        #[arg(long)]
+        key: PathBuf,
+        /// The MOU id.
+        #[arg(long)]
+        mou: String,
+        /// Your copy of the document you reviewed; its SHA-256 must match the current version.
+        #[arg(long)]
+        document: PathBuf,
+        /// `<handle>@<city code>` (default: the signer the key is registered to).
+        #[arg(long)]
+        signer: Option<String>,
+        /// Default: the role the key is registered for.
+        #[arg(long)]
+        role: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Check one MOU signature offline.
+    Verify {
+        /// The statement bytes that were signed.
+        #[arg(long)]
+        statement: PathBuf,
+        /// The armored SSHSIG.
+        #[arg(long)]
+        signature: PathBuf,
+        /// The signer's public key line, `ssh-ed25519 AAAA...`.
+        #[arg(long)]
+        key: String,
+    },
     /// Registry administration on the host (never over HTTP).
     Admin {
         #[command(subcommand)]
@@ -123,6 +172,38 @@ pub enum Command {
             global = true
         )]
         database_url: String,
+    },
+}
+
+/// Where the registry API is and who is calling it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Base URL of the registry.
+    #[arg(long, env = "AMITY_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The office's bearer token.
+    #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Register a signatory's key with proof of possession (the key signs a challenge).
+    Register {
+        /// The signatory's private key file (OpenSSH format); it never leaves this machine.
+        #[arg(long)]
+        key: PathBuf,
+        /// `<handle>@<city code>`, e.g. `j.doe@us-hou`.
+        #[arg(long)]
+        signer: String,
+        /// e.g. `signatory` or `witness`.
+        #[arg(long, default_value = "signatory")]
+        role: String,
+        /// The city code (your office's city).
+        #[arg(long)]
+        city: String,
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 
@@ -190,6 +271,52 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             rejects,
             database_url,
         } => import(&file, dry_run, rejects.as_deref(), &database_url),
+        Command::Keygen { file, comment } => signatory::keygen(&file, &comment),
+        Command::Keys {
+            command:
+                KeysCommand::Register {
+                    key,
+                    signer,
+                    role,
+                    city,
+                    server,
+                },
+        } => {
+            let client = signatory::Client::new(&server.server, &server.token);
+            let key = signatory::register_key(&client, &key, &signer, &role, &city)?;
+            println!("{key:#}");
+            Ok(())
+        }
+        Command::Sign {
+            key,
+            mou,
+            document,
+            signer,
+            role,
+            server,
+        } => {
+            let client = signatory::Client::new(&server.server, &server.token);
+            let accepted = signatory::sign(
+                &client,
+                signatory::SignRequest {
+                    key_file: &key,
+                    mou: &mou,
+                    document: &document,
+                    signer: signer.as_deref(),
+                    role: role.as_deref(),
+                },
+            )?;
+            println!("{accepted:#}");
+            Ok(())
+        }
+        Command::Verify {
+            statement,
+            signature,
+            key,
+        } => {
+            println!("{}", signatory::verify(&statement, &signature, &key)?);
+            Ok(())
+        }
         Command::Admin {
             command,
             database_url,

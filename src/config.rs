@@ -29,6 +29,11 @@ pub struct Settings {
     #[arg(long = "max-document-bytes", env = "AMITY_MAX_DOCUMENT_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_document_bytes: usize,
 
+    /// Make newly registered signatory keys active at once instead of waiting for an admin's
+    /// approval (for deployments where the office's word is enough, and for demos).
+    #[arg(long = "auto-approve-keys", env = "AMITY_AUTO_APPROVE_KEYS")]
+    pub auto_approve_keys: bool,
+
     /// Database connections kept for reads.
     #[arg(long = "pool-size", env = "AMITY_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
@@ -51,6 +56,7 @@ impl Settings {
             origin: "amity.localhost".into(),
             keys_dir,
             max_document_bytes: 25 * 1024 * 1024,
+            auto_approve_keys: false,
             pool_size: 4,
             workers: Some(1),
             log_format: "text".into(),

@@ -13,3 +13,4 @@ pub mod domain;
 pub mod error;
 pub mod log;
 pub mod server;
+pub mod signatory;

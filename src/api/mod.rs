@@ -6,11 +6,14 @@ pub mod cities;
 pub mod fallback;
 pub mod health;
 pub mod import;
+pub mod keys;
 pub mod log;
+pub mod mous;
 pub mod observe;
 pub mod openapi;
 pub mod pagination;
 pub mod partnerships;
+pub mod signatures;
 pub mod state;
 pub mod tokens;
 pub mod views;
@@ -61,6 +64,22 @@ fn routes() -> UtoipaApp<
                 .service(partnerships::history)
                 .service(partnerships::confirm)
                 .service(partnerships::change_status)
+                .service(keys::challenge)
+                .service(keys::register)
+                .service(keys::list)
+                .service(keys::get)
+                .service(keys::approve)
+                .service(keys::retire)
+                .service(keys::revoke)
+                .service(mous::create)
+                .service(mous::get)
+                .service(mous::upload)
+                .service(mous::document)
+                .service(mous::withdraw)
+                .service(signatures::signing_statement)
+                .service(signatures::submit)
+                .service(signatures::chain)
+                .service(signatures::audit_report)
                 .service(log::entry)
                 .service(log::entries)
                 .service(log::checkpoint)

@@ -52,6 +52,16 @@ impl AppState {
         Ok(web::block(move || db.read(f)).await??)
     }
 
+    /// Runs a write of ephemeral, unlogged state (see `Db::side_write`) on the blocking pool.
+    pub async fn side_write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Ok(web::block(move || db.side_write(f)).await??)
+    }
+
     /// Runs a write (with its log entries) on the blocking pool.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where

@@ -1,4 +1,9 @@
-//! Hashing helpers and secret generation.
+//! Hashing helpers and secret generation; OpenSSH keys, SSHSIG signatures and the signed
+//! statements live in the submodules.
+
+pub mod keys;
+pub mod sshsig;
+pub mod statement;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -18,8 +18,10 @@ macro_rules! per_backend {
 pub mod cities;
 pub mod error;
 pub mod import;
+pub mod keys;
 pub mod log;
 pub mod migrations;
+pub mod mous;
 pub mod offices;
 pub mod partnerships;
 pub mod schema;
@@ -167,6 +169,22 @@ impl Db {
             log::store_head(tx.conn, tx.size)?;
             Ok(out)
         })
+    }
+}
+
+impl Db {
+    /// A transaction on the writer connection that appends nothing to the log: only for
+    /// ephemeral working state that is not registry data (key registration challenges). It
+    /// does not take the log head, so it never delays or reorders log appends.
+    pub fn side_write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self
+            .writer
+            .get()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        conn.transaction(|conn| f(conn))
     }
 }
 

@@ -99,9 +99,115 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mous (id) {
+        id -> Text,
+        partnership_id -> Text,
+        title -> Text,
+        required_signers -> Text,
+        state -> Text,
+        current_version -> Integer,
+        head_seq -> BigInt,
+        head_hash -> Binary,
+        created_by_city -> Text,
+        created_by -> Nullable<Text>,
+        withdrawn_reason -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    mou_versions (mou_id, version) {
+        mou_id -> Text,
+        version -> Integer,
+        media_type -> Text,
+        filename -> Nullable<Text>,
+        size -> BigInt,
+        sha256 -> Binary,
+        content -> Binary,
+        uploaded_by -> Nullable<Text>,
+        uploaded_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    signatory_keys (id) {
+        id -> Text,
+        fingerprint -> Text,
+        public_key -> Binary,
+        city -> Text,
+        signer -> Text,
+        role -> Text,
+        comment -> Nullable<Text>,
+        status -> Text,
+        registered_at -> BigInt,
+        approved_at -> Nullable<BigInt>,
+        retire_effective_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        compromised_since -> Nullable<BigInt>,
+        proof_statement -> Binary,
+        proof_signature -> Binary,
+        registered_by -> Nullable<Text>,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_events (id) {
+        id -> Text,
+        key_id -> Text,
+        seq -> Integer,
+        kind -> Text,
+        effective_at -> Nullable<BigInt>,
+        compromised_since -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        recorded_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    key_challenges (challenge) {
+        challenge -> Text,
+        city -> Text,
+        issued_by -> Nullable<Text>,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mou_signatures (id) {
+        id -> Text,
+        mou_id -> Text,
+        seq -> BigInt,
+        version -> Integer,
+        statement -> Binary,
+        statement_sha256 -> Binary,
+        signature -> Binary,
+        key_id -> Text,
+        signer -> Text,
+        signer_city -> Text,
+        role -> Text,
+        received_at -> BigInt,
+        submitted_by -> Nullable<Text>,
+        log_index -> BigInt,
+    }
+}
+
 diesel::joinable!(offices -> cities (city));
 diesel::joinable!(tokens -> offices (office_id));
 diesel::joinable!(status_events -> partnerships (partnership_id));
+diesel::joinable!(mous -> partnerships (partnership_id));
+diesel::joinable!(mou_versions -> mous (mou_id));
+diesel::joinable!(mou_signatures -> mous (mou_id));
+diesel::joinable!(mou_signatures -> signatory_keys (key_id));
+diesel::joinable!(key_events -> signatory_keys (key_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     log_head,
@@ -111,6 +217,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     partnerships,
     status_events,
+    mous,
+    mou_versions,
+    signatory_keys,
+    key_events,
+    key_challenges,
+    mou_signatures,
 );
 
 diesel::table! {

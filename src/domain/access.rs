@@ -58,6 +58,67 @@ pub fn require_party_office<'a>(
     }
 }
 
+/// Reading MOU documents: offices of the party cities, auditors and admins; nobody else (the
+/// public sees hashes and signatures, never the text).
+pub fn require_document_reader(
+    p: Option<&Principal>,
+    parties: &[&CityCode],
+) -> Result<(), DomainError> {
+    let p = authenticated(p)?;
+    match (&p.role, &p.office) {
+        (Role::Admin | Role::Auditor, _) => Ok(()),
+        (Role::Office, Some(office)) if parties.contains(&&office.city) => Ok(()),
+        _ => Err(DomainError::forbidden(
+            "not_a_party",
+            "only offices of the party cities, auditors and admins may read MOU documents",
+        )),
+    }
+}
+
+/// An office or an admin (the city check follows once the subject is loaded).
+pub fn require_office_or_admin(p: Option<&Principal>) -> Result<&Principal, DomainError> {
+    let p = authenticated(p)?;
+    match p.role {
+        Role::Admin | Role::Office => Ok(p),
+        Role::Auditor => Err(DomainError::forbidden(
+            "office_required",
+            "only a city office or an admin may do this",
+        )),
+    }
+}
+
+/// Key management for `city`: its own office, or an admin.
+pub fn require_city_office_or_admin(
+    p: Option<&Principal>,
+    city: &CityCode,
+) -> Result<(), DomainError> {
+    let p = authenticated(p)?;
+    match (&p.role, &p.office) {
+        (Role::Admin, _) => Ok(()),
+        (Role::Office, Some(office)) if &office.city == city => Ok(()),
+        _ => Err(DomainError::forbidden(
+            "not_your_city",
+            format!("only the office of `{city}` or an admin may do this"),
+        )),
+    }
+}
+
+/// Acting for `city` as its office (registering its signatories' keys).
+pub fn require_city_office<'a>(
+    p: Option<&'a Principal>,
+    city: &CityCode,
+) -> Result<&'a CityCode, DomainError> {
+    let office = require_office(p)?;
+    if &office.city == city {
+        Ok(&office.city)
+    } else {
+        Err(DomainError::forbidden(
+            "not_your_city",
+            format!("the office of `{}` cannot act for `{city}`", office.city),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,6 +114,14 @@ pub mod kinds {
     pub const TOKEN_REVOKED: &str = "token.revoked";
     pub const PARTNERSHIP_REGISTERED: &str = "partnership.registered";
     pub const PARTNERSHIP_STATUS_CHANGED: &str = "partnership.status_changed";
+    pub const MOU_CREATED: &str = "mou.created";
+    pub const MOU_VERSION_UPLOADED: &str = "mou.version_uploaded";
+    pub const MOU_SIGNATURE_ADDED: &str = "mou.signature_added";
+    pub const MOU_WITHDRAWN: &str = "mou.withdrawn";
+    pub const KEY_REGISTERED: &str = "key.registered";
+    pub const KEY_APPROVED: &str = "key.approved";
+    pub const KEY_RETIRED: &str = "key.retired";
+    pub const KEY_REVOKED: &str = "key.revoked";
 }
 
 /// Lower-case hex, the form hashes take inside entries.

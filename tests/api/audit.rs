@@ -178,7 +178,7 @@ both_backends!(audit_detects_a_fork, |srv| {
     let (ok, text) = audit(&srv, &state);
     assert!(ok, "{text}");
     let keys = srv.db.dir.path().join("keys");
-    let fork = TestServer::start_with_keys(srv.backend(), Some(&keys)).unwrap();
+    let fork = TestServer::start_with_keys(srv.backend(), Some(&keys), |_| {}).unwrap();
     let admin = fork.admin();
     for i in 0..20 {
         fork.city(&admin, &format!("it-f{i:02}"), "Fork");

@@ -22,7 +22,9 @@ fn help_names_every_command() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "admin"] {
+    for cmd in [
+        "serve", "migrate", "admin", "keygen", "keys", "sign", "verify",
+    ] {
         assert!(text.contains(cmd), "{text}");
     }
     let out = Command::new(BIN)
@@ -302,4 +304,80 @@ fn import_command_and_demo() {
     assert_eq!(page["items"][0]["source"], "imported");
     let (_, health) = call(&srv.base, "GET", "/healthz", None, None);
     assert_eq!(health["log_size"], 17117 + 24704);
+}
+
+/// The README's "Signing an MOU" block, run by bash exactly as written, against the real
+/// binary: `ssh-keygen` and curl for one signatory, `amity sign` for the other.
+#[test]
+fn readme_signing_walkthrough() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Signing an MOU").expect("section")..];
+    let start = section.find("```sh\n").expect("code block") + 6;
+    let block = &section[start..start + section[start..].find("```").expect("block end")];
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("amity.db").display());
+    let srv = serve(&db, &[]);
+    let base = srv.base.as_str();
+    let admin = String::from_utf8(amity(&["admin", "create-token", "--role", "admin"], &db).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut tokens = Vec::new();
+    for (code, name, country) in [("us-hou", "Houston", "US"), ("cn-sha", "Shanghai", "CN")] {
+        let body = json!({"code": code, "name": name, "country": country});
+        assert_eq!(
+            call(
+                base,
+                "POST",
+                "/api/v1/admin/cities",
+                Some(&admin),
+                Some(body)
+            )
+            .0,
+            201
+        );
+        let body = json!({"city": code, "name": "Office of International Affairs"});
+        assert_eq!(
+            call(
+                base,
+                "POST",
+                "/api/v1/admin/offices",
+                Some(&admin),
+                Some(body)
+            )
+            .0,
+            201
+        );
+        let out = amity(
+            &["admin", "create-token", "--role", "office", "--city", code],
+            &db,
+        );
+        tokens.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
+    }
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let script = format!(
+        "set -euo pipefail\nAMITY={base}\namity() {{ {BIN} \"$@\"; }}\n\
+         field() {{ python3 -c \"import sys, json; print(json.load(sys.stdin)['$1'])\"; }}\n\
+         ADMIN={admin}\nHOU={}\nSHA={}\n{block}",
+        tokens[0], tokens[1]
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&work)
+        .env_remove("AMITY_SERVER")
+        .env_remove("AMITY_TOKEN")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last: Vec<&str> = stdout.lines().rev().take(3).collect();
+    assert_eq!(last, ["pass", "active", "executed"], "{stdout}");
 }

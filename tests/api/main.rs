@@ -6,11 +6,17 @@ mod support;
 
 mod audit;
 mod authz;
+mod authz_mous;
 mod bad_input;
 mod cities;
 mod cli;
 mod import;
+mod interop;
+mod keys;
 mod log;
 mod meta;
+mod mous;
 mod partnerships;
+mod signatures;
+mod signing;
 mod tlog;

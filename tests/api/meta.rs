@@ -66,6 +66,22 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/log/proof/inclusion"),
         ("get", "/api/v1/log/proof/consistency"),
         ("post", "/api/v1/admin/import"),
+        ("get", "/api/v1/cities/{code}/keys/challenge"),
+        ("post", "/api/v1/cities/{code}/keys"),
+        ("get", "/api/v1/cities/{code}/keys"),
+        ("get", "/api/v1/keys/{id}"),
+        ("post", "/api/v1/keys/{id}/approve"),
+        ("post", "/api/v1/keys/{id}/retire"),
+        ("post", "/api/v1/keys/{id}/revoke"),
+        ("post", "/api/v1/mous"),
+        ("get", "/api/v1/mous/{id}"),
+        ("post", "/api/v1/mous/{id}/versions"),
+        ("get", "/api/v1/mous/{id}/versions/{n}/document"),
+        ("post", "/api/v1/mous/{id}/withdraw"),
+        ("get", "/api/v1/mous/{id}/signing-statement"),
+        ("post", "/api/v1/mous/{id}/signatures"),
+        ("get", "/api/v1/mous/{id}/chain"),
+        ("get", "/api/v1/mous/{id}/audit"),
     ];
     for (method, path) in expected {
         assert!(
@@ -84,7 +100,8 @@ both_backends!(openapi_lists_every_route, |srv| {
             let concrete = path
                 .replace("{code}", "us-hou")
                 .replace("{id}", "some-id")
-                .replace("{index}", "0");
+                .replace("{index}", "0")
+                .replace("{n}", "1");
             let r = srv.send(&method.to_uppercase(), &concrete, None, None);
             let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
                 && r.status != 405;

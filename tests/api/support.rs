@@ -193,12 +193,21 @@ impl Reply {
 
 impl TestServer {
     pub fn start(backend: Backend) -> Option<TestServer> {
-        Self::start_with_keys(backend, None)
+        Self::start_with(backend, |_| {})
+    }
+
+    /// Starts a server with adjusted settings (`None` for PostgreSQL outside CI).
+    pub fn start_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestServer> {
+        Self::start_with_keys(backend, None, adjust)
     }
 
     /// Starts a server that signs with the registry key found in `keys` (copied), as a second
     /// deployment holding the same key would.
-    pub fn start_with_keys(backend: Backend, keys: Option<&std::path::Path>) -> Option<TestServer> {
+    pub fn start_with_keys(
+        backend: Backend,
+        keys: Option<&std::path::Path>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestServer> {
         let db = TestDb::create(backend)?;
         if let Some(from) = keys {
             let to = db.dir.path().join("keys");
@@ -208,7 +217,8 @@ impl TestServer {
                 std::fs::copy(f.path(), to.join(f.file_name())).expect("copy key");
             }
         }
-        let settings = Settings::for_database(&db.url, db.dir.path().join("keys"));
+        let mut settings = Settings::for_database(&db.url, db.dir.path().join("keys"));
+        adjust(&mut settings);
         let (state, listener) = amity::server::prepare(settings).expect("server prepares");
         let port = listener.local_addr().expect("bound").port();
         let (tx, rx) = mpsc::channel();
@@ -467,4 +477,41 @@ pub fn status_body(status: &str, reason: Option<&str>) -> Value {
         body["reason"] = json!(r);
     }
     body
+}
+
+/// Runs a test body once per backend on servers with adjusted settings:
+/// `both_backends_with!(name, |s| s.flag = true, |srv| { ... })`.
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, |$s:ident| $adjust:expr, |$srv:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $srv = $crate::support::TestServer::start_with(
+                    $crate::support::Backend::Sqlite,
+                    |$s| {
+                        $adjust;
+                    },
+                )
+                .expect("SQLite test server");
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                let Some($srv) = $crate::support::TestServer::start_with(
+                    $crate::support::Backend::Postgres,
+                    |$s| {
+                        $adjust;
+                    },
+                ) else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
 }

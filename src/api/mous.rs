@@ -1,0 +1,426 @@
+//! MOUs: creation, document versions (streamed in, hashed on the way), downloads, withdrawal.
+//! Signatures, chains and audits are in `signatures.rs`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Caller, JsonBody, json_body};
+use super::openapi::Problem;
+use crate::db;
+use crate::db::mous::Upload;
+use crate::domain::DomainError;
+use crate::domain::access::{require_document_reader, require_office, require_party_office};
+use crate::domain::dates::format_micros;
+use crate::domain::mous::{
+    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename, validate_media_type,
+    validate_withdraw_reason,
+};
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMouBody {
+    /// The partnership the MOU belongs to; the caller's city must be a party.
+    pub partnership: String,
+    pub title: String,
+    /// Default: one `signatory` of each party city.
+    pub required_signers: Option<Vec<RequiredSigner>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionView {
+    pub version: i32,
+    /// Lower-case hex SHA-256 of the exact bytes.
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub uploaded_at: String,
+    pub log_index: i64,
+}
+
+impl From<Version> for VersionView {
+    fn from(v: Version) -> Self {
+        VersionView {
+            version: v.version,
+            sha256: hex::encode(v.sha256),
+            size: v.size,
+            media_type: v.media_type,
+            filename: v.filename,
+            uploaded_at: format_micros(v.uploaded_at),
+            log_index: v.log_index,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChainHead {
+    pub seq: i64,
+    /// Hex SHA-256 of the last statement; 64 zeros before the first.
+    pub hash: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MouView {
+    pub id: String,
+    pub partnership: String,
+    pub title: String,
+    pub state: MouState,
+    /// 0 while a draft.
+    pub current_version: i32,
+    pub required_signers: Vec<RequiredSigner>,
+    pub versions: Vec<VersionView>,
+    pub head: ChainHead,
+    pub created_by_city: String,
+    pub withdrawn_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The log entry of the MOU's creation.
+    pub log_index: i64,
+}
+
+impl MouView {
+    pub fn new(m: Mou, versions: Vec<Version>) -> Self {
+        MouView {
+            head: ChainHead {
+                seq: m.head_seq,
+                hash: hex::encode(m.head_hash),
+            },
+            id: m.id,
+            partnership: m.partnership_id,
+            title: m.title,
+            state: m.state,
+            current_version: m.current_version,
+            required_signers: m.required,
+            versions: versions.into_iter().map(VersionView::from).collect(),
+            created_by_city: m.created_by_city.to_string(),
+            withdrawn_reason: m.withdrawn_reason,
+            created_at: format_micros(m.created_at),
+            updated_at: format_micros(m.updated_at),
+            log_index: m.log_index,
+        }
+    }
+}
+
+/// Create an MOU for a partnership (office of a party city). It starts as a `draft`.
+#[utoipa::path(
+    tag = "mous",
+    security(("bearer" = [])),
+    request_body = NewMouBody,
+    responses(
+        (status = 201, body = MouView),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/mous")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<NewMouBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_office(principal.as_ref())?;
+    let b = json_body(body)?;
+    let token = principal.as_ref().map(|p| p.token_id.clone());
+    let partnership = b.partnership.clone();
+    let (mou, _) = state
+        .write(move |tx| {
+            db::mous::create(
+                tx,
+                &partnership,
+                |p| {
+                    let city = require_party_office(principal.as_ref(), &p.parties())?.clone();
+                    let new =
+                        NewMou::validate(p.id.clone(), p.parties(), &b.title, b.required_signers)?;
+                    Ok((new, city))
+                },
+                token,
+            )
+        })
+        .await?;
+    let view = MouView::new(mou, Vec::new());
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/mous/{}", view.id)))
+        .json(view))
+}
+
+/// One MOU: its state, required signers, versions (hashes, not bytes) and chain head. Public.
+#[utoipa::path(
+    tag = "mous",
+    params(("id" = String, Path, description = "MOU id")),
+    responses((status = 200, body = MouView), (status = 404, body = Problem))
+)]
+#[get("/mous/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let (mou, versions) = state
+        .read(move |c| {
+            let mou = db::mous::require(c, &id)?;
+            let versions = db::mous::versions(c, &id)?;
+            Ok((mou, versions))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MouView::new(mou, versions)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// File name shown in downloads.
+    pub filename: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadView {
+    pub version: i32,
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub state: MouState,
+    pub log_index: i64,
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "document_too_large",
+        format!("documents may have at most {limit} bytes (AMITY_MAX_DOCUMENT_BYTES)"),
+    )
+}
+
+/// Upload the next document version as the raw request body (office of a party city). Its
+/// `Content-Type` is kept; the SHA-256 is computed while the body streams in.
+#[utoipa::path(
+    tag = "mous",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "MOU id"), UploadQuery),
+    request_body(content = Vec<u8>, description = "The document's exact bytes", content_type = "application/octet-stream"),
+    responses(
+        (status = 201, body = UploadView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "identical to the current version, or withdrawn"),
+        (status = 413, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/mous/{id}/versions")]
+pub async fn upload(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_office(principal.as_ref())?;
+    let id = id.into_inner();
+    // Who may upload, and whether the MOU can take a version, is settled before a single
+    // byte of the body is read.
+    let key = id.clone();
+    let (mou, partnership) = state
+        .read(move |c| db::mous::require_with_partnership(c, &key))
+        .await?;
+    require_party_office(principal.as_ref(), &partnership.parties())?;
+    mou.check_not_withdrawn()?;
+    let query = web::Query::<UploadQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    let filename = validate_filename(query.filename.as_deref())?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                DomainError::invalid("invalid_media_type", "`Content-Type` must be ASCII")
+            })
+        })
+        .transpose()?;
+    let media_type = validate_media_type(content_type)?;
+    let limit = state.settings.max_document_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
+    }
+    let upload = Upload {
+        media_type,
+        filename,
+        bytes,
+        sha256: hasher.finalize().into(),
+    };
+    let token = principal.as_ref().map(|p| p.token_id.clone());
+    let (version, mou) = state
+        .write(move |tx| {
+            db::mous::upload(tx, &id, upload, token, |_, p| {
+                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
+            })
+        })
+        .await?;
+    let location = format!(
+        "/api/v1/mous/{}/versions/{}/document",
+        mou.id, version.version
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(UploadView {
+            version: version.version,
+            sha256: hex::encode(version.sha256),
+            size: version.size,
+            media_type: version.media_type,
+            filename: version.filename,
+            state: mou.state,
+            log_index: version.log_index,
+        }))
+}
+
+/// Download a version's exact bytes (offices of the party cities, auditors, admins). `ETag` is
+/// `"sha256:<hex>"`; `Content-Digest` (RFC 9530) and `Digest` carry the SHA-256 in base64.
+#[utoipa::path(
+    tag = "mous",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "MOU id"), ("n" = i32, Path, description = "Version number")),
+    responses(
+        (status = 200, description = "The document bytes with their stored Content-Type"),
+        (status = 304, description = "If-None-Match matched"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/mous/{id}/versions/{n}/document")]
+pub async fn document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    let (id, n) = path.into_inner();
+    let key = id.clone();
+    let (_, partnership) = state
+        .read(move |c| db::mous::require_with_partnership(c, &key))
+        .await?;
+    require_document_reader(principal.as_ref(), &partnership.parties())?;
+    let found = state.read(move |c| db::mous::document(c, &id, n)).await?;
+    let (version, bytes) = found.ok_or_else(|| {
+        ApiError::not_found("version_not_found", format!("this MOU has no version {n}"))
+    })?;
+    let etag = format!("\"sha256:{}\"", hex::encode(version.sha256));
+    let b64 = STANDARD.encode(version.sha256);
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, version.media_type))
+        .insert_header((header::ETAG, etag))
+        .insert_header(("Content-Digest", format!("sha-256=:{b64}:")))
+        .insert_header(("Digest", format!("sha-256={b64}")))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    if let Some(name) = version.filename {
+        // validate_filename allowed no quotes or control characters; non-ASCII names go in
+        // the RFC 8187 form so the header stays ASCII.
+        let ascii: String = name
+            .chars()
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .collect();
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        res.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ));
+    }
+    Ok(res.body(bytes))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WithdrawView {
+    pub mou: MouView,
+    pub log_index: i64,
+}
+
+/// Withdraw an MOU, with a reason (office of a party city). Final.
+#[utoipa::path(
+    tag = "mous",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "MOU id")),
+    request_body = WithdrawBody,
+    responses(
+        (status = 200, body = WithdrawView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/mous/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody<WithdrawBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_office(principal.as_ref())?;
+    let b = json_body(body)?;
+    let reason = validate_withdraw_reason(&b.reason)?;
+    let id = id.into_inner();
+    let token = principal.as_ref().map(|p| p.token_id.clone());
+    let (mou, log_index, versions) = state
+        .write(move |tx| {
+            let (mou, log_index) = db::mous::withdraw(tx, &id, reason, token, |p| {
+                Ok(require_party_office(principal.as_ref(), &p.parties())?.clone())
+            })?;
+            let versions = db::mous::versions(tx.conn, &id)?;
+            Ok((mou, log_index, versions))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(WithdrawView {
+        mou: MouView::new(mou, versions),
+        log_index,
+    }))
+}

@@ -1,0 +1,446 @@
+//! Signatory keys, their append-only events, and the single-use registration challenges.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::prelude::*;
+use rand::RngCore;
+use serde_json::json;
+
+use super::error::is_unique_violation;
+use super::schema::{key_challenges, key_events, signatory_keys};
+use super::{DbConn, DbError, WriteTx};
+use crate::crypto::keys::PublicKey;
+use crate::domain::DomainError;
+use crate::domain::cities::CityCode;
+use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::keys::{
+    CHALLENGE_LIFETIME_MICROS, KeyChange, KeyChangeKind, KeyStatus, Registration, SignatoryKey,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signatory_keys)]
+pub struct KeyRow {
+    pub id: String,
+    pub fingerprint: String,
+    pub public_key: Vec<u8>,
+    pub city: String,
+    pub signer: String,
+    pub role: String,
+    pub comment: Option<String>,
+    pub status: String,
+    pub registered_at: i64,
+    pub approved_at: Option<i64>,
+    pub retire_effective_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub compromised_since: Option<i64>,
+    pub proof_statement: Vec<u8>,
+    pub proof_signature: Vec<u8>,
+    pub registered_by: Option<String>,
+    pub log_index: i64,
+}
+
+impl TryFrom<KeyRow> for SignatoryKey {
+    type Error = DbError;
+
+    fn try_from(r: KeyRow) -> Result<Self, DbError> {
+        let bytes: [u8; 32] = r
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| DbError::corrupt(format!("public key of {}", r.id)))?;
+        let public_key = PublicKey::from_bytes(&bytes)
+            .map_err(|e| DbError::corrupt(format!("public key of {}: {e}", r.id)))?;
+        Ok(SignatoryKey {
+            city: CityCode::parse(&r.city).map_err(|e| DbError::corrupt(e.message))?,
+            id: r.id,
+            fingerprint: r.fingerprint,
+            public_key,
+            signer: r.signer,
+            role: r.role,
+            registered_at: r.registered_at,
+            approved_at: r.approved_at,
+            retire_effective_at: r.retire_effective_at,
+            revoked_at: r.revoked_at,
+            compromised_since: r.compromised_since,
+            registered_by: r.registered_by,
+            log_index: r.log_index,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = key_events)]
+pub struct KeyEventRow {
+    pub id: String,
+    pub key_id: String,
+    pub seq: i32,
+    pub kind: String,
+    pub effective_at: Option<i64>,
+    pub compromised_since: Option<i64>,
+    pub reason: Option<String>,
+    pub recorded_by: Option<String>,
+    pub recorded_at: i64,
+    pub log_index: i64,
+}
+
+/// Issues a fresh challenge for `city` (256 random bits, base64url).
+pub fn issue_challenge(
+    conn: &mut DbConn,
+    city: &CityCode,
+    token_id: Option<String>,
+    now: i64,
+) -> Result<(String, i64), DbError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let challenge = URL_SAFE_NO_PAD.encode(bytes);
+    let expires_at = now + CHALLENGE_LIFETIME_MICROS;
+    // Expired challenges are of no use to anyone; sweeping them here keeps the table small.
+    diesel::delete(key_challenges::table.filter(key_challenges::expires_at.lt(now)))
+        .execute(conn)?;
+    diesel::insert_into(key_challenges::table)
+        .values((
+            key_challenges::challenge.eq(&challenge),
+            key_challenges::city.eq(city.as_str()),
+            key_challenges::issued_by.eq(token_id),
+            key_challenges::issued_at.eq(now),
+            key_challenges::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok((challenge, expires_at))
+}
+
+/// Marks the challenge used, or refuses it. Runs inside the registration's transaction, so a
+/// refused registration leaves the challenge usable.
+fn consume_challenge(
+    tx: &mut WriteTx<'_>,
+    challenge: &str,
+    city: &CityCode,
+) -> Result<(), DbError> {
+    let row: Option<(String, i64, Option<i64>)> = key_challenges::table
+        .filter(key_challenges::challenge.eq(challenge))
+        .select((
+            key_challenges::city,
+            key_challenges::expires_at,
+            key_challenges::used_at,
+        ))
+        .first(tx.conn)
+        .optional()?;
+    let refuse = |code: &'static str, why: &str| -> DbError {
+        DomainError::invalid(code, format!("{why}; fetch a new challenge and sign again")).into()
+    };
+    match row {
+        None => {
+            return Err(refuse(
+                "unknown_challenge",
+                "this challenge was not issued here",
+            ));
+        }
+        Some((c, _, _)) if c != city.as_str() => {
+            return Err(refuse(
+                "unknown_challenge",
+                "this challenge was issued for another city",
+            ));
+        }
+        Some((_, _, Some(_))) => {
+            return Err(refuse("challenge_used", "this challenge was already used"));
+        }
+        Some((_, expires, None)) if expires <= tx.now => {
+            return Err(refuse("challenge_expired", "this challenge has expired"));
+        }
+        Some(_) => {}
+    }
+    diesel::update(key_challenges::table.filter(key_challenges::challenge.eq(challenge)))
+        .set(key_challenges::used_at.eq(Some(tx.now)))
+        .execute(tx.conn)?;
+    Ok(())
+}
+
+fn already_registered(fingerprint: &str) -> DbError {
+    DomainError::conflict(
+        "key_already_registered",
+        format!("the key {fingerprint} is already registered; a key belongs to one signer only"),
+    )
+    .into()
+}
+
+/// Registers a key whose proof verified: consumes the challenge, refuses a key registered
+/// before (to anyone), stores it pending (or active with auto-approval) with one log entry.
+pub fn register(
+    tx: &mut WriteTx<'_>,
+    reg: Registration,
+    auto_approve: bool,
+    token_id: Option<String>,
+) -> Result<SignatoryKey, DbError> {
+    consume_challenge(tx, &reg.challenge, &reg.city)?;
+    let fingerprint = reg.public_key.fingerprint();
+    let raw = reg.public_key.as_bytes().to_vec();
+    let taken: i64 = signatory_keys::table
+        .filter(
+            signatory_keys::fingerprint
+                .eq(&fingerprint)
+                .or(signatory_keys::public_key.eq(&raw)),
+        )
+        .count()
+        .get_result(tx.conn)?;
+    if taken > 0 {
+        return Err(already_registered(&fingerprint));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let status = if auto_approve {
+        KeyStatus::Active
+    } else {
+        KeyStatus::Pending
+    };
+    let entry = LogEntry::new(
+        kinds::KEY_REGISTERED,
+        tx.now,
+        json!({
+            "key": id,
+            "fingerprint": fingerprint,
+            "public_key": reg.public_key.to_openssh_line_without_comment(),
+            "city": reg.city.as_str(),
+            "signer": reg.signer,
+            "role": reg.role,
+            "status": status.as_str(),
+            "proof_sha256": hex::encode(crate::crypto::sha256(&reg.statement)),
+            "by": token_id,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    let row = KeyRow {
+        id: id.clone(),
+        fingerprint: fingerprint.clone(),
+        public_key: raw,
+        city: reg.city.to_string(),
+        signer: reg.signer,
+        role: reg.role,
+        comment: reg.public_key.comment().map(str::to_string),
+        status: status.as_str().into(),
+        registered_at: tx.now,
+        approved_at: auto_approve.then_some(tx.now),
+        retire_effective_at: None,
+        revoked_at: None,
+        compromised_since: None,
+        proof_statement: reg.statement,
+        proof_signature: reg.signature.into_bytes(),
+        registered_by: token_id.clone(),
+        log_index,
+    };
+    diesel::insert_into(signatory_keys::table)
+        .values(&row)
+        .execute(tx.conn)
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                already_registered(&fingerprint)
+            } else {
+                DbError::from(e)
+            }
+        })?;
+    insert_event(
+        tx,
+        &id,
+        if auto_approve {
+            "registered_approved"
+        } else {
+            "registered"
+        },
+        None,
+        None,
+        None,
+        token_id,
+        log_index,
+    )?;
+    SignatoryKey::try_from(row)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_event(
+    tx: &mut WriteTx<'_>,
+    key_id: &str,
+    kind: &str,
+    effective_at: Option<i64>,
+    compromised_since: Option<i64>,
+    reason: Option<String>,
+    recorded_by: Option<String>,
+    log_index: i64,
+) -> Result<(), DbError> {
+    let seq: Option<i32> = key_events::table
+        .filter(key_events::key_id.eq(key_id))
+        .select(diesel::dsl::max(key_events::seq))
+        .first(tx.conn)?;
+    diesel::insert_into(key_events::table)
+        .values(&KeyEventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            key_id: key_id.to_string(),
+            seq: seq.unwrap_or(0) + 1,
+            kind: kind.to_string(),
+            effective_at,
+            compromised_since,
+            reason,
+            recorded_by,
+            recorded_at: tx.now,
+            log_index,
+        })
+        .execute(tx.conn)?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<SignatoryKey>, DbError> {
+    signatory_keys::table
+        .filter(signatory_keys::id.eq(id))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SignatoryKey::try_from)
+        .transpose()
+}
+
+pub fn require(conn: &mut DbConn, id: &str) -> Result<SignatoryKey, DbError> {
+    get(conn, id)?
+        .ok_or_else(|| DomainError::not_found("key_not_found", format!("no key `{id}`")).into())
+}
+
+pub fn by_fingerprint(
+    conn: &mut DbConn,
+    fingerprint: &str,
+) -> Result<Option<SignatoryKey>, DbError> {
+    signatory_keys::table
+        .filter(signatory_keys::fingerprint.eq(fingerprint))
+        .select(KeyRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SignatoryKey::try_from)
+        .transpose()
+}
+
+/// Keys of several ids at once (for chains and audits).
+pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<SignatoryKey>, DbError> {
+    signatory_keys::table
+        .filter(signatory_keys::id.eq_any(ids))
+        .select(KeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(SignatoryKey::try_from)
+        .collect()
+}
+
+/// Keys of a city, optionally of one signer, in registration order.
+pub fn list(
+    conn: &mut DbConn,
+    city: &str,
+    signer: Option<&str>,
+) -> Result<Vec<SignatoryKey>, DbError> {
+    let mut q = signatory_keys::table
+        .filter(signatory_keys::city.eq(city))
+        .select(KeyRow::as_select())
+        .into_boxed();
+    if let Some(s) = signer {
+        q = q.filter(signatory_keys::signer.eq(s.to_string()));
+    }
+    q.order(signatory_keys::id.asc())
+        .load(conn)?
+        .into_iter()
+        .map(SignatoryKey::try_from)
+        .collect()
+}
+
+pub fn events(conn: &mut DbConn, key_id: &str) -> Result<Vec<KeyEventRow>, DbError> {
+    Ok(key_events::table
+        .filter(key_events::key_id.eq(key_id))
+        .order(key_events::seq.asc())
+        .select(KeyEventRow::as_select())
+        .load(conn)?)
+}
+
+/// Approves a pending key (admin).
+pub fn approve(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    token_id: Option<String>,
+) -> Result<(SignatoryKey, i64), DbError> {
+    let key = require(tx.conn, id)?;
+    key.check_approvable()?;
+    let entry = LogEntry::new(
+        kinds::KEY_APPROVED,
+        tx.now,
+        json!({"key": id, "fingerprint": key.fingerprint, "by": token_id}),
+    )?;
+    let log_index = tx.append(&entry)?;
+    diesel::update(signatory_keys::table.filter(signatory_keys::id.eq(id)))
+        .set((
+            signatory_keys::approved_at.eq(Some(tx.now)),
+            signatory_keys::status.eq(KeyStatus::Active.as_str()),
+        ))
+        .execute(tx.conn)?;
+    insert_event(
+        tx,
+        id,
+        "approved",
+        Some(tx.now),
+        None,
+        None,
+        token_id,
+        log_index,
+    )?;
+    Ok((require(tx.conn, id)?, log_index))
+}
+
+/// Retires or revokes a key. `authorize` sees the key first (its city decides who may act).
+pub fn change(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    change: KeyChange,
+    token_id: Option<String>,
+    authorize: impl FnOnce(&SignatoryKey) -> Result<(), DomainError>,
+) -> Result<(SignatoryKey, i64), DbError> {
+    let key = require(tx.conn, id)?;
+    authorize(&key)?;
+    change.check_applies_to(&key)?;
+    let fmt = |t: Option<i64>| t.map(crate::domain::dates::format_micros);
+    let (kind, event, status) = match change.kind {
+        KeyChangeKind::Retire => (kinds::KEY_RETIRED, "retired", KeyStatus::Retired),
+        KeyChangeKind::Revoke => (kinds::KEY_REVOKED, "revoked", KeyStatus::Revoked),
+    };
+    let entry = LogEntry::new(
+        kind,
+        tx.now,
+        json!({
+            "key": id,
+            "fingerprint": key.fingerprint,
+            "effective_at": fmt(change.effective_at),
+            "compromised_since": fmt(change.compromised_since),
+            // Explicit, because an absent time means "every signature is void".
+            "compromise_time_known": (change.kind == KeyChangeKind::Revoke).then_some(change.compromised_since.is_some()),
+            "reason": change.reason,
+            "by": token_id,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    let target = signatory_keys::table.filter(signatory_keys::id.eq(id));
+    match change.kind {
+        KeyChangeKind::Retire => diesel::update(target)
+            .set((
+                signatory_keys::retire_effective_at.eq(change.effective_at),
+                signatory_keys::status.eq(status.as_str()),
+            ))
+            .execute(tx.conn)?,
+        KeyChangeKind::Revoke => diesel::update(target)
+            .set((
+                signatory_keys::revoked_at.eq(Some(tx.now)),
+                signatory_keys::compromised_since.eq(change.compromised_since),
+                signatory_keys::status.eq(status.as_str()),
+            ))
+            .execute(tx.conn)?,
+    };
+    insert_event(
+        tx,
+        id,
+        event,
+        change.effective_at,
+        change.compromised_since,
+        change.reason.clone(),
+        token_id,
+        log_index,
+    )?;
+    Ok((require(tx.conn, id)?, log_index))
+}

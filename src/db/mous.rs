@@ -1,0 +1,596 @@
+//! MOUs, their document versions and their append-only signature chains.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::error::is_unique_violation;
+use super::schema::{mou_signatures, mou_versions, mous};
+use super::{DbConn, DbError, WriteTx, keys, log, partnerships};
+use crate::domain::DomainError;
+use crate::domain::audit::{AuditSignature, AuditVersion};
+use crate::domain::cities::CityCode;
+use crate::domain::dates::today;
+use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::mous::{
+    Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
+};
+use crate::domain::partnerships::{Partnership, ReasonCategory, Status, StatusChange, Trigger};
+use crate::domain::signatures::{AcceptContext, Submission, accept};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mous)]
+pub struct MouRow {
+    pub id: String,
+    pub partnership_id: String,
+    pub title: String,
+    pub required_signers: String,
+    pub state: String,
+    pub current_version: i32,
+    pub head_seq: i64,
+    pub head_hash: Vec<u8>,
+    pub created_by_city: String,
+    pub created_by: Option<String>,
+    pub withdrawn_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub log_index: i64,
+}
+
+impl TryFrom<MouRow> for Mou {
+    type Error = DbError;
+
+    fn try_from(r: MouRow) -> Result<Self, DbError> {
+        let required: Vec<RequiredSigner> = serde_json::from_str(&r.required_signers)
+            .map_err(|e| DbError::corrupt(format!("required signers of {}: {e}", r.id)))?;
+        Ok(Mou {
+            state: MouState::parse(&r.state)
+                .ok_or_else(|| DbError::corrupt(format!("MOU state {:?}", r.state)))?,
+            head_hash: r
+                .head_hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| DbError::corrupt(format!("chain head of {}", r.id)))?,
+            created_by_city: CityCode::parse(&r.created_by_city)
+                .map_err(|e| DbError::corrupt(e.message))?,
+            required,
+            id: r.id,
+            partnership_id: r.partnership_id,
+            title: r.title,
+            current_version: r.current_version,
+            head_seq: r.head_seq,
+            created_by: r.created_by,
+            withdrawn_reason: r.withdrawn_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            log_index: r.log_index,
+        })
+    }
+}
+
+/// Version metadata without the bytes.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mou_versions)]
+pub struct VersionRow {
+    pub mou_id: String,
+    pub version: i32,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub size: i64,
+    pub sha256: Vec<u8>,
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: i64,
+    pub log_index: i64,
+}
+
+impl TryFrom<VersionRow> for Version {
+    type Error = DbError;
+
+    fn try_from(r: VersionRow) -> Result<Self, DbError> {
+        Ok(Version {
+            sha256: r
+                .sha256
+                .as_slice()
+                .try_into()
+                .map_err(|_| DbError::corrupt(format!("hash of {} v{}", r.mou_id, r.version)))?,
+            mou_id: r.mou_id,
+            version: r.version,
+            media_type: r.media_type,
+            filename: r.filename,
+            size: r.size,
+            uploaded_by: r.uploaded_by,
+            uploaded_at: r.uploaded_at,
+            log_index: r.log_index,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mou_signatures)]
+pub struct SignatureRow {
+    pub id: String,
+    pub mou_id: String,
+    pub seq: i64,
+    pub version: i32,
+    pub statement: Vec<u8>,
+    pub statement_sha256: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub key_id: String,
+    pub signer: String,
+    pub signer_city: String,
+    pub role: String,
+    pub received_at: i64,
+    pub submitted_by: Option<String>,
+    pub log_index: i64,
+}
+
+fn mou_not_found(id: &str) -> DbError {
+    DomainError::not_found("mou_not_found", format!("no MOU `{id}`")).into()
+}
+
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Mou>, DbError> {
+    mous::table
+        .filter(mous::id.eq(id))
+        .select(MouRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Mou::try_from)
+        .transpose()
+}
+
+pub fn require(conn: &mut DbConn, id: &str) -> Result<Mou, DbError> {
+    get(conn, id)?.ok_or_else(|| mou_not_found(id))
+}
+
+/// An MOU with its partnership (whose cities are the parties).
+pub fn require_with_partnership(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<(Mou, Partnership), DbError> {
+    let mou = require(conn, id)?;
+    let p = partnerships::get(conn, &mou.partnership_id)?
+        .ok_or_else(|| DbError::corrupt(format!("partnership of MOU {id}")))?;
+    Ok((mou, p))
+}
+
+/// Creates a draft MOU. `authorize` sees the partnership and returns the acting city.
+pub fn create(
+    tx: &mut WriteTx<'_>,
+    partnership_id: &str,
+    validate: impl FnOnce(&Partnership) -> Result<(NewMou, CityCode), DomainError>,
+    token_id: Option<String>,
+) -> Result<(Mou, Partnership), DbError> {
+    let p = partnerships::get(tx.conn, partnership_id)?.ok_or_else(|| {
+        DbError::from(DomainError::invalid(
+            "unknown_partnership",
+            format!("there is no partnership `{partnership_id}`"),
+        ))
+    })?;
+    let (new, city) = validate(&p)?;
+    if p.status == Status::CutOff {
+        return Err(DomainError::conflict(
+            "partnership_cut_off",
+            "this partnership is cut off; an MOU needs a living partnership",
+        )
+        .into());
+    }
+    let required_json = String::from_utf8(crate::domain::entries::canonical_json(&json!(
+        new.required
+    ))?)
+    .map_err(|_| DbError::corrupt("required signers JSON"))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let entry = LogEntry::new(
+        kinds::MOU_CREATED,
+        tx.now,
+        json!({
+            "mou": id,
+            "partnership": p.id,
+            "title": new.title,
+            "required_signers": new.required,
+            "city": city.as_str(),
+            "by": token_id,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    let row = MouRow {
+        id,
+        partnership_id: p.id.clone(),
+        title: new.title,
+        required_signers: required_json,
+        state: MouState::Draft.as_str().into(),
+        current_version: 0,
+        head_seq: 0,
+        head_hash: vec![0; 32],
+        created_by_city: city.to_string(),
+        created_by: token_id,
+        withdrawn_reason: None,
+        created_at: tx.now,
+        updated_at: tx.now,
+        log_index,
+    };
+    diesel::insert_into(mous::table)
+        .values(&row)
+        .execute(tx.conn)?;
+    Ok((Mou::try_from(row)?, p))
+}
+
+pub fn versions(conn: &mut DbConn, id: &str) -> Result<Vec<Version>, DbError> {
+    mou_versions::table
+        .filter(mou_versions::mou_id.eq(id))
+        .order(mou_versions::version.asc())
+        .select(VersionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Version::try_from)
+        .collect()
+}
+
+fn version_hash(conn: &mut DbConn, id: &str, version: i32) -> Result<Option<[u8; 32]>, DbError> {
+    let hash: Option<Vec<u8>> = mou_versions::table
+        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::version.eq(version))
+        .select(mou_versions::sha256)
+        .first(conn)
+        .optional()?;
+    hash.map(|h| {
+        <[u8; 32]>::try_from(h.as_slice())
+            .map_err(|_| DbError::corrupt(format!("hash of {id} v{version}")))
+    })
+    .transpose()
+}
+
+/// The current version's hash, if there is a version.
+pub fn current_hash(conn: &mut DbConn, mou: &Mou) -> Result<Option<[u8; 32]>, DbError> {
+    if mou.current_version == 0 {
+        return Ok(None);
+    }
+    version_hash(conn, &mou.id, mou.current_version)
+}
+
+/// One version with its bytes.
+pub fn document(
+    conn: &mut DbConn,
+    id: &str,
+    version: i32,
+) -> Result<Option<(Version, Vec<u8>)>, DbError> {
+    let meta = mou_versions::table
+        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::version.eq(version))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(meta) = meta else { return Ok(None) };
+    let content: Vec<u8> = mou_versions::table
+        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::version.eq(version))
+        .select(mou_versions::content)
+        .first(conn)?;
+    Ok(Some((Version::try_from(meta)?, content)))
+}
+
+/// A received document, hashed while it streamed in.
+pub struct Upload {
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+    pub sha256: [u8; 32],
+}
+
+/// Stores version n+1: signatures on earlier versions stay in the chain but stop counting, so
+/// an executed MOU is open again.
+pub fn upload(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    upload: Upload,
+    token_id: Option<String>,
+    authorize: impl FnOnce(&Mou, &Partnership) -> Result<(), DomainError>,
+) -> Result<(Version, Mou), DbError> {
+    let (mou, p) = require_with_partnership(tx.conn, id)?;
+    authorize(&mou, &p)?;
+    let current = current_hash(tx.conn, &mou)?;
+    check_new_version(&mou, current.as_ref(), &upload.sha256)?;
+    let version = mou.current_version + 1;
+    let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
+    let entry = LogEntry::new(
+        kinds::MOU_VERSION_UPLOADED,
+        tx.now,
+        json!({
+            "mou": id,
+            "version": version,
+            "sha256": hex::encode(upload.sha256),
+            "size": size,
+            "media_type": upload.media_type,
+            "filename": upload.filename,
+            "by": token_id,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    diesel::insert_into(mou_versions::table)
+        .values((
+            mou_versions::mou_id.eq(id),
+            mou_versions::version.eq(version),
+            mou_versions::media_type.eq(&upload.media_type),
+            mou_versions::filename.eq(&upload.filename),
+            mou_versions::size.eq(size),
+            mou_versions::sha256.eq(upload.sha256.to_vec()),
+            mou_versions::content.eq(&upload.bytes),
+            mou_versions::uploaded_by.eq(&token_id),
+            mou_versions::uploaded_at.eq(tx.now),
+            mou_versions::log_index.eq(log_index),
+        ))
+        .execute(tx.conn)?;
+    diesel::update(mous::table.filter(mous::id.eq(id)))
+        .set((
+            mous::current_version.eq(version),
+            mous::state.eq(MouState::Open.as_str()),
+            mous::updated_at.eq(tx.now),
+        ))
+        .execute(tx.conn)?;
+    let v = Version {
+        mou_id: id.to_string(),
+        version,
+        media_type: upload.media_type,
+        filename: upload.filename,
+        size,
+        sha256: upload.sha256,
+        uploaded_by: token_id,
+        uploaded_at: tx.now,
+        log_index,
+    };
+    Ok((v, require(tx.conn, id)?))
+}
+
+/// Withdraws an MOU (terminal).
+pub fn withdraw(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    reason: String,
+    token_id: Option<String>,
+    authorize: impl FnOnce(&Partnership) -> Result<CityCode, DomainError>,
+) -> Result<(Mou, i64), DbError> {
+    let (mou, p) = require_with_partnership(tx.conn, id)?;
+    let city = authorize(&p)?;
+    mou.check_not_withdrawn()?;
+    let entry = LogEntry::new(
+        kinds::MOU_WITHDRAWN,
+        tx.now,
+        json!({"mou": id, "city": city.as_str(), "reason": reason, "from": mou.state.as_str(), "by": token_id}),
+    )?;
+    let log_index = tx.append(&entry)?;
+    diesel::update(mous::table.filter(mous::id.eq(id)))
+        .set((
+            mous::state.eq(MouState::Withdrawn.as_str()),
+            mous::withdrawn_reason.eq(Some(&reason)),
+            mous::updated_at.eq(tx.now),
+        ))
+        .execute(tx.conn)?;
+    Ok((require(tx.conn, id)?, log_index))
+}
+
+/// Who signed `version`, as counted against the requirements.
+fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>, DbError> {
+    let rows: Vec<(String, String, String)> = mou_signatures::table
+        .filter(mou_signatures::mou_id.eq(id))
+        .filter(mou_signatures::version.eq(version))
+        .select((
+            mou_signatures::signer,
+            mou_signatures::signer_city,
+            mou_signatures::role,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(signer, city, role)| SignedBy { signer, city, role })
+        .collect())
+}
+
+/// What an accepted signature did.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub seq: i64,
+    pub statement_sha256: [u8; 32],
+    pub log_index: i64,
+    pub mou: Mou,
+    /// The partnership's status event when this signature executed the MOU of a proposed one.
+    pub partnership_activated: Option<i64>,
+}
+
+/// Runs the acceptance algorithm inside the write transaction (which holds the log head, so
+/// racing signers are checked one after the other against the chain head), then stores the
+/// statement and signature bytes, appends the entry and moves the MOU (and maybe its
+/// partnership) on.
+pub fn add_signature(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    sub: Submission,
+    caller_city: &CityCode,
+    registry: &str,
+    token_id: Option<String>,
+) -> Result<Accepted, DbError> {
+    let (mou, p) = require_with_partnership(tx.conn, id)?;
+    let current = current_hash(tx.conn, &mou)?;
+    let key = keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
+    let replay: i64 = mou_signatures::table
+        .filter(mou_signatures::statement_sha256.eq(sub.statement_sha256.to_vec()))
+        .count()
+        .get_result(tx.conn)?;
+    let already: i64 = mou_signatures::table
+        .filter(mou_signatures::mou_id.eq(id))
+        .filter(mou_signatures::version.eq(mou.current_version))
+        .filter(mou_signatures::signer.eq(&sub.statement.signer))
+        .count()
+        .get_result(tx.conn)?;
+    accept(
+        &sub,
+        &AcceptContext {
+            mou: &mou,
+            parties: p.parties(),
+            caller_city,
+            current_doc_sha256: current,
+            key: key.as_ref(),
+            replay: replay > 0,
+            already_signed: already > 0,
+            registry,
+            now: tx.now,
+        },
+    )?;
+    let key = key.ok_or_else(|| DbError::corrupt("accepted signature without key"))?;
+    let seq = mou.head_seq + 1;
+    let entry = LogEntry::new(
+        kinds::MOU_SIGNATURE_ADDED,
+        tx.now,
+        json!({
+            "mou": id,
+            "seq": seq,
+            "version": mou.current_version,
+            "statement_sha256": hex::encode(sub.statement_sha256),
+            "key_fingerprint": key.fingerprint,
+            "key": key.id,
+            "signer": sub.statement.signer,
+            "role": sub.statement.role,
+            "by": token_id,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    diesel::insert_into(mou_signatures::table)
+        .values(&SignatureRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            mou_id: id.to_string(),
+            seq,
+            version: mou.current_version,
+            statement: sub.bytes.clone(),
+            statement_sha256: sub.statement_sha256.to_vec(),
+            signature: sub.armored.into_bytes(),
+            key_id: key.id.clone(),
+            signer: sub.statement.signer.clone(),
+            signer_city: sub.statement.signer_city.clone(),
+            role: sub.statement.role.clone(),
+            received_at: tx.now,
+            submitted_by: token_id.clone(),
+            log_index,
+        })
+        .execute(tx.conn)
+        .map_err(|e| {
+            // Unreachable while the log head serializes writers; kept as the final guard.
+            if is_unique_violation(&e) {
+                DomainError::conflict(
+                    "stale_chain_head",
+                    "another signature took this chain position",
+                )
+                .with_extra(json!({ "head": mou.head_json() }))
+                .into()
+            } else {
+                DbError::from(e)
+            }
+        })?;
+    let signed = signed_by(tx.conn, id, mou.current_version)?;
+    let state = if is_executed(&mou.required, &signed) {
+        MouState::Executed
+    } else {
+        MouState::Open
+    };
+    diesel::update(mous::table.filter(mous::id.eq(id)))
+        .set((
+            mous::head_seq.eq(seq),
+            mous::head_hash.eq(sub.statement_sha256.to_vec()),
+            mous::state.eq(state.as_str()),
+            mous::updated_at.eq(tx.now),
+        ))
+        .execute(tx.conn)?;
+    let mut partnership_activated = None;
+    if state == MouState::Executed && p.status == Status::Proposed {
+        let change = StatusChange {
+            to: Status::Active,
+            effective_date: today(),
+            decided_date: Some(today()),
+            deciding_body: None,
+            reason_category: ReasonCategory::Mutual,
+            reason: Some("MOU executed".into()),
+            resumption_condition: None,
+            decision_document_sha256: current,
+        };
+        let city = caller_city.clone();
+        let (_, event) = partnerships::change_status(
+            tx,
+            &p.id,
+            change,
+            Trigger::MouExecuted,
+            token_id.as_deref(),
+            |_| Ok(Some(city)),
+        )?;
+        partnership_activated = Some(event.log_index);
+    }
+    Ok(Accepted {
+        seq,
+        statement_sha256: sub.statement_sha256,
+        log_index,
+        mou: require(tx.conn, id)?,
+        partnership_activated,
+    })
+}
+
+/// The whole chain, oldest first.
+pub fn chain(conn: &mut DbConn, id: &str) -> Result<Vec<SignatureRow>, DbError> {
+    Ok(mou_signatures::table
+        .filter(mou_signatures::mou_id.eq(id))
+        .order(mou_signatures::seq.asc())
+        .select(SignatureRow::as_select())
+        .load(conn)?)
+}
+
+/// A string field of a stored log entry.
+fn logged_field(conn: &mut DbConn, index: i64, field: &str) -> Result<Option<String>, DbError> {
+    let Some(row) = log::entry(conn, index)? else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_slice(&row.entry)
+        .map_err(|e| DbError::corrupt(format!("log entry {index}: {e}")))?;
+    Ok(value
+        .get(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_string))
+}
+
+/// Everything the audit report re-checks, read from storage with every hash recomputed.
+pub fn audit_inputs(
+    conn: &mut DbConn,
+    id: &str,
+) -> Result<(Mou, Vec<AuditVersion>, Vec<AuditSignature>), DbError> {
+    let mou = require(conn, id)?;
+    let rows: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = mou_versions::table
+        .filter(mou_versions::mou_id.eq(id))
+        .order(mou_versions::version.asc())
+        .select((
+            mou_versions::version,
+            mou_versions::sha256,
+            mou_versions::content,
+            mou_versions::log_index,
+        ))
+        .load(conn)?;
+    let mut versions = Vec::with_capacity(rows.len());
+    for (version, stored, content, log_index) in rows {
+        versions.push(AuditVersion {
+            version,
+            stored_sha256: stored,
+            recomputed_sha256: crate::crypto::sha256(&content),
+            log_index,
+            logged_sha256: logged_field(conn, log_index, "sha256")?,
+        });
+    }
+    let chain = chain(conn, id)?;
+    let key_ids: Vec<String> = chain.iter().map(|s| s.key_id.clone()).collect();
+    let keys = keys::by_ids(conn, &key_ids)?;
+    let mut signatures = Vec::with_capacity(chain.len());
+    for s in chain {
+        signatures.push(AuditSignature {
+            logged_statement_sha256: logged_field(conn, s.log_index, "statement_sha256")?,
+            key: keys.iter().find(|k| k.id == s.key_id).cloned(),
+            seq: s.seq,
+            version: s.version,
+            statement: s.statement,
+            signature: s.signature,
+            received_at: s.received_at,
+            log_index: s.log_index,
+        });
+    }
+    Ok((mou, versions, signatures))
+}

@@ -1,0 +1,452 @@
+//! MOUs: the document a partnership rests on, its versions and who must sign it.
+//!
+//! ```text
+//! draft --(first version)--> open --(every required signer signed the current version)--> executed
+//! executed --(new version)--> open
+//! draft | open | executed --(a party office withdraws, with a reason)--> withdrawn (final)
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+use super::cities::CityCode;
+use super::text::{NAME_MAX, REASON_MAX, optional_paragraph, required_line};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MouState {
+    Draft,
+    Open,
+    Executed,
+    Withdrawn,
+}
+
+impl MouState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MouState::Draft => "draft",
+            MouState::Open => "open",
+            MouState::Executed => "executed",
+            MouState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "draft" => Some(MouState::Draft),
+            "open" => Some(MouState::Open),
+            "executed" => Some(MouState::Executed),
+            "withdrawn" => Some(MouState::Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for MouState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The role a signer has unless the creating office says otherwise.
+pub const DEFAULT_ROLE: &str = "signatory";
+/// Enough for any real signing ceremony; keeps the requirement list and its entry small.
+pub const MAX_REQUIREMENTS: usize = 16;
+pub const MAX_COUNT: u32 = 20;
+
+/// `count` distinct signers of `city` in `role` must sign the current version.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredSigner {
+    #[schema(example = "us-hou")]
+    pub city: String,
+    #[schema(example = "signatory")]
+    pub role: String,
+    #[schema(example = 1)]
+    pub count: u32,
+}
+
+/// `^[a-z][a-z0-9_-]{0,31}$`: the same rule the signed statement applies to `role`.
+pub fn is_role(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && s.len() <= 32
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+pub fn validate_role(role: &str) -> Result<(), DomainError> {
+    if is_role(role) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "invalid_role",
+            format!("role {role:?} must match ^[a-z][a-z0-9_-]{{0,31}}$, e.g. `signatory`"),
+        ))
+    }
+}
+
+/// A validated MOU before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMou {
+    pub partnership_id: String,
+    pub title: String,
+    pub required: Vec<RequiredSigner>,
+}
+
+impl NewMou {
+    /// Checks the title and the requirements against the partnership's two cities. Without
+    /// requirements, one `signatory` of each party city must sign. Requirements are stored
+    /// sorted, so the same set always reads (and logs) the same way.
+    pub fn validate(
+        partnership_id: String,
+        parties: [&CityCode; 2],
+        title: &str,
+        required: Option<Vec<RequiredSigner>>,
+    ) -> Result<NewMou, DomainError> {
+        let title = required_line("title", title, NAME_MAX)?;
+        let mut required = required.unwrap_or_default();
+        if required.is_empty() {
+            required = parties
+                .iter()
+                .map(|c| RequiredSigner {
+                    city: c.to_string(),
+                    role: DEFAULT_ROLE.into(),
+                    count: 1,
+                })
+                .collect();
+        }
+        if required.len() > MAX_REQUIREMENTS {
+            return Err(DomainError::invalid(
+                "too_many_required_signers",
+                format!("at most {MAX_REQUIREMENTS} required signer entries"),
+            ));
+        }
+        for r in &required {
+            if !parties.iter().any(|p| p.as_str() == r.city) {
+                return Err(DomainError::invalid(
+                    "signer_city_not_party",
+                    format!("`{}` is not a party to this partnership", r.city),
+                ));
+            }
+            validate_role(&r.role)?;
+            if r.count == 0 || r.count > MAX_COUNT {
+                return Err(DomainError::invalid(
+                    "invalid_count",
+                    format!("`count` must be 1..={MAX_COUNT}"),
+                ));
+            }
+        }
+        for party in parties {
+            if !required.iter().any(|r| r.city == party.as_str()) {
+                return Err(DomainError::invalid(
+                    "party_without_signer",
+                    format!(
+                        "`{party}` must have at least one required signer: an MOU binds both cities"
+                    ),
+                ));
+            }
+        }
+        required.sort();
+        if required
+            .windows(2)
+            .any(|w| w[0].city == w[1].city && w[0].role == w[1].role)
+        {
+            return Err(DomainError::invalid(
+                "duplicate_required_signer",
+                "each (city, role) may appear once; raise `count` instead",
+            ));
+        }
+        Ok(NewMou {
+            partnership_id,
+            title,
+            required,
+        })
+    }
+}
+
+/// A stored MOU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mou {
+    pub id: String,
+    pub partnership_id: String,
+    pub title: String,
+    pub required: Vec<RequiredSigner>,
+    pub state: MouState,
+    /// 0 while a draft.
+    pub current_version: i32,
+    pub head_seq: i64,
+    pub head_hash: [u8; 32],
+    pub created_by_city: CityCode,
+    pub created_by: Option<String>,
+    pub withdrawn_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub log_index: i64,
+}
+
+impl Mou {
+    pub fn check_not_withdrawn(&self) -> Result<(), DomainError> {
+        if self.state == MouState::Withdrawn {
+            return Err(DomainError::conflict(
+                "mou_withdrawn",
+                format!("MOU `{}` is withdrawn; it can no longer change", self.id),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The chain head as clients see it in a 409.
+    pub fn head_json(&self) -> serde_json::Value {
+        serde_json::json!({ "seq": self.head_seq, "hash": hex::encode(self.head_hash) })
+    }
+}
+
+/// One stored document version (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub mou_id: String,
+    pub version: i32,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub size: i64,
+    pub sha256: [u8; 32],
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: i64,
+    pub log_index: i64,
+}
+
+/// Refuses a version whose bytes equal the current one's: it would supersede signatures on the
+/// very same document for nothing.
+pub fn check_new_version(
+    mou: &Mou,
+    current: Option<&[u8; 32]>,
+    new: &[u8; 32],
+) -> Result<(), DomainError> {
+    mou.check_not_withdrawn()?;
+    if current == Some(new) {
+        return Err(DomainError::conflict(
+            "identical_version",
+            format!(
+                "version {} already has these exact bytes (sha256 {})",
+                mou.current_version,
+                hex::encode(new)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `Content-Type` of an upload: kept as given (a media type with optional parameters), or
+/// `application/octet-stream` when absent.
+pub fn validate_media_type(value: Option<&str>) -> Result<String, DomainError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok("application/octet-stream".into());
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let ok = value.len() <= 255
+        && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && essence
+            .split_once('/')
+            .is_some_and(|(t, s)| token(t) && token(s));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(DomainError::invalid(
+            "invalid_media_type",
+            "`Content-Type` must be a media type such as application/pdf",
+        ))
+    }
+}
+
+/// `?filename=`: a plain file name, shown in downloads. No path separators, quotes or control
+/// characters, so it can go into a Content-Disposition header as is.
+pub fn validate_filename(value: Option<&str>) -> Result<Option<String>, DomainError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let ok = value.chars().count() <= 255
+        && value != "."
+        && value != ".."
+        && !value
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\' | '"'));
+    if ok {
+        Ok(Some(value.to_string()))
+    } else {
+        Err(DomainError::invalid(
+            "invalid_filename",
+            "`filename` must be a plain file name (at most 255 characters, no / \\ \" or control characters)",
+        ))
+    }
+}
+
+pub fn validate_withdraw_reason(reason: &str) -> Result<String, DomainError> {
+    optional_paragraph("reason", Some(reason), REASON_MAX)?.ok_or_else(|| {
+        DomainError::invalid("reason_required", "withdrawing an MOU needs a `reason`")
+    })
+}
+
+/// Who signed the current version, as counted against the requirements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBy {
+    pub signer: String,
+    pub city: String,
+    pub role: String,
+}
+
+/// For each requirement, how many distinct signers of that city and role signed.
+pub fn tally(required: &[RequiredSigner], signed: &[SignedBy]) -> Vec<(RequiredSigner, u32)> {
+    required
+        .iter()
+        .map(|r| {
+            let mut signers: Vec<&str> = signed
+                .iter()
+                .filter(|s| s.city == r.city && s.role == r.role)
+                .map(|s| s.signer.as_str())
+                .collect();
+            signers.sort_unstable();
+            signers.dedup();
+            (r.clone(), u32::try_from(signers.len()).unwrap_or(u32::MAX))
+        })
+        .collect()
+}
+
+/// True when every requirement is met.
+pub fn is_executed(required: &[RequiredSigner], signed: &[SignedBy]) -> bool {
+    tally(required, signed)
+        .iter()
+        .all(|(r, have)| *have >= r.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parties() -> (CityCode, CityCode) {
+        (
+            CityCode::parse("cn-sha").unwrap(),
+            CityCode::parse("us-hou").unwrap(),
+        )
+    }
+
+    fn req(city: &str, role: &str, count: u32) -> RequiredSigner {
+        RequiredSigner {
+            city: city.into(),
+            role: role.into(),
+            count,
+        }
+    }
+
+    #[test]
+    fn default_and_custom_requirements() {
+        let (a, b) = parties();
+        let m = NewMou::validate("p".into(), [&a, &b], " Accord ", None).unwrap();
+        assert_eq!(m.title, "Accord");
+        assert_eq!(
+            m.required,
+            [req("cn-sha", "signatory", 1), req("us-hou", "signatory", 1)]
+        );
+        let custom = vec![
+            req("us-hou", "witness", 1),
+            req("us-hou", "signatory", 2),
+            req("cn-sha", "signatory", 1),
+        ];
+        let m = NewMou::validate("p".into(), [&a, &b], "x", Some(custom)).unwrap();
+        assert_eq!(m.required[0].city, "cn-sha");
+        let code = |list: Vec<RequiredSigner>| {
+            NewMou::validate("p".into(), [&a, &b], "x", Some(list))
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(
+            code(vec![
+                req("de-ber", "signatory", 1),
+                req("us-hou", "signatory", 1)
+            ]),
+            "signer_city_not_party"
+        );
+        assert_eq!(
+            code(vec![req("us-hou", "signatory", 1)]),
+            "party_without_signer"
+        );
+        assert_eq!(
+            code(vec![
+                req("us-hou", "signatory", 0),
+                req("cn-sha", "signatory", 1)
+            ]),
+            "invalid_count"
+        );
+        assert_eq!(
+            code(vec![
+                req("us-hou", "Mayor", 1),
+                req("cn-sha", "signatory", 1)
+            ]),
+            "invalid_role"
+        );
+        assert_eq!(
+            code(vec![
+                req("us-hou", "signatory", 1),
+                req("us-hou", "signatory", 1),
+                req("cn-sha", "signatory", 1)
+            ]),
+            "duplicate_required_signer"
+        );
+        assert_eq!(
+            NewMou::validate("p".into(), [&a, &b], "  ", None)
+                .unwrap_err()
+                .code,
+            "missing_field"
+        );
+    }
+
+    #[test]
+    fn execution_counts_distinct_signers() {
+        let required = [req("us-hou", "signatory", 2), req("cn-sha", "signatory", 1)];
+        let s = |signer: &str, city: &str, role: &str| SignedBy {
+            signer: signer.into(),
+            city: city.into(),
+            role: role.into(),
+        };
+        let mut signed = vec![
+            s("a@us-hou", "us-hou", "signatory"),
+            s("a@us-hou", "us-hou", "signatory"),
+            s("c@cn-sha", "cn-sha", "signatory"),
+        ];
+        assert!(!is_executed(&required, &signed));
+        signed.push(s("w@us-hou", "us-hou", "witness"));
+        assert!(!is_executed(&required, &signed));
+        signed.push(s("b@us-hou", "us-hou", "signatory"));
+        assert!(is_executed(&required, &signed));
+    }
+
+    #[test]
+    fn media_types_and_filenames() {
+        assert_eq!(
+            validate_media_type(None).unwrap(),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            validate_media_type(Some("text/plain; charset=utf-8")).unwrap(),
+            "text/plain; charset=utf-8"
+        );
+        assert!(validate_media_type(Some("pdf")).is_err());
+        assert!(validate_media_type(Some("text/\u{1}")).is_err());
+        assert_eq!(
+            validate_filename(Some("mou v2.pdf")).unwrap().unwrap(),
+            "mou v2.pdf"
+        );
+        for bad in ["../x", "a\\b", "a\"b", "..", "a\nb"] {
+            assert_eq!(
+                validate_filename(Some(bad)).unwrap_err().code,
+                "invalid_filename"
+            );
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! MOU signatures: the statement a signer is offered, and the acceptance algorithm of DESIGN
+//! 5.4, as pure checks over what the write transaction has loaded.
+
+use super::DomainError;
+use super::cities::CityCode;
+use super::keys::{SignatoryKey, decode_statement, sshsig_error, statement_error};
+use super::mous::{Mou, MouState};
+use crate::crypto::sha256;
+use crate::crypto::sshsig::{self, Sshsig};
+use crate::crypto::statement::{
+    GENESIS_PREV, MouSignatureStatement, mou_signature_namespace, sha256_hex,
+};
+
+/// A submitted signature whose statement and SSHSIG parsed strictly.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub bytes: Vec<u8>,
+    pub statement: MouSignatureStatement,
+    pub sig: Sshsig,
+    pub armored: String,
+    pub statement_sha256: [u8; 32],
+}
+
+/// Parses a submission: the statement must be the canonical bytes of a valid statement (its
+/// re-serialization equals the bytes), for this registry and this MOU; the signature must be a
+/// strictly shaped SSHSIG.
+pub fn parse_submission(
+    statement_b64: &str,
+    signature: &str,
+    registry: &str,
+    mou_id: &str,
+) -> Result<Submission, DomainError> {
+    let bytes = decode_statement(statement_b64)?;
+    let statement = MouSignatureStatement::parse_strict(&bytes).map_err(statement_error)?;
+    if statement.registry != registry {
+        return Err(DomainError::invalid(
+            "wrong_registry",
+            format!(
+                "the statement names registry {:?}; this registry is {registry:?}",
+                statement.registry
+            ),
+        ));
+    }
+    if statement.mou_id != mou_id {
+        return Err(DomainError::invalid(
+            "statement_mou_mismatch",
+            format!(
+                "the statement is for MOU `{}`, not `{mou_id}`",
+                statement.mou_id
+            ),
+        ));
+    }
+    let sig = sshsig::parse_armored(signature).map_err(sshsig_error)?;
+    Ok(Submission {
+        statement_sha256: sha256(&bytes),
+        bytes,
+        statement,
+        sig,
+        armored: signature.to_string(),
+    })
+}
+
+/// Everything the acceptance checks need, loaded inside the write transaction.
+pub struct AcceptContext<'a> {
+    pub mou: &'a Mou,
+    pub parties: [&'a CityCode; 2],
+    pub caller_city: &'a CityCode,
+    pub current_doc_sha256: Option<[u8; 32]>,
+    /// The key the statement names, looked up by fingerprint.
+    pub key: Option<&'a SignatoryKey>,
+    /// Whether these exact statement bytes are already in the chain.
+    pub replay: bool,
+    /// Whether this signer already signed the current version.
+    pub already_signed: bool,
+    pub registry: &'a str,
+    pub now: i64,
+}
+
+/// The acceptance algorithm, in the order a client can act on: who may submit, the MOU's
+/// state, the version and document hash, the key, the signature itself, and last the chain
+/// position (so a 409 `stale_chain_head` means only "re-fetch and re-sign").
+pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainError> {
+    let st = &sub.statement;
+    if st.signer_city != ctx.caller_city.as_str() {
+        return Err(DomainError::forbidden(
+            "signer_not_of_your_city",
+            format!(
+                "the signer `{}` belongs to `{}`; only that city's office may submit the signature",
+                st.signer, st.signer_city
+            ),
+        ));
+    }
+    if !ctx.parties.iter().any(|p| p.as_str() == st.signer_city) {
+        return Err(DomainError::forbidden(
+            "not_a_party",
+            format!(
+                "`{}` is not a party to this MOU's partnership",
+                st.signer_city
+            ),
+        ));
+    }
+    match ctx.mou.state {
+        MouState::Draft => {
+            return Err(DomainError::conflict(
+                "mou_draft",
+                "this MOU has no document version yet; there is nothing to sign",
+            ));
+        }
+        MouState::Withdrawn => ctx.mou.check_not_withdrawn()?,
+        MouState::Open | MouState::Executed => {}
+    }
+    if ctx.replay {
+        return Err(DomainError::conflict(
+            "duplicate_signature",
+            "this exact statement is already in the MOU's signature chain",
+        ));
+    }
+    let current = i64::from(ctx.mou.current_version);
+    let claimed = i64::try_from(st.mou_version).unwrap_or(i64::MAX);
+    if claimed < current {
+        return Err(DomainError::conflict(
+            "superseded_version",
+            format!("version {claimed} is superseded by version {current}; review and sign the current one"),
+        )
+        .with_extra(serde_json::json!({ "current_version": current })));
+    }
+    if claimed != current {
+        return Err(DomainError::invalid(
+            "unknown_version",
+            format!("this MOU has no version {claimed}; the current version is {current}"),
+        ));
+    }
+    let doc_hex = ctx.current_doc_sha256.map(hex::encode).unwrap_or_default();
+    if st.doc_sha256 != doc_hex {
+        return Err(DomainError::invalid(
+            "doc_sha256_mismatch",
+            format!(
+                "the statement's doc_sha256 is not the hash of version {current} ({doc_hex}); the signer reviewed other bytes"
+            ),
+        ));
+    }
+    let key = ctx.key.ok_or_else(|| {
+        DomainError::invalid(
+            "unknown_key",
+            format!("no registered key has the fingerprint {}", st.signer_key),
+        )
+    })?;
+    if key.signer != st.signer || key.city.as_str() != st.signer_city {
+        return Err(DomainError::invalid(
+            "key_signer_mismatch",
+            format!(
+                "key {} is registered to `{}`, not `{}`",
+                key.fingerprint, key.signer, st.signer
+            ),
+        ));
+    }
+    if key.role != st.role {
+        return Err(DomainError::invalid(
+            "role_mismatch",
+            format!(
+                "key {} is registered for the role `{}`, not `{}`",
+                key.fingerprint, key.role, st.role
+            ),
+        ));
+    }
+    key.check_can_sign(ctx.now)?;
+    sshsig::verify(
+        &sub.sig,
+        &mou_signature_namespace(ctx.registry),
+        &sub.bytes,
+        Some(&key.public_key),
+    )
+    .map_err(sshsig_error)?;
+    if ctx.already_signed {
+        return Err(DomainError::conflict(
+            "already_signed",
+            format!("`{}` already signed version {current}", st.signer),
+        ));
+    }
+    let expected_seq = ctx.mou.head_seq + 1;
+    let head_hex = hex::encode(ctx.mou.head_hash);
+    if i64::try_from(st.seq).ok() != Some(expected_seq) || st.prev != head_hex {
+        return Err(DomainError::conflict(
+            "stale_chain_head",
+            format!(
+                "the chain head moved: the next signature is seq {expected_seq} with prev {head_hex}; fetch the signing statement again and re-sign"
+            ),
+        )
+        .with_extra(serde_json::json!({ "head": ctx.mou.head_json() })));
+    }
+    Ok(())
+}
+
+/// The statement offered to a signer at the current chain head.
+pub fn statement_for(
+    mou: &Mou,
+    doc_sha256: &[u8; 32],
+    key: &SignatoryKey,
+    role: &str,
+    registry: &str,
+    signed_at: &str,
+) -> MouSignatureStatement {
+    let prev = if mou.head_seq == 0 {
+        GENESIS_PREV.to_string()
+    } else {
+        hex::encode(mou.head_hash)
+    };
+    MouSignatureStatement {
+        action: MouSignatureStatement::ACTION.into(),
+        doc_sha256: hex::encode(doc_sha256),
+        mou_id: mou.id.clone(),
+        mou_version: u64::try_from(mou.current_version).unwrap_or(0),
+        prev,
+        registry: registry.into(),
+        role: role.into(),
+        seq: u64::try_from(mou.head_seq + 1).unwrap_or(0),
+        signed_at: signed_at.into(),
+        signer: key.signer.clone(),
+        signer_city: key.city.to_string(),
+        signer_key: key.fingerprint.clone(),
+        r#type: MouSignatureStatement::type_for(registry),
+    }
+}
+
+/// Hex of a statement's hash, as the next statement's `prev` names it.
+pub fn statement_hash_hex(bytes: &[u8]) -> String {
+    sha256_hex(bytes)
+}

@@ -1,0 +1,146 @@
+//! MOUs and their document versions over HTTP: creation, uploads, downloads, withdrawal.
+
+use base64::Engine;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::signing::{create_mou, upload};
+use crate::support::World;
+use crate::{both_backends, both_backends_with};
+
+both_backends!(versions_and_downloads, |srv| {
+    let w = World::build(&srv);
+    // Only an office of a party city may create one; the body comes after authentication.
+    srv.post("/api/v1/mous", None, &json!({}))
+        .assert_problem(401, "authentication_required");
+    srv.post("/api/v1/mous", Some(&w.auditor), &json!({}))
+        .assert_problem(403, "office_required");
+    srv.post(
+        "/api/v1/mous",
+        Some(&w.c),
+        &json!({"partnership": w.partnership, "title": "x"}),
+    )
+    .assert_problem(403, "not_a_party");
+    srv.post(
+        "/api/v1/mous",
+        Some(&w.a),
+        &json!({"partnership": w.partnership, "title": "x", "required_signers": [{"city": "de-ber", "role": "signatory", "count": 1}, {"city": "us-hou", "role": "signatory", "count": 1}]}),
+    )
+    .assert_problem(422, "signer_city_not_party");
+
+    let id = create_mou(&srv, &w.a, &w.partnership);
+    let m = srv.get(&format!("/api/v1/mous/{id}")).json();
+    assert_eq!(m["state"], "draft");
+    assert_eq!(m["current_version"], 0);
+    assert_eq!(
+        m["required_signers"],
+        json!([{"city": "cn-sha", "role": "signatory", "count": 1}, {"city": "us-hou", "role": "signatory", "count": 1}])
+    );
+    assert_eq!(
+        srv.entry(m["log_index"].as_i64().unwrap())["type"],
+        "mou.created"
+    );
+
+    // Upload: non-parties refused before the body is read; the hash is the body's.
+    let doc = b"Article 1. The cities of Houston and Shanghai agree...".to_vec();
+    upload(&srv, &w.c, &id, &doc).assert_problem(403, "not_a_party");
+    let r = upload(&srv, &w.a, &id, &doc);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v1 = r.json();
+    let hex1 = hex::encode(Sha256::digest(&doc));
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["sha256"], hex1);
+    assert_eq!(v1["size"], doc.len());
+    assert_eq!(v1["state"], "open");
+    let entry = srv.entry(v1["log_index"].as_i64().unwrap());
+    assert_eq!(entry["type"], "mou.version_uploaded");
+    assert_eq!(entry["sha256"], hex1);
+
+    // Identical bytes: refused, nothing stored.
+    let size = srv.log_size();
+    upload(&srv, &w.b, &id, &doc).assert_problem(409, "identical_version");
+    assert_eq!(srv.log_size(), size);
+    srv.send(
+        "POST",
+        &format!("/api/v1/mous/{id}/versions?filename=a/b"),
+        Some(&w.a),
+        Some(("text/plain", b"other".to_vec())),
+    )
+    .assert_problem(422, "invalid_filename");
+    srv.send(
+        "POST",
+        &format!("/api/v1/mous/{id}/versions"),
+        Some(&w.a),
+        Some(("text/plain", Vec::new())),
+    )
+    .assert_problem(422, "empty_document");
+    assert_eq!(srv.log_size(), size);
+
+    // Downloads: party offices, auditors, admins; exact bytes, type, ETag and digests.
+    let path = format!("/api/v1/mous/{id}/versions/1/document");
+    for token in [&w.a, &w.b, &w.auditor, &w.admin] {
+        let d = srv.get_as(&path, token);
+        assert_eq!(d.status, 200, "{}", d.text());
+        assert_eq!(d.body, doc);
+        assert_eq!(d.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(
+            d.header("etag"),
+            Some(format!("\"sha256:{hex1}\"").as_str())
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&doc));
+        assert_eq!(
+            d.header("content-digest"),
+            Some(format!("sha-256=:{b64}:").as_str())
+        );
+        assert!(d.header("content-disposition").unwrap().contains("mou.txt"));
+    }
+    srv.get(&path)
+        .assert_problem(401, "authentication_required");
+    srv.get_as(&path, &w.c).assert_problem(403, "not_a_party");
+    srv.get_as(&format!("/api/v1/mous/{id}/versions/9/document"), &w.a)
+        .assert_problem(404, "version_not_found");
+    srv.get_as("/api/v1/mous/none/versions/1/document", &w.a)
+        .assert_problem(404, "mou_not_found");
+
+    // Version 2 supersedes 1; both stay downloadable.
+    let r = upload(&srv, &w.b, &id, b"Article 1, amended.");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(srv.get_as(&path, &w.a).body, doc);
+    let m = srv.get(&format!("/api/v1/mous/{id}")).json();
+    assert_eq!(m["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(m["current_version"], 2);
+
+    // Withdrawal: a party office with a reason; final.
+    let withdraw = format!("/api/v1/mous/{id}/withdraw");
+    srv.post(&withdraw, Some(&w.c), &json!({"reason": "x"}))
+        .assert_problem(403, "not_a_party");
+    srv.post(&withdraw, Some(&w.a), &json!({"reason": " "}))
+        .assert_problem(422, "reason_required");
+    let r = srv.post(
+        &withdraw,
+        Some(&w.a),
+        &json!({"reason": "Council did not ratify"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["mou"]["state"], "withdrawn");
+    let size = srv.log_size();
+    srv.post(&withdraw, Some(&w.b), &json!({"reason": "again"}))
+        .assert_problem(409, "mou_withdrawn");
+    upload(&srv, &w.a, &id, b"v3").assert_problem(409, "mou_withdrawn");
+    assert_eq!(srv.log_size(), size);
+});
+
+both_backends_with!(
+    document_size_limit,
+    |s| s.max_document_bytes = 1024,
+    |srv| {
+        let w = World::build(&srv);
+        let id = create_mou(&srv, &w.a, &w.partnership);
+        let size = srv.log_size();
+        upload(&srv, &w.a, &id, &vec![b'x'; 1025]).assert_problem(413, "document_too_large");
+        assert_eq!(srv.log_size(), size);
+        let r = upload(&srv, &w.a, &id, &vec![b'x'; 1024]);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+);
