@@ -15,7 +15,7 @@ use super::openapi::Problem;
 use crate::db;
 use crate::domain::DomainError;
 use crate::domain::access::{require_document_reader, require_office};
-use crate::domain::audit::{AuditReport, audit};
+use crate::domain::audit::{AuditReport, Inclusion, audit};
 use crate::domain::dates::format_micros;
 use crate::domain::keys::SignatoryKey;
 use crate::domain::mous::{MouState, validate_role};
@@ -310,7 +310,38 @@ pub async fn audit_report(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // The checkpoint first: every entry read afterwards for this MOU is older, so it is covered.
+    let database = state.db.clone();
+    let signer = state.signer.clone();
+    let checkpoint = web::block(move || db::checkpoints::current(&database, &signer)).await??;
     let (mou, versions, signatures) = state.read(move |c| db::mous::audit_inputs(c, &id)).await?;
-    let report = audit(&mou, &versions, &signatures, &state.settings.origin);
+    let mut report = audit(&mou, &versions, &signatures, &state.settings.origin);
+    let mut subjects: Vec<(String, i64)> = versions
+        .iter()
+        .map(|v| (format!("version {}", v.version), v.log_index))
+        .collect();
+    subjects.extend(
+        signatures
+            .iter()
+            .map(|s| (format!("signature seq {}", s.seq), s.log_index)),
+    );
+    let size = checkpoint.size;
+    let root = checkpoint.root.clone();
+    let items = state
+        .read(move |c| {
+            subjects
+                .into_iter()
+                .map(|(subject, index)| {
+                    let result = db::tree::entry_in_tree(c, index, size, &root)?;
+                    Ok(Inclusion {
+                        subject,
+                        log_index: index,
+                        result,
+                    })
+                })
+                .collect::<Result<Vec<_>, db::DbError>>()
+        })
+        .await?;
+    report.add_inclusion(checkpoint.size as u64, items);
     Ok(HttpResponse::Ok().json(report))
 }

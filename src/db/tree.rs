@@ -161,3 +161,30 @@ impl Default for BatchNodes {
         BatchNodes::new()
     }
 }
+
+/// Proves that the stored entry at `index` (hashed from its bytes, not from the stored leaf
+/// hash) is in the tree of `size` entries with root `root`. `Ok(Err(why))` when it is not.
+pub fn entry_in_tree(
+    conn: &mut DbConn,
+    index: i64,
+    size: i64,
+    root: &[u8],
+) -> Result<Result<(), String>, DbError> {
+    if index < 0 || index >= size {
+        return Ok(Err(format!(
+            "entry {index} is beyond the checkpoint of size {size}"
+        )));
+    }
+    let Some(row) = super::log::entry(conn, index)? else {
+        return Ok(Err(format!("entry {index} is missing from the log")));
+    };
+    let Ok(root) = merkle::hash_from_slice(root) else {
+        return Ok(Err("the checkpoint root is not 32 bytes".into()));
+    };
+    let leaf = merkle::leaf_hash(&row.entry);
+    let proof = inclusion_proof(conn, index as u64, size as u64)?;
+    Ok(
+        merkle::verify_inclusion(&leaf, index as u64, size as u64, &proof, &root)
+            .map_err(|e| format!("entry {index} does not prove into the signed checkpoint: {e}")),
+    )
+}

@@ -45,6 +45,40 @@ pub struct AuditReport {
     pub checks: Vec<Check>,
 }
 
+/// Whether one log entry the report rests on is included in the signed checkpoint.
+pub struct Inclusion {
+    pub subject: String,
+    pub log_index: i64,
+    /// `Err` with the reason when the proof does not hold.
+    pub result: Result<(), String>,
+}
+
+impl AuditReport {
+    /// Adds an `in_signed_checkpoint` check per entry and recomputes the verdict.
+    pub fn add_inclusion(&mut self, checkpoint_size: u64, items: Vec<Inclusion>) {
+        for item in items {
+            let (result, detail) = match item.result {
+                Ok(()) => (
+                    Verdict::Pass,
+                    format!(
+                        "entry {} is in the checkpoint of size {checkpoint_size}",
+                        item.log_index
+                    ),
+                ),
+                Err(why) => (Verdict::Fail, why),
+            };
+            self.checks.push(Check {
+                check: "in_signed_checkpoint",
+                subject: item.subject,
+                log_index: Some(item.log_index),
+                result,
+                detail,
+            });
+        }
+        self.verdict = Verdict::of(self.checks.iter().all(|c| c.result == Verdict::Pass));
+    }
+}
+
 /// A version as stored, with its bytes hashed again.
 pub struct AuditVersion {
     pub version: i32,

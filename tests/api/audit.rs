@@ -187,3 +187,94 @@ both_backends!(audit_detects_a_fork, |srv| {
     assert!(!ok, "{text}");
     assert!(text.contains("forked or rewritten"), "{text}");
 });
+
+/// A registry with an executed MOU: two keys enrolled, v1 uploaded, both signed.
+fn signed_registry(srv: &TestServer) -> (World, String) {
+    use crate::signing::{Signatory, create_mou, enroll, sign_mou, upload};
+    let w = World::build(srv);
+    let mut hou = Signatory::new(7, "mayor@us-hou", &w.a);
+    let mut sha = Signatory::new(8, "mayor@cn-sha", &w.b);
+    enroll(srv, &w.admin, &mut hou);
+    enroll(srv, &w.admin, &mut sha);
+    let mou = create_mou(srv, &w.a, &w.partnership);
+    assert_eq!(upload(srv, &w.a, &mou, b"We, the cities...").status, 201);
+    for s in [&hou, &sha] {
+        let r = sign_mou(srv, s, &mou);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    (w, mou)
+}
+
+both_backends!(audit_reverifies_every_signature, |srv| {
+    let (_w, mou) = signed_registry(&srv);
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("2 signatures verified in one batch"),
+        "{text}"
+    );
+
+    // A stored signature replaced by a valid signature over other bytes: the log's statement
+    // hash still matches, the signature does not.
+    let other = crate::signing::Signatory::new(7, "mayor@us-hou", "");
+    let forged = other.sign(b"something else entirely");
+    srv.db
+        .exec(&format!(
+            "DROP TRIGGER {}",
+            match srv.backend() {
+                Backend::Sqlite => "mou_signatures_no_update".to_string(),
+                Backend::Postgres => "mou_signatures_append_only ON mou_signatures".to_string(),
+            }
+        ))
+        .unwrap();
+    let n = srv
+        .db
+        .exec(&format!(
+            "UPDATE mou_signatures SET signature = {} WHERE mou_id = '{mou}' AND seq = 1",
+            srv.blob_sql(&hex::encode(forged.as_bytes()))
+        ))
+        .unwrap();
+    assert_eq!(n, 1);
+    let (ok, text) = audit(&srv, &state);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("signature 1: the signature does not verify"),
+        "{text}"
+    );
+});
+
+both_backends!(mou_audit_proves_entries_into_the_checkpoint, |srv| {
+    let (_w, mou) = signed_registry(&srv);
+    let report = crate::signing::audit(&srv, &mou);
+    assert_eq!(report["verdict"], "pass", "{report}");
+    let included: Vec<&serde_json::Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["check"] == "in_signed_checkpoint")
+        .collect();
+    assert_eq!(
+        included.len(),
+        3,
+        "one version and two signatures: {report}"
+    );
+    // Rewrite the first signature's log entry: its hash no longer proves into the checkpoint.
+    let index = included[1]["log_index"].as_i64().unwrap();
+    srv.drop_append_only_triggers();
+    srv.db
+        .exec(&format!(
+            "UPDATE log_entries SET entry = {} WHERE idx = {index}",
+            srv.blob_sql(&hex::encode(b"{\"type\":\"forged\"}"))
+        ))
+        .unwrap();
+    let report = crate::signing::audit(&srv, &mou);
+    assert_eq!(report["verdict"], "fail");
+    let failed = crate::signing::failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|(check, _)| check == "in_signed_checkpoint"),
+        "{failed:?}"
+    );
+});
