@@ -59,10 +59,11 @@ impl Report {
 struct Client {
     base: String,
     agent: ureq::Agent,
+    token: Option<String>,
 }
 
 impl Client {
-    fn new(server: &str) -> Client {
+    fn new(server: &str, token: Option<String>) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(60)))
@@ -71,7 +72,33 @@ impl Client {
         Client {
             base: server.trim_end_matches('/').to_string(),
             agent,
+            token,
         }
+    }
+
+    fn get_bytes(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.agent.get(&url);
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut res = req
+            .call()
+            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
+        let status = res.status().as_u16();
+        let body = res
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
+        if status != 200 {
+            return Err(CliError(format!(
+                "GET {url}: HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        Ok(body)
     }
 
     fn get_text(&self, path: &str) -> Result<String, CliError> {
@@ -133,11 +160,14 @@ pub struct AuditOptions {
     pub server: String,
     pub state: Option<PathBuf>,
     pub registry_key: Option<String>,
+    /// An auditor (or admin) token: lets the audit download MOU documents, which are not
+    /// public, and check them against the hashes the log recorded.
+    pub token: Option<String>,
 }
 
 /// Runs every check and returns the report; saves the new checkpoint only if all passed.
 pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
-    let client = Client::new(&opts.server);
+    let client = Client::new(&opts.server, opts.token.clone());
     let mut report = Report {
         checks: Vec::new(),
         size: 0,
@@ -261,7 +291,11 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
     let (ok, detail) = verify_signatures(&client, &replay, verifier.name())?;
     report.add("signatures verify", ok, detail);
 
-    // 6. The registry's current state says what the log says.
+    // 6. With a token that may read them, every MOU document against its logged hash.
+    let (ok, detail) = check_documents(&client, &replay);
+    report.add("documents match their logged hashes", ok, detail);
+
+    // 7. The registry's current state says what the log says.
     let mismatches = compare_state(&client, &replay)?;
     let grew = client.get_json("/healthz")?["log_size"]
         .as_u64()
@@ -271,8 +305,9 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
         mismatches.is_empty() || grew,
         if mismatches.is_empty() {
             format!(
-                "{} partnerships agree with the log",
-                replay.partnerships().len()
+                "{} partnerships and {} keys agree with the log",
+                replay.partnerships().len(),
+                replay.keys().len()
             )
         } else if grew {
             format!(
@@ -425,6 +460,49 @@ fn verify_signatures(
     Ok((problems.is_empty(), detail))
 }
 
+/// Downloads every logged MOU version (when the audit has a token) and compares its SHA-256
+/// with the hash the log recorded at upload.
+fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
+    let total: usize = replay.mous().values().map(|m| m.documents.len()).sum();
+    if client.token.is_none() {
+        return (
+            true,
+            format!(
+                "not checked: {total} documents are not public; pass --token with an auditor \
+                 token to check them"
+            ),
+        );
+    }
+    let mut problems = Vec::new();
+    let mut ids: Vec<&String> = replay.mous().keys().collect();
+    ids.sort();
+    for id in ids {
+        let mut versions: Vec<(&i64, &String)> = replay.mous()[id].documents.iter().collect();
+        versions.sort();
+        for (version, logged) in versions {
+            match client.get_bytes(&format!("/api/v1/mous/{id}/versions/{version}/document")) {
+                Ok(bytes) => {
+                    let got = hex::encode(crate::crypto::sha256(&bytes));
+                    if got != *logged {
+                        problems.push(format!(
+                            "MOU {id} version {version}: the document hashes to {got}, the log says {logged}"
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("MOU {id} version {version}: {e}")),
+            }
+        }
+    }
+    if problems.is_empty() {
+        (
+            true,
+            format!("{total} documents hash to what the log recorded"),
+        )
+    } else {
+        (false, problems.join("; "))
+    }
+}
+
 fn consistent(
     client: &Client,
     verifier: &NoteVerifier,
@@ -566,6 +644,19 @@ fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliErr
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
+        }
+    }
+    let now = crate::domain::dates::now_micros();
+    let mut key_ids: Vec<&String> = replay.keys().keys().collect();
+    key_ids.sort();
+    for id in key_ids {
+        let served = client.get_json(&format!("/api/v1/keys/{id}"))?;
+        let logged = replay.keys()[id].status_at(now);
+        let status = served["status"].as_str().unwrap_or_default();
+        if status != logged {
+            mismatches.push(format!(
+                "key {id} is served as {status} but the log says {logged}"
+            ));
         }
     }
     if seen + mismatches.len() < replay.partnerships().len() {

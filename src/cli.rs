@@ -92,6 +92,9 @@ pub enum Command {
         /// server's own (trust on first use).
         #[arg(long = "registry-key")]
         registry_key: Option<String>,
+        /// An auditor token, to also check the (non-public) MOU documents against the log.
+        #[arg(long, env = "AMITY_TOKEN")]
+        token: Option<String>,
     },
     /// Import partnerships from a CSV file (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`,
     /// the format of data/twin_cities.csv): cities and active partnerships, one log entry each.
@@ -260,10 +263,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             server,
             state,
             registry_key,
+            token,
         } => audit(crate::audit::AuditOptions {
             server,
             state,
             registry_key,
+            token,
         }),
         Command::Import {
             file,

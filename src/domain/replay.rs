@@ -32,6 +32,8 @@ pub struct ReplayedMou {
     pub withdrawn: bool,
     /// seq -> (statement SHA-256 hex, key id) as the log recorded them.
     pub signatures: HashMap<i64, (String, String)>,
+    /// version -> document SHA-256 hex as the log recorded it.
+    pub documents: HashMap<i64, String>,
 }
 
 /// A signatory key after replay.
@@ -272,6 +274,21 @@ impl Replay {
     }
 }
 
+impl ReplayedKey {
+    /// The status the key has at `now` according to the log, named as the API names it.
+    pub fn status_at(&self, now: i64) -> &'static str {
+        if self.revoked {
+            "revoked"
+        } else if self.retired_from.is_some_and(|t| t <= now) {
+            "retired"
+        } else if self.active {
+            "active"
+        } else {
+            "pending"
+        }
+    }
+}
+
 impl Replay {
     fn mou_created(&mut self, index: u64, e: &Value) {
         let id = text(e, "mou").unwrap_or_default().to_string();
@@ -317,6 +334,8 @@ impl Replay {
         };
         let expected = mou.version + 1;
         mou.version = version;
+        mou.documents
+            .insert(version, text(e, "sha256").unwrap_or_default().to_string());
         if version != expected {
             self.finding(
                 index,

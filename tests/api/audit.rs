@@ -13,9 +13,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_amity");
 
 /// Runs `amity audit`; returns (passed, stdout + stderr).
 fn audit(srv: &TestServer, state: &Path) -> (bool, String) {
+    audit_with(srv, state, &[])
+}
+
+fn audit_with(srv: &TestServer, state: &Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["audit", "--server", &srv.base, "--state"])
         .arg(state)
+        .args(extra)
+        .env_remove("AMITY_TOKEN")
         .output()
         .expect("amity audit runs");
     let text = format!(
@@ -277,4 +283,112 @@ both_backends!(mou_audit_proves_entries_into_the_checkpoint, |srv| {
             .any(|(check, _)| check == "in_signed_checkpoint"),
         "{failed:?}"
     );
+});
+
+both_backends!(audit_detects_key_and_document_rewrites, |srv| {
+    let (w, mou) = signed_registry(&srv);
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = audit_with(&srv, &state, &["--token", &w.auditor]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("1 documents hash to what the log recorded"),
+        "{text}"
+    );
+    assert!(text.contains("2 keys agree with the log"), "{text}");
+
+    // A revoked key flipped back to active in its table.
+    let key = srv.get("/api/v1/cities/us-hou/keys").json();
+    let id = key[0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key}"))
+        .to_string();
+    let r = srv.post(
+        &format!("/api/v1/keys/{id}/revoke"),
+        Some(&w.admin),
+        &json!({"reason": "stolen"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (ok, text) = audit_with(&srv, &state, &["--token", &w.auditor]);
+    assert!(ok, "{text}");
+    assert!(text.contains("1 signature(s) void"), "{text}");
+    srv.db
+        .exec(&format!(
+            "UPDATE signatory_keys SET status = 'active', revoked_at = NULL, compromised_since = NULL WHERE id = '{id}'"
+        ))
+        .unwrap();
+    let (ok, text) = audit_with(&srv, &state, &["--token", &w.auditor]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("is served as active but the log says revoked"),
+        "{text}"
+    );
+
+    // A document byte changed in the database: only visible with a token that may read it.
+    srv.db
+        .exec(&format!(
+            "UPDATE mou_versions SET content = {} WHERE mou_id = '{mou}'",
+            srv.blob_sql(&hex::encode(b"We, the cities!.."))
+        ))
+        .unwrap();
+    let (ok, text) = audit_with(&srv, &state, &["--token", &w.auditor]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("version 1: the document hashes to"), "{text}");
+});
+
+both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
+    use amity::log::merkle;
+    let (w, _mou) = signed_registry(&srv);
+    srv.post(
+        &format!("/api/v1/partnerships/{}/status", w.partnership),
+        Some(&w.a),
+        &status_body("curtailed", Some("r")),
+    );
+    let checkpoint = srv.get("/api/v1/log/checkpoint").text();
+    let key = srv.get("/api/v1/log/key").json();
+    let verifier =
+        amity::log::note::NoteVerifier::from_vkey(key["vkey"].as_str().unwrap()).unwrap();
+    let (cp, _) =
+        amity::log::note::open_checkpoint(&checkpoint, "amity.localhost", &[verifier]).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for index in 0..cp.size {
+        let p = srv
+            .get(&format!(
+                "/api/v1/log/proof/inclusion?index={index}&size={}",
+                cp.size
+            ))
+            .json();
+        let mut leaf = [0u8; 32];
+        hex::decode_to_slice(p["leaf_hash"].as_str().unwrap(), &mut leaf).unwrap();
+        let proof: Vec<merkle::Hash> = p["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h.as_str().unwrap(), &mut out).unwrap();
+                out
+            })
+            .collect();
+        merkle::verify_inclusion(&leaf, index, cp.size, &proof, &cp.root).unwrap();
+        kinds.insert(
+            srv.entry(index as i64)["type"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    for kind in [
+        "city.created",
+        "office.created",
+        "token.issued",
+        "partnership.registered",
+        "partnership.status_changed",
+        "key.registered",
+        "key.approved",
+        "mou.created",
+        "mou.version_uploaded",
+        "mou.signature_added",
+    ] {
+        assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
+    }
 });
