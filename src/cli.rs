@@ -124,6 +124,16 @@ pub enum Command {
         /// Comment on the public key, e.g. `j.doe@us-hou`.
         #[arg(short = 'C', long = "comment", default_value = "")]
         comment: String,
+        /// Make the registry's checkpoint-signing key instead, in --keys-dir (for deployments
+        /// that manage keys themselves; `serve` creates one on first start otherwise).
+        #[arg(long, conflicts_with_all = ["file", "comment"])]
+        registry: bool,
+        /// With --registry: where the key files go.
+        #[arg(long = "keys-dir", env = "AMITY_KEYS_DIR", default_value = "keys")]
+        keys_dir: PathBuf,
+        /// With --registry: the registry origin the key signs for (its key name).
+        #[arg(long, env = "AMITY_ORIGIN", default_value = "amity.localhost")]
+        origin: String,
     },
     /// Signatory keys.
     Keys {
@@ -276,7 +286,31 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             rejects,
             database_url,
         } => import(&file, dry_run, rejects.as_deref(), &database_url),
-        Command::Keygen { file, comment } => signatory::keygen(&file, &comment),
+        Command::Keygen {
+            registry: true,
+            keys_dir,
+            origin,
+            ..
+        } => {
+            let private = keys_dir.join(crate::log::registry_key::PRIVATE_FILE);
+            if private.exists() {
+                return Err(CliError(format!(
+                    "{} already exists; a registry keeps its key (move it away to replace it)",
+                    private.display()
+                )));
+            }
+            let signer = crate::log::registry_key::create(&keys_dir, &origin)
+                .map_err(|e| CliError(e.to_string()))?;
+            println!("{}", signer.verifier().to_vkey());
+            eprintln!(
+                "wrote {} (private, mode 0600) and the public {} and {}",
+                private.display(),
+                crate::log::registry_key::VKEY_FILE,
+                crate::log::registry_key::SSH_FILE
+            );
+            Ok(())
+        }
+        Command::Keygen { file, comment, .. } => signatory::keygen(&file, &comment),
         Command::Keys {
             command:
                 KeysCommand::Register {

@@ -381,3 +381,38 @@ fn readme_signing_walkthrough() {
     let last: Vec<&str> = stdout.lines().rev().take(3).collect();
     assert_eq!(last, ["pass", "active", "executed"], "{stdout}");
 }
+
+#[test]
+fn keygen_registry_writes_a_private_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let run = || {
+        Command::new(BIN)
+            .args([
+                "keygen",
+                "--registry",
+                "--origin",
+                "registry.example.org",
+                "--keys-dir",
+            ])
+            .arg(&keys)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("registry.example.org+"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(keys.join("registry.skey"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let again = run();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
