@@ -102,23 +102,8 @@ impl Client {
     }
 
     fn get_text(&self, path: &str) -> Result<String, CliError> {
-        let url = format!("{}{path}", self.base);
-        let mut res = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
-        let status = res.status().as_u16();
-        let body = res
-            .body_mut()
-            .with_config()
-            .limit(256 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
-        if status != 200 {
-            return Err(CliError(format!("GET {url}: HTTP {status}: {body}")));
-        }
-        Ok(body)
+        String::from_utf8(self.get_bytes(path)?)
+            .map_err(|_| CliError(format!("GET {path}: the answer is not UTF-8")))
     }
 
     fn get_json(&self, path: &str) -> Result<Value, CliError> {

@@ -19,9 +19,9 @@ use crate::domain::DomainError;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::cities::{CityCode, parse_country};
 
-use crate::domain::dates::{format_date, parse_date, today};
+use crate::domain::dates::{format_date, parse_date};
 use crate::domain::partnerships::{
-    Kind, Proposal, ReasonCategory, Source, Status, StatusChange, StatusChangeInput, Trigger,
+    Kind, Proposal, Source, Status, StatusChange, StatusChangeInput, Trigger,
 };
 use crate::error::ApiError;
 
@@ -199,16 +199,7 @@ pub async fn confirm(
             )
         })?;
     }
-    let change = StatusChange {
-        to: Status::Active,
-        effective_date: today(),
-        decided_date: Some(today()),
-        deciding_body: None,
-        reason_category: ReasonCategory::Mutual,
-        reason: Some("confirmed by the offices of both cities".into()),
-        resumption_condition: None,
-        decision_document_sha256: None,
-    };
+    let change = StatusChange::activation("confirmed by the offices of both cities", None);
     let id = id.into_inner();
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let (partnership, event) = state

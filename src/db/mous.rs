@@ -9,12 +9,11 @@ use super::{DbConn, DbError, WriteTx, keys, log, partnerships};
 use crate::domain::DomainError;
 use crate::domain::audit::{AuditSignature, AuditVersion};
 use crate::domain::cities::CityCode;
-use crate::domain::dates::today;
 use crate::domain::entries::{LogEntry, kinds};
 use crate::domain::mous::{
     Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
 };
-use crate::domain::partnerships::{Partnership, ReasonCategory, Status, StatusChange, Trigger};
+use crate::domain::partnerships::{Partnership, Status, StatusChange, Trigger};
 use crate::domain::signatures::{AcceptContext, Submission, accept};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -498,16 +497,7 @@ pub fn add_signature(
         .execute(tx.conn)?;
     let mut partnership_activated = None;
     if state == MouState::Executed && p.status == Status::Proposed {
-        let change = StatusChange {
-            to: Status::Active,
-            effective_date: today(),
-            decided_date: Some(today()),
-            deciding_body: None,
-            reason_category: ReasonCategory::Mutual,
-            reason: Some("MOU executed".into()),
-            resumption_condition: None,
-            decision_document_sha256: current,
-        };
+        let change = StatusChange::activation("MOU executed", current);
         let city = caller_city.clone();
         let (_, event) = partnerships::change_status(
             tx,

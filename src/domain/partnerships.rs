@@ -198,6 +198,21 @@ pub struct StatusChange {
 }
 
 impl StatusChange {
+    /// Activation by both parties (a confirmation, or an executed MOU whose document hash is
+    /// recorded as the decision document), effective and decided today.
+    pub fn activation(reason: &str, decision_document_sha256: Option<[u8; 32]>) -> StatusChange {
+        StatusChange {
+            to: Status::Active,
+            effective_date: today(),
+            decided_date: Some(today()),
+            deciding_body: None,
+            reason_category: ReasonCategory::Mutual,
+            reason: Some(reason.to_string()),
+            resumption_condition: None,
+            decision_document_sha256,
+        }
+    }
+
     pub fn validate(input: StatusChangeInput) -> Result<Self, DomainError> {
         let to = input
             .status
