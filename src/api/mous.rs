@@ -192,6 +192,77 @@ pub struct UploadView {
     pub log_index: i64,
 }
 
+/// A document as received: its media type, the file name a multipart part gave, its bytes
+/// and their SHA-256 (computed while they streamed in).
+struct Received {
+    media_type: String,
+    filename: Option<String>,
+    bytes: Vec<u8>,
+    sha256: [u8; 32],
+}
+
+/// Reads a body stream, hashing as it goes and refusing it once it passes `limit`.
+async fn receive_stream<S, E>(stream: &mut S, limit: usize) -> Result<(Vec<u8>, [u8; 32]), ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut hasher = Sha256::new();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((bytes, hasher.finalize().into()))
+}
+
+/// A `multipart/form-data` upload: exactly one part with a file (its own content type and
+/// file name are kept); form fields without a file are ignored.
+async fn receive_multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Received, ApiError> {
+    let bad = |e: String| ApiError::bad_request("invalid_multipart", e);
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut found: Option<Received> = None;
+    while let Some(field) = form.next().await {
+        let mut field = field.map_err(|e| bad(e.to_string()))?;
+        let filename = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_string);
+        if filename.is_none() {
+            // Drain a plain form field so the parser can reach the next part.
+            receive_stream(&mut field, JSON_FIELD_LIMIT).await?;
+            continue;
+        }
+        if found.is_some() {
+            return Err(
+                DomainError::invalid("multiple_files", "send one document per upload").into(),
+            );
+        }
+        let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
+        let (bytes, sha256) = receive_stream(&mut field, limit).await?;
+        found = Some(Received {
+            media_type,
+            filename,
+            bytes,
+            sha256,
+        });
+    }
+    found.ok_or_else(|| {
+        DomainError::invalid("missing_file", "the multipart body has no file part").into()
+    })
+}
+
+/// Plain form fields beside the file are small.
+const JSON_FIELD_LIMIT: usize = 64 * 1024;
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -200,13 +271,15 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// Upload the next document version as the raw request body (office of a party city). Its
-/// `Content-Type` is kept; the SHA-256 is computed while the body streams in.
+/// Upload the next document version (office of a party city), either as the raw request body
+/// (its `Content-Type` kept, `?filename=` naming it) or as `multipart/form-data` with one file
+/// part (the part's content type and file name kept). The SHA-256 is computed while the bytes
+/// stream in.
 #[utoipa::path(
     tag = "mous",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "MOU id"), UploadQuery),
-    request_body(content = Vec<u8>, description = "The document's exact bytes", content_type = "application/octet-stream"),
+    request_body(content = Vec<u8>, description = "The document's exact bytes, or a multipart/form-data body with one file part", content_type = "application/octet-stream"),
     responses(
         (status = 201, body = UploadView),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -236,44 +309,52 @@ pub async fn upload(
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
         .into_inner();
-    let filename = validate_filename(query.filename.as_deref())?;
-    let content_type = req
+    let limit = state.settings.max_document_bytes;
+    let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
-        .map(|v| {
-            v.to_str().map_err(|_| {
-                DomainError::invalid("invalid_media_type", "`Content-Type` must be ASCII")
-            })
-        })
-        .transpose()?;
-    let media_type = validate_media_type(content_type)?;
-    let limit = state.settings.max_document_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large(limit));
-    }
-    let mut hasher = Sha256::new();
-    let mut bytes = Vec::with_capacity(declared.map_or(0, |n| n as usize));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
-        if bytes.len() + chunk.len() > limit {
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let received = if is_multipart {
+        receive_multipart(&req, payload, limit).await?
+    } else {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    DomainError::invalid("invalid_media_type", "`Content-Type` must be ASCII")
+                })
+            })
+            .transpose()?;
+        let media_type = validate_media_type(content_type)?;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
         }
-        hasher.update(&chunk);
-        bytes.extend_from_slice(&chunk);
-    }
-    if bytes.is_empty() {
+        let (bytes, sha256) = receive_stream(&mut payload, limit).await?;
+        Received {
+            media_type,
+            filename: None,
+            bytes,
+            sha256,
+        }
+    };
+    // `?filename=` names the file for raw uploads; a multipart part may carry its own.
+    let filename = validate_filename(query.filename.as_deref().or(received.filename.as_deref()))?;
+    if received.bytes.is_empty() {
         return Err(DomainError::invalid("empty_document", "the document body is empty").into());
     }
+    let (media_type, bytes, sha256) = (received.media_type, received.bytes, received.sha256);
     let upload = Upload {
         media_type,
         filename,
         bytes,
-        sha256: hasher.finalize().into(),
+        sha256,
     };
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let (version, mou) = state

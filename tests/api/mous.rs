@@ -144,3 +144,97 @@ both_backends_with!(
         assert_eq!(r.status, 201, "{}", r.text());
     }
 );
+
+/// A form part: field name, optional (file name, content type), bytes.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "amity-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some((filename, content_type)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+both_backends!(multipart_upload_keeps_the_part_type_and_name, |srv| {
+    let w = World::build(&srv);
+    let id = create_mou(&srv, &w.a, &w.partnership);
+    let path = format!("/api/v1/mous/{id}/versions");
+    let doc: &[u8] = b"%PDF-1.7 The cities agree on exchanges of students and officials.";
+    let send = |ct: String, body: Vec<u8>| srv.send("POST", &path, Some(&w.a), Some((&ct, body)));
+
+    let before = srv.log_size();
+    let (ct, body) = multipart(&[
+        ("note", None, b"ignored"),
+        ("a", Some(("one.pdf", "application/pdf")), doc),
+        ("b", Some(("two.pdf", "application/pdf")), doc),
+    ]);
+    send(ct, body).assert_problem(422, "multiple_files");
+    let (ct, body) = multipart(&[("note", None, b"no file here")]);
+    send(ct, body).assert_problem(422, "missing_file");
+    send(
+        "multipart/form-data; boundary=x".into(),
+        b"garbage".to_vec(),
+    )
+    .assert_problem(400, "invalid_multipart");
+    assert_eq!(srv.log_size(), before, "refused uploads log nothing");
+
+    let (ct, body) = multipart(&[
+        ("note", None, b"v1"),
+        ("file", Some(("mou-v1.pdf", "application/pdf")), doc),
+    ]);
+    let r = send(ct, body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["sha256"], hex::encode(Sha256::digest(doc)));
+    let entry = srv.entry(r.json()["log_index"].as_i64().unwrap());
+    assert_eq!(
+        (entry["filename"].as_str(), entry["media_type"].as_str()),
+        (Some("mou-v1.pdf"), Some("application/pdf"))
+    );
+    let d = srv.get_as(&format!("/api/v1/mous/{id}/versions/1/document"), &w.b);
+    assert_eq!(d.status, 200);
+    assert_eq!(d.body, doc);
+    assert!(
+        d.header("content-type")
+            .unwrap()
+            .starts_with("application/pdf")
+    );
+});
+
+both_backends_with!(
+    multipart_upload_over_the_limit,
+    |s| s.max_document_bytes = 1024,
+    |srv| {
+        let w = World::build(&srv);
+        let id = create_mou(&srv, &w.a, &w.partnership);
+        let (ct, body) = multipart(&[(
+            "file",
+            Some(("big.bin", "application/octet-stream")),
+            &vec![7u8; 4096],
+        )]);
+        let before = srv.log_size();
+        srv.send(
+            "POST",
+            &format!("/api/v1/mous/{id}/versions"),
+            Some(&w.a),
+            Some((&ct, body)),
+        )
+        .assert_problem(413, "document_too_large");
+        assert_eq!(srv.log_size(), before);
+    }
+);
