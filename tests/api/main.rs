@@ -17,6 +17,7 @@ mod log;
 mod meta;
 mod mous;
 mod partnerships;
+mod sign_retry;
 mod signatures;
 mod signing;
 mod tlog;
