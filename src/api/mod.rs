@@ -1,6 +1,7 @@
 //! The HTTP API: actix handlers by resource, the auth extractor, error plumbing, metrics and
 //! the OpenAPI document generated from the handlers themselves.
 
+pub mod activities;
 pub mod auth;
 pub mod cities;
 pub mod fallback;
@@ -64,6 +65,9 @@ fn routes() -> UtoipaApp<
                 .service(partnerships::history)
                 .service(partnerships::confirm)
                 .service(partnerships::change_status)
+                .service(activities::record)
+                .service(activities::list)
+                .service(activities::engagement)
                 .service(keys::challenge)
                 .service(keys::register)
                 .service(keys::list)

@@ -15,6 +15,7 @@ macro_rules! per_backend {
     };
 }
 
+pub mod activities;
 pub mod cities;
 pub mod error;
 pub mod import;

@@ -241,3 +241,23 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    activities (id) {
+        id -> Text,
+        partnership_id -> Text,
+        kind -> Text,
+        mode -> Text,
+        start_date -> Text,
+        end_date -> Nullable<Text>,
+        participants -> Nullable<Integer>,
+        outcome -> Nullable<Text>,
+        city -> Text,
+        recorded_by -> Nullable<Text>,
+        created_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::joinable!(activities -> partnerships (partnership_id));
+diesel::allow_tables_to_appear_in_same_query!(activities, partnerships);

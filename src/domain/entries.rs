@@ -114,6 +114,7 @@ pub mod kinds {
     pub const TOKEN_REVOKED: &str = "token.revoked";
     pub const PARTNERSHIP_REGISTERED: &str = "partnership.registered";
     pub const PARTNERSHIP_STATUS_CHANGED: &str = "partnership.status_changed";
+    pub const ACTIVITY_RECORDED: &str = "activity.recorded";
     pub const MOU_CREATED: &str = "mou.created";
     pub const MOU_VERSION_UPLOADED: &str = "mou.version_uploaded";
     pub const MOU_SIGNATURE_ADDED: &str = "mou.signature_added";

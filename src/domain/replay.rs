@@ -127,6 +127,12 @@ impl Replay {
             kinds::TOKEN_REVOKED => self.token_revoked(index, &entry),
             kinds::PARTNERSHIP_REGISTERED => self.registered(index, &entry),
             kinds::PARTNERSHIP_STATUS_CHANGED => self.status_changed(index, &entry),
+            kinds::ACTIVITY_RECORDED => {
+                let p = text(&entry, "partnership").unwrap_or_default();
+                if !self.partnerships.contains_key(p) {
+                    self.finding(index, format!("activity for unknown partnership `{p}`"));
+                }
+            }
             kinds::MOU_CREATED => self.mou_created(index, &entry),
             kinds::MOU_VERSION_UPLOADED => self.version_uploaded(index, &entry),
             kinds::MOU_SIGNATURE_ADDED => self.signature_added(index, &entry, time),

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod activities;
 mod audit;
 mod authz;
 mod authz_mous;

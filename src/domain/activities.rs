@@ -1,0 +1,206 @@
+//! Engagement activities and the metrics rolled up from them.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::DomainError;
+use super::dates::{parse_date, today};
+use super::text::{REASON_MAX, optional_paragraph};
+
+string_enum!(
+    /// What happened.
+    ActivityKind {
+        Delegation => "delegation", VirtualMeeting => "virtual_meeting", Exchange => "exchange",
+        TradeMission => "trade_mission", CulturalEvent => "cultural_event", Aid => "aid",
+        Other => "other",
+    }
+);
+string_enum!(
+    /// How people met.
+    Mode { InPerson => "in_person", Virtual => "virtual", Hybrid => "hybrid" }
+);
+
+/// Largest participant count accepted: a festival, not a typo of ten digits.
+pub const MAX_PARTICIPANTS: i32 = 1_000_000;
+
+/// A validated new activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    pub kind: ActivityKind,
+    pub mode: Mode,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub participants: Option<i32>,
+    pub outcome: Option<String>,
+}
+
+impl NewActivity {
+    pub fn validate(
+        kind: ActivityKind,
+        mode: Mode,
+        start_date: &str,
+        end_date: Option<&str>,
+        participants: Option<i64>,
+        outcome: Option<&str>,
+    ) -> Result<Self, DomainError> {
+        let start = parse_date("start_date", start_date)?;
+        if start > today() {
+            return Err(DomainError::invalid(
+                "invalid_date",
+                "`start_date` lies in the future; record an activity once it has begun",
+            ));
+        }
+        let end = match end_date {
+            None | Some("") => None,
+            Some(d) => Some(parse_date("end_date", d)?),
+        };
+        if end.is_some_and(|e| e < start) {
+            return Err(DomainError::invalid(
+                "invalid_date",
+                "`end_date` is before `start_date`",
+            ));
+        }
+        let participants = match participants {
+            None => None,
+            Some(n) if (0..=i64::from(MAX_PARTICIPANTS)).contains(&n) => Some(n as i32),
+            Some(n) => {
+                return Err(DomainError::invalid(
+                    "invalid_participants",
+                    format!("`participants` must be within 0..={MAX_PARTICIPANTS}, got {n}"),
+                ));
+            }
+        };
+        Ok(NewActivity {
+            kind,
+            mode,
+            start_date: start,
+            end_date: end,
+            participants,
+            outcome: optional_paragraph("outcome", outcome, REASON_MAX)?,
+        })
+    }
+}
+
+/// A stored activity, as the metrics need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityFacts {
+    pub partnership: String,
+    pub cities: [String; 2],
+    pub mode: Mode,
+    pub start_date: NaiveDate,
+    pub participants: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ModeCounts {
+    pub in_person: u64,
+    #[serde(rename = "virtual")]
+    pub virtual_: u64,
+    pub hybrid: u64,
+    pub total: u64,
+    /// Share of virtual and hybrid activities, 0 to 1 (0 when there are none).
+    pub remote_share: f64,
+    pub participants: u64,
+}
+
+impl ModeCounts {
+    fn add(&mut self, a: &ActivityFacts) {
+        match a.mode {
+            Mode::InPerson => self.in_person += 1,
+            Mode::Virtual => self.virtual_ += 1,
+            Mode::Hybrid => self.hybrid += 1,
+        }
+        self.total += 1;
+        self.participants += a.participants.map_or(0, |p| p as u64);
+        self.remote_share = (self.virtual_ + self.hybrid) as f64 / self.total as f64;
+    }
+}
+
+/// Activities rolled up by mode, year, partnership and city.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Engagement {
+    pub overall: ModeCounts,
+    pub by_year: BTreeMap<i32, ModeCounts>,
+    pub by_partnership: BTreeMap<String, ModeCounts>,
+    pub by_city: BTreeMap<String, ModeCounts>,
+}
+
+impl Engagement {
+    pub fn roll_up<'a>(activities: impl IntoIterator<Item = &'a ActivityFacts>) -> Engagement {
+        let mut e = Engagement::default();
+        for a in activities {
+            e.overall.add(a);
+            e.by_year.entry(a.start_date.year()).or_default().add(a);
+            e.by_partnership
+                .entry(a.partnership.clone())
+                .or_default()
+                .add(a);
+            for city in &a.cities {
+                e.by_city.entry(city.clone()).or_default().add(a);
+            }
+        }
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        let ok = NewActivity::validate(
+            ActivityKind::Delegation,
+            Mode::InPerson,
+            "2019-05-14",
+            Some("2019-05-16"),
+            Some(12),
+            Some("Signed a student exchange plan"),
+        );
+        assert!(ok.is_ok());
+        let bad = [
+            ("2019-05-14", Some("2019-05-13"), Some(1), "invalid_date"),
+            ("2999-01-01", None, None, "invalid_date"),
+            ("14/05/2019", None, None, "invalid_date"),
+            ("2019-05-14", None, Some(-1), "invalid_participants"),
+            (
+                "2019-05-14",
+                None,
+                Some(10_000_000_000),
+                "invalid_participants",
+            ),
+        ];
+        for (start, end, n, code) in bad {
+            let err =
+                NewActivity::validate(ActivityKind::Other, Mode::Virtual, start, end, n, None)
+                    .unwrap_err();
+            assert_eq!(err.code, code, "{start} {end:?} {n:?}");
+        }
+    }
+
+    #[test]
+    fn roll_up_counts_and_shares() {
+        let fact = |mode, year, p: &str| ActivityFacts {
+            partnership: p.into(),
+            cities: ["cn-sha".into(), "us-hou".into()],
+            mode,
+            start_date: NaiveDate::from_ymd_opt(year, 3, 1).unwrap(),
+            participants: Some(10),
+        };
+        let facts = [
+            fact(Mode::InPerson, 2019, "p"),
+            fact(Mode::Virtual, 2020, "p"),
+            fact(Mode::Virtual, 2020, "q"),
+            fact(Mode::Hybrid, 2021, "p"),
+        ];
+        let e = Engagement::roll_up(&facts);
+        assert_eq!(e.overall.total, 4);
+        assert_eq!(e.overall.remote_share, 0.75);
+        assert_eq!(e.by_year[&2020].virtual_, 2);
+        assert_eq!(e.by_year[&2019].remote_share, 0.0);
+        assert_eq!(e.by_partnership["p"].total, 3);
+        assert_eq!(e.by_city["us-hou"].participants, 40);
+    }
+}
