@@ -2,6 +2,7 @@
 //! the OpenAPI document generated from the handlers themselves.
 
 pub mod auth;
+pub mod bundle;
 pub mod cities;
 pub mod fallback;
 pub mod health;
@@ -80,6 +81,7 @@ fn routes() -> UtoipaApp<
                 .service(signatures::submit)
                 .service(signatures::chain)
                 .service(signatures::audit_report)
+                .service(bundle::bundle)
                 .service(log::entry)
                 .service(log::entries)
                 .service(log::checkpoint)
