@@ -252,7 +252,8 @@ fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_micros())
 }
 
-/// Checks a bundle, check by check. Never fails: a problem is a failed check.
+/// Checks a bundle, check by check: a problem in the bundle is a failed check. Fails only when
+/// the key given in `opts` is not a verifier key at all.
 pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, BundleError> {
     let mut r = Report { checks: Vec::new() };
     let mut warnings = Vec::new();
@@ -905,4 +906,100 @@ fn collect_key_facts(proven: &BTreeMap<i64, Proven>) -> BTreeMap<String, KeyFact
         }
     }
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "format": FORMAT,
+            "registry": {"origin": "r.example", "vkey": "x", "ssh": "y"},
+            "checkpoint": "",
+            "mou": {"id": "m", "partnership": "p", "title": "t", "required_signers": [],
+                    "state": "draft", "current_version": 0, "log_index": 0},
+            "versions": [], "signatures": [], "keys": [], "entries": []
+        })
+    }
+
+    #[test]
+    fn parsing_is_strict_and_bounded() {
+        let ok = serde_json::to_vec(&minimal()).unwrap();
+        assert!(parse(&ok).is_ok());
+
+        let mut extra = minimal();
+        extra["mou"]["note"] = serde_json::json!("unexpected");
+        let e = parse(&serde_json::to_vec(&extra).unwrap()).unwrap_err();
+        assert!(matches!(e, BundleError::Malformed(m) if m.contains("unknown field")));
+
+        let mut other = minimal();
+        other["format"] = serde_json::json!("amity-evidence-bundle/v2");
+        assert!(matches!(
+            parse(&serde_json::to_vec(&other).unwrap()),
+            Err(BundleError::UnsupportedFormat(_))
+        ));
+
+        let huge = vec![b' '; MAX_BUNDLE_BYTES + 1];
+        assert!(matches!(parse(&huge), Err(BundleError::TooLarge(_))));
+    }
+
+    #[test]
+    fn a_bundle_without_a_valid_key_fails_and_a_bad_trusted_key_is_an_error() {
+        let b = parse(&serde_json::to_vec(&minimal()).unwrap()).unwrap();
+        let report = verify(&b, &VerifyOptions::default()).unwrap();
+        assert_eq!(report.verdict, Verdict::Fail);
+        assert_eq!(report.checks[0].check, "registry_key");
+        let opts = VerifyOptions {
+            registry_key: Some("not a key".into()),
+            document_sha256: None,
+        };
+        assert!(matches!(
+            verify(&b, &opts),
+            Err(BundleError::BadRegistryKey(_))
+        ));
+    }
+
+    #[test]
+    fn key_validity_follows_the_log() {
+        let registered = |approved_at_registration| Registered {
+            index: 1,
+            key: None,
+            signer: String::new(),
+            city: String::new(),
+            role: String::new(),
+            approved_at_registration,
+        };
+        let mut f = KeyFacts {
+            registered: Some(registered(false)),
+            ..KeyFacts::default()
+        };
+        assert!(f.active_at(5, Some(100)).is_err(), "pending");
+        f.approved.push(6);
+        assert!(
+            f.active_at(5, Some(100)).is_err(),
+            "approved after the signature"
+        );
+        f.approved.push(3);
+        assert!(f.active_at(5, Some(100)).is_ok());
+        assert!(
+            f.active_at(1, Some(100)).is_err(),
+            "registered by that very entry"
+        );
+        f.retired.push(Some(200));
+        assert!(f.active_at(5, Some(100)).is_ok(), "retired later");
+        assert!(f.active_at(9, Some(200)).is_err(), "retired at its time");
+        f.revoked.push(Some(150));
+        assert!(f.active_at(5, Some(100)).is_ok(), "compromised later");
+        f.revoked.push(None);
+        assert!(
+            f.active_at(5, Some(100)).is_err(),
+            "compromise time unknown"
+        );
+        let auto = KeyFacts {
+            registered: Some(registered(true)),
+            ..KeyFacts::default()
+        };
+        assert!(auto.active_at(2, Some(0)).is_ok(), "auto-approved");
+    }
 }

@@ -242,3 +242,57 @@ fn verify_takes_exactly_one_form() {
         assert!(err.contains("give either a bundle"), "{args:?}: {err}");
     }
 }
+
+both_backends!(key_events_decide_validity_at_log_time, |srv| {
+    let w = World::build(&srv);
+    let mut houston = Signatory::new(51, "mayor@us-hou", &w.a);
+    let mut shanghai = Signatory::new(52, "mayor@cn-sha", &w.b);
+    enroll(&srv, &w.admin, &mut houston);
+    enroll(&srv, &w.admin, &mut shanghai);
+    let mou = create_mou(&srv, &w.a, &w.partnership);
+    assert_eq!(upload(&srv, &w.a, &mou, b"The text").status, 201);
+    assert_eq!(sign_mou(&srv, &houston, &mou).status, 201);
+    assert_eq!(sign_mou(&srv, &shanghai, &mou).status, 201);
+    let dir = tempfile::tempdir().unwrap();
+    let vkey = srv.get("/api/v1/log/key").json()["vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let trusted = ["--registry-key", vkey.as_str()];
+
+    // Retiring a key from now on leaves its earlier signature valid; the bundle carries the
+    // retirement and still passes.
+    let r = srv.post(
+        &format!("/api/v1/keys/{}/retire", shanghai.key_id),
+        Some(&w.b),
+        &serde_json::json!({"reason": "term ended"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bundle = srv.get(&format!("/api/v1/mous/{mou}/bundle")).json();
+    let key = bundle["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["signer"] == "mayor@cn-sha")
+        .unwrap()
+        .clone();
+    assert_eq!(key["events"].as_array().unwrap().len(), 3, "{key}");
+    let (ok, out, _) = verify(dir.path(), &bundle, &trusted);
+    assert!(ok, "{out}");
+
+    // A revocation with an unknown compromise time voids every signature by the key.
+    let r = srv.post(
+        &format!("/api/v1/keys/{}/revoke", houston.key_id),
+        Some(&w.admin),
+        &serde_json::json!({"reason": "laptop stolen"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bundle = srv.get(&format!("/api/v1/mous/{mou}/bundle")).json();
+    assert_fails(
+        dir.path(),
+        &bundle,
+        &trusted,
+        "key_active [signature seq 1]",
+        "revoked key",
+    );
+});
