@@ -691,6 +691,35 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             },
         );
 
+        // The registry accepts a signature only from the signer, city and role the key was
+        // registered to; the tally of required signers counts the statement's claims, so
+        // they must be the logged ones.
+        let registered = facts.and_then(|f| f.registered.as_ref());
+        let bound = match (&statement, registered) {
+            (Some(st), Some(reg)) => {
+                if reg.signer == st.signer && reg.city == st.signer_city && reg.role == st.role {
+                    Ok(format!(
+                        "the key is registered to {} of {} as {}",
+                        reg.signer, reg.city, reg.role
+                    ))
+                } else {
+                    Err(format!(
+                        "the statement claims {} of {} as {}, the key is registered to {} of {} as {}",
+                        st.signer, st.signer_city, st.role, reg.signer, reg.city, reg.role
+                    ))
+                }
+            }
+            (None, _) => Err("no valid statement names a signer".to_string()),
+            (Some(_), None) => Err("the key has no proven registration".to_string()),
+        };
+        all_ok &= r.add(
+            "key_bound",
+            &subject,
+            at,
+            bound.is_ok(),
+            bound.unwrap_or_else(|e| e),
+        );
+
         let active = match (facts, entry) {
             (Some(f), Some(e)) => f.active_at(s.log_index, e.time),
             (None, _) if statement.is_none() => Err("no valid statement names a key".to_string()),

@@ -10,7 +10,7 @@ use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::signing::{ORIGIN, Signatory, create_mou, enroll, sign_mou, upload};
+use crate::signing::{ORIGIN, Signatory, create_mou, enroll, parse, sign_mou, upload};
 use crate::support::World;
 
 const BIN: &str = env!("CARGO_BIN_EXE_amity");
@@ -114,6 +114,32 @@ both_backends!(
             &trusted,
             "signature_valid [signature seq 1]",
             "flipped statement byte",
+        );
+
+        // A statement re-signed by the key's holder but claiming another signer: the
+        // signature is good, the key is not that signer's, and the log vouches for other bytes.
+        let mut b = bundle.clone();
+        let bytes = STANDARD
+            .decode(b["signatures"][0]["statement"].as_str().unwrap())
+            .unwrap();
+        let mut forged = parse(&bytes);
+        forged.signer = "deputy@us-hou".into();
+        let forged = forged.to_bytes().unwrap();
+        b["signatures"][0]["statement"] = Value::String(STANDARD.encode(&forged));
+        b["signatures"][0]["signature"] = Value::String(houston.sign(&forged));
+        assert_fails(
+            dir.path(),
+            &b,
+            &trusted,
+            "key_bound [signature seq 1]",
+            "another signer",
+        );
+        assert_fails(
+            dir.path(),
+            &b,
+            &trusted,
+            "statement_logged [signature seq 1]",
+            "another signer",
         );
 
         let mut b = bundle.clone();
@@ -295,4 +321,27 @@ both_backends!(key_events_decide_validity_at_log_time, |srv| {
         "key_active [signature seq 1]",
         "revoked key",
     );
+
+    // A checkpoint older than an entry the bundle rests on cannot prove it: the read says so
+    // (and the handler takes a fresh checkpoint) instead of handing out a bad proof.
+    let db = amity::db::Db::open(&srv.db.url, 1).unwrap();
+    let registry = amity::bundle::RegistryInfo {
+        origin: ORIGIN.into(),
+        vkey: String::new(),
+        ssh: String::new(),
+    };
+    let stale = amity::db::checkpoints::CheckpointRow {
+        size: 3,
+        root: vec![0; 32],
+        note: String::new(),
+        created_at: 0,
+    };
+    let read = db.read(|c| amity::db::bundle::read(c, &mou, &stale, registry.clone()));
+    assert!(read.unwrap().is_none());
+    let fresh = amity::db::checkpoints::CheckpointRow {
+        size: srv.log_size(),
+        ..stale
+    };
+    let read = db.read(|c| amity::db::bundle::read(c, &mou, &fresh, registry));
+    assert_eq!(read.unwrap().unwrap().signatures.len(), 2);
 });
