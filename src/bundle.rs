@@ -153,7 +153,7 @@ pub enum BundleError {
     BadRegistryKey(String),
 }
 
-/// Parses a bundle strictly: unknown fields, duplicate-free lists beyond the bounds and other
+/// Parses a bundle strictly: unknown fields, lists beyond the bounds and other
 /// formats are refused before any check runs.
 pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
     if bytes.len() > MAX_BUNDLE_BYTES {
@@ -507,9 +507,10 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
                     && reg.role == k.role
             })
         }) && k.events.iter().all(|e| {
-            proven
-                .get(&e.log_index)
-                .is_some_and(|p| p.str("fingerprint") == Some(&k.fingerprint))
+            proven.get(&e.log_index).is_some_and(|p| {
+                p.str("fingerprint") == Some(&k.fingerprint)
+                    && Some(p.kind()) == event_entry_kind(&e.kind)
+            })
         });
         r.add(
             "key_logged",
@@ -890,6 +891,17 @@ impl KeyFacts {
              compromised at its time",
             reg.index
         ))
+    }
+}
+
+/// The log entry type that records a key event of `kind` (as `key_events` names them).
+fn event_entry_kind(kind: &str) -> Option<&'static str> {
+    match kind {
+        "registered" | "registered_approved" => Some(kinds::KEY_REGISTERED),
+        "approved" => Some(kinds::KEY_APPROVED),
+        "retired" => Some(kinds::KEY_RETIRED),
+        "revoked" => Some(kinds::KEY_REVOKED),
+        _ => None,
     }
 }
 

@@ -305,6 +305,22 @@ both_backends!(key_events_decide_validity_at_log_time, |srv| {
     assert_eq!(key["events"].as_array().unwrap().len(), 3, "{key}");
     let (ok, out, _) = verify(dir.path(), &bundle, &trusted);
     assert!(ok, "{out}");
+    // The key summary is a claim: calling the retirement an approval is caught.
+    let mut b = bundle.clone();
+    let at = b["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|k| k["signer"] == "mayor@cn-sha")
+        .unwrap();
+    b["keys"][at]["events"][2]["kind"] = Value::String("approved".into());
+    assert_fails(
+        dir.path(),
+        &b,
+        &trusted,
+        "key_logged",
+        "mislabelled key event",
+    );
 
     // A revocation with an unknown compromise time voids every signature by the key.
     let r = srv.post(
