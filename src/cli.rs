@@ -161,17 +161,28 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Check one MOU signature offline.
+    /// Check offline either an evidence bundle (`amity verify BUNDLE.json [--document FILE]
+    /// [--registry-key VKEY]`: every check, exit status 0 only when all pass) or one MOU
+    /// signature (`amity verify --statement FILE --signature FILE --key LINE`).
     Verify {
+        /// An evidence bundle from GET /api/v1/mous/{id}/bundle.
+        bundle: Option<PathBuf>,
+        /// With a bundle: your copy of the document; its SHA-256 must be the current version's.
+        #[arg(long)]
+        document: Option<PathBuf>,
+        /// With a bundle: the registry key you trust (C2SP vkey, from GET /api/v1/log/key);
+        /// without it the bundle's own key is used, with a warning.
+        #[arg(long = "registry-key")]
+        registry_key: Option<String>,
         /// The statement bytes that were signed.
         #[arg(long)]
-        statement: PathBuf,
+        statement: Option<PathBuf>,
         /// The armored SSHSIG.
         #[arg(long)]
-        signature: PathBuf,
+        signature: Option<PathBuf>,
         /// The signer's public key line, `ssh-ed25519 AAAA...`.
         #[arg(long)]
-        key: String,
+        key: Option<String>,
     },
     /// Registry administration on the host (never over HTTP).
     Admin {
@@ -349,13 +360,29 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Verify {
+            bundle,
+            document,
+            registry_key,
             statement,
             signature,
             key,
-        } => {
-            println!("{}", signatory::verify(&statement, &signature, &key)?);
-            Ok(())
-        }
+        } => match (bundle, statement, signature, key) {
+            (Some(bundle), None, None, None) => {
+                verify_bundle(&bundle, document.as_deref(), registry_key)
+            }
+            (None, Some(statement), Some(signature), Some(key))
+                if document.is_none() && registry_key.is_none() =>
+            {
+                println!("{}", signatory::verify(&statement, &signature, &key)?);
+                Ok(())
+            }
+            _ => Err(CliError(
+                "give either a bundle (amity verify BUNDLE.json [--document FILE] \
+                 [--registry-key VKEY]) or one signature (amity verify --statement FILE \
+                 --signature FILE --key 'ssh-ed25519 ...'), not both and not part of one"
+                    .into(),
+            )),
+        },
         Command::Admin {
             command,
             database_url,
@@ -487,6 +514,63 @@ fn audit(opts: crate::audit::AuditOptions) -> Result<(), CliError> {
         let _ = writeln!(out, "verdict: FAIL");
         Err(CliError(
             "the audit found problems (see FAIL lines above)".into(),
+        ))
+    }
+}
+
+/// `amity verify BUNDLE.json`: every check of the bundle, one line each, then the verdict.
+fn verify_bundle(
+    path: &std::path::Path,
+    document: Option<&std::path::Path>,
+    registry_key: Option<String>,
+) -> Result<(), CliError> {
+    use std::io::Read;
+    let cannot = |p: &std::path::Path, e: std::io::Error| CliError(format!("{}: {e}", p.display()));
+    // Read at most one byte past the limit, so a huge file is refused without loading it.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(crate::bundle::MAX_BUNDLE_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| cannot(path, e))?;
+    let bundle = crate::bundle::parse(&bytes).map_err(|e| CliError(e.to_string()))?;
+    let document_sha256 = match document {
+        Some(p) => {
+            use sha2::{Digest, Sha256};
+            let mut file = std::fs::File::open(p).map_err(|e| cannot(p, e))?;
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher).map_err(|e| cannot(p, e))?;
+            Some(hasher.finalize().into())
+        }
+        None => None,
+    };
+    let report = crate::bundle::verify(
+        &bundle,
+        &crate::bundle::VerifyOptions {
+            registry_key,
+            document_sha256,
+        },
+    )
+    .map_err(|e| CliError(e.to_string()))?;
+    let mut out = std::io::stdout();
+    for w in &report.warnings {
+        let _ = writeln!(out, "WARNING: {w}");
+    }
+    for c in &report.checks {
+        let mark = match c.result {
+            crate::domain::audit::Verdict::Pass => "PASS",
+            crate::domain::audit::Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(out, "{mark}  {} [{}]: {}", c.check, c.subject, c.detail);
+    }
+    if report.passed() {
+        let _ = writeln!(out, "verdict: PASS (MOU {})", report.mou);
+        Ok(())
+    } else {
+        let _ = writeln!(out, "verdict: FAIL (MOU {})", report.mou);
+        Err(CliError(
+            "the bundle does not verify (see FAIL lines above)".into(),
         ))
     }
 }

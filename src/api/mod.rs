@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod auth;
+pub mod bundle;
 pub mod cities;
 pub mod fallback;
 pub mod health;
@@ -84,6 +85,7 @@ fn routes() -> UtoipaApp<
                 .service(signatures::submit)
                 .service(signatures::chain)
                 .service(signatures::audit_report)
+                .service(bundle::bundle)
                 .service(log::entry)
                 .service(log::entries)
                 .service(log::checkpoint)

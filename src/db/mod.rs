@@ -2,6 +2,7 @@
 //! `MultiConnection`, r2d2 pools, embedded migrations, and the single write path that appends
 //! every write to the log in the same transaction.
 
+pub mod bundle;
 pub mod checkpoints;
 /// Runs one diesel expression on the concrete connection of either backend: for the few
 /// statements the multi-connection cannot express, such as multi-row inserts, which replace

@@ -306,15 +306,25 @@ fn import_command_and_demo() {
     assert_eq!(health["log_size"], 17117 + 24704);
 }
 
-/// The README's "Signing an MOU" block, run by bash exactly as written, against the real
-/// binary: `ssh-keygen` and curl for one signatory, `amity sign` for the other.
+/// The first `sh` block after `heading` in the README.
+fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
+    let section = &readme[readme.find(heading).expect("section")..];
+    let start = section.find("```sh\n").expect("code block") + 6;
+    &section[start..start + section[start..].find("```").expect("block end")]
+}
+
+/// The README's "Signing an MOU" block, then its "Evidence bundles" block, run by bash exactly
+/// as written, against the real binary: `ssh-keygen` and curl for one signatory, `amity sign`
+/// for the other, then the bundle fetched and verified offline.
 #[test]
 fn readme_signing_walkthrough() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = &readme[readme.find("## Signing an MOU").expect("section")..];
-    let start = section.find("```sh\n").expect("code block") + 6;
-    let block = &section[start..start + section[start..].find("```").expect("block end")];
+    let block = format!(
+        "{}{}",
+        readme_block(&readme, "## Signing an MOU"),
+        readme_block(&readme, "## Evidence bundles")
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("amity.db").display());
@@ -378,8 +388,31 @@ fn readme_signing_walkthrough() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let last: Vec<&str> = stdout.lines().rev().take(3).collect();
-    assert_eq!(last, ["pass", "active", "executed"], "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let signed = lines
+        .windows(3)
+        .position(|w| w == ["executed", "active", "pass"])
+        .unwrap_or_else(|| panic!("signing block output: {stdout}"));
+    let bundle = &lines[signed + 3..];
+    assert!(bundle.iter().all(|l| !l.starts_with("WARNING")), "{stdout}");
+    let verdicts: Vec<&&str> = bundle
+        .iter()
+        .filter(|l| l.starts_with("verdict:"))
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{stdout}");
+    assert!(verdicts[0].starts_with("verdict: PASS"), "{stdout}");
+    assert!(verdicts[1].starts_with("verdict: FAIL"), "{stdout}");
+    assert!(
+        bundle
+            .iter()
+            .any(|l| l.starts_with("PASS  checkpoint_signature")),
+        "{stdout}"
+    );
+    assert!(
+        bundle.iter().any(|l| l.starts_with("FAIL  document")),
+        "{stdout}"
+    );
+    assert_eq!(lines.last(), Some(&"refused, as it should be"), "{stdout}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod audit;
 mod authz;
 mod authz_mous;
 mod bad_input;
+mod bundle;
 mod cities;
 mod cli;
 mod import;

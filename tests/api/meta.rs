@@ -85,6 +85,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/mous/{id}/signatures"),
         ("get", "/api/v1/mous/{id}/chain"),
         ("get", "/api/v1/mous/{id}/audit"),
+        ("get", "/api/v1/mous/{id}/bundle"),
     ];
     for (method, path) in expected {
         assert!(

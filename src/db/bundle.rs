@@ -1,0 +1,114 @@
+//! Reads everything an MOU's evidence bundle holds, with inclusion proofs into one checkpoint.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::checkpoints::CheckpointRow;
+use super::{DbConn, DbError, keys, log, mous, tree};
+use crate::bundle::{
+    Bundle, BundleEntry, BundleKey, BundleKeyEvent, BundleMou, BundleSignature, BundleVersion,
+    FORMAT, RegistryInfo,
+};
+
+/// The bundle of MOU `id` proven into `checkpoint`, or `None` when some entry it rests on is
+/// newer than the checkpoint (a write landed after the checkpoint was taken): the caller takes
+/// a fresh checkpoint and reads again. Entries never change once written, so every entry
+/// below the checkpoint's size proves into it however the reads interleave with writers.
+pub fn read(
+    conn: &mut DbConn,
+    id: &str,
+    checkpoint: &CheckpointRow,
+    registry: RegistryInfo,
+) -> Result<Option<Bundle>, DbError> {
+    let mou = mous::require(conn, id)?;
+    let versions = mous::versions(conn, id)?;
+    let chain = mous::chain(conn, id)?;
+    let mut key_ids: Vec<String> = chain.iter().map(|s| s.key_id.clone()).collect();
+    key_ids.sort_unstable();
+    key_ids.dedup();
+    let signing_keys = keys::by_ids(conn, &key_ids)?;
+
+    let mut indices = BTreeSet::new();
+    indices.insert(mou.log_index);
+    indices.extend(versions.iter().map(|v| v.log_index));
+    indices.extend(chain.iter().map(|s| s.log_index));
+    let mut bundle_keys = Vec::with_capacity(signing_keys.len());
+    for k in signing_keys {
+        let events = keys::events(conn, &k.id)?;
+        indices.insert(k.log_index);
+        indices.extend(events.iter().map(|e| e.log_index));
+        bundle_keys.push(BundleKey {
+            public_key: k.public_key.to_openssh_line_without_comment(),
+            fingerprint: k.fingerprint,
+            signer: k.signer,
+            city: k.city.to_string(),
+            role: k.role,
+            events: events
+                .into_iter()
+                .map(|e| BundleKeyEvent {
+                    kind: e.kind,
+                    log_index: e.log_index,
+                })
+                .collect(),
+        });
+    }
+    if indices.iter().any(|&i| i >= checkpoint.size) {
+        return Ok(None);
+    }
+
+    let size = u64::try_from(checkpoint.size).map_err(|_| DbError::corrupt("negative size"))?;
+    let mut entries = Vec::with_capacity(indices.len());
+    for index in indices {
+        let row = log::entry(conn, index)?
+            .ok_or_else(|| DbError::corrupt(format!("log entry {index} is missing")))?;
+        let at = u64::try_from(index).map_err(|_| DbError::corrupt("negative log index"))?;
+        let proof = tree::inclusion_proof(conn, at, size)?;
+        entries.push(BundleEntry {
+            index,
+            entry: STANDARD.encode(&row.entry),
+            proof: proof.iter().map(hex::encode).collect(),
+        });
+    }
+
+    Ok(Some(Bundle {
+        format: FORMAT.to_string(),
+        registry,
+        checkpoint: checkpoint.note.clone(),
+        mou: BundleMou {
+            partnership: mou.partnership_id,
+            title: mou.title,
+            required_signers: mou.required,
+            state: mou.state,
+            current_version: mou.current_version,
+            log_index: mou.log_index,
+            id: mou.id,
+        },
+        versions: versions
+            .into_iter()
+            .map(|v| BundleVersion {
+                version: v.version,
+                sha256: hex::encode(v.sha256),
+                size: v.size,
+                media_type: v.media_type,
+                filename: v.filename,
+                log_index: v.log_index,
+            })
+            .collect(),
+        signatures: chain
+            .into_iter()
+            .map(|s| BundleSignature {
+                seq: s.seq,
+                version: s.version,
+                statement: STANDARD.encode(&s.statement),
+                // Stored as submitted; bytes that are not text fail verification, as they
+                // should, instead of hiding the signature from the auditor.
+                signature: String::from_utf8_lossy(&s.signature).into_owned(),
+                log_index: s.log_index,
+            })
+            .collect(),
+        keys: bundle_keys,
+        entries,
+    }))
+}
