@@ -343,6 +343,24 @@ both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
         Some(&w.a),
         &status_body("curtailed", Some("r")),
     );
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{}/activities", w.partnership),
+        Some(&w.b),
+        &json!({"kind": "exchange", "mode": "hybrid", "start_date": "2021-06-01"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let t = srv.post(
+        "/api/v1/admin/tokens",
+        Some(&w.admin),
+        &json!({"role": "auditor"}),
+    );
+    let tid = t.json()["id"].as_str().unwrap().to_string();
+    srv.send(
+        "DELETE",
+        &format!("/api/v1/admin/tokens/{tid}"),
+        Some(&w.admin),
+        None,
+    );
     let checkpoint = srv.get("/api/v1/log/checkpoint").text();
     let key = srv.get("/api/v1/log/key").json();
     let verifier =
@@ -388,6 +406,8 @@ both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
         "mou.created",
         "mou.version_uploaded",
         "mou.signature_added",
+        "activity.recorded",
+        "token.revoked",
     ] {
         assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
     }
