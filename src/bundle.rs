@@ -767,12 +767,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             format!("missing: {}", missing.join(", "))
         },
     );
-    let state_ok = match mou.state {
-        MouState::Executed => met,
-        MouState::Open => !met,
-        MouState::Draft => mou.current_version == 0,
-        MouState::Withdrawn => true,
-    };
+    let state_ok = mou.state.agrees_with(met, mou.current_version);
     r.add(
         "state_consistent",
         "mou",

@@ -22,6 +22,17 @@ pub enum MouState {
 }
 
 impl MouState {
+    /// Whether this state agrees with the signatures: executed exactly when every required
+    /// signer signed the current version, draft exactly when there is no version.
+    pub fn agrees_with(self, all_signed: bool, current_version: i32) -> bool {
+        match self {
+            MouState::Executed => all_signed,
+            MouState::Open => !all_signed,
+            MouState::Draft => current_version == 0,
+            MouState::Withdrawn => true,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             MouState::Draft => "draft",
