@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod auth;
+pub mod briefing;
 pub mod bundle;
 pub mod cities;
 pub mod fallback;
@@ -69,6 +70,7 @@ fn routes() -> UtoipaApp<
                 .service(activities::record)
                 .service(activities::list)
                 .service(activities::engagement)
+                .service(briefing::briefing)
                 .service(keys::challenge)
                 .service(keys::register)
                 .service(keys::list)

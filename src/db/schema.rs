@@ -223,6 +223,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_events,
     key_challenges,
     mou_signatures,
+    activities,
 );
 
 diesel::table! {
@@ -260,4 +261,3 @@ diesel::table! {
 }
 
 diesel::joinable!(activities -> partnerships (partnership_id));
-diesel::allow_tables_to_appear_in_same_query!(activities, partnerships);

@@ -34,6 +34,7 @@ macro_rules! string_enum {
 pub mod access;
 pub mod activities;
 pub mod audit;
+pub mod briefing;
 pub mod cities;
 pub mod dates;
 pub mod entries;

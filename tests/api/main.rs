@@ -9,6 +9,7 @@ mod audit;
 mod authz;
 mod authz_mous;
 mod bad_input;
+mod briefing;
 mod bundle;
 mod cities;
 mod cli;

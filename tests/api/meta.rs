@@ -69,6 +69,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/partnerships/{id}/activities"),
         ("get", "/api/v1/partnerships/{id}/activities"),
         ("get", "/api/v1/metrics/engagement"),
+        ("get", "/api/v1/cities/{code}/briefing"),
         ("get", "/api/v1/cities/{code}/keys/challenge"),
         ("post", "/api/v1/cities/{code}/keys"),
         ("get", "/api/v1/cities/{code}/keys"),

@@ -1,0 +1,224 @@
+//! Gathering a city's briefing: a handful of joined queries, each keyed on the city.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+
+use super::schema::{activities, cities, mous, partnerships, status_events};
+use super::{DbConn, DbError};
+use crate::domain::DomainError;
+use crate::domain::activities::{ActivityFacts, Engagement, Mode};
+use crate::domain::briefing::{
+    Achievement, Briefing, ChangeLine, MAX_ACHIEVEMENTS, MouLine, PartnerLine, Period, status_rank,
+};
+use crate::domain::dates::{format_date, parse_date};
+
+type PartnerRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// The city's partnerships with the partner city's code, name and country.
+fn partners(conn: &mut DbConn, city: &str) -> Result<Vec<(PartnerLine, String)>, DbError> {
+    let select = (
+        partnerships::id,
+        partnerships::kind,
+        partnerships::established,
+        partnerships::status,
+        cities::code,
+        cities::name,
+        cities::country,
+    );
+    // The partner is city_b where the city is city_a, and the other way round.
+    let as_a: Vec<PartnerRow> = partnerships::table
+        .inner_join(cities::table.on(cities::code.eq(partnerships::city_b)))
+        .filter(partnerships::city_a.eq(city))
+        .select(select)
+        .load(conn)?;
+    let as_b: Vec<PartnerRow> = partnerships::table
+        .inner_join(cities::table.on(cities::code.eq(partnerships::city_a)))
+        .filter(partnerships::city_b.eq(city))
+        .select(select)
+        .load(conn)?;
+    Ok(as_a
+        .into_iter()
+        .chain(as_b)
+        .map(|(id, kind, established, status, code, name, country)| {
+            (
+                PartnerLine {
+                    partnership: id,
+                    partner_code: code,
+                    partner_name: name,
+                    partner_country: country,
+                    kind,
+                    established,
+                },
+                status,
+            )
+        })
+        .collect())
+}
+
+fn date(value: &str) -> Result<chrono::NaiveDate, DbError> {
+    parse_date("date", value).map_err(|_| DbError::corrupt(format!("date {value:?}")))
+}
+
+pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing, DbError> {
+    let city = super::cities::get(conn, code)?
+        .ok_or_else(|| DomainError::not_found("city_not_found", format!("no city `{code}`")))?;
+    let of_city = partnerships::city_a
+        .eq(code.to_string())
+        .or(partnerships::city_b.eq(code.to_string()));
+    let (from, to) = (format_date(period.from), format_date(period.to));
+
+    let partners = partners(conn, code)?;
+    let names: HashMap<String, String> = partners
+        .iter()
+        .map(|(p, _)| (p.partnership.clone(), p.partner_name.clone()))
+        .collect();
+    let name_of = |id: &str| names.get(id).cloned().unwrap_or_default();
+    let mut by_status: BTreeMap<u8, (String, Vec<PartnerLine>)> = BTreeMap::new();
+    for (line, status) in partners.iter().cloned() {
+        by_status
+            .entry(status_rank(&status))
+            .or_insert_with(|| (status.clone(), Vec::new()))
+            .1
+            .push(line);
+    }
+    for (_, lines) in by_status.values_mut() {
+        lines.sort_by(|a, b| a.partner_name.cmp(&b.partner_name));
+    }
+
+    type EventRow = (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let events: Vec<EventRow> = status_events::table
+        .inner_join(partnerships::table)
+        .filter(of_city.clone())
+        .filter(status_events::from_status.is_not_null())
+        .filter(status_events::effective_date.ge(from.clone()))
+        .filter(status_events::effective_date.le(to.clone()))
+        .order((status_events::effective_date.asc(), status_events::id.asc()))
+        .select((
+            status_events::partnership_id,
+            status_events::effective_date,
+            status_events::from_status,
+            status_events::to_status,
+            status_events::reason_category,
+            status_events::reason,
+            status_events::deciding_body,
+            status_events::initiating_city,
+        ))
+        .load(conn)?;
+    let changes = events
+        .into_iter()
+        .map(
+            |(p, effective, from, to, category, reason, body, initiating)| {
+                Ok(ChangeLine {
+                    effective_date: date(&effective)?,
+                    partner_name: name_of(&p),
+                    from,
+                    to,
+                    reason_category: category,
+                    reason,
+                    deciding_body: body,
+                    initiating_city: initiating,
+                })
+            },
+        )
+        .collect::<Result<Vec<_>, DbError>>()?;
+
+    let mou_rows: Vec<(String, String, String, i32, i64)> = mous::table
+        .inner_join(partnerships::table)
+        .filter(of_city.clone())
+        .order(mous::id.asc())
+        .select((
+            mous::partnership_id,
+            mous::title,
+            mous::state,
+            mous::current_version,
+            mous::updated_at,
+        ))
+        .load(conn)?;
+    let (mut executed, mut pending) = (Vec::new(), Vec::new());
+    for (p, title, state, version, updated_at) in mou_rows {
+        let line = MouLine {
+            title,
+            partner_name: name_of(&p),
+            state: state.clone(),
+            version,
+        };
+        let updated = chrono::DateTime::from_timestamp_micros(updated_at)
+            .map(|t| t.date_naive())
+            .unwrap_or(period.from);
+        match state.as_str() {
+            "executed" if period.contains(updated) => executed.push(line),
+            "draft" | "open" => pending.push(line),
+            _ => {}
+        }
+    }
+
+    type ActivityRow = (String, String, String, String, Option<i32>, Option<String>);
+    let rows: Vec<ActivityRow> = activities::table
+        .inner_join(partnerships::table)
+        .filter(of_city)
+        .filter(activities::start_date.ge(from))
+        .filter(activities::start_date.le(to))
+        .order((activities::start_date.desc(), activities::id.desc()))
+        .select((
+            activities::partnership_id,
+            activities::kind,
+            activities::mode,
+            activities::start_date,
+            activities::participants,
+            activities::outcome,
+        ))
+        .load(conn)?;
+    let mut facts = Vec::with_capacity(rows.len());
+    let mut achievements = Vec::new();
+    for (p, kind, mode, start, participants, outcome) in rows {
+        let start = date(&start)?;
+        let mode_value =
+            Mode::parse(&mode).ok_or_else(|| DbError::corrupt(format!("mode {mode:?}")))?;
+        facts.push(ActivityFacts {
+            partnership: p.clone(),
+            cities: [code.to_string(), String::new()],
+            mode: mode_value,
+            start_date: start,
+            participants,
+        });
+        if let Some(outcome) = outcome.filter(|_| achievements.len() < MAX_ACHIEVEMENTS) {
+            achievements.push(Achievement {
+                date: start,
+                partner_name: name_of(&p),
+                kind,
+                mode,
+                outcome,
+            });
+        }
+    }
+    Ok(Briefing {
+        city_code: city.city.code.to_string(),
+        city_name: city.city.name,
+        country: city.city.country,
+        period,
+        by_status,
+        changes,
+        executed,
+        pending,
+        engagement: Engagement::roll_up(&facts).overall,
+        achievements,
+    })
+}
