@@ -15,3 +15,4 @@ pub mod error;
 pub mod log;
 pub mod server;
 pub mod signatory;
+pub mod web;

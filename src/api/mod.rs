@@ -49,6 +49,7 @@ fn routes() -> UtoipaApp<
     App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
+        .map(|app| app.configure(crate::web::configure))
         .service(health::healthz)
         .service(health::metrics)
         .service(

@@ -24,7 +24,7 @@ type PartnerRow = (
 );
 
 /// The city's partnerships with the partner city's code, name and country.
-fn partners(conn: &mut DbConn, city: &str) -> Result<Vec<(PartnerLine, String)>, DbError> {
+pub fn partners(conn: &mut DbConn, city: &str) -> Result<Vec<(PartnerLine, String)>, DbError> {
     let select = (
         partnerships::id,
         partnerships::kind,

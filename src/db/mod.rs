@@ -26,6 +26,7 @@ pub mod log;
 pub mod migrations;
 pub mod mous;
 pub mod offices;
+pub mod pages;
 pub mod partnerships;
 pub mod schema;
 pub mod tokens;

@@ -195,7 +195,7 @@ both_backends!(audit_detects_a_fork, |srv| {
 });
 
 /// A registry with an executed MOU: two keys enrolled, v1 uploaded, both signed.
-fn signed_registry(srv: &TestServer) -> (World, String) {
+pub fn signed_registry(srv: &TestServer) -> (World, String) {
     use crate::signing::{Signatory, create_mou, enroll, sign_mou, upload};
     let w = World::build(srv);
     let mut hou = Signatory::new(7, "mayor@us-hou", &w.a);

@@ -5,7 +5,7 @@
 mod support;
 
 mod activities;
-mod audit;
+pub mod audit;
 mod authz;
 mod authz_mous;
 mod bad_input;
@@ -19,6 +19,7 @@ mod keys;
 mod log;
 mod meta;
 mod mous;
+mod pages;
 mod partnerships;
 mod sign_retry;
 mod signatures;

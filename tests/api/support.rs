@@ -385,10 +385,14 @@ impl TestServer {
     /// Creates a city through the API.
     pub fn city(&self, admin: &str, code: &str, name: &str) -> Value {
         let country = code[..2].to_ascii_uppercase();
+        // Made-up but stable coordinates, so maps have something to draw.
+        let sum: u32 = code.bytes().map(u32::from).sum();
+        let lat = f64::from(sum % 120) - 60.0;
+        let lon = f64::from((sum * 7) % 340) - 170.0;
         let r = self.post(
             "/api/v1/admin/cities",
             Some(admin),
-            &json!({"code": code, "name": name, "country": country}),
+            &json!({"code": code, "name": name, "country": country, "lat": lat, "lon": lon}),
         );
         assert_eq!(r.status, 201, "{}", r.text());
         r.json()

@@ -1,0 +1,420 @@
+//! Server-rendered pages for people who will not write curl commands: the registry, a city,
+//! a partnership, an MOU, the log. Reading works without JavaScript; pictures are SVG drawn on
+//! the server. Every page takes its data from the same db functions as the API.
+
+pub mod svg;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, web};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use crate::api::AppState;
+use crate::db;
+use crate::domain::activities::Engagement;
+use crate::domain::briefing::status_rank;
+use crate::domain::cities::degrees;
+use crate::domain::dates::{format_date, format_micros};
+use crate::error::ApiError;
+
+/// Registers the pages on the app.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(stylesheet)
+        .service(home)
+        .service(search)
+        .service(registry_map)
+        .service(city)
+        .service(city_map)
+        .service(city_chart)
+        .service(partnership)
+        .service(mou)
+        .service(log);
+}
+
+const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}\
+header{background:#1f3a5f;color:#fff;padding:.6em 1.2em}header a{color:#fff;margin-right:1.2em;text-decoration:none}\
+main{max-width:62em;margin:1em auto;padding:0 1em}a{color:#1f5fa8}table{border-collapse:collapse;width:100%}\
+td,th{border-bottom:1px solid #dde;padding:.3em .5em;text-align:left;vertical-align:top}img.map{width:100%;border:1px solid #ccd}\
+.active{color:#2a8a4a}.curtailed{color:#b36b00}.cut_off{color:#c0392b}.proposed{color:#3a6fc4}\
+.pass{color:#2a8a4a;font-weight:bold}.fail{color:#c0392b;font-weight:bold}code{word-break:break-all}\
+footer{max-width:62em;margin:2em auto;padding:0 1em;color:#667;font-size:.85em}\
+@media print{header,form{display:none}}";
+
+#[get("/assets/amity.css")]
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(CSS)
+}
+
+fn layout(title: &str, body: Markup) -> HttpResponse {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Amity" }
+                link rel="stylesheet" href="/assets/amity.css";
+            }
+            body {
+                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/v1/openapi.json" { "API" } }
+                main { (body) }
+                footer {
+                    "Amity, the registry of record for sister-city partnerships. Imported partnership data: Wikipedia, "
+                    "\"List of twin towns and sister cities\" pages, CC BY-SA 4.0."
+                }
+            }
+        }
+    };
+    html_response(StatusCode::OK, page)
+}
+
+fn html_response(status: StatusCode, page: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self'; style-src 'self'; frame-ancestors 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(page.into_string())
+}
+
+/// An error as a page, with the problem's status and words.
+fn error_page(e: ApiError) -> HttpResponse {
+    let status = e.status;
+    let mut res = layout(
+        "Not available",
+        html! { h1 { (status.canonical_reason().unwrap_or("Error")) } p { (e.detail) } p { a href="/" { "Back to the registry" } } },
+    );
+    *res.status_mut() = status;
+    res
+}
+
+fn svg_response(svg: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .body(svg)
+}
+
+#[get("/")]
+async fn home(state: web::Data<AppState>) -> HttpResponse {
+    let counts = match state.read(db::pages::counts).await {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
+    let (by_status, cities) = counts;
+    let total: i64 = by_status.values().sum();
+    layout(
+        "Registry",
+        html! {
+            h1 { "Sister-city partnerships" }
+            p { (total) " partnerships between " (cities) " cities." }
+            table class="counts" {
+                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { th class=(s) { (s) } } }
+                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { td id={ "count-" (s) } { (by_status.get(s).copied().unwrap_or(0)) } } }
+            }
+            form action="/search" method="get" {
+                label for="q" { "Find a city " }
+                input id="q" name="q" type="search" placeholder="Houston";
+                " " button type="submit" { "Search" }
+            }
+            h2 { "Map" }
+            img class="map" src="/map.svg" alt="world map of partnerships coloured by status";
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    country: Option<String>,
+}
+
+#[get("/search")]
+async fn search(state: web::Data<AppState>, query: web::Query<SearchQuery>) -> HttpResponse {
+    let q = query.into_inner();
+    let text = q.q.clone().unwrap_or_default();
+    let country = q
+        .country
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_ascii_uppercase());
+    let filter = db::cities::CityFilter {
+        country,
+        q: Some(text.trim().to_string()).filter(|t| !t.is_empty() && t.chars().count() <= 200),
+        after: None,
+        limit: 100,
+    };
+    let rows = match state.read(move |c| db::cities::list(c, &filter)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    layout(
+        "Cities",
+        html! {
+            h1 { "Cities" }
+            form action="/search" method="get" {
+                input name="q" type="search" value=(text);
+                " " button type="submit" { "Search" }
+            }
+            @if rows.is_empty() { p { "No city matches." } }
+            ul class="results" { @for r in rows.iter().take(100) {
+                li { a href={ "/cities/" (r.city.code) } { (r.city.name) } " (" (r.city.country) ")" }
+            } }
+        },
+    )
+}
+
+#[get("/map.svg")]
+async fn registry_map(state: web::Data<AppState>) -> HttpResponse {
+    match state.read(|c| db::pages::map_lines(c, None)).await {
+        Ok(lines) => svg_response(svg::map(&lines, "all partnerships")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}/map.svg")]
+async fn city_map(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
+    let code = code.into_inner();
+    let title = format!("partnerships of {code}");
+    match state
+        .read(move |c| db::pages::map_lines(c, Some(&code)))
+        .await
+    {
+        Ok(lines) => svg_response(svg::map(&lines, &title)),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}/engagement.svg")]
+async fn city_chart(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
+    let code = code.into_inner();
+    match state
+        .read(move |c| db::activities::facts(c, Some(&code), None))
+        .await
+    {
+        Ok(facts) => svg_response(svg::engagement_chart(&Engagement::roll_up(&facts).by_year)),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}")]
+async fn city(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
+    let code = code.into_inner();
+    let key = code.clone();
+    let found = state
+        .read(move |c| {
+            let Some(city) = db::cities::get(c, &key)? else {
+                return Ok(None);
+            };
+            let partners = db::briefing::partners(c, &key)?;
+            Ok(Some((city, partners)))
+        })
+        .await;
+    let (city, mut partners) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "city_not_found",
+                format!("no city `{code}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    partners.sort_by(|(a, sa), (b, sb)| {
+        (status_rank(sa), &a.partner_name).cmp(&(status_rank(sb), &b.partner_name))
+    });
+    let c = &city.city;
+    layout(
+        &c.name,
+        html! {
+            h1 { (c.name) }
+            p {
+                (c.country) @if let Some(r) = &c.region { ", " (r) }
+                @if let (Some(lat), Some(lon)) = (c.lat_e6, c.lon_e6) { " · " (format!("{:.4}, {:.4}", degrees(lat), degrees(lon))) }
+                " · code " code { (c.code) }
+            }
+            h2 { "Partnerships (" (partners.len()) ")" }
+            table {
+                tr { th { "partner" } th { "status" } th { "kind" } th { "since" } }
+                @for (p, status) in &partners {
+                    tr {
+                        td { a href={ "/partnerships/" (p.partnership) } { (p.partner_name) } " (" (p.partner_country) ")" }
+                        td class=(status) { (status) }
+                        td { (p.kind) }
+                        td { (p.established.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+            h2 { "Map" }
+            img class="map" src={ "/cities/" (c.code) "/map.svg" } alt={ "map of the partnerships of " (c.name) };
+            h2 { "Engagement" }
+            img src={ "/cities/" (c.code) "/engagement.svg" } alt="activities per year by mode";
+            h2 { "Briefing" }
+            p {
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=html" } { "HTML" } " · "
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=md" } { "Markdown" } " · "
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=csv" } { "CSV" }
+            }
+        },
+    )
+}
+
+#[get("/partnerships/{id}")]
+async fn partnership(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    let key = id.clone();
+    let found = state
+        .read(move |c| {
+            let Some(p) = db::partnerships::get(c, &key)? else {
+                return Ok(None);
+            };
+            let history = db::partnerships::history(c, &key)?;
+            let mous = db::pages::mous_of(c, &key)?;
+            let activities = db::activities::list(c, &key, None, 100)?;
+            Ok(Some((p, history, mous, activities)))
+        })
+        .await;
+    let (p, history, mous, activities) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "partnership_not_found",
+                format!("no partnership `{id}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    let title = format!("{} and {}", p.city_a, p.city_b);
+    layout(
+        &title,
+        html! {
+            h1 { a href={ "/cities/" (p.city_a) } { (p.city_a) } " and " a href={ "/cities/" (p.city_b) } { (p.city_b) } }
+            p { (p.kind) " · " span class=(p.status) { (p.status) } " · " (p.source)
+                @if let Some(e) = &p.established { " · since " (e.text) } }
+            h2 { "Timeline" }
+            ol class="timeline" { @for e in &history {
+                li {
+                    strong { (format_date(e.effective_date)) } " "
+                    (e.from.map(|s| s.as_str()).unwrap_or("registered")) " → " span class=(e.to) { (e.to) }
+                    @if let Some(c) = &e.reason_category { " (" (c) ")" }
+                    @if let Some(r) = &e.reason { ": " (r) }
+                    @if let Some(b) = &e.deciding_body { " · decided by " (b) }
+                    @if let Some(c) = &e.initiating_city { " · initiated by " (c) }
+                }
+            } }
+            h2 { "MOUs" }
+            @if mous.is_empty() { p { "None." } }
+            ul { @for (mid, title, state) in &mous { li { a href={ "/mous/" (mid) } { (title) } " (" (state) ")" } } }
+            h2 { "Activities" }
+            @if activities.is_empty() { p { "None recorded." } }
+            table { @for a in &activities {
+                tr { td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) } }
+            } }
+        },
+    )
+}
+
+#[get("/mous/{id}")]
+async fn mou(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    let key = id.clone();
+    let found = state
+        .read(move |c| {
+            let Some(m) = db::mous::get(c, &key)? else {
+                return Ok(None);
+            };
+            let versions = db::mous::versions(c, &key)?;
+            let chain = db::mous::chain(c, &key)?;
+            let (mou, av, asig) = db::mous::audit_inputs(c, &key)?;
+            Ok(Some((m, versions, chain, mou, av, asig)))
+        })
+        .await;
+    let (m, versions, chain, mou, av, asig) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "mou_not_found",
+                format!("no MOU `{id}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    let report = crate::domain::audit::audit(&mou, &av, &asig, &state.settings.origin);
+    layout(
+        &m.title,
+        html! {
+            h1 { (m.title) }
+            p { "State " strong { (m.state.as_str()) } " · partnership " a href={ "/partnerships/" (m.partnership_id) } { (m.partnership_id) } }
+            h2 { "Versions" }
+            table {
+                tr { th { "version" } th { "file" } th { "size" } th { "SHA-256" } }
+                @for v in &versions { tr { td { (v.version) } td { (v.filename.as_deref().unwrap_or("")) " (" (v.media_type) ")" } td { (v.size) } td { code { (hex::encode(v.sha256)) } } } }
+            }
+            h2 { "Signature chain" }
+            table {
+                tr { th { "seq" } th { "version" } th { "received" } th { "log entry" } }
+                @for s in &chain { tr { td { (s.seq) } td { (s.version) } td { (format_micros(s.received_at)) } td { (s.log_index) } } }
+            }
+            h2 { "Audit" }
+            p { "Verdict: " span class=(if report.verdict == crate::domain::audit::Verdict::Pass { "pass" } else { "fail" }) { (format!("{:?}", report.verdict).to_lowercase()) } }
+            table {
+                @for c in &report.checks { tr {
+                    td class=(if c.result == crate::domain::audit::Verdict::Pass { "pass" } else { "fail" }) { (format!("{:?}", c.result).to_lowercase()) }
+                    td { (c.check) } td { (c.subject) } td { (c.detail) }
+                } }
+            }
+            p { a href={ "/api/v1/mous/" (m.id) "/bundle" } { "Download the evidence bundle" } " (check it offline with " code { "amity verify bundle.json" } ")" }
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    index: Option<i64>,
+}
+
+#[get("/log")]
+async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> HttpResponse {
+    let database = state.db.clone();
+    let signer = state.signer.clone();
+    let checkpoint = match web::block(move || db::checkpoints::current(&database, &signer)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error_page(e.into()),
+        Err(e) => return error_page(e.into()),
+    };
+    let index = query.index;
+    let entry = match index {
+        Some(i) => match state.read(move |c| db::log::entry(c, i)).await {
+            Ok(e) => e,
+            Err(e) => return error_page(e),
+        },
+        None => None,
+    };
+    layout(
+        "Log",
+        html! {
+            h1 { "Transparency log" }
+            p { "Latest signed checkpoint (C2SP signed note):" }
+            pre { (checkpoint.note) }
+            form action="/log" method="get" {
+                label for="index" { "Entry " } input id="index" name="index" type="number" min="0";
+                " " button type="submit" { "Look up" }
+            }
+            @if let Some(e) = &entry {
+                h2 { "Entry " (e.idx) " · " (e.kind) }
+                p { "Leaf hash " code { (hex::encode(&e.leaf_hash)) } }
+                pre { (String::from_utf8_lossy(&e.entry)) }
+            } @else if let Some(i) = index {
+                p { "The log has no entry " (i) "." }
+            }
+        },
+    )
+}
