@@ -104,12 +104,27 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg {
-            psql_exec(
-                admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            );
+        let Some((admin, name)) = &self.pg else {
+            return;
+        };
+        // A plain DROP makes PostgreSQL stop an autovacuum worker on the database by itself
+        // (after a bulk import there often is one); WITH (FORCE) would have to terminate it,
+        // which a non-superuser may not. The server's pool may take a moment to close, hence
+        // the retries. Cleanup never fails a test: a leftover database is only noise.
+        let mut last = String::new();
+        for attempt in 0..20 {
+            let sql = if attempt < 15 {
+                format!("DROP DATABASE IF EXISTS {name}")
+            } else {
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            };
+            match try_psql_exec(admin, &sql) {
+                Ok(()) => return,
+                Err(e) => last = e,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
+        eprintln!("warning: test database {name} was left behind: {last}");
     }
 }
 
@@ -134,6 +149,15 @@ fn psql_exec(url: &str, sql: &str) {
     diesel::sql_query(sql)
         .execute(&mut conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn try_psql_exec(url: &str, sql: &str) -> Result<(), String> {
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn = diesel::PgConnection::establish(url).map_err(|e| e.to_string())?;
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// A running server with its own database.
