@@ -2,10 +2,11 @@
 //! a partnership, an MOU, the log. Reading works without JavaScript; pictures are SVG drawn on
 //! the server. Every page takes its data from the same db functions as the API.
 
+pub mod session;
 pub mod svg;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -28,7 +29,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(city_chart)
         .service(partnership)
         .service(mou)
-        .service(log);
+        .service(log)
+        .service(signin_page)
+        .service(signin)
+        .service(signout)
+        .service(status_form)
+        .service(activity_form);
 }
 
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}\
@@ -59,7 +65,7 @@ fn layout(title: &str, body: Markup) -> HttpResponse {
                 link rel="stylesheet" href="/assets/amity.css";
             }
             body {
-                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/v1/openapi.json" { "API" } }
+                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/v1/openapi.json" { "API" } a href="/signin" { "Office sign-in" } }
                 main { (body) }
                 footer {
                     "Amity, the registry of record for sister-city partnerships. Imported partnership data: Wikipedia, "
@@ -268,8 +274,14 @@ async fn city(state: web::Data<AppState>, code: web::Path<String>) -> HttpRespon
 }
 
 #[get("/partnerships/{id}")]
-async fn partnership(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+async fn partnership(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
     let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
     let key = id.clone();
     let found = state
         .read(move |c| {
@@ -293,7 +305,12 @@ async fn partnership(state: web::Data<AppState>, id: web::Path<String>) -> HttpR
         Err(e) => return error_page(e),
     };
     let title = format!("{} and {}", p.city_a, p.city_b);
-    layout(
+    let office_city = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .map(|o| o.city.clone())
+        .filter(|c| p.parties().contains(&c));
+    let mut res = layout(
         &title,
         html! {
             h1 { a href={ "/cities/" (p.city_a) } { (p.city_a) } " and " a href={ "/cities/" (p.city_b) } { (p.city_b) } }
@@ -318,8 +335,41 @@ async fn partnership(state: web::Data<AppState>, id: web::Path<String>) -> HttpR
             table { @for a in &activities {
                 tr { td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) } }
             } }
+            @if let Some(acting) = &office_city {
+                h2 { "Record a status change (as the office of " (acting) ")" }
+                form method="post" action={ "/partnerships/" (p.id) "/status" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "New status " select name="status" {
+                        @for s in ["curtailed", "active", "cut_off"] { option value=(s) { (s) } }
+                    } } }
+                    p { label { "Effective date " input type="date" name="effective_date" required; } }
+                    p { label { "Decided " input type="date" name="decided_date"; } }
+                    p { label { "Deciding body " input type="text" name="deciding_body" maxlength="200"; } }
+                    p { label { "Reason category " select name="reason_category" {
+                        @for c in ["political", "security", "inactivity", "funding", "legal", "mutual", "other"] { option value=(c) { (c) } }
+                    } } }
+                    p { label { "Reason " textarea name="reason" rows="3" cols="60" maxlength="4000" {} } }
+                    p { button type="submit" { "Record" } }
+                }
+                h2 { "Record an activity" }
+                form method="post" action={ "/partnerships/" (p.id) "/activities" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Kind " select name="kind" {
+                        @for k in ["delegation", "virtual_meeting", "exchange", "trade_mission", "cultural_event", "aid", "other"] { option value=(k) { (k) } }
+                    } } }
+                    p { label { "Mode " select name="mode" { @for m in ["in_person", "virtual", "hybrid"] { option value=(m) { (m) } } } } }
+                    p { label { "Start " input type="date" name="start_date" required; } }
+                    p { label { "Participants " input type="number" name="participants" min="0"; } }
+                    p { label { "Outcome " textarea name="outcome" rows="2" cols="60" maxlength="4000" {} } }
+                    p { button type="submit" { "Record" } }
+                }
+            }
         },
-    )
+    );
+    if let Some(cookie) = new_cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
 }
 
 #[get("/mous/{id}")]
@@ -417,4 +467,225 @@ async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> HttpRes
             }
         },
     )
+}
+
+#[get("/signin")]
+async fn signin_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let mut res = layout(
+        "Sign in",
+        html! {
+            h1 { "Office sign-in" }
+            @if let Some(w) = &who {
+                p { "Signed in as " (w.role.as_str())
+                    @if let Some(o) = &w.office { " of " a href={ "/cities/" (o.city) } { (o.city) } } "." }
+                form method="post" action="/signout" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Sign out" }
+                }
+            } @else {
+                p { "Paste the token your registry administrator gave your office. It is kept in a cookie scripts cannot read, for this site only." }
+                form method="post" action="/signin" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Token " input type="password" name="token" required autocomplete="off" size="60"; } }
+                    p { button type="submit" { "Sign in" } }
+                }
+            }
+        },
+    );
+    if let Some(cookie) = new_cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    csrf: String,
+    token: String,
+}
+
+#[post("/signin")]
+async fn signin(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignInForm>,
+) -> HttpResponse {
+    if let Err(e) = session::check_csrf(&req, &form.csrf) {
+        return error_page(e);
+    }
+    match session::sign_in(&state, &form.token).await {
+        Ok(cookie) => {
+            let mut res = session::see_other("/signin");
+            let _ = res.add_cookie(&cookie);
+            res
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+#[post("/signout")]
+async fn signout(req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
+    if let Err(e) = session::check_csrf(&req, &form.csrf) {
+        return error_page(e);
+    }
+    let mut res = session::see_other("/");
+    let mut gone = session::private_cookie(session::SESSION_COOKIE, String::new());
+    gone.make_removal();
+    let _ = res.add_cookie(&gone);
+    res
+}
+
+/// The signed-in office for a form post, after the CSRF check.
+async fn form_office(
+    state: &AppState,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<crate::domain::tokens::Principal, ApiError> {
+    session::check_csrf(req, csrf)?;
+    let who = session::principal(state, req).await;
+    crate::domain::access::require_office(who.as_ref())?;
+    who.ok_or_else(ApiError::internal)
+}
+
+fn blank(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    csrf: String,
+    status: String,
+    effective_date: String,
+    decided_date: Option<String>,
+    deciding_body: Option<String>,
+    reason_category: String,
+    reason: Option<String>,
+}
+
+#[post("/partnerships/{id}/status")]
+async fn status_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> HttpResponse {
+    use crate::domain::partnerships::{
+        ReasonCategory, Status, StatusChange, StatusChangeInput, Trigger,
+    };
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let change = StatusChange::validate(StatusChangeInput {
+        status: Status::parse(&f.status),
+        effective_date: f.effective_date.clone(),
+        decided_date: blank(&f.decided_date),
+        deciding_body: blank(&f.deciding_body),
+        reason_category: ReasonCategory::parse(&f.reason_category),
+        reason: blank(&f.reason),
+        resumption_condition: None,
+        decision_document_sha256: None,
+    });
+    let change = match change {
+        Ok(c) => c,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = id.clone();
+    let result = state
+        .write(move |tx| {
+            db::partnerships::change_status(
+                tx,
+                &target,
+                change,
+                Trigger::StatusChange,
+                Some(&principal.token_id),
+                |p| {
+                    let acting = crate::domain::access::require_party_office(
+                        Some(&principal),
+                        &p.parties(),
+                    )?;
+                    Ok(Some(acting.clone()))
+                },
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ActivityForm {
+    csrf: String,
+    kind: String,
+    mode: String,
+    start_date: String,
+    participants: Option<String>,
+    outcome: Option<String>,
+}
+
+#[post("/partnerships/{id}/activities")]
+async fn activity_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ActivityForm>,
+) -> HttpResponse {
+    use crate::domain::DomainError;
+    use crate::domain::activities::{ActivityKind, Mode, NewActivity};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let parsed = (|| {
+        let kind = ActivityKind::parse(&f.kind)
+            .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown activity kind"))?;
+        let mode = Mode::parse(&f.mode)
+            .ok_or_else(|| DomainError::invalid("invalid_mode", "unknown mode"))?;
+        let participants = match blank(&f.participants) {
+            None => None,
+            Some(p) => Some(p.trim().parse::<i64>().map_err(|_| {
+                DomainError::invalid(
+                    "invalid_participants",
+                    "participants must be a whole number",
+                )
+            })?),
+        };
+        NewActivity::validate(
+            kind,
+            mode,
+            &f.start_date,
+            None,
+            participants,
+            blank(&f.outcome).as_deref(),
+        )
+    })();
+    let activity = match parsed {
+        Ok(a) => a,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = id.clone();
+    let result = state
+        .write(move |tx| {
+            db::activities::record(tx, &target, activity, Some(&principal.token_id), |p| {
+                crate::domain::access::require_party_office(Some(&principal), &p.parties()).cloned()
+            })
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}")),
+        Err(e) => error_page(e),
+    }
 }

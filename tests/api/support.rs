@@ -256,6 +256,7 @@ impl TestServer {
         let handle = rx.recv().expect("server handle");
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .build()
             .into();
         Some(TestServer {
@@ -305,6 +306,38 @@ impl TestServer {
             .limit(64 * 1024 * 1024)
             .read_to_vec()
             .expect("body read");
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends a request with extra headers (cookies, form content types).
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut res = self
+            .agent
+            .run(req.body(body).expect("request builds"))
+            .expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let body = res.body_mut().read_to_vec().expect("body read");
         Reply {
             status,
             headers,
