@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(signin)
         .service(signout)
         .service(status_form)
-        .service(activity_form);
+        .service(activity_form)
+        .service(propose_form);
 }
 
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}\
@@ -212,8 +213,14 @@ async fn city_chart(state: web::Data<AppState>, code: web::Path<String>) -> Http
 }
 
 #[get("/cities/{code}")]
-async fn city(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
+async fn city(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+) -> HttpResponse {
     let code = code.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
     let key = code.clone();
     let found = state
         .read(move |c| {
@@ -238,7 +245,11 @@ async fn city(state: web::Data<AppState>, code: web::Path<String>) -> HttpRespon
         (status_rank(sa), &a.partner_name).cmp(&(status_rank(sb), &b.partner_name))
     });
     let c = &city.city;
-    layout(
+    let own_office = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .is_some_and(|o| o.city == c.code);
+    let mut res = layout(
         &c.name,
         html! {
             h1 { (c.name) }
@@ -269,8 +280,24 @@ async fn city(state: web::Data<AppState>, code: web::Path<String>) -> HttpRespon
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=md" } { "Markdown" } " · "
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=csv" } { "CSV" }
             }
+            @if own_office {
+                h2 { "Propose a partnership" }
+                form method="post" action={ "/cities/" (c.code) "/propose" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Partner city code " input type="text" name="partner" required placeholder="cn-sha" maxlength="32"; } }
+                    p { label { "Kind " select name="kind" {
+                        @for k in ["sister", "friendship", "twinning", "cooperation"] { option value=(k) { (k) } }
+                    } } }
+                    p { label { "Established (YYYY, YYYY-MM or YYYY-MM-DD) " input type="text" name="established" maxlength="10"; } }
+                    p { button type="submit" { "Propose" } }
+                }
+            }
         },
-    )
+    );
+    if let Some(cookie) = new_cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
 }
 
 #[get("/partnerships/{id}")]
@@ -686,6 +713,64 @@ async fn activity_form(
         .await;
     match result {
         Ok(_) => session::see_other(&format!("/partnerships/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProposeForm {
+    csrf: String,
+    partner: String,
+    kind: String,
+    established: Option<String>,
+}
+
+#[post("/cities/{code}/propose")]
+async fn propose_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+    form: web::Form<ProposeForm>,
+) -> HttpResponse {
+    use crate::db::partnerships::Registrar;
+    use crate::domain::DomainError;
+    use crate::domain::partnerships::{Kind, Proposal, Source, Status};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let proposal = Kind::parse(&f.kind)
+        .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown partnership kind"))
+        .and_then(|kind| {
+            Proposal::validate(
+                &[code.into_inner(), f.partner.trim().to_string()],
+                kind,
+                blank(&f.established).as_deref(),
+            )
+        });
+    let proposal = match proposal {
+        Ok(p) => p,
+        Err(e) => return error_page(e.into()),
+    };
+    let acting = match crate::domain::access::require_party_office(
+        Some(&principal),
+        &[&proposal.city_a, &proposal.city_b],
+    ) {
+        Ok(c) => c.clone(),
+        Err(e) => return error_page(e.into()),
+    };
+    let registrar = Registrar {
+        city: Some(acting),
+        token_id: Some(principal.token_id.clone()),
+        source: Source::Registered,
+        status: Status::Proposed,
+    };
+    match state
+        .write(move |tx| db::partnerships::register(tx, proposal, registrar))
+        .await
+    {
+        Ok(p) => session::see_other(&format!("/partnerships/{}", p.id)),
         Err(e) => error_page(e),
     }
 }

@@ -215,3 +215,67 @@ both_backends!(an_office_records_a_curtailment_from_the_browser, |srv| {
     assert_eq!(r.status, 401);
     assert!(set_cookie(&r, "amity_session").is_none());
 });
+
+both_backends!(an_office_proposes_a_partnership_from_the_browser, |srv| {
+    let w = World::build(&srv);
+    let b = Browser::sign_in(&srv, &w.b);
+    // Only on its own city's page.
+    assert!(
+        !b.get(&srv, "/cities/us-hou")
+            .text()
+            .contains("Propose a partnership")
+    );
+    assert!(
+        b.get(&srv, "/cities/cn-sha")
+            .text()
+            .contains("Propose a partnership")
+    );
+    let before = srv.log_size();
+    let r = b.post(
+        &srv,
+        "/cities/cn-sha/propose",
+        &[
+            ("partner", "de-ber"),
+            ("kind", "friendship"),
+            ("established", "1994"),
+            ("csrf", ""),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    let r = b.post(
+        &srv,
+        "/cities/cn-sha/propose",
+        &[
+            ("csrf", &b.csrf),
+            ("partner", "cn-sha"),
+            ("kind", "friendship"),
+        ],
+    );
+    assert_eq!(r.status, 422, "a city with itself: {}", r.text());
+    assert_eq!(srv.log_size(), before);
+    let r = b.post(
+        &srv,
+        "/cities/cn-sha/propose",
+        &[
+            ("csrf", &b.csrf),
+            ("partner", "de-ber"),
+            ("kind", "friendship"),
+            ("established", "1994"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let location = r.header("location").unwrap().to_string();
+    let page = b.get(&srv, &location).text();
+    assert!(
+        page.contains("cn-sha") && page.contains("de-ber") && page.contains("since 1994"),
+        "{page}"
+    );
+    assert_eq!(srv.log_size(), before + 1);
+    // Proposing for two other cities is refused.
+    let r = b.post(
+        &srv,
+        "/cities/us-hou/propose",
+        &[("csrf", &b.csrf), ("partner", "de-ber"), ("kind", "sister")],
+    );
+    assert_eq!(r.status, 403);
+});
