@@ -615,19 +615,13 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             },
         );
 
-        let expected_seq = i64::try_from(i).unwrap_or(i64::MAX) + 1;
-        let link_ok = s.seq == expected_seq && statement.as_ref().is_some_and(|st| st.prev == prev);
-        all_ok &= r.add(
-            "chain_link",
-            &subject,
-            at,
-            link_ok,
-            if link_ok {
-                format!("seq {expected_seq} follows {prev}")
-            } else {
-                format!("expected seq {expected_seq} with prev {prev}")
-            },
+        let (link_ok, detail) = crate::domain::audit::chain_link(
+            i,
+            s.seq,
+            statement.as_ref().map(|st| st.prev.as_str()),
+            &prev,
         );
+        all_ok &= r.add("chain_link", &subject, at, link_ok, detail);
         prev = hash;
 
         if let Some(st) = &statement {

@@ -45,6 +45,25 @@ pub struct AuditReport {
     pub checks: Vec<Check>,
 }
 
+/// The chain rule for the `index`-th signature (0-based): its `seq` is `index + 1` and its
+/// statement's `prev` is the hash of the statement before. Shared by the server's audit
+/// report and the offline bundle verifier, so both judge a chain the same way.
+pub fn chain_link(
+    index: usize,
+    seq: i64,
+    statement_prev: Option<&str>,
+    prev_hex: &str,
+) -> (bool, String) {
+    let expected_seq = i64::try_from(index).unwrap_or(i64::MAX) + 1;
+    let ok = seq == expected_seq && statement_prev == Some(prev_hex);
+    let detail = if ok {
+        format!("seq {expected_seq} follows {prev_hex}")
+    } else {
+        format!("expected seq {expected_seq} with prev {prev_hex}")
+    };
+    (ok, detail)
+}
+
 /// Whether one log entry the report rests on is included in the signed checkpoint.
 pub struct Inclusion {
     pub subject: String,
@@ -205,21 +224,14 @@ pub fn audit(
             }
         };
 
-        let expected_seq = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         let prev_hex = hex::encode(prev_hash);
-        let link_ok =
-            s.seq == expected_seq && statement.as_ref().is_some_and(|st| st.prev == prev_hex);
-        all_ok &= r.add(
-            "chain_link",
-            &subject,
-            at,
-            link_ok,
-            if link_ok {
-                format!("seq {expected_seq} follows {prev_hex}")
-            } else {
-                format!("expected seq {expected_seq} with prev {prev_hex}")
-            },
+        let (link_ok, detail) = chain_link(
+            i,
+            s.seq,
+            statement.as_ref().map(|st| st.prev.as_str()),
+            &prev_hex,
         );
+        all_ok &= r.add("chain_link", &subject, at, link_ok, detail);
         prev_hash = hash;
 
         if let Some(st) = &statement {
