@@ -194,7 +194,7 @@ pub struct UploadView {
 
 /// A document as received: its media type, the file name a multipart part gave, its bytes
 /// and their SHA-256 (computed while they streamed in).
-struct Received {
+pub(crate) struct Received {
     media_type: String,
     filename: Option<String>,
     bytes: Vec<u8>,
@@ -221,30 +221,45 @@ where
 }
 
 /// A `multipart/form-data` upload: exactly one part with a file (its own content type and
-/// file name are kept); form fields without a file are ignored.
-async fn receive_multipart(
+/// file name are kept). Plain form fields are collected, and `before_file` sees them before a
+/// byte of the file is read, so a form's CSRF check refuses a forged upload up front.
+pub(crate) async fn receive_multipart(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
+    before_file: impl FnOnce(&[(String, String)]) -> Result<(), ApiError>,
 ) -> Result<Received, ApiError> {
     let bad = |e: String| ApiError::bad_request("invalid_multipart", e);
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut found: Option<Received> = None;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut before_file = Some(before_file);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(|e| bad(e.to_string()))?;
-        let filename = field
-            .content_disposition()
+        let disposition = field.content_disposition();
+        let filename = disposition
             .and_then(|d| d.get_filename())
             .map(str::to_string);
+        let name = disposition
+            .and_then(|d| d.get_name())
+            .unwrap_or_default()
+            .to_string();
         if filename.is_none() {
-            // Drain a plain form field so the parser can reach the next part.
-            receive_stream(&mut field, JSON_FIELD_LIMIT).await?;
+            // A plain form field: small, kept for the caller's checks.
+            let (value, _) = receive_stream(&mut field, JSON_FIELD_LIMIT).await?;
+            if fields.len() >= MAX_FORM_FIELDS {
+                return Err(bad(format!("at most {MAX_FORM_FIELDS} form fields")));
+            }
+            fields.push((name, String::from_utf8_lossy(&value).into_owned()));
             continue;
         }
         if found.is_some() {
             return Err(
                 DomainError::invalid("multiple_files", "send one document per upload").into(),
             );
+        }
+        if let Some(check) = before_file.take() {
+            check(&fields)?;
         }
         let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
         let (bytes, sha256) = receive_stream(&mut field, limit).await?;
@@ -255,13 +270,17 @@ async fn receive_multipart(
             sha256,
         });
     }
+    if let Some(check) = before_file.take() {
+        check(&fields)?;
+    }
     found.ok_or_else(|| {
         DomainError::invalid("missing_file", "the multipart body has no file part").into()
     })
 }
 
-/// Plain form fields beside the file are small.
+/// Plain form fields beside the file are small, and few.
 const JSON_FIELD_LIMIT: usize = 64 * 1024;
+const MAX_FORM_FIELDS: usize = 16;
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
@@ -269,6 +288,35 @@ fn too_large(limit: usize) -> ApiError {
         "document_too_large",
         format!("documents may have at most {limit} bytes (AMITY_MAX_DOCUMENT_BYTES)"),
     )
+}
+
+/// Stores a received document as the MOU's next version, checking again inside the write
+/// that the caller is an office of a party city. Shared by the API and the MOU page's form.
+pub(crate) async fn store_version(
+    state: &AppState,
+    principal: Option<crate::domain::tokens::Principal>,
+    id: String,
+    received: Received,
+    filename_param: Option<&str>,
+) -> Result<(Version, Mou), ApiError> {
+    let filename = validate_filename(filename_param.or(received.filename.as_deref()))?;
+    if received.bytes.is_empty() {
+        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
+    }
+    let incoming = Upload {
+        media_type: received.media_type,
+        filename,
+        bytes: received.bytes,
+        sha256: received.sha256,
+    };
+    let token = principal.as_ref().map(|p| p.token_id.clone());
+    state
+        .write(move |tx| {
+            db::mous::upload(tx, &id, incoming, token, |_, p| {
+                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
+            })
+        })
+        .await
 }
 
 /// Upload the next document version (office of a party city), either as the raw request body
@@ -316,7 +364,7 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let received = if is_multipart {
-        receive_multipart(&req, payload, limit).await?
+        receive_multipart(&req, payload, limit, |_| Ok(())).await?
     } else {
         let content_type = req
             .headers()
@@ -345,25 +393,8 @@ pub async fn upload(
         }
     };
     // `?filename=` names the file for raw uploads; a multipart part may carry its own.
-    let filename = validate_filename(query.filename.as_deref().or(received.filename.as_deref()))?;
-    if received.bytes.is_empty() {
-        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
-    }
-    let (media_type, bytes, sha256) = (received.media_type, received.bytes, received.sha256);
-    let upload = Upload {
-        media_type,
-        filename,
-        bytes,
-        sha256,
-    };
-    let token = principal.as_ref().map(|p| p.token_id.clone());
-    let (version, mou) = state
-        .write(move |tx| {
-            db::mous::upload(tx, &id, upload, token, |_, p| {
-                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
-            })
-        })
-        .await?;
+    let (version, mou) =
+        store_version(&state, principal, id, received, query.filename.as_deref()).await?;
     let location = format!(
         "/api/v1/mous/{}/versions/{}/document",
         mou.id, version.version

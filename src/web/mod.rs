@@ -35,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(signout)
         .service(status_form)
         .service(activity_form)
-        .service(propose_form);
+        .service(propose_form)
+        .service(version_form);
 }
 
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}\
@@ -400,21 +401,24 @@ async fn partnership(
 }
 
 #[get("/mous/{id}")]
-async fn mou(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+async fn mou(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {
     let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
     let key = id.clone();
     let found = state
         .read(move |c| {
             let Some(m) = db::mous::get(c, &key)? else {
                 return Ok(None);
             };
+            let parent = db::partnerships::get(c, &m.partnership_id)?;
             let versions = db::mous::versions(c, &key)?;
             let chain = db::mous::chain(c, &key)?;
             let (mou, av, asig) = db::mous::audit_inputs(c, &key)?;
-            Ok(Some((m, versions, chain, mou, av, asig)))
+            Ok(Some((m, parent, versions, chain, mou, av, asig)))
         })
         .await;
-    let (m, versions, chain, mou, av, asig) = match found {
+    let (m, parent, versions, chain, mou, av, asig) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::not_found(
@@ -425,7 +429,14 @@ async fn mou(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse 
         Err(e) => return error_page(e),
     };
     let report = crate::domain::audit::audit(&mou, &av, &asig, &state.settings.origin);
-    layout(
+    // The upload form is offered to an office of a party city while the MOU takes versions.
+    let uploader = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .map(|o| o.city.clone())
+        .filter(|c| parent.as_ref().is_some_and(|p| p.parties().contains(&c)))
+        .filter(|_| m.check_not_withdrawn().is_ok());
+    let mut res = layout(
         &m.title,
         html! {
             h1 { (m.title) }
@@ -449,8 +460,54 @@ async fn mou(state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse 
                 } }
             }
             p { a href={ "/api/v1/mous/" (m.id) "/bundle" } { "Download the evidence bundle" } " (check it offline with " code { "amity verify bundle.json" } ")" }
+            @if let Some(acting) = &uploader {
+                h2 { "Upload the next version (as the office of " (acting) ")" }
+                p { "Signatures already given stay on the versions they signed; signatories sign the new version afresh." }
+                form method="post" action={ "/mous/" (m.id) "/versions" } enctype="multipart/form-data" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Document " input type="file" name="document" required; } }
+                    p { button type="submit" { "Upload" } }
+                }
+            }
         },
-    )
+    );
+    if let Some(cookie) = new_cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}
+
+/// The MOU page's upload form: multipart with the CSRF field before the file, checked before
+/// a byte of the document is read; then the same storage path and rules as the API.
+#[post("/mous/{id}/versions")]
+async fn version_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let limit = state.settings.max_document_bytes;
+    let received = crate::api::mous::receive_multipart(&req, payload, limit, |fields| {
+        let csrf = fields
+            .iter()
+            .find(|(name, _)| name == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        session::check_csrf(&req, csrf)?;
+        crate::domain::access::require_office(who.as_ref())?;
+        Ok(())
+    })
+    .await;
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    match crate::api::mous::store_version(&state, who, id.clone(), received, None).await {
+        Ok(_) => session::see_other(&format!("/mous/{id}")),
+        Err(e) => error_page(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -279,3 +279,105 @@ both_backends!(an_office_proposes_a_partnership_from_the_browser, |srv| {
     );
     assert_eq!(r.status, 403);
 });
+
+/// A `multipart/form-data` body the way a browser sends the MOU page's form: the hidden CSRF
+/// field first, then the file.
+fn multipart(
+    csrf: Option<&str>,
+    filename: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "----amity-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    if let Some(csrf) = csrf {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; filename=\"{filename}\"\r\nContent-Type: {media_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+both_backends!(an_office_uploads_an_mou_version_from_the_browser, |srv| {
+    let w = World::build(&srv);
+    let mou = crate::signing::create_mou(&srv, &w.a, &w.partnership);
+    let page_path = format!("/mous/{mou}");
+    let action = format!("/mous/{mou}/versions");
+    assert!(
+        !srv.get(&page_path)
+            .text()
+            .contains("Upload the next version")
+    );
+
+    let a = Browser::sign_in(&srv, &w.a);
+    let page = a.get(&srv, &page_path).text();
+    assert!(
+        page.contains("Upload the next version (as the office of us-hou)")
+            && page.contains(r#"enctype="multipart/form-data""#),
+        "{page}"
+    );
+    let document = b"Memorandum of Understanding between Houston and Shanghai\n".to_vec();
+    let upload = |b: &Browser, csrf: Option<&str>, filename: &str| {
+        let (content_type, body) = multipart(csrf, filename, "text/plain", &document);
+        srv.send_with(
+            "POST",
+            &action,
+            &[("Cookie", &b.cookies), ("Content-Type", &content_type)],
+            body,
+        )
+    };
+
+    let before = srv.log_size();
+    // Without the CSRF field, or with a wrong one, nothing is stored.
+    assert_eq!(upload(&a, None, "mou.txt").status, 403);
+    assert_eq!(
+        upload(
+            &a,
+            Some("amity_not-the-right-one-not-the-right-one-xx"),
+            "mou.txt"
+        )
+        .status,
+        403
+    );
+    // A file name that tries to climb out of its directory is refused by the API's rule.
+    assert_eq!(upload(&a, Some(&a.csrf), "../../etc/passwd").status, 422);
+    // An office of a city that is not a party may not upload.
+    let c = Browser::sign_in(&srv, &w.c);
+    assert!(
+        !c.get(&srv, &page_path)
+            .text()
+            .contains("Upload the next version")
+    );
+    assert_eq!(upload(&c, Some(&c.csrf), "mou.txt").status, 403);
+    assert_eq!(srv.log_size(), before);
+
+    let r = upload(&a, Some(&a.csrf), "mou-en.txt");
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some(page_path.as_str()));
+    assert_eq!(srv.log_size(), before + 1);
+    let page = a.get(&srv, &page_path).text();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&document))
+    };
+    assert!(
+        page.contains("mou-en.txt") && page.contains(&digest),
+        "{page}"
+    );
+    // The API sees the same version, byte for byte.
+    let v = srv.get_as(&format!("/api/v1/mous/{mou}"), &w.a).json();
+    assert_eq!(v["versions"][0]["sha256"], digest.as_str());
+    // The same bytes again are refused as identical to the current version.
+    assert_eq!(upload(&a, Some(&a.csrf), "mou-en.txt").status, 409);
+});
