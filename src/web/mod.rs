@@ -21,6 +21,8 @@ use crate::error::ApiError;
 /// Registers the pages on the app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(stylesheet)
+        .service(icon)
+        .service(favicon)
         .service(home)
         .service(search)
         .service(registry_map)
@@ -56,6 +58,31 @@ async fn stylesheet() -> HttpResponse {
         .body(CSS)
 }
 
+/// The site's icon: two linked circles. Browsers ask for `/favicon.ico` on their own, and a
+/// 404 there is an error in every page's console.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+<rect width=\"32\" height=\"32\" rx=\"6\" fill=\"#1f3a5f\"/>\
+<circle cx=\"12\" cy=\"16\" r=\"6\" fill=\"none\" stroke=\"#fff\" stroke-width=\"2.5\"/>\
+<circle cx=\"20\" cy=\"16\" r=\"6\" fill=\"none\" stroke=\"#7fc8a9\" stroke-width=\"2.5\"/></svg>";
+
+fn icon_response() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(ICON)
+}
+
+#[get("/assets/amity.svg")]
+async fn icon() -> HttpResponse {
+    icon_response()
+}
+
+#[get("/favicon.ico")]
+async fn favicon() -> HttpResponse {
+    icon_response()
+}
+
 fn layout(title: &str, body: Markup) -> HttpResponse {
     let page = html! {
         (DOCTYPE)
@@ -65,6 +92,7 @@ fn layout(title: &str, body: Markup) -> HttpResponse {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Amity" }
                 link rel="stylesheet" href="/assets/amity.css";
+                link rel="icon" type="image/svg+xml" href="/assets/amity.svg";
             }
             body {
                 header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/v1/openapi.json" { "API" } a href="/signin" { "Office sign-in" } }
@@ -586,6 +614,8 @@ async fn signin_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
 
 #[derive(Debug, Deserialize)]
 struct SignInForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
     csrf: String,
     token: String,
 }
@@ -611,6 +641,8 @@ async fn signin(
 
 #[derive(Debug, Deserialize)]
 struct CsrfForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
     csrf: String,
 }
 
@@ -644,6 +676,8 @@ fn blank(value: &Option<String>) -> Option<String> {
 
 #[derive(Debug, Deserialize)]
 struct StatusForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
     csrf: String,
     status: String,
     effective_date: String,
@@ -710,6 +744,8 @@ async fn status_form(
 
 #[derive(Debug, Deserialize)]
 struct ActivityForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
     csrf: String,
     kind: String,
     mode: String,
@@ -776,6 +812,8 @@ async fn activity_form(
 
 #[derive(Debug, Deserialize)]
 struct ProposeForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
     csrf: String,
     partner: String,
     kind: String,

@@ -10,6 +10,7 @@ mod authz;
 mod authz_mous;
 mod bad_input;
 mod briefing;
+mod browser;
 mod browser_forms;
 mod bundle;
 mod cities;
