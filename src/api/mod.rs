@@ -12,6 +12,7 @@ pub mod import;
 pub mod keys;
 pub mod log;
 pub mod mous;
+pub mod received;
 pub mod observe;
 pub mod openapi;
 pub mod pagination;

@@ -1,13 +1,11 @@
 //! MOUs: creation, document versions (streamed in, hashed on the way), downloads, withdrawal.
 //! Signatures, chains and audits are in `signatures.rs`.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -19,7 +17,7 @@ use crate::domain::DomainError;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::dates::format_micros;
 use crate::domain::mous::{
-    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename, validate_media_type,
+    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename,
     validate_withdraw_reason,
 };
 use crate::error::ApiError;
@@ -192,111 +190,13 @@ pub struct UploadView {
     pub log_index: i64,
 }
 
-/// A document as received: its media type, the file name a multipart part gave, its bytes
-/// and their SHA-256 (computed while they streamed in).
-pub(crate) struct Received {
-    media_type: String,
-    filename: Option<String>,
-    bytes: Vec<u8>,
-    sha256: [u8; 32],
-}
-
-/// Reads a body stream, hashing as it goes and refusing it once it passes `limit`.
-async fn receive_stream<S, E>(stream: &mut S, limit: usize) -> Result<(Vec<u8>, [u8; 32]), ApiError>
-where
-    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut hasher = Sha256::new();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(too_large(limit));
-        }
-        hasher.update(&chunk);
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok((bytes, hasher.finalize().into()))
-}
-
-/// A `multipart/form-data` upload: exactly one part with a file (its own content type and
-/// file name are kept). Plain form fields are collected, and `before_file` sees them before a
-/// byte of the file is read, so a form's CSRF check refuses a forged upload up front.
-pub(crate) async fn receive_multipart(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-    before_file: impl FnOnce(&[(String, String)]) -> Result<(), ApiError>,
-) -> Result<Received, ApiError> {
-    let bad = |e: String| ApiError::bad_request("invalid_multipart", e);
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut found: Option<Received> = None;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut before_file = Some(before_file);
-    while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| bad(e.to_string()))?;
-        let disposition = field.content_disposition();
-        let filename = disposition
-            .and_then(|d| d.get_filename())
-            .map(str::to_string);
-        let name = disposition
-            .and_then(|d| d.get_name())
-            .unwrap_or_default()
-            .to_string();
-        if filename.is_none() {
-            // A plain form field: small, kept for the caller's checks.
-            let (value, _) = receive_stream(&mut field, JSON_FIELD_LIMIT).await?;
-            if fields.len() >= MAX_FORM_FIELDS {
-                return Err(bad(format!("at most {MAX_FORM_FIELDS} form fields")));
-            }
-            fields.push((name, String::from_utf8_lossy(&value).into_owned()));
-            continue;
-        }
-        if found.is_some() {
-            return Err(
-                DomainError::invalid("multiple_files", "send one document per upload").into(),
-            );
-        }
-        if let Some(check) = before_file.take() {
-            check(&fields)?;
-        }
-        let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
-        let (bytes, sha256) = receive_stream(&mut field, limit).await?;
-        found = Some(Received {
-            media_type,
-            filename,
-            bytes,
-            sha256,
-        });
-    }
-    if let Some(check) = before_file.take() {
-        check(&fields)?;
-    }
-    found.ok_or_else(|| {
-        DomainError::invalid("missing_file", "the multipart body has no file part").into()
-    })
-}
-
-/// Plain form fields beside the file are small, and few.
-const JSON_FIELD_LIMIT: usize = 64 * 1024;
-const MAX_FORM_FIELDS: usize = 16;
-
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "document_too_large",
-        format!("documents may have at most {limit} bytes (AMITY_MAX_DOCUMENT_BYTES)"),
-    )
-}
-
 /// Stores a received document as the MOU's next version, checking again inside the write
 /// that the caller is an office of a party city. Shared by the API and the MOU page's form.
 pub(crate) async fn store_version(
     state: &AppState,
     principal: Option<crate::domain::tokens::Principal>,
     id: String,
-    received: Received,
+    received: super::received::Received,
     filename_param: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
     let filename = validate_filename(filename_param.or(received.filename.as_deref()))?;
@@ -341,7 +241,7 @@ pub async fn upload(
     caller: Caller,
     req: HttpRequest,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
     require_office(principal.as_ref())?;
@@ -357,41 +257,8 @@ pub async fn upload(
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
         .into_inner();
-    let limit = state.settings.max_document_bytes;
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    let received = if is_multipart {
-        receive_multipart(&req, payload, limit, |_| Ok(())).await?
-    } else {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| {
-                v.to_str().map_err(|_| {
-                    DomainError::invalid("invalid_media_type", "`Content-Type` must be ASCII")
-                })
-            })
-            .transpose()?;
-        let media_type = validate_media_type(content_type)?;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large(limit));
-        }
-        let (bytes, sha256) = receive_stream(&mut payload, limit).await?;
-        Received {
-            media_type,
-            filename: None,
-            bytes,
-            sha256,
-        }
-    };
+    let received =
+        super::received::receive_document(&req, payload, state.settings.max_document_bytes).await?;
     // `?filename=` names the file for raw uploads; a multipart part may carry its own.
     let (version, mou) =
         store_version(&state, principal, id, received, query.filename.as_deref()).await?;

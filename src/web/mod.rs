@@ -517,7 +517,7 @@ async fn version_form(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let limit = state.settings.max_document_bytes;
-    let received = crate::api::mous::receive_multipart(&req, payload, limit, |fields| {
+    let received = crate::api::received::receive_multipart(&req, payload, limit, |fields| {
         let csrf = fields
             .iter()
             .find(|(name, _)| name == "csrf")
