@@ -145,8 +145,8 @@ pub struct AuditOptions {
     pub server: String,
     pub state: Option<PathBuf>,
     pub registry_key: Option<String>,
-    /// An auditor (or admin) token: lets the audit download MOU documents, which are not
-    /// public, and check them against the hashes the log recorded.
+    /// An auditor (or admin) token: lets the audit download MOU documents and activity
+    /// evidence, which are not public, and check them against the hashes the log recorded.
     pub token: Option<String>,
 }
 
@@ -445,10 +445,32 @@ fn verify_signatures(
     Ok((problems.is_empty(), detail))
 }
 
-/// Downloads every logged MOU version (when the audit has a token) and compares its SHA-256
-/// with the hash the log recorded at upload.
+/// Downloads every logged document, MOU versions and activity evidence (when the audit has a
+/// token), and compares its SHA-256 with the hash the log recorded when it was stored.
 fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
-    let total: usize = replay.mous().values().map(|m| m.documents.len()).sum();
+    // (what, where, logged SHA-256 hex)
+    let mut documents: Vec<(String, String, &String)> = Vec::new();
+    for (id, mou) in replay.mous() {
+        for (version, logged) in &mou.documents {
+            documents.push((
+                format!("MOU {id} version {version}"),
+                format!("/api/v1/mous/{id}/versions/{version}/document"),
+                logged,
+            ));
+        }
+    }
+    for (id, hashes) in replay.evidence() {
+        for (i, logged) in hashes.iter().enumerate() {
+            let seq = i + 1;
+            documents.push((
+                format!("activity {id} evidence {seq}"),
+                format!("/api/v1/activities/{id}/evidence/{seq}"),
+                logged,
+            ));
+        }
+    }
+    documents.sort();
+    let total = documents.len();
     if client.token.is_none() {
         return (
             true,
@@ -459,23 +481,17 @@ fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
         );
     }
     let mut problems = Vec::new();
-    let mut ids: Vec<&String> = replay.mous().keys().collect();
-    ids.sort();
-    for id in ids {
-        let mut versions: Vec<(&i64, &String)> = replay.mous()[id].documents.iter().collect();
-        versions.sort();
-        for (version, logged) in versions {
-            match client.get_bytes(&format!("/api/v1/mous/{id}/versions/{version}/document")) {
-                Ok(bytes) => {
-                    let got = hex::encode(crate::crypto::sha256(&bytes));
-                    if got != *logged {
-                        problems.push(format!(
-                            "MOU {id} version {version}: the document hashes to {got}, the log says {logged}"
-                        ));
-                    }
+    for (what, path, logged) in documents {
+        match client.get_bytes(&path) {
+            Ok(bytes) => {
+                let got = hex::encode(crate::crypto::sha256(&bytes));
+                if got != *logged {
+                    problems.push(format!(
+                        "{what}: the document hashes to {got}, the log says {logged}"
+                    ));
                 }
-                Err(e) => problems.push(format!("MOU {id} version {version}: {e}")),
             }
+            Err(e) => problems.push(format!("{what}: {e}")),
         }
     }
     if problems.is_empty() {

@@ -1,7 +1,7 @@
 //! Engagement activities and the metrics rolled up from them.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -10,8 +10,8 @@ use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::pagination::{Page, decode_cursor, limit};
 use crate::db;
-use crate::db::activities::ActivityRow;
-use crate::domain::access::{require_office, require_party_office};
+use crate::db::activities::{ActivityRow, EvidenceRow};
+use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::activities::{ActivityKind, Engagement, Mode, NewActivity};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::format_micros;
@@ -185,4 +185,188 @@ pub async fn engagement(
         .read(move |c| db::activities::facts(c, city.as_ref().map(|c| c.as_str()), q.year))
         .await?;
     Ok(HttpResponse::Ok().json(Engagement::roll_up(&facts)))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceView {
+    pub activity: String,
+    /// 1, 2, ... per activity.
+    pub seq: i32,
+    /// Lower-case hex SHA-256 of the exact bytes.
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub added_at: String,
+    pub log_index: i64,
+    /// Where the bytes are (offices of the party cities, auditors, admins).
+    pub document: String,
+}
+
+impl From<EvidenceRow> for EvidenceView {
+    fn from(r: EvidenceRow) -> Self {
+        EvidenceView {
+            document: format!("/api/v1/activities/{}/evidence/{}", r.activity_id, r.seq),
+            activity: r.activity_id,
+            seq: r.seq,
+            sha256: hex::encode(&r.sha256),
+            size: r.size,
+            media_type: r.media_type,
+            filename: r.filename,
+            added_at: format_micros(r.added_at),
+            log_index: r.log_index,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceQuery {
+    /// File name shown in downloads (raw uploads; a multipart part carries its own).
+    pub filename: Option<String>,
+}
+
+/// The activity and the partnership it belongs to, or 404.
+async fn activity_with_parties(
+    state: &AppState,
+    id: String,
+) -> Result<(ActivityRow, crate::domain::partnerships::Partnership), ApiError> {
+    state
+        .read(move |c| {
+            let a = db::activities::get(c, &id)?.ok_or_else(|| {
+                crate::domain::DomainError::not_found(
+                    "activity_not_found",
+                    format!("no activity `{id}`"),
+                )
+            })?;
+            let p = db::partnerships::get(c, &a.partnership_id)?.ok_or_else(|| {
+                crate::db::DbError::corrupt("an activity's partnership is missing")
+            })?;
+            Ok((a, p))
+        })
+        .await
+}
+
+/// Attach an evidence document to an activity (office of either city of the partnership): the
+/// raw body with its `Content-Type` (`?filename=` names it) or `multipart/form-data` with one
+/// file part. Stored with its SHA-256 and logged.
+#[utoipa::path(
+    tag = "activities",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Activity id"), EvidenceQuery),
+    request_body(content = Vec<u8>, description = "The document's exact bytes, or a multipart/form-data body with one file part", content_type = "application/octet-stream"),
+    responses(
+        (status = 201, body = EvidenceView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the same bytes are already evidence of this activity, or it has the most it may keep"),
+        (status = 413, body = Problem), (status = 422, body = Problem)
+    )
+)]
+#[post("/activities/{id}/evidence")]
+pub async fn add_evidence(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_office(principal.as_ref())?;
+    let id = id.into_inner();
+    // Who may attach is settled before a byte of the body is read.
+    let (_, partnership) = activity_with_parties(&state, id.clone()).await?;
+    require_party_office(principal.as_ref(), &partnership.parties())?;
+    let query = web::Query::<EvidenceQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .into_inner();
+    let received =
+        super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
+            .await?;
+    let filename = crate::domain::mous::validate_filename(
+        query.filename.as_deref().or(received.filename.as_deref()),
+    )?;
+    let document = crate::db::mous::Upload {
+        media_type: received.media_type,
+        filename,
+        bytes: received.bytes,
+        sha256: received.sha256,
+    };
+    let token = principal.as_ref().map(|p| p.token_id.clone());
+    let row = state
+        .write(move |tx| {
+            db::activities::add_evidence(tx, &id, document, token.as_deref(), |p| {
+                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
+            })
+        })
+        .await?;
+    let view = EvidenceView::from(row);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, view.document.clone()))
+        .json(view))
+}
+
+/// An activity's evidence documents: hashes, sizes and names (public, like the activity).
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = String, Path, description = "Activity id")),
+    responses((status = 200, body = Vec<EvidenceView>), (status = 404, body = Problem))
+)]
+#[get("/activities/{id}/evidence")]
+pub async fn list_evidence(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    activity_with_parties(&state, id.clone()).await?;
+    let rows = state
+        .read(move |c| db::activities::evidence(c, &id))
+        .await?;
+    let views: Vec<EvidenceView> = rows.into_iter().map(EvidenceView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Download an evidence document's exact bytes (offices of the party cities, auditors,
+/// admins). `ETag` is `"sha256:<hex>"`; `Content-Digest` carries the SHA-256.
+#[utoipa::path(
+    tag = "activities",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Activity id"), ("n" = i32, Path, description = "Evidence number")),
+    responses(
+        (status = 200, description = "The document bytes with their stored Content-Type"),
+        (status = 304, description = "If-None-Match matched"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/activities/{id}/evidence/{n}")]
+pub async fn evidence_document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    let (id, n) = path.into_inner();
+    let (_, partnership) = activity_with_parties(&state, id.clone()).await?;
+    require_document_reader(principal.as_ref(), &partnership.parties())?;
+    let found = state
+        .read(move |c| db::activities::evidence_document(c, &id, n))
+        .await?;
+    let (meta, bytes) = found.ok_or_else(|| {
+        ApiError::not_found(
+            "evidence_not_found",
+            format!("this activity has no evidence {n}"),
+        )
+    })?;
+    let sha256: [u8; 32] = meta
+        .sha256
+        .as_slice()
+        .try_into()
+        .map_err(|_| ApiError::internal())?;
+    Ok(super::documents::document_response(
+        &req,
+        &sha256,
+        meta.media_type,
+        meta.filename,
+        bytes,
+    ))
 }

@@ -6,13 +6,13 @@ pub mod auth;
 pub mod briefing;
 pub mod bundle;
 pub mod cities;
+pub mod documents;
 pub mod fallback;
 pub mod health;
 pub mod import;
 pub mod keys;
 pub mod log;
 pub mod mous;
-pub mod received;
 pub mod observe;
 pub mod openapi;
 pub mod pagination;
@@ -72,6 +72,9 @@ fn routes() -> UtoipaApp<
                 .service(activities::record)
                 .service(activities::list)
                 .service(activities::engagement)
+                .service(activities::add_evidence)
+                .service(activities::list_evidence)
+                .service(activities::evidence_document)
                 .service(briefing::briefing)
                 .service(keys::challenge)
                 .service(keys::register)

@@ -3,8 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,8 +15,7 @@ use crate::domain::DomainError;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::dates::format_micros;
 use crate::domain::mous::{
-    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename,
-    validate_withdraw_reason,
+    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename, validate_withdraw_reason,
 };
 use crate::error::ApiError;
 
@@ -196,7 +193,7 @@ pub(crate) async fn store_version(
     state: &AppState,
     principal: Option<crate::domain::tokens::Principal>,
     id: String,
-    received: super::received::Received,
+    received: super::documents::Received,
     filename_param: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
     let filename = validate_filename(filename_param.or(received.filename.as_deref()))?;
@@ -258,7 +255,8 @@ pub async fn upload(
         .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
         .into_inner();
     let received =
-        super::received::receive_document(&req, payload, state.settings.max_document_bytes).await?;
+        super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
+            .await?;
     // `?filename=` names the file for raw uploads; a multipart part may carry its own.
     let (version, mou) =
         store_version(&state, principal, id, received, query.filename.as_deref()).await?;
@@ -309,47 +307,13 @@ pub async fn document(
     let (version, bytes) = found.ok_or_else(|| {
         ApiError::not_found("version_not_found", format!("this MOU has no version {n}"))
     })?;
-    let etag = format!("\"sha256:{}\"", hex::encode(version.sha256));
-    let b64 = STANDARD.encode(version.sha256);
-    if req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-    {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
-    let mut res = HttpResponse::Ok();
-    res.insert_header((header::CONTENT_TYPE, version.media_type))
-        .insert_header((header::ETAG, etag))
-        .insert_header(("Content-Digest", format!("sha-256=:{b64}:")))
-        .insert_header(("Digest", format!("sha-256={b64}")))
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
-    if let Some(name) = version.filename {
-        // validate_filename allowed no quotes or control characters; non-ASCII names go in
-        // the RFC 8187 form so the header stays ASCII.
-        let ascii: String = name
-            .chars()
-            .map(|c| if c.is_ascii() { c } else { '_' })
-            .collect();
-        let encoded: String = name
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
-        res.insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
-        ));
-    }
-    Ok(res.body(bytes))
+    Ok(super::documents::document_response(
+        &req,
+        &version.sha256,
+        version.media_type,
+        version.filename,
+        bytes,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::schema::{activities, partnerships};
+use super::schema::{activities, activity_evidence, partnerships};
 use super::{DbConn, DbError, WriteTx};
 use crate::domain::DomainError;
-use crate::domain::activities::{ActivityFacts, Mode, NewActivity};
+use crate::domain::activities::{ActivityFacts, Mode, NewActivity, check_new_evidence};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::{format_date, parse_date};
 use crate::domain::entries::{LogEntry, kinds};
@@ -146,4 +146,145 @@ pub fn facts(
             })
         })
         .collect()
+}
+
+/// One activity by id.
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<ActivityRow>, DbError> {
+    Ok(activities::table
+        .find(id)
+        .select(ActivityRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// An evidence document's description (its bytes are read only on download).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = activity_evidence)]
+pub struct EvidenceRow {
+    pub activity_id: String,
+    pub seq: i32,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub size: i64,
+    pub sha256: Vec<u8>,
+    pub added_by: Option<String>,
+    pub added_at: i64,
+    pub log_index: i64,
+}
+
+/// Adds evidence n+1 to an activity after `authorize` accepted the caller for its
+/// partnership.
+pub fn add_evidence(
+    tx: &mut WriteTx<'_>,
+    activity: &str,
+    document: super::mous::Upload,
+    token: Option<&str>,
+    authorize: impl FnOnce(&Partnership) -> Result<(), DomainError>,
+) -> Result<EvidenceRow, DbError> {
+    let a = get(tx.conn, activity)?.ok_or_else(|| {
+        DomainError::not_found("activity_not_found", format!("no activity `{activity}`"))
+    })?;
+    let p = super::partnerships::get(tx.conn, &a.partnership_id)?.ok_or_else(|| {
+        DomainError::not_found(
+            "partnership_not_found",
+            format!("no partnership `{}`", a.partnership_id),
+        )
+    })?;
+    authorize(&p)?;
+    let existing: Vec<[u8; 32]> = evidence(tx.conn, activity)?
+        .iter()
+        .map(|e| {
+            e.sha256
+                .as_slice()
+                .try_into()
+                .map_err(|_| DbError::corrupt("evidence hash is not 32 bytes"))
+        })
+        .collect::<Result<_, _>>()?;
+    check_new_evidence(&existing, &document.sha256, document.bytes.len())?;
+    let seq = i32::try_from(existing.len() + 1).unwrap_or(i32::MAX);
+    let size = i64::try_from(document.bytes.len()).unwrap_or(i64::MAX);
+    let entry = LogEntry::new(
+        kinds::ACTIVITY_EVIDENCE_ADDED,
+        tx.now,
+        json!({
+            "activity": activity,
+            "partnership": a.partnership_id,
+            "seq": seq,
+            "sha256": hex::encode(document.sha256),
+            "size": size,
+            "media_type": document.media_type,
+            "filename": document.filename,
+            "by": token,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    diesel::insert_into(activity_evidence::table)
+        .values((
+            activity_evidence::activity_id.eq(activity),
+            activity_evidence::seq.eq(seq),
+            activity_evidence::media_type.eq(&document.media_type),
+            activity_evidence::filename.eq(&document.filename),
+            activity_evidence::size.eq(size),
+            activity_evidence::sha256.eq(document.sha256.to_vec()),
+            activity_evidence::content.eq(&document.bytes),
+            activity_evidence::added_by.eq(token),
+            activity_evidence::added_at.eq(tx.now),
+            activity_evidence::log_index.eq(log_index),
+        ))
+        .execute(tx.conn)?;
+    Ok(EvidenceRow {
+        activity_id: activity.to_string(),
+        seq,
+        media_type: document.media_type,
+        filename: document.filename,
+        size,
+        sha256: document.sha256.to_vec(),
+        added_by: token.map(str::to_string),
+        added_at: tx.now,
+        log_index,
+    })
+}
+
+/// An activity's evidence, in order.
+pub fn evidence(conn: &mut DbConn, activity: &str) -> Result<Vec<EvidenceRow>, DbError> {
+    Ok(activity_evidence::table
+        .filter(activity_evidence::activity_id.eq(activity))
+        .order(activity_evidence::seq.asc())
+        .select(EvidenceRow::as_select())
+        .load(conn)?)
+}
+
+/// The evidence of several activities at once (a partnership page lists them all).
+pub fn evidence_of(conn: &mut DbConn, ids: &[String]) -> Result<Vec<EvidenceRow>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(activity_evidence::table
+        .filter(activity_evidence::activity_id.eq_any(ids))
+        .order((
+            activity_evidence::activity_id.asc(),
+            activity_evidence::seq.asc(),
+        ))
+        .select(EvidenceRow::as_select())
+        .load(conn)?)
+}
+
+/// One evidence document with its bytes.
+pub fn evidence_document(
+    conn: &mut DbConn,
+    activity: &str,
+    seq: i32,
+) -> Result<Option<(EvidenceRow, Vec<u8>)>, DbError> {
+    let key = activity_evidence::table
+        .filter(activity_evidence::activity_id.eq(activity))
+        .filter(activity_evidence::seq.eq(seq));
+    let Some(meta) = key
+        .select(EvidenceRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let content: Vec<u8> = key.select(activity_evidence::content).first(conn)?;
+    Ok(Some((meta, content)))
 }

@@ -224,6 +224,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_challenges,
     mou_signatures,
     activities,
+    activity_evidence,
 );
 
 diesel::table! {
@@ -261,3 +262,20 @@ diesel::table! {
 }
 
 diesel::joinable!(activities -> partnerships (partnership_id));
+
+diesel::table! {
+    activity_evidence (activity_id, seq) {
+        activity_id -> Text,
+        seq -> Integer,
+        media_type -> Text,
+        filename -> Nullable<Text>,
+        size -> BigInt,
+        sha256 -> Binary,
+        content -> Binary,
+        added_by -> Nullable<Text>,
+        added_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::joinable!(activity_evidence -> activities (activity_id));

@@ -70,7 +70,7 @@ pub fn require_document_reader(
         (Role::Office, Some(office)) if parties.contains(&&office.city) => Ok(()),
         _ => Err(DomainError::forbidden(
             "not_a_party",
-            "only offices of the party cities, auditors and admins may read MOU documents",
+            "only offices of the party cities, auditors and admins may read the documents of a partnership",
         )),
     }
 }

@@ -204,3 +204,65 @@ mod tests {
         assert_eq!(e.by_city["us-hou"].participants, 40);
     }
 }
+
+/// An activity keeps a handful of evidence documents (programme, minutes, report), not an
+/// archive: past this many, the office links a report instead.
+pub const MAX_EVIDENCE_PER_ACTIVITY: usize = 20;
+
+/// Whether a document may join an activity's evidence: not empty, not a copy of one it already
+/// has, and within the per-activity limit.
+pub fn check_new_evidence(
+    existing: &[[u8; 32]],
+    new: &[u8; 32],
+    size: usize,
+) -> Result<(), DomainError> {
+    if size == 0 {
+        return Err(DomainError::invalid(
+            "empty_document",
+            "the document body is empty",
+        ));
+    }
+    if let Some(n) = existing.iter().position(|h| h == new) {
+        return Err(DomainError::conflict(
+            "duplicate_evidence",
+            format!(
+                "evidence {} of this activity already has these exact bytes (sha256 {})",
+                n + 1,
+                hex::encode(new)
+            ),
+        ));
+    }
+    if existing.len() >= MAX_EVIDENCE_PER_ACTIVITY {
+        return Err(DomainError::conflict(
+            "too_much_evidence",
+            format!("an activity keeps at most {MAX_EVIDENCE_PER_ACTIVITY} evidence documents"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use super::*;
+
+    #[test]
+    fn evidence_must_be_new_non_empty_and_within_the_limit() {
+        let a = [1u8; 32];
+        assert_eq!(
+            check_new_evidence(&[], &a, 0).unwrap_err().code,
+            "empty_document"
+        );
+        assert!(check_new_evidence(&[], &a, 10).is_ok());
+        assert_eq!(
+            check_new_evidence(&[[0; 32], a], &a, 10).unwrap_err().code,
+            "duplicate_evidence"
+        );
+        let full: Vec<[u8; 32]> = (0..MAX_EVIDENCE_PER_ACTIVITY as u8)
+            .map(|i| [i + 2; 32])
+            .collect();
+        assert_eq!(
+            check_new_evidence(&full, &a, 10).unwrap_err().code,
+            "too_much_evidence"
+        );
+    }
+}

@@ -115,6 +115,7 @@ pub mod kinds {
     pub const PARTNERSHIP_REGISTERED: &str = "partnership.registered";
     pub const PARTNERSHIP_STATUS_CHANGED: &str = "partnership.status_changed";
     pub const ACTIVITY_RECORDED: &str = "activity.recorded";
+    pub const ACTIVITY_EVIDENCE_ADDED: &str = "activity.evidence_added";
     pub const MOU_CREATED: &str = "mou.created";
     pub const MOU_VERSION_UPLOADED: &str = "mou.version_uploaded";
     pub const MOU_SIGNATURE_ADDED: &str = "mou.signature_added";

@@ -66,6 +66,8 @@ pub struct Replay {
     tokens: HashMap<String, bool>,
     partnerships: HashMap<String, ReplayedPartnership>,
     mous: HashMap<String, ReplayedMou>,
+    /// activity id -> (partnership, SHA-256 hex of evidence 1, 2, ... as logged)
+    activities: HashMap<String, (String, Vec<String>)>,
     keys: HashMap<String, ReplayedKey>,
     /// (key id, mou, seq, logged at) of every accepted signature, for revocations to void.
     signed: Vec<(String, String, i64, i64)>,
@@ -98,6 +100,11 @@ impl Replay {
         &self.mous
     }
 
+    /// Each activity's evidence hashes (hex), in order, as the log recorded them.
+    pub fn evidence(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
+        self.activities.iter().map(|(id, (_, hashes))| (id, hashes))
+    }
+
     pub fn keys(&self) -> &HashMap<String, ReplayedKey> {
         &self.keys
     }
@@ -127,12 +134,8 @@ impl Replay {
             kinds::TOKEN_REVOKED => self.token_revoked(index, &entry),
             kinds::PARTNERSHIP_REGISTERED => self.registered(index, &entry),
             kinds::PARTNERSHIP_STATUS_CHANGED => self.status_changed(index, &entry),
-            kinds::ACTIVITY_RECORDED => {
-                let p = text(&entry, "partnership").unwrap_or_default();
-                if !self.partnerships.contains_key(p) {
-                    self.finding(index, format!("activity for unknown partnership `{p}`"));
-                }
-            }
+            kinds::ACTIVITY_RECORDED => self.activity_recorded(index, &entry),
+            kinds::ACTIVITY_EVIDENCE_ADDED => self.evidence_added(index, &entry),
             kinds::MOU_CREATED => self.mou_created(index, &entry),
             kinds::MOU_VERSION_UPLOADED => self.version_uploaded(index, &entry),
             kinds::MOU_SIGNATURE_ADDED => self.signature_added(index, &entry, time),
@@ -327,6 +330,43 @@ impl Replay {
                 None
             }
             Some(_) => Some(id),
+        }
+    }
+
+    fn activity_recorded(&mut self, index: u64, e: &Value) {
+        let p = text(e, "partnership").unwrap_or_default().to_string();
+        if !self.partnerships.contains_key(&p) {
+            self.finding(index, format!("activity for unknown partnership `{p}`"));
+        }
+        let id = text(e, "activity").unwrap_or_default().to_string();
+        if self
+            .activities
+            .insert(id.clone(), (p, Vec::new()))
+            .is_some()
+        {
+            self.finding(index, format!("activity `{id}` recorded twice"));
+        }
+    }
+
+    /// Evidence is numbered 1, 2, ... per activity, and names the activity's own partnership.
+    fn evidence_added(&mut self, index: u64, e: &Value) {
+        let id = text(e, "activity").unwrap_or_default();
+        let seq = e.get("seq").and_then(Value::as_i64).unwrap_or_default();
+        let partnership = text(e, "partnership").unwrap_or_default();
+        let problem = match self.activities.get_mut(id) {
+            None => Some(format!("evidence for unknown activity `{id}`")),
+            Some((p, _)) if p != partnership => Some(format!(
+                "evidence for activity `{id}` names partnership `{partnership}`, not `{p}`"
+            )),
+            Some((_, hashes)) => {
+                hashes.push(text(e, "sha256").unwrap_or_default().to_string());
+                let expected = hashes.len() as i64;
+                (seq != expected)
+                    .then(|| format!("activity `{id}`: evidence {seq} after {}", expected - 1))
+            }
+        };
+        if let Some(message) = problem {
+            self.finding(index, message);
         }
     }
 

@@ -38,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(status_form)
         .service(activity_form)
         .service(propose_form)
-        .service(version_form);
+        .service(version_form)
+        .service(evidence_form);
 }
 
 const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#fafbfc}\
@@ -347,10 +348,12 @@ async fn partnership(
             let history = db::partnerships::history(c, &key)?;
             let mous = db::pages::mous_of(c, &key)?;
             let activities = db::activities::list(c, &key, None, 100)?;
-            Ok(Some((p, history, mous, activities)))
+            let ids: Vec<String> = activities.iter().map(|a| a.id.clone()).collect();
+            let evidence = db::activities::evidence_of(c, &ids)?;
+            Ok(Some((p, history, mous, activities, evidence)))
         })
         .await;
-    let (p, history, mous, activities) = match found {
+    let (p, history, mous, activities, evidence) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::not_found(
@@ -389,7 +392,13 @@ async fn partnership(
             h2 { "Activities" }
             @if activities.is_empty() { p { "None recorded." } }
             table { @for a in &activities {
-                tr { td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) } }
+                tr {
+                    td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) }
+                    td class="evidence" { @for e in evidence.iter().filter(|e| e.activity_id == a.id) {
+                        a href={ "/api/v1/activities/" (a.id) "/evidence/" (e.seq) } { (e.filename.as_deref().unwrap_or("evidence")) }
+                        " " code title={ "SHA-256 " (hex::encode(&e.sha256)) } { (hex::encode(&e.sha256[..e.sha256.len().min(6)])) } " "
+                    } }
+                }
             } }
             @if let Some(acting) = &office_city {
                 h2 { "Record a status change (as the office of " (acting) ")" }
@@ -418,6 +427,17 @@ async fn partnership(
                     p { label { "Participants " input type="number" name="participants" min="0"; } }
                     p { label { "Outcome " textarea name="outcome" rows="2" cols="60" maxlength="4000" {} } }
                     p { button type="submit" { "Record" } }
+                }
+                @if !activities.is_empty() {
+                    h2 { "Attach evidence to an activity" }
+                    form method="post" action={ "/partnerships/" (p.id) "/evidence" } enctype="multipart/form-data" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Activity " select name="activity" {
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) " (" (a.mode) ")" } }
+                        } } }
+                        p { label { "Document " input type="file" name="document" required; } }
+                        p { button type="submit" { "Attach" } }
+                    }
                 }
             }
         },
@@ -517,7 +537,7 @@ async fn version_form(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let limit = state.settings.max_document_bytes;
-    let received = crate::api::received::receive_multipart(&req, payload, limit, |fields| {
+    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
         let csrf = fields
             .iter()
             .find(|(name, _)| name == "csrf")
@@ -866,6 +886,76 @@ async fn propose_form(
         .await
     {
         Ok(p) => session::see_other(&format!("/partnerships/{}", p.id)),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The partnership page's evidence form: multipart with the CSRF field and the activity before
+/// the file; the CSRF check runs before a byte of the document is read, then the API's rules.
+#[post("/partnerships/{id}/evidence")]
+async fn evidence_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let limit = state.settings.max_document_bytes;
+    let mut activity = String::new();
+    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        session::check_csrf(&req, &field("csrf"))?;
+        crate::domain::access::require_office(who.as_ref())?;
+        activity = field("activity");
+        Ok(())
+    })
+    .await;
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    let filename = match crate::domain::mous::validate_filename(received.filename.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return error_page(e.into()),
+    };
+    let document = db::mous::Upload {
+        media_type: received.media_type,
+        filename,
+        bytes: received.bytes,
+        sha256: received.sha256,
+    };
+    let page = id.clone();
+    let result = state
+        .write(move |tx| {
+            // The activity must belong to this page's partnership, and the caller to one of its
+            // cities.
+            db::activities::add_evidence(
+                tx,
+                &activity,
+                document,
+                who.as_ref().map(|w| w.token_id.as_str()),
+                |p| {
+                    if p.id != id {
+                        return Err(crate::domain::DomainError::not_found(
+                            "activity_not_found",
+                            "no such activity on this partnership",
+                        ));
+                    }
+                    crate::domain::access::require_party_office(who.as_ref(), &p.parties())
+                        .map(|_| ())
+                },
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{page}")),
         Err(e) => error_page(e),
     }
 }

@@ -85,3 +85,136 @@ both_backends!(activities_and_engagement_metrics, |srv| {
     srv.get("/api/v1/metrics/engagement?city=Houston")
         .assert_problem(422, "invalid_city_code");
 });
+
+both_backends!(evidence_documents_of_an_activity, |srv| {
+    let w = World::build(&srv);
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{}/activities", w.partnership),
+        Some(&w.a),
+        &json!({"kind": "delegation", "mode": "in_person", "start_date": "2019-05-14"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let activity = r.json()["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/activities/{activity}/evidence");
+    let programme = b"Delegation programme: 14-17 May 2019\n".to_vec();
+    let send = |token: Option<&str>, query: &str, media: &str, bytes: &[u8]| {
+        srv.send(
+            "POST",
+            &format!("{path}{query}"),
+            token,
+            Some((media, bytes.to_vec())),
+        )
+    };
+
+    let before = srv.log_size();
+    send(None, "", "text/plain", &programme).assert_problem(401, "authentication_required");
+    send(Some(&w.auditor), "", "text/plain", &programme).assert_problem(403, "office_required");
+    send(Some(&w.c), "", "text/plain", &programme).assert_problem(403, "not_a_party");
+    srv.send(
+        "POST",
+        "/api/v1/activities/no-such-activity/evidence",
+        Some(&w.a),
+        Some(("text/plain", programme.clone())),
+    )
+    .assert_problem(404, "activity_not_found");
+    send(Some(&w.a), "", "text/plain", b"").assert_problem(422, "empty_document");
+    send(
+        Some(&w.a),
+        "?filename=../../etc/passwd",
+        "text/plain",
+        &programme,
+    )
+    .assert_problem(422, "invalid_filename");
+    assert_eq!(srv.log_size(), before, "refusals record nothing");
+
+    // The partner city's office attaches the programme; the other office a photo report.
+    let r = send(
+        Some(&w.b),
+        "?filename=programme.txt",
+        "text/plain; charset=utf-8",
+        &programme,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let first = r.json();
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&programme))
+    };
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["sha256"], digest.as_str());
+    assert_eq!(first["size"], programme.len());
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/v1/activities/{activity}/evidence/1").as_str())
+    );
+    let entry = srv.entry(first["log_index"].as_i64().unwrap());
+    assert_eq!(entry["type"], "activity.evidence_added");
+    assert_eq!(entry["sha256"], digest.as_str());
+    assert_eq!(entry["partnership"], w.partnership.as_str());
+    send(Some(&w.a), "", "text/plain", &programme).assert_problem(409, "duplicate_evidence");
+    let photos = vec![0x89u8, b'P', b'N', b'G', 1, 2, 3];
+    let r = send(Some(&w.a), "?filename=photos.png", "image/png", &photos);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(srv.log_size(), before + 2);
+
+    // The list is public; the bytes are for the parties, auditors and admins.
+    let list = srv.get(&path).json();
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert_eq!(list[1]["filename"], "photos.png");
+    assert_eq!(list[1]["media_type"], "image/png");
+    let doc = format!("{path}/1");
+    srv.get(&doc).assert_problem(401, "authentication_required");
+    srv.get_as(&doc, &w.c).assert_problem(403, "not_a_party");
+    let r = srv.get_as(&doc, &w.auditor);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, programme);
+    assert_eq!(
+        r.header("etag"),
+        Some(format!("\"sha256:{digest}\"").as_str())
+    );
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    srv.get_as(&format!("{path}/3"), &w.a)
+        .assert_problem(404, "evidence_not_found");
+
+    // The partnership page lists them, and the audit replays and re-hashes them.
+    let page = srv.get(&format!("/partnerships/{}", w.partnership)).text();
+    assert!(
+        page.contains("programme.txt") && page.contains(&digest[..12]),
+        "{page}"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (ok, out) = crate::audit::audit_with(
+        &srv,
+        &state.path().join("state.json"),
+        &["--token", &w.auditor],
+    );
+    assert!(
+        ok && out.contains("2 documents hash to what the log recorded"),
+        "{out}"
+    );
+
+    // Bytes rewritten in the database are caught by the audit.
+    srv.db
+        .exec(match srv.backend() {
+            crate::support::Backend::Sqlite => "DROP TRIGGER activity_evidence_no_update",
+            crate::support::Backend::Postgres => {
+                "DROP TRIGGER activity_evidence_append_only ON activity_evidence"
+            }
+        })
+        .unwrap();
+    srv.db
+        .exec(&format!(
+            "UPDATE activity_evidence SET content = {} WHERE seq = 1",
+            srv.blob_sql(&hex::encode(b"A different programme\n"))
+        ))
+        .unwrap();
+    let (ok, out) = crate::audit::audit_with(
+        &srv,
+        &state.path().join("state.json"),
+        &["--token", &w.auditor],
+    );
+    assert!(
+        !ok && out.contains(&format!("activity {activity} evidence 1")),
+        "{out}"
+    );
+});

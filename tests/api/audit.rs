@@ -12,11 +12,11 @@ use crate::support::{Backend, TestServer, World, status_body};
 const BIN: &str = env!("CARGO_BIN_EXE_amity");
 
 /// Runs `amity audit`; returns (passed, stdout + stderr).
-fn audit(srv: &TestServer, state: &Path) -> (bool, String) {
+pub fn audit(srv: &TestServer, state: &Path) -> (bool, String) {
     audit_with(srv, state, &[])
 }
 
-fn audit_with(srv: &TestServer, state: &Path, extra: &[&str]) -> (bool, String) {
+pub fn audit_with(srv: &TestServer, state: &Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["audit", "--server", &srv.base, "--state"])
         .arg(state)

@@ -191,8 +191,23 @@ impl Session {
             .expect("element text")
     }
 
-    async fn body(&self) -> String {
-        self.text("body").await
+    /// Waits (up to 15 s) until the element's text contains `needle`, and returns it. A click
+    /// that submits a form returns before the next page has loaded, so reads after one wait.
+    async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = element.text().await
+            {
+                if text.contains(needle) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("`{css}` never contained {needle:?}; last seen: {last}");
     }
 
     async fn fill(&self, css: &str, value: &str) {
@@ -379,10 +394,10 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
     // Search finds a city, and its link leads to the city page.
     s.fill("#q", "Houston").await;
     s.click("form[action='/search'] button").await;
-    let results = s.text("ul.results").await;
+    let results = s.wait_text("ul.results", "Houston").await;
     assert!(results.contains("Houston (US)"), "{results}");
     s.click("ul.results a[href='/cities/us-hou']").await;
-    assert_eq!(s.text("h1").await, "Houston");
+    assert_eq!(s.wait_text("h1", "Houston").await, "Houston");
     assert!(s.image_width("img.map").await > 0, "the city map loads");
     assert!(
         s.image_width("img[src='/cities/us-hou/engagement.svg']")
@@ -398,7 +413,7 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
     s.visit("/signin").await;
     s.fill("input[name='token']", &scene.office_hou).await;
     s.click("form[action='/signin'] button").await;
-    assert!(s.body().await.contains("Signed in as office of us-hou"));
+    s.wait_text("main", "Signed in as office of us-hou").await;
     let cookies = s.client.get_all_cookies().await.expect("cookies");
     let session = cookies
         .iter()
@@ -447,7 +462,7 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
     s.screenshot("status-form").await;
     let before = srv.log_size();
     s.click(&format!("{status_form} button")).await;
-    let timeline = s.text("ol.timeline").await;
+    let timeline = s.wait_text("ol.timeline", reason).await;
     assert!(
         timeline.contains("2020-07-24 active → curtailed (political): ")
             && timeline.contains(reason),
@@ -483,13 +498,8 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
         .await
         .expect("remove the CSRF field");
     s.click(&format!("{status_form} button")).await;
-    assert!(
-        s.body()
-            .await
-            .contains("this form is stale or did not come from this site"),
-        "{}",
-        s.body().await
-    );
+    s.wait_text("main", "this form is stale or did not come from this site")
+        .await;
     assert_eq!(srv.log_size(), before + 1);
     s.screenshot("csrf-refused").await;
 

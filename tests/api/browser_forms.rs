@@ -280,20 +280,20 @@ both_backends!(an_office_proposes_a_partnership_from_the_browser, |srv| {
     assert_eq!(r.status, 403);
 });
 
-/// A `multipart/form-data` body the way a browser sends the MOU page's form: the hidden CSRF
-/// field first, then the file.
+/// A `multipart/form-data` body the way a browser sends the upload forms: the plain fields
+/// first (the hidden CSRF field among them), then the file.
 fn multipart(
-    csrf: Option<&str>,
+    fields: &[(&str, &str)],
     filename: &str,
     media_type: &str,
     bytes: &[u8],
 ) -> (String, Vec<u8>) {
     let boundary = "----amity-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
-    if let Some(csrf) = csrf {
+    for (name, value) in fields {
         body.extend_from_slice(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
             )
             .as_bytes(),
         );
@@ -329,7 +329,8 @@ both_backends!(an_office_uploads_an_mou_version_from_the_browser, |srv| {
     );
     let document = b"Memorandum of Understanding between Houston and Shanghai\n".to_vec();
     let upload = |b: &Browser, csrf: Option<&str>, filename: &str| {
-        let (content_type, body) = multipart(csrf, filename, "text/plain", &document);
+        let fields: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+        let (content_type, body) = multipart(&fields, filename, "text/plain", &document);
         srv.send_with(
             "POST",
             &action,
@@ -380,4 +381,76 @@ both_backends!(an_office_uploads_an_mou_version_from_the_browser, |srv| {
     assert_eq!(v["versions"][0]["sha256"], digest.as_str());
     // The same bytes again are refused as identical to the current version.
     assert_eq!(upload(&a, Some(&a.csrf), "mou-en.txt").status, 409);
+});
+
+both_backends!(an_office_attaches_evidence_from_the_browser, |srv| {
+    let w = World::build(&srv);
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{}/activities", w.partnership),
+        Some(&w.a),
+        &serde_json::json!({"kind": "exchange", "mode": "hybrid", "start_date": "2021-09-01"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let activity = r.json()["id"].as_str().unwrap().to_string();
+    // A second partnership with its own activity, to try attaching across pages.
+    let other = srv.propose(&w.a, "us-hou", "de-ber");
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{other}/activities"),
+        Some(&w.a),
+        &serde_json::json!({"kind": "aid", "mode": "virtual", "start_date": "2021-09-02"}),
+    );
+    let foreign = r.json()["id"].as_str().unwrap().to_string();
+
+    let page_path = format!("/partnerships/{}", w.partnership);
+    let action = format!("{page_path}/evidence");
+    let a = Browser::sign_in(&srv, &w.a);
+    let page = a.get(&srv, &page_path).text();
+    assert!(page.contains("Attach evidence to an activity"), "{page}");
+    assert!(
+        page.contains(&format!(r#"option value="{activity}""#)),
+        "{page}"
+    );
+    let report = b"Exchange report, September 2021\n".to_vec();
+    let attach = |b: &Browser, fields: &[(&str, &str)]| {
+        let (content_type, body) = multipart(fields, "report.txt", "text/plain", &report);
+        srv.send_with(
+            "POST",
+            &action,
+            &[("Cookie", &b.cookies), ("Content-Type", &content_type)],
+            body,
+        )
+    };
+    let before = srv.log_size();
+    assert_eq!(attach(&a, &[("activity", &activity)]).status, 403);
+    assert_eq!(
+        attach(
+            &a,
+            &[
+                ("csrf", "amity_wrong-wrong-wrong-wrong-wrong-x"),
+                ("activity", &activity)
+            ]
+        )
+        .status,
+        403
+    );
+    // An activity of another partnership cannot be reached through this page.
+    assert_eq!(
+        attach(&a, &[("csrf", &a.csrf), ("activity", &foreign)]).status,
+        404
+    );
+    let c = Browser::sign_in(&srv, &w.c);
+    assert_eq!(
+        attach(&c, &[("csrf", &c.csrf), ("activity", &activity)]).status,
+        403
+    );
+    assert_eq!(srv.log_size(), before);
+
+    let r = attach(&a, &[("csrf", &a.csrf), ("activity", &activity)]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(srv.log_size(), before + 1);
+    assert!(a.get(&srv, &page_path).text().contains("report.txt"));
+    let list = srv
+        .get(&format!("/api/v1/activities/{activity}/evidence"))
+        .json();
+    assert_eq!(list[0]["filename"], "report.txt");
 });

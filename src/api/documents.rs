@@ -1,9 +1,12 @@
-//! Documents as they arrive: streamed in and hashed on the way, refused as soon as they pass
-//! the size limit, either as a raw body (its `Content-Type` kept) or as `multipart/form-data`
-//! with one file part. Shared by MOU versions, activity evidence and the pages' upload forms.
+//! Stored documents in and out. In: streamed and hashed on the way, refused as soon as they
+//! pass the size limit, either as a raw body (its `Content-Type` kept) or as
+//! `multipart/form-data` with one file part. Out: the exact bytes with their hash as ETag and
+//! `Content-Digest`. Shared by MOU versions, activity evidence and the pages' upload forms.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -146,4 +149,56 @@ pub(crate) async fn receive_document(
         bytes,
         sha256,
     })
+}
+
+/// A stored document's exact bytes: `ETag` is `"sha256:<hex>"`, `Content-Digest` (RFC 9530) and
+/// `Digest` carry the SHA-256 in base64, and `If-None-Match` gets a 304.
+pub(crate) fn document_response(
+    req: &HttpRequest,
+    sha256: &[u8; 32],
+    media_type: String,
+    filename: Option<String>,
+    bytes: Vec<u8>,
+) -> HttpResponse {
+    let etag = format!("\"sha256:{}\"", hex::encode(sha256));
+    let b64 = STANDARD.encode(sha256);
+    if req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish();
+    }
+    let mut res = HttpResponse::Ok();
+    res.insert_header((header::CONTENT_TYPE, media_type))
+        .insert_header((header::ETAG, etag))
+        .insert_header(("Content-Digest", format!("sha-256=:{b64}:")))
+        .insert_header(("Digest", format!("sha-256={b64}")))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    if let Some(name) = filename {
+        // validate_filename allowed no quotes or control characters; non-ASCII names go in
+        // the RFC 8187 form so the header stays ASCII.
+        let ascii: String = name
+            .chars()
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .collect();
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        res.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ));
+    }
+    res.body(bytes)
 }
