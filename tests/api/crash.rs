@@ -516,7 +516,7 @@ impl Writer {
             )?;
             self.sign(&home.signatory, &mou)?;
             self.sign(&partner, &mou)?;
-            let (status, by) = if n % 2 == 0 {
+            let (status, by) = if n.is_multiple_of(2) {
                 ("curtailed", &home.office)
             } else {
                 ("active", &token)
