@@ -22,6 +22,7 @@ mod log;
 mod log_checks;
 mod meta;
 mod mous;
+mod multi_server;
 mod pages;
 mod partnerships;
 mod process;
