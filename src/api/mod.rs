@@ -104,7 +104,9 @@ fn routes() -> UtoipaApp<
 
 /// The OpenAPI document of every route.
 pub fn openapi_doc() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut doc = routes().split_for_parts().1;
+    openapi::document_problems(&mut doc);
+    doc
 }
 
 /// The complete application for one worker.

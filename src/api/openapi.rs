@@ -41,6 +41,74 @@ pub struct Problem {
     code: String,
 }
 
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+/// Makes the document say what the service does with errors, for every operation at once:
+/// problem bodies are `application/problem+json` (the annotations can only name the schema),
+/// and the refusals the framework layer gives before a handler runs are listed: 400 for a path,
+/// query or body that does not parse, 413 and 415 for a body too large or of another type.
+pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::new(PROBLEM_REF)))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            for response in op.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response.content.get("application/json").is_some_and(
+                    |c| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF),
+                );
+                if is_problem
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response
+                        .content
+                        .insert(crate::error::PROBLEM_JSON.to_string(), content);
+                }
+            }
+            let takes_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = op.request_body.is_some();
+            let responses = &mut op.responses.responses;
+            if takes_input || has_body {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("A path, query or body that does not parse"));
+            }
+            if has_body {
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("The body is larger than this operation takes"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| problem("The body is not of a type this operation takes"));
+            }
+        }
+    }
+}
+
 /// The HTTP methods of a path item, upper case.
 pub fn methods_of(item: &utoipa::openapi::PathItem) -> Vec<String> {
     let mut out = Vec::new();

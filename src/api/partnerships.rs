@@ -177,7 +177,8 @@ pub struct ConfirmBody {}
     responses(
         (status = 200, body = StatusChangeView),
         (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem)
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem, description = "a body other than `{}`")
     )
 )]
 #[post("/partnerships/{id}/confirm")]

@@ -134,6 +134,48 @@ both_backends!(openapi_lists_every_route, |srv| {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 });
 
+both_backends!(openapi_documents_errors_as_served, |srv| {
+    let doc = srv.get("/api/v1/openapi.json").json();
+    let problem = json!({"$ref": "#/components/schemas/Problem"});
+    let mut problems = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            // Errors are served as problem+json, so that is what the document says.
+            for (status, response) in responses {
+                let content = &response["content"];
+                if content["application/json"]["schema"] == problem {
+                    panic!("{method} {path} {status}: Problem documented as application/json");
+                }
+                if content["application/problem+json"]["schema"] == problem {
+                    problems += 1;
+                }
+            }
+            // What the framework refuses before a handler runs is documented too.
+            let takes_input = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+            let has_body = op.get("requestBody").is_some();
+            if takes_input || has_body {
+                assert!(responses.contains_key("400"), "{method} {path}: no 400");
+            }
+            if has_body {
+                for status in ["413", "415"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path}: no {status}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        problems > 100,
+        "only {problems} problem responses documented"
+    );
+    // And a real error matches: a malformed query answers 400 problem+json where documented.
+    let r = srv.get("/api/v1/log/entries?start=x");
+    r.assert_problem(400, "invalid_query");
+});
+
 #[test]
 fn both_migration_sets_list_the_same_versions() {
     use amity::db::{Backend, migrations};

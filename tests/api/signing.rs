@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestServer};
+use crate::support::{Http, Reply};
 
 pub const ORIGIN: &str = "amity.localhost";
 
@@ -30,7 +30,11 @@ pub struct Signatory {
 
 impl Signatory {
     pub fn new(seed: u8, signer: &str, office: &str) -> Signatory {
-        let key = SigningKey::from_bytes(&[seed; 32]);
+        Signatory::with_key(SigningKey::from_bytes(&[seed; 32]), signer, office)
+    }
+
+    /// A signatory with a key of the caller's choosing (tests that need more than 256 keys).
+    pub fn with_key(key: SigningKey, signer: &str, office: &str) -> Signatory {
         let city = signer.rsplit_once('@').expect("handle@city").1.to_string();
         Signatory {
             public: PublicKey::from_signing_key(&key),
@@ -53,7 +57,7 @@ impl Signatory {
     }
 }
 
-pub fn challenge(srv: &TestServer, office: &str, city: &str) -> String {
+pub fn challenge(srv: &impl Http, office: &str, city: &str) -> String {
     let r = srv.get_as(&format!("/api/v1/cities/{city}/keys/challenge"), office);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["challenge"]
@@ -92,7 +96,7 @@ pub fn registration_body(
 }
 
 /// Registers the signatory's key; returns the reply.
-pub fn register(srv: &TestServer, s: &Signatory) -> Reply {
+pub fn register(srv: &impl Http, s: &Signatory) -> Reply {
     let c = challenge(srv, &s.office, &s.city);
     let body = registration_body(s, &c, &s.public.to_openssh_line_without_comment(), &s.key);
     srv.post(
@@ -103,7 +107,7 @@ pub fn register(srv: &TestServer, s: &Signatory) -> Reply {
 }
 
 /// Registers and approves the key; fills in `key_id`.
-pub fn enroll(srv: &TestServer, admin: &str, s: &mut Signatory) {
+pub fn enroll(srv: &impl Http, admin: &str, s: &mut Signatory) {
     let r = register(srv, s);
     assert_eq!(r.status, 201, "{}", r.text());
     s.key_id = r.json()["id"].as_str().expect("id").to_string();
@@ -115,7 +119,7 @@ pub fn enroll(srv: &TestServer, admin: &str, s: &mut Signatory) {
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
-pub fn create_mou(srv: &TestServer, office: &str, partnership: &str) -> String {
+pub fn create_mou(srv: &impl Http, office: &str, partnership: &str) -> String {
     let r = srv.post(
         "/api/v1/mous",
         Some(office),
@@ -125,7 +129,7 @@ pub fn create_mou(srv: &TestServer, office: &str, partnership: &str) -> String {
     r.json()["id"].as_str().expect("id").to_string()
 }
 
-pub fn upload(srv: &TestServer, office: &str, mou: &str, bytes: &[u8]) -> Reply {
+pub fn upload(srv: &impl Http, office: &str, mou: &str, bytes: &[u8]) -> Reply {
     srv.send(
         "POST",
         &format!("/api/v1/mous/{mou}/versions?filename=mou.txt"),
@@ -135,7 +139,7 @@ pub fn upload(srv: &TestServer, office: &str, mou: &str, bytes: &[u8]) -> Reply 
 }
 
 /// The statement the server offers `s` at the current head.
-pub fn statement(srv: &TestServer, s: &Signatory, mou: &str) -> Vec<u8> {
+pub fn statement(srv: &impl Http, s: &Signatory, mou: &str) -> Vec<u8> {
     let r = srv.get_as(
         &format!(
             "/api/v1/mous/{mou}/signing-statement?signer={}&role={}",
@@ -148,7 +152,7 @@ pub fn statement(srv: &TestServer, s: &Signatory, mou: &str) -> Vec<u8> {
 }
 
 pub fn submit(
-    srv: &TestServer,
+    srv: &impl Http,
     office: &str,
     mou: &str,
     statement: &[u8],
@@ -162,7 +166,7 @@ pub fn submit(
 }
 
 /// Fetches the statement, signs it, submits it.
-pub fn sign_mou(srv: &TestServer, s: &Signatory, mou: &str) -> Reply {
+pub fn sign_mou(srv: &impl Http, s: &Signatory, mou: &str) -> Reply {
     let st = statement(srv, s, mou);
     submit(srv, &s.office, mou, &st, &s.sign(&st))
 }
@@ -173,7 +177,7 @@ pub fn parse(bytes: &[u8]) -> MouSignatureStatement {
 }
 
 /// The audit report.
-pub fn audit(srv: &TestServer, mou: &str) -> Value {
+pub fn audit(srv: &impl Http, mou: &str) -> Value {
     let r = srv.get(&format!("/api/v1/mous/{mou}/audit"));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()

@@ -279,38 +279,7 @@ impl TestServer {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
-        let mut req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.header("Authorization", format!("Bearer {t}"));
-        }
-        let bytes = match body {
-            Some((content_type, bytes)) => {
-                req = req.header("Content-Type", content_type);
-                bytes
-            }
-            None => Vec::new(),
-        };
-        let request = req.body(bytes).expect("request builds");
-        let mut res = self.agent.run(request).expect("request sent");
-        let status = res.status().as_u16();
-        let headers = res
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
-        let body = res
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .expect("body read");
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        request(&self.agent, &self.base, method, path, token, body).expect("request sent")
     }
 
     /// Sends a request with extra headers (cookies, form content types).
@@ -482,6 +451,164 @@ impl TestServer {
         );
         assert_eq!(r.status, 201, "{}", r.text());
         r.json()["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// One HTTP exchange, read fully; `Err` only when no response arrived (refused, reset).
+pub fn request(
+    agent: &ureq::Agent,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<Reply, ureq::Error> {
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let bytes = match body {
+        Some((content_type, bytes)) => {
+            req = req.header("Content-Type", content_type);
+            bytes
+        }
+        None => Vec::new(),
+    };
+    let request = req.body(bytes).expect("request builds");
+    let mut res = agent.run(request)?;
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = res
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn test_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// What the signing helpers need from a server: the in-process `TestServer` or a `Remote`
+/// (a separate `amity serve` process).
+pub trait Http {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply;
+
+    fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, None)
+    }
+
+    fn get_as(&self, path: &str, token: &str) -> Reply {
+        self.send("GET", path, Some(token), None)
+    }
+
+    fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            token,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    }
+}
+
+impl Http for TestServer {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        TestServer::send(self, method, path, token, body)
+    }
+}
+
+impl<T: Http> Http for std::sync::Arc<T> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        (**self).send(method, path, token, body)
+    }
+}
+
+/// A client of a server running elsewhere (a spawned `amity serve`).
+#[derive(Clone)]
+pub struct Remote {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    pub fn new(base: &str) -> Remote {
+        Remote {
+            base: base.trim_end_matches('/').to_string(),
+            agent: test_agent(),
+        }
+    }
+
+    /// Like `send`, but a request that got no answer (the server died) is an `Err`.
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Reply, ureq::Error> {
+        request(&self.agent, &self.base, method, path, token, body)
+    }
+
+    pub fn try_post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<Reply, ureq::Error> {
+        self.try_send(
+            "POST",
+            path,
+            token,
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    }
+}
+
+impl Http for Remote {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        self.try_send(method, path, token, body)
+            .unwrap_or_else(|e| panic!("{method} {}{path}: no answer: {e}", self.base))
     }
 }
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# API fuzzing with schemathesis (from PyPI, pinned) against /api/v1/openapi.json of the release
+# server on a fresh SQLite database with a few seeded records, once per principal: admin,
+# office, anonymous. Checks: no 5xx, status codes, content types, headers and bodies as
+# documented, and every error a problem+json document (.ci/schemathesis_hooks.py).
+#
+#   .ci/schemathesis.sh [MAX_EXAMPLES]      (AMITY_BIN defaults to target/release/amity)
+#
+# Prints "SCHEMATHESIS RESULT principal=... cases=... failures=..." per principal and exits
+# non-zero when any run found a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+max_examples=${1:-${SCHEMATHESIS_MAX_EXAMPLES:-50}}
+bin=${AMITY_BIN:-target/release/amity}
+venv=${SCHEMATHESIS_VENV:-/tmp/amity-schemathesis-venv}
+
+die() { printf '\nSCHEMATHESIS FAILURE: %s\n' "$*" >&2; exit 1; }
+
+[ -x "$bin" ] || die "$bin is not built (cargo build --release --locked)"
+
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (is python3-venv installed?)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+fi
+"$venv/bin/schemathesis" --version
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export DATABASE_URL="sqlite://$work/amity.db"
+export AMITY_KEYS_DIR="$work/keys"
+"$bin" migrate >/dev/null || die "amity migrate failed"
+admin=$("$bin" admin create-token --role admin) || die "cannot create the admin token"
+
+"$bin" serve --bind 127.0.0.1:0 --auto-approve-keys >"$work/stdout" 2>"$work/server.log" &
+server_pid=$!
+base=
+for _ in $(seq 1 100); do
+  base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -n 1 || true)
+  [ -n "$base" ] && break
+  kill -0 "$server_pid" 2>/dev/null || die "amity serve exited: $(cat "$work/server.log")"
+  sleep 0.1
+done
+[ -n "$base" ] || die "amity serve did not print its URL"
+echo "server at $base"
+
+# Seeded records, so some generated requests reach real ones (the examples in the document
+# name these codes).
+post() {
+  local token=$1 path=$2 body=$3
+  curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    --data "$body" "$base$path"
+}
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+post "$admin" /api/v1/admin/cities '{"code":"us-hou","name":"Houston","country":"US","lat":29.76,"lon":-95.37}' >/dev/null
+post "$admin" /api/v1/admin/cities '{"code":"cn-sha","name":"Shanghai","country":"CN","lat":31.23,"lon":121.47}' >/dev/null
+post "$admin" /api/v1/admin/cities '{"code":"de-ber","name":"Berlin","country":"DE"}' >/dev/null
+office_id=$(post "$admin" /api/v1/admin/offices '{"city":"us-hou","name":"Office of International Affairs"}' | field id)
+post "$admin" /api/v1/admin/offices '{"city":"cn-sha","name":"Foreign Affairs Office"}' >/dev/null
+office=$(post "$admin" /api/v1/admin/tokens "{\"role\":\"office\",\"office\":\"$office_id\"}" | field token)
+partnership=$(post "$office" /api/v1/partnerships '{"cities":["us-hou","cn-sha"],"kind":"sister","established":"1979"}' | field id)
+mou=$(post "$office" /api/v1/mous "{\"partnership\":\"$partnership\",\"title\":\"Memorandum of Understanding\"}" | field id)
+curl -fsS -X POST -H "Authorization: Bearer $office" -H 'Content-Type: text/plain' \
+  --data 'Memorandum text' "$base/api/v1/mous/$mou/versions?filename=mou.txt" >/dev/null
+post "$office" "/api/v1/partnerships/$partnership/activities" \
+  '{"kind":"delegation","date":"2024-05-01","title":"Trade delegation"}' >/dev/null || true
+echo "seeded: partnership $partnership, MOU $mou"
+
+export SCHEMATHESIS_HOOKS="$PWD/.ci/schemathesis_hooks.py"
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,errors_are_problem_json
+failed=0
+for principal in admin office anonymous; do
+  auth=()
+  case $principal in
+    admin) auth=(-H "Authorization: Bearer $admin") ;;
+    office) auth=(-H "Authorization: Bearer $office") ;;
+  esac
+  out="$work/$principal.out"
+  set +e
+  # From the scratch dir: schemathesis keeps a cache of past failures in the working directory,
+  # which would make one run depend on the last.
+  (cd "$work" && "$venv/bin/schemathesis" run "$base/api/v1/openapi.json" --url "$base" \
+    "${auth[@]}" --checks "$checks" --max-examples "$max_examples" --seed 20261128 \
+    --phases examples,coverage,fuzzing --workers 2 --no-color --output-truncate false \
+    --generation-database none --request-timeout 20 --max-failures 50) | tee "$out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  # The summary line: "N generated, N passed" or "N generated, M found M unique failures".
+  summary=$(grep -E '^ *[0-9]+ generated' "$out" | tail -n 1)
+  cases=$(sed -E 's/^ *([0-9]+) generated.*/\1/' <<<"$summary")
+  failures=$(grep -oE '[0-9]+ found' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+  [ -n "$cases" ] || die "no summary from schemathesis for $principal"
+  echo "SCHEMATHESIS RESULT principal=$principal max_examples=$max_examples cases=$cases failures=$failures exit=$rc"
+  [ "$rc" -eq 0 ] || failed=1
+done
+kill -0 "$server_pid" 2>/dev/null || die "the server died during the run: $(tail -n 20 "$work/server.log")"
+[ "$failed" -eq 0 ] || die "schemathesis found failures (see above)"
+echo "schemathesis: no failures"
