@@ -349,6 +349,14 @@ both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
         &json!({"kind": "exchange", "mode": "hybrid", "start_date": "2021-06-01"}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    let activity = r.json()["id"].as_str().unwrap().to_string();
+    let r = srv.send(
+        "POST",
+        &format!("/api/v1/activities/{activity}/evidence?filename=minutes.txt"),
+        Some(&w.b),
+        Some(("text/plain", b"Minutes of the exchange".to_vec())),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
     let t = srv.post(
         "/api/v1/admin/tokens",
         Some(&w.admin),
@@ -407,6 +415,7 @@ both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
         "mou.version_uploaded",
         "mou.signature_added",
         "activity.recorded",
+        "activity.evidence_added",
         "token.revoked",
     ] {
         assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
