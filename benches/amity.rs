@@ -69,11 +69,16 @@ fn crypto(c: &mut Criterion) {
     let vk = sk.verifying_key();
     let sig = sk.sign(&signed);
     g.bench_function("baseline_ed25519_verify_strict", |b| {
-        b.iter(|| vk.verify_strict(black_box(&signed), black_box(&sig)).expect("ok"))
+        b.iter(|| {
+            vk.verify_strict(black_box(&signed), black_box(&sig))
+                .expect("ok")
+        })
     });
     for n in [64usize, 1024] {
         let keys: Vec<SigningKey> = (0..n as u64).map(key).collect();
-        let msgs: Vec<Vec<u8>> = (0..n).map(|i| format!("message {i}").into_bytes()).collect();
+        let msgs: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("message {i}").into_bytes())
+            .collect();
         let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
         let vks: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
         let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
@@ -111,7 +116,9 @@ fn crypto(c: &mut Criterion) {
     let data = vec![0x5au8; 64 * 1024 * 1024];
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
-    g.bench_function("baseline_64mib", |b| b.iter(|| Sha256::digest(black_box(&data))));
+    g.bench_function("baseline_64mib", |b| {
+        b.iter(|| Sha256::digest(black_box(&data)))
+    });
     g.finish();
 }
 
@@ -179,8 +186,12 @@ fn storage(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let entry = LogEntry::new(kinds::CITY_CREATED, 0, serde_json::json!({"bench": "append"}))
-        .expect("entry");
+    let entry = LogEntry::new(
+        kinds::CITY_CREATED,
+        0,
+        serde_json::json!({"bench": "append"}),
+    )
+    .expect("entry");
     for backend in ["sqlite", "postgres"] {
         let mut g = c.benchmark_group(format!("merkle_{backend}"));
         g.sample_size(20)

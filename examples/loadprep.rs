@@ -48,7 +48,9 @@ impl Api {
         let auth = format!("Bearer {token}");
         let mut resp = match (method, body) {
             ("GET", _) => ureq::get(&url).header("Authorization", &auth).call()?,
-            (_, Some(b)) => ureq::post(&url).header("Authorization", &auth).send_json(b)?,
+            (_, Some(b)) => ureq::post(&url)
+                .header("Authorization", &auth)
+                .send_json(b)?,
             (_, None) => ureq::post(&url)
                 .header("Authorization", &auth)
                 .send_empty()?,
@@ -85,7 +87,10 @@ struct Signer {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [base, admin, out, rest @ ..] = args.as_slice() else {
-        return Err("usage: loadprep BASE_URL ADMIN_TOKEN OUT_DIR [--groups N] [--mous N] [--signers N]".into());
+        return Err(
+            "usage: loadprep BASE_URL ADMIN_TOKEN OUT_DIR [--groups N] [--mous N] [--signers N]"
+                .into(),
+        );
     };
     let mut groups = 5usize;
     let mut mous = 1000usize;
@@ -183,7 +188,10 @@ fn main() -> Result<()> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("setup thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("setup thread panicked".into()))
+            })
             .collect()
     });
     let mut all = Vec::with_capacity(total);
@@ -200,12 +208,23 @@ fn main() -> Result<()> {
             .enumerate()
             .map(|(g, chunk)| {
                 let (people, offices, out, signed_at) = (&people, &offices, &out, &signed_at);
-                s.spawn(move || write_group(&out.join(format!("sig-{g}.tsv")), chunk, people, offices, signed_at))
+                s.spawn(move || {
+                    write_group(
+                        &out.join(format!("sig-{g}.tsv")),
+                        chunk,
+                        people,
+                        offices,
+                        signed_at,
+                    )
+                })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("signing thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("signing thread panicked".into()))
+            })
             .collect()
     });
     for r in results {
@@ -234,7 +253,10 @@ fn main() -> Result<()> {
         .call()?
         .body_mut()
         .read_to_string()?;
-    let size = note.lines().nth(1).ok_or("checkpoint note without a size")?;
+    let size = note
+        .lines()
+        .nth(1)
+        .ok_or("checkpoint note without a size")?;
     std::fs::write(out.join("log_size.txt"), format!("{size}\n"))?;
     eprintln!("loadprep: done, files in {}", out.display());
     Ok(())

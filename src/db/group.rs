@@ -60,7 +60,9 @@ where
             // A write that failed on its own reports its own error, whatever the batch did.
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(v)), Ok(())) => Ok(v),
-            (Some(Ok(_)), Err(e)) => Err(DbError::Aborted(format!("the batch did not commit: {e}"))),
+            (Some(Ok(_)), Err(e)) => {
+                Err(DbError::Aborted(format!("the batch did not commit: {e}")))
+            }
             (None, _) => Err(DbError::Aborted("the write panicked".into())),
         };
         // The waiter may have gone (client disconnected); the write stands either way.

@@ -14,6 +14,7 @@ mod browser_forms;
 mod bundle;
 mod cities;
 mod cli;
+mod group_commit;
 mod import;
 mod interop;
 mod keys;
