@@ -149,7 +149,7 @@ fn tree_db(backend: &str, n: u64) -> Option<Db> {
         }
     };
     let db = Db::open(&url, 2).expect("open");
-    let size = db.read(|c| amity::db::log::size(c)).expect("size") as u64;
+    let size = db.read(amity::db::log::size).expect("size") as u64;
     if size > n {
         panic!("{url} holds {size} entries, more than {n}: remove it");
     }
