@@ -25,9 +25,13 @@ BASE_PORT=$((PORT + 1))
 read -r -a LEVELS <<<"$SWEEP"
 GROUPS_NEEDED=${#LEVELS[@]}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+# The load generator and the two small tools the script uses, installed only when missing.
+MISSING=()
+for tool in wrk curl; do command -v "$tool" >/dev/null || MISSING+=("$tool"); done
+if [ ${#MISSING[@]} -gt 0 ]; then
+  echo "installing ${MISSING[*]}" >&2
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "${MISSING[@]}" >/dev/null
 fi
 
 cargo build --release --locked --bins --example loadprep >&2
@@ -105,7 +109,7 @@ bench_backend() {
   t0=$(date +%s.%N)
   "$AMITY_BIN" import data/twin_cities.csv --database-url "$url" >"$dir/import.log" 2>&1
   t1=$(date +%s.%N)
-  printf '%s\timport_twin_cities_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(echo "$t1 - $t0" | bc)" >>"$RESULTS"
+  printf '%s\timport_twin_cities_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >>"$RESULTS"
   local admin
   admin=$("$AMITY_BIN" admin create-token --role admin --database-url "$url" 2>/dev/null)
   AMITY_BIND="127.0.0.1:$PORT" DATABASE_URL="$url" AMITY_KEYS_DIR="$dir/keys" \
@@ -119,7 +123,7 @@ bench_backend() {
   t2=$(date +%s.%N)
   "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups "$GROUPS_NEEDED" --mous "${MOUS:-1000}" --signers "${SIGNERS:-25}" >&2
   t3=$(date +%s.%N)
-  printf '%s\tsetup_http_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(echo "$t3 - $t2" | bc)" >>"$RESULTS"
+  printf '%s\tsetup_http_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(awk -v a="$t2" -v b="$t3" 'BEGIN { print b - a }')" >>"$RESULTS"
 
   local g=0
   for c in "${LEVELS[@]}"; do
