@@ -63,7 +63,9 @@ where
             (Some(Ok(_)), Err(e)) => {
                 Err(DbError::Aborted(format!("the batch did not commit: {e}")))
             }
-            (None, _) => Err(DbError::Aborted("the write panicked".into())),
+            // Never ran: the batch failed before reaching it (no connection, say).
+            (None, Err(e)) => Err(DbError::Aborted(format!("the batch did not run: {e}"))),
+            (None, Ok(())) => Err(DbError::Aborted("the write panicked".into())),
         };
         // The waiter may have gone (client disconnected); the write stands either way.
         let _ = self.reply.send(out);
