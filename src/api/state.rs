@@ -62,13 +62,13 @@ impl AppState {
         Ok(web::block(move || db.side_write(f)).await??)
     }
 
-    /// Runs a write (with its log entries) on the blocking pool.
+    /// Runs a write (with its log entries) through group commit: it resolves only after
+    /// the transaction holding it committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
     {
-        let db = self.db.clone();
-        Ok(web::block(move || db.write(f)).await??)
+        Ok(self.db.write_grouped(f).await?)
     }
 }

@@ -20,6 +20,9 @@ pub enum DbError {
     /// Stored data that does not parse: only a hand-edited database produces this.
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A grouped write that did not complete: its batch failed to commit, or it panicked.
+    #[error("the write was not completed: {0}")]
+    Aborted(String),
 }
 
 impl DbError {

@@ -20,6 +20,7 @@ pub mod activities;
 pub mod briefing;
 pub mod cities;
 pub mod error;
+mod group;
 pub mod import;
 pub mod keys;
 pub mod log;
@@ -33,6 +34,7 @@ pub mod tokens;
 pub mod tree;
 mod url;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -102,6 +104,8 @@ pub struct Db {
     backend: Backend,
     readers: Pool<Manager>,
     writer: Pool<Manager>,
+    /// The group-commit writer, started by the first grouped write (the CLI never needs it).
+    group: Arc<OnceLock<group::GroupWriter>>,
 }
 
 impl Db {
@@ -133,6 +137,7 @@ impl Db {
             backend,
             readers,
             writer,
+            group: Arc::new(OnceLock::new()),
         })
     }
 
@@ -177,6 +182,28 @@ impl Db {
 }
 
 impl Db {
+    /// The same contract as `write` (the result arrives only after the write is committed
+    /// with its log entries; an error rolls back this write alone), but the write is queued
+    /// and committed together with the writes queued beside it: see `group`.
+    pub async fn write_grouped<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let writer = match self.group.get() {
+            Some(w) => w.clone(),
+            None => {
+                let started = group::GroupWriter::start(self.writer.clone())?;
+                // Two first writes may race here; the loser's thread ends with its queue.
+                self.group.get_or_init(|| started).clone()
+            }
+        };
+        writer
+            .submit(f)
+            .await
+            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?
+    }
+
     /// A transaction on the writer connection that appends nothing to the log: only for
     /// ephemeral working state that is not registry data (key registration challenges). It
     /// does not take the log head, so it never delays or reorders log appends.

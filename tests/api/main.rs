@@ -16,6 +16,7 @@ mod bundle;
 mod cities;
 mod cli;
 mod crash;
+mod group_commit;
 mod import;
 mod interop;
 mod keys;

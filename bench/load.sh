@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Load benchmark: Amity's release server on a fresh database, driven over loopback by wrk,
+# each scenario next to a bare actix-web baseline (bench binary `amity-baseline`) measured by
+# the same generator in the same run. Prints a Markdown table and writes results to $OUT.
+#
+#   bench/load.sh                      # SQLite
+#   AMITY_BENCH_POSTGRES_URL=postgres://amity:amity@localhost/postgres bench/load.sh
+#                                      # SQLite, then PostgreSQL (a fresh database is created
+#                                      # through that URL's server and dropped afterwards)
+#
+# Knobs (environment): DURATION (default 5s per run), SWEEP (concurrency levels for signature
+# submission, default "1 4 16 64 256"), CONC (connections for the other scenarios, default 64),
+# OUT (results directory, default target/bench-load), AMITY_BIN (server binary to measure,
+# default target/release/amity; lets a run compare an older build).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+DURATION=${DURATION:-5s}
+SWEEP=${SWEEP:-"1 4 16 64 256"}
+CONC=${CONC:-64}
+OUT=${OUT:-$ROOT/target/bench-load}
+PORT=${PORT:-$((20000 + RANDOM % 20000))}
+BASE_PORT=$((PORT + 1))
+read -r -a LEVELS <<<"$SWEEP"
+GROUPS_NEEDED=${#LEVELS[@]}
+
+# The load generator and the two small tools the script uses, installed only when missing.
+MISSING=()
+for tool in wrk curl; do command -v "$tool" >/dev/null || MISSING+=("$tool"); done
+if [ ${#MISSING[@]} -gt 0 ]; then
+  echo "installing ${MISSING[*]}" >&2
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "${MISSING[@]}" >/dev/null
+fi
+
+cargo build --release --locked --bins --example loadprep >&2
+AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
+BASELINE_BIN=$ROOT/target/release/amity-baseline
+PREP_BIN=$ROOT/target/release/examples/loadprep
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+RESULTS=$OUT/results.tsv
+printf 'backend\tscenario\tconc\tok_per_s\tp50\tp99\trss_mib\terrors\n' >"$RESULTS"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${PG_DB:-}" ]; then psql -q "$AMITY_BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+
+wait_http() {
+  for _ in $(seq 1 200); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+# rss_reset PID / rss_peak PID: peak resident set since the last reset, in MiB.
+rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+rss_peak() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+# run_wrk BACKEND SCENARIO CONC PID URL SCRIPT ARGS...: one wrk run, one result line.
+run_wrk() {
+  local backend=$1 scenario=$2 conc=$3 pid=$4 url=$5 script=$6
+  shift 6
+  local threads=2
+  [ "$conc" -lt 2 ] && threads=1
+  rss_reset "$pid"
+  local log=$OUT/wrk-$backend-$scenario-$conc.txt
+  WRK_THREADS=$threads wrk -t"$threads" -c"$conc" -d"$DURATION" --latency --timeout 30s -s "bench/$script" "$url" -- "$@" >"$log" 2>&1
+  local rss
+  rss=$(rss_peak "$pid")
+  awk -v b="$backend" -v s="$scenario" -v c="$conc" -v rss="$rss" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+    /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
+    /Non-2xx or 3xx/ { bad = $NF }
+    /Socket errors/ { sockerr = $0 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { ok = total - bad; printf "%s\t%s\t%s\t%.0f\t%.2f\t%.2f\t%s\t%d\n", b, s, c, ok / secs, p50, p99, rss, bad + 0 }
+  ' "$log" >>"$RESULTS"
+  tail -n1 "$RESULTS" >&2
+}
+
+# The baseline server, shared by both backends' runs.
+"$BASELINE_BIN" "127.0.0.1:$BASE_PORT" >"$OUT/baseline.log" 2>&1 &
+BASE_PID=$!
+PIDS+=("$BASE_PID")
+wait_http "http://127.0.0.1:$BASE_PORT/json"
+
+make_doc() { # make_doc BYTES FILE: printable text (a document is text or PDF), exactly BYTES long
+  head -c $(($1 * 3 / 4)) /dev/urandom | base64 -w 100 >"$2"
+  truncate -s "$1" "$2"
+}
+make_doc $((1024 * 1024)) "$OUT/doc-1m.txt"
+make_doc $((25 * 1024 * 1024)) "$OUT/doc-25m.txt"
+printf '/json\n' >"$OUT/json-paths.txt"
+
+bench_backend() {
+  local backend=$1 url=$2
+  local dir=$OUT/$backend
+  mkdir -p "$dir"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$AMITY_BIN" import data/twin_cities.csv --database-url "$url" >"$dir/import.log" 2>&1
+  t1=$(date +%s.%N)
+  printf '%s\timport_twin_cities_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >>"$RESULTS"
+  local admin
+  admin=$("$AMITY_BIN" admin create-token --role admin --database-url "$url" 2>/dev/null)
+  AMITY_BIND="127.0.0.1:$PORT" DATABASE_URL="$url" AMITY_KEYS_DIR="$dir/keys" \
+    AMITY_AUTO_APPROVE_KEYS=true RUST_LOG=warn \
+    "$AMITY_BIN" serve >"$dir/server.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$PORT/healthz"
+  local api=http://127.0.0.1:$PORT
+  local t2 t3
+  t2=$(date +%s.%N)
+  "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups "$GROUPS_NEEDED" --mous "${MOUS:-1000}" --signers "${SIGNERS:-25}" >&2
+  t3=$(date +%s.%N)
+  printf '%s\tsetup_http_s\t-\t%.2f\t-\t-\t-\t0\n' "$backend" "$(awk -v a="$t2" -v b="$t3" 'BEGIN { print b - a }')" >>"$RESULTS"
+
+  local g=0
+  for c in "${LEVELS[@]}"; do
+    run_wrk "$backend" signature_submit "$c" "$pid" "$api" signatures.lua "$dir/prep/sig-$g.tsv"
+    if [ "$backend" = sqlite ]; then
+      run_wrk baseline verify_only "$c" "$BASE_PID" "http://127.0.0.1:$BASE_PORT" signatures.lua "$dir/prep/sig-$g.tsv"
+    fi
+    g=$((g + 1))
+  done
+
+  sed 's|^|/api/v1/partnerships/|' "$dir/prep/partnerships.txt" >"$dir/by-id.txt"
+  printf '%s\n' '/api/v1/partnerships?limit=50' '/api/v1/partnerships?limit=50&country=DE' \
+    '/api/v1/partnerships?limit=50&status=active' '/api/v1/partnerships?limit=50&since=1990-01-01' \
+    '/api/v1/partnerships?limit=50&city=aq-mcm' >"$dir/list.txt"
+  printf '/api/v1/log/checkpoint\n' >"$dir/checkpoint.txt"
+  local size
+  size=$(cat "$dir/prep/log_size.txt")
+  awk -v n="$size" 'BEGIN { srand(1); for (i = 0; i < 2000; i++) printf "/api/v1/log/proof/inclusion?index=%d&size=%d\n", int(rand() * n), n }' \
+    >"$dir/inclusion.txt"
+
+  run_wrk "$backend" partnership_by_id "$CONC" "$pid" "$api" paths.lua "$dir/by-id.txt"
+  run_wrk "$backend" partnership_list_50 "$CONC" "$pid" "$api" paths.lua "$dir/list.txt"
+  run_wrk "$backend" checkpoint "$CONC" "$pid" "$api" paths.lua "$dir/checkpoint.txt"
+  run_wrk "$backend" inclusion_proof "$CONC" "$pid" "$api" paths.lua "$dir/inclusion.txt"
+  if [ "$backend" = sqlite ]; then
+    run_wrk baseline json "$CONC" "$BASE_PID" "http://127.0.0.1:$BASE_PORT" paths.lua "$OUT/json-paths.txt"
+  fi
+
+  local draft token
+  IFS=$'\t' read -r draft token <"$dir/prep/upload.tsv"
+  run_wrk "$backend" upload_1mib 4 "$pid" "$api" upload.lua "$OUT/doc-1m.txt" "/api/v1/mous/$draft/versions?filename=mou.txt" "$token"
+  run_wrk "$backend" upload_25mib 2 "$pid" "$api" upload.lua "$OUT/doc-25m.txt" "/api/v1/mous/$draft/versions?filename=mou.txt" "$token"
+  if [ "$backend" = sqlite ]; then
+    run_wrk baseline sha256_1mib 4 "$BASE_PID" "http://127.0.0.1:$BASE_PORT" upload.lua "$OUT/doc-1m.txt" /upload
+    run_wrk baseline sha256_25mib 2 "$BASE_PID" "http://127.0.0.1:$BASE_PORT" upload.lua "$OUT/doc-25m.txt" /upload
+  fi
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+bench_backend sqlite "sqlite://$OUT/sqlite/amity.db"
+if [ -n "${AMITY_BENCH_POSTGRES_URL:-}" ]; then
+  PG_DB=amity_bench_$$
+  psql -q "$AMITY_BENCH_POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
+  bench_backend postgres "${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB"
+fi
+
+"$ROOT/bench/report.sh" "$RESULTS" "$OUT"

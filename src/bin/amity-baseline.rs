@@ -1,0 +1,69 @@
+//! The bare endpoints the load benchmark (`bench/load.sh`) judges Amity against, served by
+//! the same actix-web on the same machine, measured by the same load generator in the same
+//! run. Not part of the registry: it has no database, no auth and no log.
+//!
+//! - `GET /json`: a small JSON document (the ceiling for reads);
+//! - `POST /api/v1/mous/{id}/signatures`: parses the same signature body Amity takes (JSON,
+//!   base64 statement parsed strictly, armored SSHSIG) and runs `verify_strict` (the ceiling
+//!   for signature submission);
+//! - `POST /upload`: hashes the streamed request body with SHA-256 (the ceiling for uploads).
+//!
+//! Usage: amity-baseline [BIND] (default 127.0.0.1:8089)
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+const ORIGIN: &str = "amity.localhost";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignatureBody {
+    statement: String,
+    signature: String,
+}
+
+async fn json() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok", "registry": ORIGIN, "size": 1}))
+}
+
+async fn verify(id: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let Ok(b) = serde_json::from_slice::<SignatureBody>(&body) else {
+        return HttpResponse::BadRequest().finish();
+    };
+    match amity::domain::signatures::parse_submission(&b.statement, &b.signature, ORIGIN, &id) {
+        Ok(sub) if sub.verifies_under_own_key => {
+            HttpResponse::Created().json(serde_json::json!({"seq": sub.statement.seq}))
+        }
+        _ => HttpResponse::UnprocessableEntity().finish(),
+    }
+}
+
+async fn upload(mut body: web::Payload) -> HttpResponse {
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(bytes) => hasher.update(&bytes),
+            Err(_) => return HttpResponse::BadRequest().finish(),
+        }
+    }
+    HttpResponse::Created().json(serde_json::json!({"sha256": hex::encode(hasher.finalize())}))
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let bind = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8089".into());
+    HttpServer::new(|| {
+        App::new()
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .route("/json", web::get().to(json))
+            .route("/api/v1/mous/{id}/signatures", web::post().to(verify))
+            .route("/upload", web::post().to(upload))
+    })
+    .bind(bind)?
+    .run()
+    .await
+}

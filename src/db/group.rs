@@ -1,0 +1,171 @@
+//! Group commit for the HTTP write path.
+//!
+//! A durable commit costs one fsync (SQLite `synchronous=FULL`, PostgreSQL WAL flush), and
+//! that fsync, not the SQL, bounds how many writes a second one transaction per write can
+//! reach. Here one writer thread drains every write queued while the previous batch was
+//! committing into ONE transaction: the log head is locked once, each write runs in its own
+//! SAVEPOINT (so a write that a rule refuses rolls back only itself, with its log entries),
+//! the head is stored once, one COMMIT, and only then is every waiter answered. A success
+//! still means "committed and in the log", exactly as with `Db::write`.
+//!
+//! Batches form by themselves: no write waits for a timer, a write that arrives while the
+//! writer is idle is committed alone at once.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use diesel::Connection;
+use diesel::r2d2::Pool;
+use tokio::sync::oneshot;
+
+use super::{DbConn, DbError, Manager, WriteTx, log};
+use crate::domain::dates::now_micros;
+
+/// At most this many writes share one transaction, which bounds how long the first of them
+/// waits for the batch to finish.
+const MAX_BATCH: usize = 256;
+
+/// One queued write, type-erased so writes with different results share the queue.
+pub(super) trait Queued: Send {
+    /// Runs the write inside its savepoint; false when it failed (the savepoint is then
+    /// rolled back). The result is kept until the batch commits.
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> bool;
+    /// Answers the waiter: its own result when the batch committed, else the commit failure.
+    fn answer(self: Box<Self>, commit: Result<(), &DbError>);
+}
+
+struct Request<T, F> {
+    f: Option<F>,
+    out: Option<Result<T, DbError>>,
+    reply: oneshot::Sender<Result<T, DbError>>,
+}
+
+impl<T, F> Queued for Request<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
+{
+    fn run(&mut self, tx: &mut WriteTx<'_>) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let out = f(tx);
+        let ok = out.is_ok();
+        self.out = Some(out);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), &DbError>) {
+        let out = match (self.out, commit) {
+            // A write that failed on its own reports its own error, whatever the batch did.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (Some(Ok(_)), Err(e)) => {
+                Err(DbError::Aborted(format!("the batch did not commit: {e}")))
+            }
+            // Never ran: the batch failed before reaching it (no connection, say).
+            (None, Err(e)) => Err(DbError::Aborted(format!("the batch did not run: {e}"))),
+            (None, Ok(())) => Err(DbError::Aborted("the write panicked".into())),
+        };
+        // The waiter may have gone (client disconnected); the write stands either way.
+        let _ = self.reply.send(out);
+    }
+}
+
+/// How a write's savepoint ended.
+enum Step {
+    /// The write refused itself; its savepoint was rolled back and the batch goes on.
+    WriteFailed,
+    /// The savepoint machinery failed: the transaction is not trustworthy any more.
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Step {
+    fn from(e: diesel::result::Error) -> Step {
+        Step::Db(e)
+    }
+}
+
+/// The queue into the writer thread.
+#[derive(Clone)]
+pub(super) struct GroupWriter {
+    queue: Sender<Box<dyn Queued>>,
+}
+
+impl GroupWriter {
+    /// Starts the writer thread on `pool`. It ends when the last `GroupWriter` is dropped.
+    pub(super) fn start(pool: Pool<Manager>) -> Result<GroupWriter, DbError> {
+        let (queue, rx) = channel::<Box<dyn Queued>>();
+        std::thread::Builder::new()
+            .name("amity-group-commit".into())
+            .spawn(move || writer_loop(&pool, &rx))
+            .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
+        Ok(GroupWriter { queue })
+    }
+
+    /// Queues `f`; the returned receiver yields its result after the batch committed.
+    pub(super) fn submit<T, F>(&self, f: F) -> oneshot::Receiver<Result<T, DbError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let request = Box::new(Request {
+            f: Some(f),
+            out: None,
+            reply,
+        });
+        // Fails only when the writer thread is gone; the dropped reply sender then tells the
+        // waiter, so there is nothing more to do here.
+        let _ = self.queue.send(request);
+        rx
+    }
+}
+
+fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Box<dyn Queued>>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let committed = commit_batch(pool, &mut batch);
+        for request in batch {
+            request.answer(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// Runs every write of the batch in one transaction and commits it.
+fn commit_batch(pool: &Pool<Manager>, batch: &mut [Box<dyn Queued>]) -> Result<(), DbError> {
+    let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+    let conn: &mut DbConn = &mut pooled;
+    conn.transaction(|conn| {
+        let mut size = log::lock_head(conn)?;
+        for request in batch.iter_mut() {
+            let step = conn.transaction(|conn| {
+                let mut tx = WriteTx {
+                    conn,
+                    size,
+                    now: now_micros(),
+                };
+                // A panicking write is answered as failed instead of taking the writer down.
+                let ok = catch_unwind(AssertUnwindSafe(|| request.run(&mut tx))).unwrap_or(false);
+                if ok {
+                    Ok(tx.size)
+                } else {
+                    Err(Step::WriteFailed)
+                }
+            });
+            match step {
+                Ok(new_size) => size = new_size,
+                Err(Step::WriteFailed) => {}
+                Err(Step::Db(e)) => return Err(DbError::from(e)),
+            }
+        }
+        log::store_head(conn, size)?;
+        Ok(())
+    })
+}
