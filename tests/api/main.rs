@@ -4,16 +4,19 @@
 
 mod support;
 
+mod abuse;
 mod activities;
 pub mod audit;
 mod authz;
 mod authz_mous;
+mod backup;
 mod bad_input;
 mod briefing;
-mod browser_forms;
+pub mod browser_forms;
 mod bundle;
 mod cities;
 mod cli;
+mod hostile;
 mod import;
 mod interop;
 mod keys;
