@@ -161,6 +161,9 @@ both_backends!(security_headers_on_every_response, |srv| {
     }
 });
 
+/// (route template, path, fields other than the CSRF token).
+type FormRoute<'a> = (&'a str, String, &'a [(&'a str, &'a str)]);
+
 /// The form actions on a page, with ids and codes replaced by their route parameters.
 fn form_routes(html: &str, w: &World) -> Vec<String> {
     html.split("<form ")
@@ -210,7 +213,7 @@ both_backends!(
         ];
         let propose_fields = [("partner", "de-ber"), ("kind", "friendship")];
         let signin_fields = [("token", w.b.as_str())];
-        let forms: Vec<(&str, String, &[(&str, &str)])> = vec![
+        let forms: Vec<FormRoute> = vec![
             ("/signin", "/signin".into(), &signin_fields),
             ("/signout", "/signout".into(), &[]),
             (
