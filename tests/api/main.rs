@@ -16,6 +16,7 @@ pub mod browser_forms;
 mod bundle;
 mod cities;
 mod cli;
+mod fuzz_corpus;
 mod hostile;
 mod import;
 mod interop;
