@@ -16,7 +16,8 @@ static SIGNER: LazyLock<NoteSigner> = LazyLock::new(|| {
 });
 
 // The registry key of the run that produced the seed checkpoints, so real notes open.
-const SEED_REGISTRY_VKEY: &str = "amity.localhost+b1d87a32+AV7nS9jUImiYVzYqzqLYacmCAPFNyil58V7qfbyccH7B";
+const SEED_REGISTRY_VKEY: &str =
+    "amity.localhost+b1d87a32+AV7nS9jUImiYVzYqzqLYacmCAPFNyil58V7qfbyccH7B";
 
 fuzz_target!(|data: &[u8]| {
     let seed = NoteVerifier::from_vkey(SEED_REGISTRY_VKEY).expect("seed vkey parses");
@@ -38,6 +39,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(v) = NoteVerifier::from_vkey(text) {
-        assert_eq!(NoteVerifier::from_vkey(&v.to_vkey()).expect("own vkey parses").to_vkey(), v.to_vkey());
+        assert_eq!(
+            NoteVerifier::from_vkey(&v.to_vkey())
+                .expect("own vkey parses")
+                .to_vkey(),
+            v.to_vkey()
+        );
     }
 });
