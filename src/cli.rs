@@ -116,6 +116,19 @@ pub enum Command {
         )]
         database_url: String,
     },
+    /// Copy a SQLite registry to a new FILE while the server may be running (a consistent
+    /// snapshot of one commit). For PostgreSQL use pg_dump / pg_restore (see README).
+    Backup {
+        /// The new file (refused if it exists).
+        file: PathBuf,
+        /// Database: `sqlite://PATH` (PostgreSQL is refused with the pg_dump command to use).
+        #[arg(
+            long = "database-url",
+            env = "DATABASE_URL",
+            default_value = "sqlite://amity.db"
+        )]
+        database_url: String,
+    },
     /// Make an Ed25519 key pair in OpenSSH format (usable by ssh-keygen too).
     Keygen {
         /// Private key file; the public key goes to FILE.pub.
@@ -297,6 +310,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             rejects,
             database_url,
         } => import(&file, dry_run, rejects.as_deref(), &database_url),
+        Command::Backup { file, database_url } => {
+            let report = crate::db::backup::backup(&database_url, &file)?;
+            println!(
+                "backed up {} log entries to {} (restore: point DATABASE_URL at a copy of it)",
+                report.log_size,
+                file.display()
+            );
+            Ok(())
+        }
         Command::Keygen {
             registry: true,
             keys_dir,
@@ -403,6 +425,8 @@ const DEMO_CSV: &[u8] = include_bytes!("../data/twin_cities.csv");
 fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let bind = settings.bind.clone();
     let database = settings.database_url.clone();
+    let open_files = crate::server::raise_open_file_limit();
+    tracing::info!(?open_files, "open file limit");
     let (state, listener) = crate::server::prepare(settings)?;
     if demo {
         let started = std::time::Instant::now();

@@ -42,6 +42,46 @@ pub struct Settings {
     #[arg(long, env = "AMITY_WORKERS")]
     pub workers: Option<usize>,
 
+    /// Milliseconds a client has to send a request's headers (from connecting, or from the
+    /// end of its previous request); then the connection is closed. Bounds slow-header clients
+    /// and connections opened and left idle.
+    #[arg(
+        long = "header-timeout-ms",
+        env = "AMITY_HEADER_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub header_timeout_ms: u64,
+
+    /// Seconds a client has to send a whole request body; a slower body is refused (408).
+    #[arg(
+        long = "body-timeout",
+        env = "AMITY_BODY_TIMEOUT",
+        default_value_t = 60
+    )]
+    pub body_timeout_secs: u64,
+
+    /// Seconds an idle keep-alive connection stays open between requests.
+    #[arg(long = "keep-alive", env = "AMITY_KEEP_ALIVE", default_value_t = 5)]
+    pub keep_alive_secs: u64,
+
+    /// Open connections per worker; beyond it new connections wait in the listen backlog,
+    /// so the total is bounded by workers x this.
+    #[arg(
+        long = "max-connections",
+        env = "AMITY_MAX_CONNECTIONS",
+        default_value_t = 25_000
+    )]
+    pub max_connections: usize,
+
+    /// Failed token authentications allowed per client address per minute; more are
+    /// refused with 429 until the minute is over (valid tokens are never slowed).
+    #[arg(
+        long = "auth-failures-per-minute",
+        env = "AMITY_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub auth_failures_per_minute: u32,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -60,6 +100,11 @@ impl Settings {
             pool_size: 4,
             workers: Some(1),
             log_format: "text".into(),
+            header_timeout_ms: 5_000,
+            body_timeout_secs: 60,
+            keep_alive_secs: 5,
+            max_connections: 25_000,
+            auth_failures_per_minute: 10,
         }
     }
 }

@@ -92,6 +92,15 @@ impl ResponseError for ApiError {
                 ),
             ));
         }
+        if self.status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(secs) = self
+                .extra
+                .as_ref()
+                .and_then(|e| e.get("retry_after"))
+                .and_then(Value::as_u64)
+        {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         res.body(self.body().to_string())
     }
 }

@@ -1,6 +1,7 @@
 //! Starting the HTTP server.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::HttpServer;
 
@@ -9,6 +10,9 @@ use crate::cli::CliError;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::log::registry_key::{self, KeyOrigin};
+
+/// Pending connections the kernel queues before the server accepts them.
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// Loads (or creates) the registry key, opens the database (running migrations) and binds
 /// the listener.
@@ -25,7 +29,27 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> 
     let db = Db::open(&settings.database_url, settings.pool_size)?;
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
+    // std listens with a backlog of 128; a burst of new connections beyond that would wait
+    // for SYN retries (a second or more each). Listening again only raises the queue (Linux
+    // caps it at net.core.somaxconn).
+    rustix::net::listen(&listener, LISTEN_BACKLOG)
+        .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
     Ok((AppState::new(db, settings, signer), listener))
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so the connection bound
+/// (`--max-connections` per worker) is what limits clients, not a low default of 1024 file
+/// descriptors. Returns the limit now in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if setrlimit(Resource::Nofile, limit).is_err() {
+            return getrlimit(Resource::Nofile).current;
+        }
+    }
+    limit.current
 }
 
 /// Builds the server on `listener`. With `signals`, SIGINT/SIGTERM stop it gracefully: it
@@ -37,8 +61,13 @@ pub fn build(
     signals: bool,
 ) -> std::io::Result<actix_web::dev::Server> {
     let workers = state.settings.workers;
+    let settings = state.settings.clone();
     let app_state = state.clone();
     let mut server = HttpServer::new(move || api::app(app_state.clone()))
+        .client_request_timeout(Duration::from_millis(settings.header_timeout_ms.max(1)))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        .keep_alive(Duration::from_secs(settings.keep_alive_secs))
+        .max_connections(settings.max_connections.max(1))
         .listen(listener)?
         .shutdown_timeout(10);
     if let Some(n) = workers {

@@ -1,12 +1,14 @@
 //! The bearer-token extractor: gives handlers the principal (or none, for anonymous callers).
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use super::AppState;
+use super::limits;
 use crate::db;
 use crate::domain::DomainError;
 use crate::domain::dates::now_micros;
@@ -32,12 +34,25 @@ impl Caller {
 async fn resolve(
     header: Option<Result<String, ApiError>>,
     state: Option<web::Data<AppState>>,
+    peer: Option<IpAddr>,
 ) -> Result<Option<Principal>, ApiError> {
-    let token = match header {
-        None => return Ok(None),
-        Some(parsed) => parsed?,
+    let Some(header) = header else {
+        return Ok(None);
     };
     let state = state.ok_or_else(ApiError::internal)?;
+    // A valid token is always looked up and let through, whatever its address did before, so
+    // an office behind the same NAT as a misbehaving client is not slowed; only failures are
+    // counted, and past the budget they are answered 429 instead of 401.
+    match lookup(header, &state).await {
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            Err(limits::on_auth_failure(&state.auth_failures, peer, e))
+        }
+        other => other.map(Some),
+    }
+}
+
+async fn lookup(header: Result<String, ApiError>, state: &AppState) -> Result<Principal, ApiError> {
+    let token = header?;
     let record = state
         .read(move |conn| db::tokens::find(conn, &token))
         .await?;
@@ -47,7 +62,7 @@ async fn resolve(
             "this token is not known to the registry",
         ))
     })?;
-    Ok(Some(record.into_principal(now_micros())?))
+    Ok(record.into_principal(now_micros())?)
 }
 
 fn bearer(value: &header::HeaderValue) -> Result<String, ApiError> {
@@ -74,7 +89,10 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let header = req.headers().get(header::AUTHORIZATION).map(bearer);
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        Box::pin(async move { Ok(Caller(resolve(header, state).await)) })
+        // The TCP peer, not X-Forwarded-For: a header any client can set cannot decide whose
+        // budget a failure counts against (behind a proxy, its clients share one budget).
+        let peer = req.peer_addr().map(|a| a.ip());
+        Box::pin(async move { Ok(Caller(resolve(header, state, peer).await)) })
     }
 }
 

@@ -9,10 +9,13 @@ use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::pagination::{Page, decode_cursor, limit};
-use super::views::{CityDetail, CityView, NewCityBody, NewOfficeBody, OfficeSummary, OfficeView};
+use super::views::{
+    CityDetail, CityView, CreatedCityView, NewCityBody, NewOfficeBody, OfficeSummary, OfficeView,
+};
 use crate::db;
 use crate::domain::access::require_admin;
 use crate::domain::cities::{City, CityInput, parse_country};
+use crate::domain::names;
 use crate::domain::offices::NewOffice;
 use crate::error::ApiError;
 
@@ -22,7 +25,7 @@ use crate::error::ApiError;
     security(("bearer" = [])),
     request_body = NewCityBody,
     responses(
-        (status = 201, body = CityView),
+        (status = 201, body = CreatedCityView),
         (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)
     )
@@ -46,11 +49,25 @@ pub async fn create_city(
         lat: b.lat,
         lon: b.lon,
     })?;
+    let country = city.country.clone();
+    let others = state
+        .read(move |c| db::cities::names_in_country(c, &country))
+        .await?;
+    let warnings = names::warnings(
+        &city.name,
+        others
+            .iter()
+            .filter(|(code, _)| code.as_str() != city.code.as_str())
+            .map(|(code, name)| (code.as_str(), name.as_str())),
+    );
     let record = state.write(move |tx| db::cities::create(tx, city)).await?;
     let view = CityView::from(record);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/cities/{}", view.code)))
-        .json(view))
+        .json(CreatedCityView {
+            city: view,
+            warnings,
+        }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

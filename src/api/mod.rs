@@ -11,6 +11,7 @@ pub mod fallback;
 pub mod health;
 pub mod import;
 pub mod keys;
+pub mod limits;
 pub mod log;
 pub mod mous;
 pub mod observe;
@@ -24,7 +25,7 @@ pub mod views;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
@@ -139,6 +140,10 @@ pub fn app(
         )
         .app_data(web::PayloadConfig::default().limit(JSON_LIMIT))
         .default_service(web::to(fallback::not_routed))
+        .wrap(from_fn(limits::body_deadline))
         .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_error))
         .wrap(from_fn(observe::observe))
+        // Outermost, so every response carries it: pages, API answers, problems and actix's
+        // own refusals. No response of ours is meant to be sniffed into another type.
+        .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 
+use super::limits::AuthFailures;
 use super::observe::Metrics;
 use crate::config::Settings;
 use crate::db::{Db, DbConn, DbError, WriteTx};
@@ -19,6 +20,8 @@ pub struct AppState {
     pub routes: Arc<Vec<(String, Vec<String>)>>,
     /// The registry key that signs checkpoints.
     pub signer: Arc<NoteSigner>,
+    /// Failed token authentications per client address (shared by every worker).
+    pub auth_failures: Arc<AuthFailures>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             .collect();
         AppState {
             db,
+            auth_failures: Arc::new(AuthFailures::new(settings.auth_failures_per_minute)),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             routes: Arc::new(routes),

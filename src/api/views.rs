@@ -49,6 +49,15 @@ pub struct CityView {
     pub log_index: i64,
 }
 
+/// A newly registered city, with what a reviewer should check about its name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedCityView {
+    #[serde(flatten)]
+    pub city: CityView,
+    /// Look-alike names (`mixed_script`, `confusable_name`); empty when the name is plain.
+    pub warnings: Vec<crate::domain::names::NameWarning>,
+}
+
 impl From<CityRecord> for CityView {
     fn from(r: CityRecord) -> Self {
         let c = r.city;

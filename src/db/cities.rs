@@ -183,6 +183,17 @@ pub fn list(conn: &mut DbConn, filter: &CityFilter) -> Result<Vec<CityRecord>, D
         .collect()
 }
 
+/// (code, name) of every city of a country, for the look-alike name check.
+pub fn names_in_country(
+    conn: &mut DbConn,
+    country: &str,
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(cities::table
+        .filter(cities::country.eq(country))
+        .select((cities::code, cities::name))
+        .load(conn)?)
+}
+
 /// Offices of a city: (id, name).
 pub fn offices_of(conn: &mut DbConn, code: &str) -> Result<Vec<(String, String)>, DbError> {
     Ok(offices::table

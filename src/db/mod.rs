@@ -17,6 +17,7 @@ macro_rules! per_backend {
 }
 
 pub mod activities;
+pub mod backup;
 pub mod briefing;
 pub mod cities;
 pub mod error;

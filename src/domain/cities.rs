@@ -100,7 +100,7 @@ pub struct City {
 impl City {
     pub fn validate(input: CityInput) -> Result<City, DomainError> {
         let code = CityCode::parse(&input.code)?;
-        let name = required_line("name", &input.name, NAME_MAX)?;
+        let name = required_line("name", &super::names::normalize(&input.name), NAME_MAX)?;
         let country = parse_country(&input.country)?;
         if code.country() != country {
             return Err(DomainError::invalid(

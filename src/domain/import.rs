@@ -194,7 +194,9 @@ fn parse_end(
     lat: &str,
     lon: &str,
 ) -> Result<End, (RejectReason, String)> {
-    let name = name.trim();
+    // One Unicode form, as for cities registered through the API (see domain::names).
+    let name = super::names::normalize(name.trim());
+    let name = name.as_str();
     if name.is_empty() {
         return Err((RejectReason::EmptyCity, "a city name is empty".into()));
     }

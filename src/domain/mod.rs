@@ -42,6 +42,7 @@ pub mod error;
 pub mod import;
 pub mod keys;
 pub mod mous;
+pub mod names;
 pub mod offices;
 pub mod partnerships;
 pub mod replay;

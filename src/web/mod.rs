@@ -116,6 +116,8 @@ fn html_response(status: StatusCode, page: Markup) -> HttpResponse {
             "default-src 'self'; img-src 'self'; style-src 'self'; frame-ancestors 'none'",
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
+        // For browsers that predate CSP frame-ancestors: no page may be framed (clickjacking).
+        .insert_header(("X-Frame-Options", "DENY"))
         .body(page.into_string())
 }
 
@@ -127,6 +129,17 @@ fn error_page(e: ApiError) -> HttpResponse {
         html! { h1 { (status.canonical_reason().unwrap_or("Error")) } p { (e.detail) } p { a href="/" { "Back to the registry" } } },
     );
     *res.status_mut() = status;
+    if let Some(secs) = e
+        .extra
+        .as_ref()
+        .and_then(|x| x.get("retry_after"))
+        .and_then(serde_json::Value::as_u64)
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+    }
     res
 }
 
@@ -136,7 +149,7 @@ fn svg_response(svg: String) -> HttpResponse {
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ))
         .body(svg)
 }
@@ -649,7 +662,7 @@ async fn signin(
     if let Err(e) = session::check_csrf(&req, &form.csrf) {
         return error_page(e);
     }
-    match session::sign_in(&state, &form.token).await {
+    match session::sign_in(&state, &req, &form.token).await {
         Ok(cookie) => {
             let mut res = session::see_other("/signin");
             let _ = res.add_cookie(&cookie);

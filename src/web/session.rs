@@ -62,7 +62,24 @@ pub async fn principal(state: &AppState, req: &HttpRequest) -> Option<Principal>
 }
 
 /// Checks a pasted token and returns the session cookie for it.
-pub async fn sign_in(state: &AppState, token: &str) -> Result<Cookie<'static>, ApiError> {
+/// A pasted token that fails counts against the address's budget of failed authentications,
+/// as a bad bearer token does.
+pub async fn sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+) -> Result<Cookie<'static>, ApiError> {
+    check_token(state, token).await.map_err(|e| {
+        if e.status == actix_web::http::StatusCode::UNAUTHORIZED {
+            let peer = req.peer_addr().map(|a| a.ip());
+            crate::api::limits::on_auth_failure(&state.auth_failures, peer, e)
+        } else {
+            e
+        }
+    })
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<Cookie<'static>, ApiError> {
     let token = token.trim().to_string();
     let lookup = token.clone();
     let record = state.read(move |c| db::tokens::find(c, &lookup)).await?;

@@ -196,8 +196,14 @@ both_backends!(audit_detects_a_fork, |srv| {
 
 /// A registry with an executed MOU: two keys enrolled, v1 uploaded, both signed.
 pub fn signed_registry(srv: &TestServer) -> (World, String) {
-    use crate::signing::{Signatory, create_mou, enroll, sign_mou, upload};
     let w = World::build(srv);
+    let mou = signed_registry_on(srv, &w);
+    (w, mou)
+}
+
+/// An executed MOU signed by two enrolled signatories, in the world `w`.
+pub fn signed_registry_on(srv: &TestServer, w: &World) -> String {
+    use crate::signing::{Signatory, create_mou, enroll, sign_mou, upload};
     let mut hou = Signatory::new(7, "mayor@us-hou", &w.a);
     let mut sha = Signatory::new(8, "mayor@cn-sha", &w.b);
     enroll(srv, &w.admin, &mut hou);
@@ -208,7 +214,7 @@ pub fn signed_registry(srv: &TestServer) -> (World, String) {
         let r = sign_mou(srv, s, &mou);
         assert_eq!(r.status, 201, "{}", r.text());
     }
-    (w, mou)
+    mou
 }
 
 both_backends!(audit_reverifies_every_signature, |srv| {

@@ -4,7 +4,7 @@
 use crate::both_backends;
 use crate::support::{Reply, TestServer, World};
 
-fn form(fields: &[(&str, &str)]) -> Vec<u8> {
+pub fn form(fields: &[(&str, &str)]) -> Vec<u8> {
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -24,7 +24,7 @@ fn form(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// The value of a cookie the response sets.
-fn set_cookie(r: &Reply, name: &str) -> Option<String> {
+pub fn set_cookie(r: &Reply, name: &str) -> Option<String> {
     r.headers
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
@@ -36,13 +36,13 @@ fn set_cookie(r: &Reply, name: &str) -> Option<String> {
 }
 
 /// A browser: its cookies, signed in with `token`.
-struct Browser {
-    csrf: String,
-    cookies: String,
+pub struct Browser {
+    pub csrf: String,
+    pub cookies: String,
 }
 
 impl Browser {
-    fn sign_in(srv: &TestServer, token: &str) -> Browser {
+    pub fn sign_in(srv: &TestServer, token: &str) -> Browser {
         let page = srv.get("/signin");
         assert_eq!(page.status, 200);
         let csrf = set_cookie(&page, "amity_csrf").expect("csrf cookie");
@@ -71,16 +71,16 @@ impl Browser {
         }
     }
 
-    fn get(&self, srv: &TestServer, path: &str) -> Reply {
+    pub fn get(&self, srv: &TestServer, path: &str) -> Reply {
         srv.send_with("GET", path, &[("Cookie", &self.cookies)], Vec::new())
     }
 
-    fn post(&self, srv: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
+    pub fn post(&self, srv: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
         post(srv, path, &self.cookies, fields)
     }
 }
 
-fn post(srv: &TestServer, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Reply {
+pub fn post(srv: &TestServer, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Reply {
     srv.send_with(
         "POST",
         path,

@@ -4,19 +4,23 @@
 
 mod support;
 
+mod abuse;
 mod activities;
 pub mod audit;
 mod authz;
 mod authz_mous;
+mod backup;
 mod bad_input;
 mod briefing;
 mod browser;
-mod browser_forms;
+pub mod browser_forms;
 mod bundle;
 mod cities;
 mod cli;
 mod crash;
+mod fuzz_corpus;
 mod group_commit;
+mod hostile;
 mod import;
 mod interop;
 mod keys;
