@@ -326,6 +326,90 @@ struct Pending {
     key: ed25519_dalek::VerifyingKey,
 }
 
+/// Parallel chain fetchers for the signature check.
+const CHAIN_FETCHERS: usize = 8;
+
+/// What one fetcher found: links queued for the batch, and problems.
+type ChainCheck = (Vec<Pending>, Vec<String>);
+
+/// Fetches one MOU's chain and checks each link against the log, queueing the good ones for
+/// the batch equation.
+fn check_chain(
+    client: &Client,
+    replay: &Replay,
+    id: &str,
+    namespace: &str,
+    pending: &mut Vec<Pending>,
+    problems: &mut Vec<String>,
+) -> Result<(), CliError> {
+    use crate::crypto::{keys::PublicKey, sshsig, statement};
+    let logged = &replay.mous()[id].signatures;
+    let chain = client.get_json(&format!("/api/v1/mous/{id}/chain"))?;
+    let links = chain["signatures"].as_array().cloned().unwrap_or_default();
+    if links.len() != logged.len() {
+        problems.push(format!(
+            "MOU {id}: the log has {} signatures, the chain serves {}",
+            logged.len(),
+            links.len()
+        ));
+    }
+    for link in links {
+        let seq = link["seq"].as_i64().unwrap_or_default();
+        let label = format!("MOU {id} signature {seq}");
+        let Some((logged_hash, key_id)) = logged.get(&seq) else {
+            problems.push(format!("{label} is not in the log"));
+            continue;
+        };
+        let bytes = link["statement"]
+            .as_str()
+            .and_then(|b| STANDARD.decode(b).ok())
+            .unwrap_or_default();
+        if statement::sha256_hex(&bytes) != *logged_hash {
+            problems.push(format!(
+                "{label}: the statement is not the one the log recorded"
+            ));
+            continue;
+        }
+        if let Err(e) = statement::MouSignatureStatement::parse_strict(&bytes) {
+            problems.push(format!("{label}: statement refused: {e}"));
+            continue;
+        }
+        let key = replay
+            .keys()
+            .get(key_id)
+            .and_then(|k| PublicKey::parse_openssh_line(&k.public_key).ok());
+        let Some(key) = key else {
+            problems.push(format!("{label}: the log has no usable key `{key_id}`"));
+            continue;
+        };
+        let sig = match sshsig::parse_armored(link["signature"].as_str().unwrap_or_default()) {
+            Ok(sig) => sig,
+            Err(e) => {
+                problems.push(format!("{label}: signature refused: {e}"));
+                continue;
+            }
+        };
+        if sig.namespace() != namespace || !sig.public_key().same_key(&key) {
+            problems.push(format!("{label}: wrong namespace or not by the logged key"));
+            continue;
+        }
+        // The batch equation is cofactored; with a torsion-free R (and keys the registry
+        // already required to be torsion-free) it accepts exactly what verify_strict does.
+        let r = curve25519_dalek::edwards::CompressedEdwardsY(sig.signature().r_bytes().to_owned());
+        if !r.decompress().is_some_and(|p| p.is_torsion_free()) {
+            problems.push(format!("{label}: R is not in the prime-order subgroup"));
+            continue;
+        }
+        pending.push(Pending {
+            label,
+            data: sshsig::signed_data(namespace, &bytes),
+            signature: *sig.signature(),
+            key: *key.verifying_key(),
+        });
+    }
+    Ok(())
+}
+
 /// Fetches every MOU's chain and checks each link against the log: the statement hashes to
 /// what the log recorded, parses strictly, and its SSHSIG is by the key the log registered.
 /// The Ed25519 equations are then checked in one batch; only if the batch fails is each
@@ -335,81 +419,51 @@ fn verify_signatures(
     replay: &Replay,
     origin: &str,
 ) -> Result<(bool, String), CliError> {
-    use crate::crypto::{keys::PublicKey, sshsig, statement};
+    use crate::crypto::statement;
     let namespace = statement::mou_signature_namespace(origin);
+    // The whole check is timed (fetching the chains, hashing and parsing each statement and
+    // signature, the batch equation), not just the batch: that is the rate an auditor sees.
+    let phase = Instant::now();
+    let mut mous: Vec<&String> = replay
+        .mous()
+        .iter()
+        .filter(|(_, m)| !m.signatures.is_empty())
+        .map(|(id, _)| id)
+        .collect();
+    mous.sort();
+    // One request per MOU chain: a few fetchers in parallel keep the auditor's rate near the
+    // verification rate instead of the round-trip rate. Results are joined in MOU order.
+    let workers = CHAIN_FETCHERS.min(mous.len()).max(1);
+    let chunk = mous.len().div_ceil(workers).max(1);
+    let results: Vec<Result<ChainCheck, CliError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = mous
+            .chunks(chunk)
+            .map(|ids| {
+                let namespace = &namespace;
+                scope.spawn(move || {
+                    let mut pending = Vec::new();
+                    let mut problems = Vec::new();
+                    for id in ids {
+                        check_chain(client, replay, id, namespace, &mut pending, &mut problems)?;
+                    }
+                    Ok((pending, problems))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(CliError("a chain fetcher panicked".into())))
+            })
+            .collect()
+    });
     let mut problems = Vec::new();
     let mut pending = Vec::new();
-    let mut mous: Vec<&String> = replay.mous().keys().collect();
-    mous.sort();
-    for id in mous {
-        let logged = &replay.mous()[id].signatures;
-        if logged.is_empty() {
-            continue;
-        }
-        let chain = client.get_json(&format!("/api/v1/mous/{id}/chain"))?;
-        let links = chain["signatures"].as_array().cloned().unwrap_or_default();
-        if links.len() != logged.len() {
-            problems.push(format!(
-                "MOU {id}: the log has {} signatures, the chain serves {}",
-                logged.len(),
-                links.len()
-            ));
-        }
-        for link in links {
-            let seq = link["seq"].as_i64().unwrap_or_default();
-            let label = format!("MOU {id} signature {seq}");
-            let Some((logged_hash, key_id)) = logged.get(&seq) else {
-                problems.push(format!("{label} is not in the log"));
-                continue;
-            };
-            let bytes = link["statement"]
-                .as_str()
-                .and_then(|b| STANDARD.decode(b).ok())
-                .unwrap_or_default();
-            if statement::sha256_hex(&bytes) != *logged_hash {
-                problems.push(format!(
-                    "{label}: the statement is not the one the log recorded"
-                ));
-                continue;
-            }
-            if let Err(e) = statement::MouSignatureStatement::parse_strict(&bytes) {
-                problems.push(format!("{label}: statement refused: {e}"));
-                continue;
-            }
-            let key = replay
-                .keys()
-                .get(key_id)
-                .and_then(|k| PublicKey::parse_openssh_line(&k.public_key).ok());
-            let Some(key) = key else {
-                problems.push(format!("{label}: the log has no usable key `{key_id}`"));
-                continue;
-            };
-            let sig = match sshsig::parse_armored(link["signature"].as_str().unwrap_or_default()) {
-                Ok(sig) => sig,
-                Err(e) => {
-                    problems.push(format!("{label}: signature refused: {e}"));
-                    continue;
-                }
-            };
-            if sig.namespace() != namespace || !sig.public_key().same_key(&key) {
-                problems.push(format!("{label}: wrong namespace or not by the logged key"));
-                continue;
-            }
-            // The batch equation is cofactored; with a torsion-free R (and keys the registry
-            // already required to be torsion-free) it accepts exactly what verify_strict does.
-            let r =
-                curve25519_dalek::edwards::CompressedEdwardsY(sig.signature().r_bytes().to_owned());
-            if !r.decompress().is_some_and(|p| p.is_torsion_free()) {
-                problems.push(format!("{label}: R is not in the prime-order subgroup"));
-                continue;
-            }
-            pending.push(Pending {
-                label,
-                data: sshsig::signed_data(&namespace, &bytes),
-                signature: *sig.signature(),
-                key: *key.verifying_key(),
-            });
-        }
+    for r in results {
+        let (p, q) = r?;
+        pending.extend(p);
+        problems.extend(q);
     }
     let started = Instant::now();
     let messages: Vec<&[u8]> = pending.iter().map(|p| p.data.as_slice()).collect();
@@ -423,9 +477,12 @@ fn verify_signatures(
         }
     }
     let rate = pending.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    let total = phase.elapsed().as_secs_f64();
+    let overall = pending.len() as f64 / total.max(1e-9);
     let mut detail = if problems.is_empty() {
         format!(
-            "{} signatures verified in one batch ({rate:.0} signatures/s)",
+            "{} signatures verified in one batch ({rate:.0} signatures/s); with fetching and \
+             parsing, {overall:.0} signatures/s ({total:.2} s)",
             pending.len()
         )
     } else {

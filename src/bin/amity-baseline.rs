@@ -8,7 +8,8 @@
 //!   for signature submission);
 //! - `POST /upload`: hashes the streamed request body with SHA-256 (the ceiling for uploads).
 //!
-//! Usage: amity-baseline [BIND] (default 127.0.0.1:8089)
+//! Usage: amity-baseline [BIND] (default 127.0.0.1:8089), or `amity-baseline batch-verify N`
+//! to print the raw batch-verification rate over N signatures.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use futures_util::StreamExt;
@@ -51,11 +52,44 @@ async fn upload(mut body: web::Payload) -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({"sha256": hex::encode(hasher.finalize())}))
 }
 
+/// `amity-baseline batch-verify N`: the raw rate of ed25519-dalek's batch verification over N
+/// fresh signatures of SSHSIG-sized messages, the baseline `amity audit`'s signature phase is
+/// judged against (bench/audit.sh runs both in one run).
+fn batch_verify(n: usize) {
+    use ed25519_dalek::{Signer, SigningKey};
+    let mut rng = rand::rngs::OsRng;
+    let keys: Vec<SigningKey> = (0..64).map(|_| SigningKey::generate(&mut rng)).collect();
+    let messages: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("SSHSIG-sized signed data {i:0>180}").into_bytes())
+        .collect();
+    let signatures: Vec<ed25519_dalek::Signature> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| keys[i % keys.len()].sign(m))
+        .collect();
+    let verifying: Vec<ed25519_dalek::VerifyingKey> = (0..n)
+        .map(|i| keys[i % keys.len()].verifying_key())
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let started = std::time::Instant::now();
+    let ok = ed25519_dalek::verify_batch(&refs, &signatures, &verifying).is_ok();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "batch-verify n={n} ok={ok} seconds={secs:.3} signatures_per_s={:.0}",
+        n as f64 / secs.max(1e-9)
+    );
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let bind = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8089".into());
+    let mut args = std::env::args().skip(1);
+    let first = args.next();
+    if first.as_deref() == Some("batch-verify") {
+        let n = args.next().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        batch_verify(n);
+        return Ok(());
+    }
+    let bind = first.unwrap_or_else(|| "127.0.0.1:8089".into());
     HttpServer::new(|| {
         App::new()
             .app_data(web::PayloadConfig::new(64 * 1024))
