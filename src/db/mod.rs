@@ -125,6 +125,10 @@ impl Db {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
+                // A SQLite connection is a handle on a local file: it cannot drop the way a
+                // socket can, so the `SELECT 1` probe r2d2 runs on every checkout (by default)
+                // is pure cost, about 5% of a by-id read. PostgreSQL keeps the probe.
+                .test_on_check_out(backend == Backend::Postgres)
                 .connection_timeout(Duration::from_secs(10))
                 .build(manager.clone())
                 .map_err(|e| DbError::Connect(e.to_string()))

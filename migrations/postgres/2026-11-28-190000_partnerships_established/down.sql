@@ -1,0 +1,1 @@
+DROP INDEX partnerships_established;
