@@ -72,7 +72,7 @@ mou=$(post "$office" /api/v1/mous "{\"partnership\":\"$partnership\",\"title\":\
 curl -fsS -X POST -H "Authorization: Bearer $office" -H 'Content-Type: text/plain' \
   --data 'Memorandum text' "$base/api/v1/mous/$mou/versions?filename=mou.txt" >/dev/null
 post "$office" "/api/v1/partnerships/$partnership/activities" \
-  '{"kind":"delegation","date":"2024-05-01","title":"Trade delegation"}' >/dev/null || true
+  '{"kind":"delegation","mode":"in_person","start_date":"2024-05-01","outcome":"Trade delegation"}' >/dev/null
 echo "seeded: partnership $partnership, MOU $mou"
 
 export SCHEMATHESIS_HOOKS="$PWD/.ci/schemathesis_hooks.py"
@@ -86,11 +86,13 @@ for principal in admin office anonymous; do
   esac
   out="$work/$principal.out"
   set +e
+  # One worker: with two, schemathesis 4.32.5 on CPython 3.11 sometimes fails inside itself
+  # ("AST constructor recursion depth mismatch"), an error of the tool, not of the API.
   # From the scratch dir: schemathesis keeps a cache of past failures in the working directory,
   # which would make one run depend on the last.
   (cd "$work" && "$venv/bin/schemathesis" run "$base/api/v1/openapi.json" --url "$base" \
     "${auth[@]}" --checks "$checks" --max-examples "$max_examples" --seed 20261128 \
-    --phases examples,coverage,fuzzing --workers 2 --no-color --output-truncate false \
+    --phases examples,coverage,fuzzing --workers 1 --no-color --output-truncate false \
     --generation-database none --request-timeout 20 --max-failures 50) | tee "$out"
   rc=${PIPESTATUS[0]}
   set -e

@@ -97,6 +97,11 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
                     .entry("400".into())
                     .or_insert_with(|| problem("A path, query or body that does not parse"));
             }
+            // Past the per-address budget of failed token checks, a request carrying a
+            // token is refused before the handler runs (api/auth.rs), on any operation.
+            responses.entry("429".into()).or_insert_with(|| {
+                problem("Too many failed authentications from this address; see Retry-After")
+            });
             if has_body {
                 responses
                     .entry("413".into())

@@ -122,6 +122,8 @@ impl ModeCounts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Engagement {
     pub overall: ModeCounts,
+    /// Keyed by the year as a string (JSON object keys are strings), e.g. `"2021"`.
+    #[schema(value_type = BTreeMap<String, ModeCounts>)]
     pub by_year: BTreeMap<i32, ModeCounts>,
     pub by_partnership: BTreeMap<String, ModeCounts>,
     pub by_city: BTreeMap<String, ModeCounts>,
