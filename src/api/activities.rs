@@ -282,15 +282,7 @@ pub async fn add_evidence(
     let received =
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
             .await?;
-    let filename = crate::domain::mous::validate_filename(
-        query.filename.as_deref().or(received.filename.as_deref()),
-    )?;
-    let document = crate::db::mous::Upload {
-        media_type: received.media_type,
-        filename,
-        bytes: received.bytes,
-        sha256: received.sha256,
-    };
+    let document = received.into_upload(query.filename.as_deref())?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let row = state
         .write(move |tx| {

@@ -23,6 +23,24 @@ pub(crate) struct Received {
     pub sha256: [u8; 32],
 }
 
+impl Received {
+    /// The document to store: the file name from `filename_param` (a raw upload's
+    /// `?filename=`) or the multipart part's own, checked by the one file-name rule.
+    pub(crate) fn into_upload(
+        self,
+        filename_param: Option<&str>,
+    ) -> Result<crate::db::mous::Upload, DomainError> {
+        let filename =
+            crate::domain::mous::validate_filename(filename_param.or(self.filename.as_deref()))?;
+        Ok(crate::db::mous::Upload {
+            media_type: self.media_type,
+            filename,
+            bytes: self.bytes,
+            sha256: self.sha256,
+        })
+    }
+}
+
 /// Reads a body stream, hashing as it goes and refusing it once it passes `limit`.
 async fn receive_stream<S, E>(stream: &mut S, limit: usize) -> Result<(Vec<u8>, [u8; 32]), ApiError>
 where

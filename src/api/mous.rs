@@ -10,12 +10,11 @@ use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use crate::db;
-use crate::db::mous::Upload;
 use crate::domain::DomainError;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::dates::format_micros;
 use crate::domain::mous::{
-    Mou, MouState, NewMou, RequiredSigner, Version, validate_filename, validate_withdraw_reason,
+    Mou, MouState, NewMou, RequiredSigner, Version, validate_withdraw_reason,
 };
 use crate::error::ApiError;
 
@@ -196,16 +195,10 @@ pub(crate) async fn store_version(
     received: super::documents::Received,
     filename_param: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
-    let filename = validate_filename(filename_param.or(received.filename.as_deref()))?;
-    if received.bytes.is_empty() {
+    let incoming = received.into_upload(filename_param)?;
+    if incoming.bytes.is_empty() {
         return Err(DomainError::invalid("empty_document", "the document body is empty").into());
     }
-    let incoming = Upload {
-        media_type: received.media_type,
-        filename,
-        bytes: received.bytes,
-        sha256: received.sha256,
-    };
     let token = principal.as_ref().map(|p| p.token_id.clone());
     state
         .write(move |tx| {

@@ -121,6 +121,17 @@ fn html_response(status: StatusCode, page: Markup) -> HttpResponse {
         .body(page.into_string())
 }
 
+/// A page with the CSRF cookie it just minted, if it minted one.
+fn with_cookie(
+    mut res: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> HttpResponse {
+    if let Some(cookie) = cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}
+
 /// An error as a page, with the problem's status and words.
 fn error_page(e: ApiError) -> HttpResponse {
     let status = e.status;
@@ -292,7 +303,7 @@ async fn city(
         .as_ref()
         .and_then(|w| w.office.as_ref())
         .is_some_and(|o| o.city == c.code);
-    let mut res = layout(
+    let res = layout(
         &c.name,
         html! {
             h1 { (c.name) }
@@ -337,10 +348,7 @@ async fn city(
             }
         },
     );
-    if let Some(cookie) = new_cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
+    with_cookie(res, new_cookie)
 }
 
 #[get("/partnerships/{id}")]
@@ -382,7 +390,7 @@ async fn partnership(
         .and_then(|w| w.office.as_ref())
         .map(|o| o.city.clone())
         .filter(|c| p.parties().contains(&c));
-    let mut res = layout(
+    let res = layout(
         &title,
         html! {
             h1 { a href={ "/cities/" (p.city_a) } { (p.city_a) } " and " a href={ "/cities/" (p.city_b) } { (p.city_b) } }
@@ -455,10 +463,7 @@ async fn partnership(
             }
         },
     );
-    if let Some(cookie) = new_cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
+    with_cookie(res, new_cookie)
 }
 
 #[get("/mous/{id}")]
@@ -497,7 +502,7 @@ async fn mou(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>
         .map(|o| o.city.clone())
         .filter(|c| parent.as_ref().is_some_and(|p| p.parties().contains(&c)))
         .filter(|_| m.check_not_withdrawn().is_ok());
-    let mut res = layout(
+    let res = layout(
         &m.title,
         html! {
             h1 { (m.title) }
@@ -532,10 +537,7 @@ async fn mou(state: web::Data<AppState>, req: HttpRequest, id: web::Path<String>
             }
         },
     );
-    if let Some(cookie) = new_cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
+    with_cookie(res, new_cookie)
 }
 
 /// The MOU page's upload form: multipart with the CSRF field before the file, checked before
@@ -618,7 +620,7 @@ async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> HttpRes
 async fn signin_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let mut res = layout(
+    let res = layout(
         "Sign in",
         html! {
             h1 { "Office sign-in" }
@@ -639,10 +641,7 @@ async fn signin_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
             }
         },
     );
-    if let Some(cookie) = new_cookie {
-        let _ = res.add_cookie(&cookie);
-    }
-    res
+    with_cookie(res, new_cookie)
 }
 
 #[derive(Debug, Deserialize)]
@@ -934,15 +933,9 @@ async fn evidence_form(
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
-    let filename = match crate::domain::mous::validate_filename(received.filename.as_deref()) {
-        Ok(f) => f,
+    let document = match received.into_upload(None) {
+        Ok(d) => d,
         Err(e) => return error_page(e.into()),
-    };
-    let document = db::mous::Upload {
-        media_type: received.media_type,
-        filename,
-        bytes: received.bytes,
-        sha256: received.sha256,
     };
     let page = id.clone();
     let result = state
