@@ -509,11 +509,20 @@ pub fn add_signature(
         )?;
         partnership_activated = Some(event.log_index);
     }
+    // The MOU as just updated, built here instead of read back: one statement less per
+    // signature on the serial writer (a partnership's activation does not touch the MOU row).
+    let mou = Mou {
+        head_seq: seq,
+        head_hash: sub.statement_sha256,
+        state,
+        updated_at: tx.now,
+        ..mou
+    };
     Ok(Accepted {
         seq,
         statement_sha256: sub.statement_sha256,
         log_index,
-        mou: require(tx.conn, id)?,
+        mou,
         partnership_activated,
     })
 }
