@@ -112,9 +112,21 @@ pub async fn list(
         after: decode_cursor(q.cursor.as_deref())?,
         limit,
     };
-    let rows = state
-        .read(move |c| db::partnerships::list(c, &filter))
-        .await?;
+    // City, status and date filters walk an index in id order and stop after the page (see
+    // `db::partnerships::list`); a country or kind filter (no index), or a date with a status
+    // (the planner prefers the status index), may scan, so those go to the blocking pool.
+    let may_scan = filter.country.is_some()
+        || filter.kind.is_some()
+        || (filter.since.is_some() && filter.status.is_some());
+    let rows = if may_scan {
+        state
+            .read(move |c| db::partnerships::list(c, &filter))
+            .await?
+    } else {
+        state
+            .read_short(move |c| db::partnerships::list(c, &filter))
+            .await?
+    };
     let page = Page::from_rows(rows, limit, |p| p.id.clone(), PartnershipView::from);
     Ok(HttpResponse::Ok().json(page))
 }
@@ -136,7 +148,9 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let key = id.clone();
-    let found = state.read(move |c| db::partnerships::get(c, &key)).await?;
+    let found = state
+        .read_short(move |c| db::partnerships::get(c, &key))
+        .await?;
     let p = found.ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(PartnershipView::from(p)))
 }

@@ -34,12 +34,17 @@ pub fn at_size(conn: &mut DbConn, size: i64) -> Result<Option<CheckpointRow>, Db
         .optional()?)
 }
 
+/// The latest signed checkpoint if it is for the current log size.
+pub fn up_to_date(conn: &mut DbConn) -> Result<Option<CheckpointRow>, DbError> {
+    let size = log::size(conn)?;
+    Ok(latest(conn)?.filter(|l| l.size == size))
+}
+
 /// The checkpoint for the current log size, signing a new one if the log grew since the
 /// last. Refuses to sign a tree that is not an extension of the last signed one: that would
 /// mean the stored log was rewritten, and a signature would vouch for the rewrite.
 pub fn current(db: &Db, signer: &NoteSigner) -> Result<CheckpointRow, DbError> {
-    let (size, last) = db.read(|c| Ok((log::size(c)?, latest(c)?)))?;
-    if let Some(last) = last.filter(|l| l.size == size) {
+    if let Some(last) = db.read(up_to_date)? {
         return Ok(last);
     }
     db.write(|tx| {

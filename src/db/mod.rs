@@ -179,6 +179,15 @@ impl Db {
         self.readers.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
+    /// An idle pooled SQLite connection, without waiting for one; `None` on PostgreSQL (where
+    /// every statement is a network round trip) or when all are in use.
+    pub fn idle_local_conn(&self) -> Option<Conn> {
+        match self.backend {
+            Backend::Sqlite => self.readers.try_get(),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Runs `f` on a pooled connection.
     pub fn read<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, DbError>) -> Result<T, DbError> {
         let mut conn = self.conn()?;

@@ -212,6 +212,21 @@ pub fn verify_inclusion(
     proof: &[Hash],
     root: &Hash,
 ) -> Result<(), MerkleError> {
+    if root_from_inclusion(leaf_hash, index, size, proof)? != *root {
+        return Err(MerkleError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// The root that an inclusion proof leads to from `leaf_hash` (RFC 9162 section 2.1.3.2
+/// without the final comparison). The server uses it to give a proof's root without reading
+/// the tree a second time; `verify_inclusion` compares it with a trusted root.
+pub fn root_from_inclusion(
+    leaf_hash: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+) -> Result<Hash, MerkleError> {
     if index >= size {
         return Err(MerkleError::IndexOutOfRange { index, size });
     }
@@ -257,10 +272,7 @@ pub fn verify_inclusion(
             actual: proof.len(),
         });
     }
-    if r != *root {
-        return Err(MerkleError::RootMismatch);
-    }
-    Ok(())
+    Ok(r)
 }
 
 /// Verify a consistency proof (RFC 9162 section 2.1.4.2).
