@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::error::is_unique_violation;
-use super::schema::{mou_signatures, mou_versions, mous};
+use super::schema::{mou_signatures, mou_versions, mous, partnerships as partnerships_table};
 use super::{DbConn, DbError, WriteTx, keys, log, partnerships};
 use crate::domain::DomainError;
 use crate::domain::audit::{AuditSignature, AuditVersion};
@@ -145,10 +145,18 @@ pub fn require_with_partnership(
     conn: &mut DbConn,
     id: &str,
 ) -> Result<(Mou, Partnership), DbError> {
-    let mou = require(conn, id)?;
-    let p = partnerships::get(conn, &mou.partnership_id)?
-        .ok_or_else(|| DbError::corrupt(format!("partnership of MOU {id}")))?;
-    Ok((mou, p))
+    // One joined statement: this runs inside every signature's write on the serial writer.
+    let (mou, p): (MouRow, partnerships::PartnershipRow) = mous::table
+        .inner_join(partnerships_table::table)
+        .filter(mous::id.eq(id))
+        .select((
+            MouRow::as_select(),
+            partnerships::PartnershipRow::as_select(),
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| mou_not_found(id))?;
+    Ok((Mou::try_from(mou)?, Partnership::try_from(p)?))
 }
 
 /// Creates a draft MOU. `authorize` sees the partnership and returns the acting city.
@@ -408,16 +416,20 @@ pub fn add_signature(
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     let current = current_hash(tx.conn, &mou)?;
     let key = keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
-    let replay: i64 = mou_signatures::table
-        .filter(mou_signatures::statement_sha256.eq(sub.statement_sha256.to_vec()))
-        .count()
-        .get_result(tx.conn)?;
-    let already: i64 = mou_signatures::table
-        .filter(mou_signatures::mou_id.eq(id))
-        .filter(mou_signatures::version.eq(mou.current_version))
-        .filter(mou_signatures::signer.eq(&sub.statement.signer))
-        .count()
-        .get_result(tx.conn)?;
+    // Both checks in one statement (it runs on the serial writer for every signature).
+    let (replay, already): (bool, bool) = diesel::select((
+        diesel::dsl::exists(
+            mou_signatures::table
+                .filter(mou_signatures::statement_sha256.eq(sub.statement_sha256.to_vec())),
+        ),
+        diesel::dsl::exists(
+            mou_signatures::table
+                .filter(mou_signatures::mou_id.eq(id))
+                .filter(mou_signatures::version.eq(mou.current_version))
+                .filter(mou_signatures::signer.eq(&sub.statement.signer)),
+        ),
+    ))
+    .get_result(tx.conn)?;
     accept(
         &sub,
         &AcceptContext {
@@ -426,8 +438,8 @@ pub fn add_signature(
             caller_city,
             current_doc_sha256: current,
             key: key.as_ref(),
-            replay: replay > 0,
-            already_signed: already > 0,
+            replay,
+            already_signed: already,
             registry,
             now: tx.now,
         },
