@@ -34,6 +34,7 @@ pub mod schema;
 pub mod tokens;
 pub mod tree;
 mod url;
+mod wal;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -65,6 +66,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 #[derive(Debug, Clone)]
 pub struct Manager {
     target: DbTarget,
+    /// SQLite's automatic checkpoint threshold for this pool's connections (pages), when it
+    /// differs from SQLite's default: the writer's, see `wal`.
+    autocheckpoint: Option<u32>,
 }
 
 impl ManageConnection for Manager {
@@ -78,6 +82,10 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
+                if let Some(pages) = self.autocheckpoint {
+                    conn.batch_execute(&format!("PRAGMA wal_autocheckpoint = {pages}"))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(DbConn::Sqlite(conn))
             }
             DbTarget::Postgres(url) => diesel::PgConnection::establish(url)
@@ -107,6 +115,8 @@ pub struct Db {
     writer: Pool<Manager>,
     /// The group-commit writer, started by the first grouped write (the CLI never needs it).
     group: Arc<OnceLock<group::GroupWriter>>,
+    /// SQLite only: runs WAL checkpoints beside the writer instead of inside its commits.
+    checkpointer: Option<wal::Checkpointer>,
 }
 
 impl Db {
@@ -114,14 +124,17 @@ impl Db {
     pub fn open(url: &str, pool_size: u32) -> Result<Db, DbError> {
         let target = DbTarget::parse(url)?;
         let backend = target.backend();
-        let manager = Manager { target };
+        let manager = Manager {
+            target,
+            autocheckpoint: None,
+        };
         // Fail with the real cause before building pools that would only time out.
         let mut first = manager
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
         migrations::run(&mut first)?;
         drop(first);
-        let build = |size: u32| {
+        let build = |size: u32, manager: Manager| {
             Pool::builder()
                 .max_size(size)
                 .min_idle(Some(1))
@@ -130,19 +143,32 @@ impl Db {
                 // is pure cost, about 5% of a by-id read. PostgreSQL keeps the probe.
                 .test_on_check_out(backend == Backend::Postgres)
                 .connection_timeout(Duration::from_secs(10))
-                .build(manager.clone())
+                .build(manager)
                 .map_err(|e| DbError::Connect(e.to_string()))
         };
-        let readers = build(pool_size.max(1))?;
-        let writer = match backend {
-            Backend::Sqlite => build(1)?,
-            Backend::Postgres => readers.clone(),
+        let readers = build(pool_size.max(1), manager.clone())?;
+        let (writer, checkpointer) = match backend {
+            Backend::Sqlite => {
+                let writer = build(
+                    1,
+                    Manager {
+                        autocheckpoint: Some(wal::WRITER_AUTOCHECKPOINT),
+                        ..manager.clone()
+                    },
+                )?;
+                let own = manager
+                    .connect()
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                (writer, Some(wal::Checkpointer::start(own)?))
+            }
+            Backend::Postgres => (readers.clone(), None),
         };
         Ok(Db {
             backend,
             readers,
             writer,
             group: Arc::new(OnceLock::new()),
+            checkpointer,
         })
     }
 
@@ -183,6 +209,14 @@ impl Db {
             log::store_head(tx.conn, tx.size)?;
             Ok(out)
         })
+        .inspect(|_| self.committed())
+    }
+
+    /// After a commit: the WAL has new pages to checkpoint.
+    fn committed(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
     }
 }
 
@@ -203,10 +237,13 @@ impl Db {
                 self.group.get_or_init(|| started).clone()
             }
         };
-        writer
+        let out = writer
             .submit(f)
             .await
-            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?
+            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?;
+        // Woken on failures too: a failed write may share its batch with committed ones.
+        self.committed();
+        out
     }
 
     /// A transaction on the writer connection that appends nothing to the log: only for
@@ -221,6 +258,7 @@ impl Db {
             .get()
             .map_err(|e| DbError::Pool(e.to_string()))?;
         conn.transaction(|conn| f(conn))
+            .inspect(|_| self.committed())
     }
 }
 
