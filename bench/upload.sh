@@ -134,6 +134,8 @@ API=http://127.0.0.1:$PORT
 wait_http "$API/healthz"
 "$PREP_BIN" "$API" "$ADMIN" "$OUT/prep" --groups 1 --mous 1 --signers 1 >&2
 IFS=$'\t' read -r DRAFT TOKEN <"$OUT/prep/upload.tsv"
+# The server's resident set before any upload: subtracted, it gives the cost per upload in flight.
+awk '/VmRSS/ {printf "idle RSS MiB: %.0f\n", $2 / 1024}' "/proc/$PID/status" | tee "$OUT/idle_rss.txt" >&2
 
 for s in $SIZES; do
   for c in $CONCS; do
