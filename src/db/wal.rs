@@ -3,8 +3,8 @@
 //! A committed write lives in the WAL until a checkpoint copies its pages into the database
 //! file. SQLite by default runs that checkpoint inside the COMMIT that takes the WAL past 1,000
 //! pages, on the writing connection: for a 25 MiB document that is every upload, and copying
-//! ~6,400 pages back out of the WAL (read, write, fsync) took about a third of the group-commit
-//! thread's time, while every write queued behind it waited. Here one thread with its own
+//! ~6,400 pages back out of the WAL (read, write, fsync) took about half of the group-commit
+//! thread's CPU, while every write queued behind it waited. Here one thread with its own
 //! connection runs PASSIVE checkpoints after writes instead, so the writer only appends.
 //!
 //! Durability is unchanged: a commit is durable once its WAL frames are synced
