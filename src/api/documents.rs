@@ -42,13 +42,20 @@ impl Received {
 }
 
 /// Reads a body stream, hashing as it goes and refusing it once it passes `limit`.
-async fn receive_stream<S, E>(stream: &mut S, limit: usize) -> Result<(Vec<u8>, [u8; 32]), ApiError>
+/// `expected` is the length the sender declared, if any: the buffer is sized for it up front
+/// (never beyond `limit`), so a large document is copied into place once instead of through a
+/// chain of doubling reallocations, and holds no spare capacity while it waits to be stored.
+async fn receive_stream<S, E>(
+    stream: &mut S,
+    limit: usize,
+    expected: Option<usize>,
+) -> Result<(Vec<u8>, [u8; 32]), ApiError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
     let mut hasher = Sha256::new();
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(limit));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
         if bytes.len() + chunk.len() > limit {
@@ -86,7 +93,7 @@ pub(crate) async fn receive_multipart(
             .to_string();
         if filename.is_none() {
             // A plain form field: small, kept for the caller's checks.
-            let (value, _) = receive_stream(&mut field, JSON_FIELD_LIMIT).await?;
+            let (value, _) = receive_stream(&mut field, JSON_FIELD_LIMIT, None).await?;
             if fields.len() >= MAX_FORM_FIELDS {
                 return Err(bad(format!("at most {MAX_FORM_FIELDS} form fields")));
             }
@@ -102,7 +109,8 @@ pub(crate) async fn receive_multipart(
             check(&fields)?;
         }
         let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
-        let (bytes, sha256) = receive_stream(&mut field, limit).await?;
+        // The part is no longer than the whole body, whose declared length sizes its buffer.
+        let (bytes, sha256) = receive_stream(&mut field, limit, declared_length(req)).await?;
         found = Some(Received {
             media_type,
             filename,
@@ -130,6 +138,15 @@ pub(crate) fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// The body length the request declares (`Content-Length`), if it declares one that parses.
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// A document sent either way: multipart when the `Content-Type` says so, else the raw body.
 pub(crate) async fn receive_document(
     req: &HttpRequest,
@@ -152,15 +169,11 @@ pub(crate) async fn receive_document(
         return receive_multipart(req, payload, limit, |_| Ok(())).await;
     }
     let media_type = validate_media_type(content_type)?;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    let declared = declared_length(req);
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let (bytes, sha256) = receive_stream(&mut payload, limit).await?;
+    let (bytes, sha256) = receive_stream(&mut payload, limit, declared).await?;
     Ok(Received {
         media_type,
         filename: None,

@@ -12,13 +12,9 @@
 //! writer is idle is committed alone at once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use diesel::Connection;
-use diesel::connection::SimpleConnection;
 use diesel::r2d2::Pool;
 use tokio::sync::oneshot;
 
@@ -98,31 +94,12 @@ pub(super) struct GroupWriter {
 
 impl GroupWriter {
     /// Starts the writer thread on `pool`. It ends when the last `GroupWriter` is dropped.
-    ///
-    /// With `checkpoints` (SQLite), a second thread copies committed WAL frames into the
-    /// database file from that pool, beside the writer. SQLite's automatic checkpoint runs
-    /// inside the COMMIT of whichever write crosses the threshold, on the writer's critical
-    /// path (6% of the writer thread in the profile); with the frames already copied it has
-    /// little left to do. It stays on, because only a checkpoint that catches up with the
-    /// writer lets the next write restart the WAL from its beginning: with the background
-    /// thread alone, under continuous writes the WAL grew without bound (515 MB in 8 s).
-    pub(super) fn start(
-        pool: Pool<Manager>,
-        checkpoints: Option<Pool<Manager>>,
-    ) -> Result<GroupWriter, DbError> {
+    pub(super) fn start(pool: Pool<Manager>) -> Result<GroupWriter, DbError> {
         let (queue, rx) = channel::<Box<dyn Queued>>();
-        let commits = Arc::new(AtomicU64::new(0));
-        let seen = Arc::downgrade(&commits);
         std::thread::Builder::new()
             .name("amity-group-commit".into())
-            .spawn(move || writer_loop(&pool, &rx, &commits))
+            .spawn(move || writer_loop(&pool, &rx))
             .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
-        if let Some(readers) = checkpoints {
-            std::thread::Builder::new()
-                .name("amity-checkpoint".into())
-                .spawn(move || checkpoint_loop(&readers, &seen))
-                .map_err(|e| DbError::Pool(format!("cannot start the checkpoint thread: {e}")))?;
-        }
         Ok(GroupWriter { queue })
     }
 
@@ -145,10 +122,7 @@ impl GroupWriter {
     }
 }
 
-/// How often the checkpoint thread looks for new commits to copy into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-
-fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Box<dyn Queued>>, commits: &AtomicU64) {
+fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Box<dyn Queued>>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -158,31 +132,8 @@ fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Box<dyn Queued>>, commits: &A
             }
         }
         let committed = commit_batch(pool, &mut batch);
-        commits.fetch_add(1, Ordering::Relaxed);
         for request in batch {
             request.answer(committed.as_ref().map(|_| ()));
-        }
-    }
-}
-
-/// Copies committed WAL frames into the database file while the writer keeps going; ends
-/// with the writer thread (when `commits` is dropped).
-fn checkpoint_loop(readers: &Pool<Manager>, commits: &Weak<AtomicU64>) {
-    let mut done = 0;
-    loop {
-        std::thread::sleep(CHECKPOINT_EVERY);
-        let Some(count) = commits.upgrade().map(|c| c.load(Ordering::Relaxed)) else {
-            return;
-        };
-        if count == done {
-            continue;
-        }
-        // A failed checkpoint (busy, or no connection) is retried on the next round; nothing
-        // is lost, the frames stay in the WAL until one succeeds.
-        if let Ok(mut conn) = readers.get()
-            && conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)").is_ok()
-        {
-            done = count;
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod schema;
 pub mod tokens;
 pub mod tree;
 mod url;
+mod wal;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -95,6 +96,11 @@ impl ManageConnection for Manager {
                 if self.writer {
                     conn.batch_execute(SQLITE_WRITER_PRAGMAS)
                         .map_err(r2d2::Error::QueryError)?;
+                    conn.batch_execute(&format!(
+                        "PRAGMA wal_autocheckpoint = {}",
+                        wal::WRITER_AUTOCHECKPOINT
+                    ))
+                    .map_err(r2d2::Error::QueryError)?;
                 }
                 Ok(DbConn::Sqlite(conn))
             }
@@ -125,6 +131,8 @@ pub struct Db {
     writer: Pool<Manager>,
     /// The group-commit writer, started by the first grouped write (the CLI never needs it).
     group: Arc<OnceLock<group::GroupWriter>>,
+    /// SQLite only: runs WAL checkpoints beside the writer instead of inside its commits.
+    checkpointer: Option<wal::Checkpointer>,
 }
 
 impl Db {
@@ -155,21 +163,28 @@ impl Db {
                 .map_err(|e| DbError::Connect(e.to_string()))
         };
         let readers = build(pool_size.max(1), manager.clone())?;
-        let writer = match backend {
-            Backend::Sqlite => build(
-                1,
-                Manager {
-                    writer: true,
-                    ..manager
-                },
-            )?,
-            Backend::Postgres => readers.clone(),
+        let (writer, checkpointer) = match backend {
+            Backend::Sqlite => {
+                let writer = build(
+                    1,
+                    Manager {
+                        writer: true,
+                        ..manager.clone()
+                    },
+                )?;
+                let own = manager
+                    .connect()
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                (writer, Some(wal::Checkpointer::start(own)?))
+            }
+            Backend::Postgres => (readers.clone(), None),
         };
         Ok(Db {
             backend,
             readers,
             writer,
             group: Arc::new(OnceLock::new()),
+            checkpointer,
         })
     }
 
@@ -219,6 +234,14 @@ impl Db {
             log::store_head(tx.conn, tx.size)?;
             Ok(out)
         })
+        .inspect(|_| self.committed())
+    }
+
+    /// After a commit: the WAL has new pages to checkpoint.
+    fn committed(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
     }
 }
 
@@ -234,16 +257,18 @@ impl Db {
         let writer = match self.group.get() {
             Some(w) => w.clone(),
             None => {
-                let checkpoints = (self.backend == Backend::Sqlite).then(|| self.readers.clone());
-                let started = group::GroupWriter::start(self.writer.clone(), checkpoints)?;
+                let started = group::GroupWriter::start(self.writer.clone())?;
                 // Two first writes may race here; the loser's thread ends with its queue.
                 self.group.get_or_init(|| started).clone()
             }
         };
-        writer
+        let out = writer
             .submit(f)
             .await
-            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?
+            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?;
+        // Woken on failures too: a failed write may share its batch with committed ones.
+        self.committed();
+        out
     }
 
     /// A transaction on the writer connection that appends nothing to the log: only for
@@ -258,6 +283,7 @@ impl Db {
             .get()
             .map_err(|e| DbError::Pool(e.to_string()))?;
         conn.transaction(|conn| f(conn))
+            .inspect(|_| self.committed())
     }
 }
 

@@ -145,6 +145,35 @@ both_backends_with!(
     }
 );
 
+/// SQLite: a large version reaches the database file through the background WAL checkpoint.
+/// The writer's own automatic checkpoint is set far above one document, so if that thread
+/// never ran, the bytes would stay in the WAL and the file would not grow.
+#[test]
+fn large_upload_is_checkpointed_into_the_database_file() {
+    use crate::support::{Backend, TestServer};
+    let srv = TestServer::start(Backend::Sqlite).expect("server");
+    let w = World::build(&srv);
+    let id = create_mou(&srv, &w.a, &w.partnership);
+    let file = srv.db.dir.path().join("amity.db");
+    let len = || std::fs::metadata(&file).expect("database file").len();
+    let before = len();
+    let doc = vec![b'x'; 8 * 1024 * 1024];
+    let r = upload(&srv, &w.a, &id, &doc);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while len() < before + doc.len() as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed: database file {} bytes, was {before}",
+            len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = srv.get_as(&format!("/api/v1/mous/{id}/versions/1/document"), &w.a);
+    assert_eq!(r.status, 200);
+    assert!(r.body == doc, "the stored bytes differ");
+}
+
 /// A form part: field name, optional (file name, content type), bytes.
 type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
 
