@@ -44,7 +44,7 @@ auditor=$("$BIN" admin create-token --role auditor)
 start=$(date +%s.%N)
 "$BIN" audit --server "$api" --token "$auditor" >"$OUT/audit.txt" 2>&1 || { cat "$OUT/audit.txt"; exit 1; }
 end=$(date +%s.%N)
-line=$(grep -o '[0-9]* signatures verified in one batch.*' "$OUT/audit.txt")
+line=$(grep -o '[0-9]* signatures verified (strict.*' "$OUT/audit.txt")
 count=${line%% *}
 [ "${count:-0}" -gt 0 ] || { echo "the audit verified no signatures: $(cat "$OUT/audit.txt")" >&2; exit 1; }
 overall=$(echo "$line" | sed -n 's/.*parsing, \([0-9]*\) signatures\/s.*/\1/p')
