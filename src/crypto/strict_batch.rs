@@ -175,7 +175,9 @@ mod tests {
             &mut bytes,
         )
         .expect("hex");
-        let t = CompressedEdwardsY(bytes).decompress().expect("on the curve");
+        let t = CompressedEdwardsY(bytes)
+            .decompress()
+            .expect("on the curve");
         assert!(!times_2_pow(t, 2).is_identity() && times_2_pow(t, 3).is_identity());
         t
     }
@@ -216,8 +218,11 @@ mod tests {
 
     impl Fixture {
         fn honest(n: usize) -> Fixture {
-            let signers: Vec<SigningKey> = (0..4).map(|i| SigningKey::from_bytes(&seed(i))).collect();
-            let messages: Vec<Vec<u8>> = (0..n).map(|i| format!("message {i}").into_bytes()).collect();
+            let signers: Vec<SigningKey> =
+                (0..4).map(|i| SigningKey::from_bytes(&seed(i))).collect();
+            let messages: Vec<Vec<u8>> = (0..n)
+                .map(|i| format!("message {i}").into_bytes())
+                .collect();
             let signatures = messages
                 .iter()
                 .enumerate()
@@ -265,7 +270,11 @@ mod tests {
     #[test]
     fn a_torsioned_r_fails_like_verify_strict() {
         let t8 = order_8();
-        for (torsion, at) in [(t8, 0), (times_2_pow(t8, 1), 299), (times_2_pow(t8, 2), 150)] {
+        for (torsion, at) in [
+            (t8, 0),
+            (times_2_pow(t8, 1), 299),
+            (times_2_pow(t8, 2), 150),
+        ] {
             let mut f = Fixture::honest(300);
             let i = at;
             f.signatures[i] = sign_with_torsion(&seed((i % 4) as u8), &f.messages[i], torsion);
@@ -313,7 +322,10 @@ mod tests {
                 assert!(strict_r(&bytes).is_none(), "y = p + {k}, sign {sign}");
             }
         }
-        assert!(decompressing > 0, "the case is real: dalek decompresses some");
+        assert!(
+            decompressing > 0,
+            "the case is real: dalek decompresses some"
+        );
         // The identity, with either sign bit, and the point of order 2 are small-order.
         let mut identity = [0u8; 32];
         identity[0] = 1;

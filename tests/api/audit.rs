@@ -222,10 +222,7 @@ both_backends!(audit_reverifies_every_signature, |srv| {
     let state = srv.db.dir.path().join("state.json");
     let (ok, text) = audit(&srv, &state);
     assert!(ok, "{text}");
-    assert!(
-        text.contains("2 signatures verified (strict"),
-        "{text}"
-    );
+    assert!(text.contains("2 signatures verified (strict"), "{text}");
 
     // A stored signature replaced by a valid signature over other bytes: the log's statement
     // hash still matches, the signature does not.
