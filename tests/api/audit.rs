@@ -425,10 +425,10 @@ both_backends!(every_kind_of_write_proves_into_the_next_checkpoint, |srv| {
     }
 });
 
-/// The stored signature replaced by one whose R carries a torsion component (R = rB + T, T of
-/// order 2), made with the signer's own key over the right bytes: the cofactored equation
-/// holds for it and a batch with unlucky coefficients would pass it, `verify_strict` does not,
-/// and neither may the audit, which checks signatures in batches.
+// The stored signature replaced by one whose R carries a torsion component (R = rB + T, T of
+// order 2), made with the signer's own key over the right bytes: the cofactored equation
+// holds for it and a batch with unlucky coefficients would pass it, `verify_strict` does not,
+// and neither may the audit, which checks signatures in batches.
 both_backends!(audit_names_a_signature_with_a_torsioned_r, |srv| {
     use amity::crypto::sshsig;
     use base64::Engine;
