@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `amity audit` over a registry of about 100,000 MOU signatures, next to the raw batch
 # verification rate of ed25519-dalek measured in the same run (`amity-baseline batch-verify`).
-# Issue 6's target: the audit's signature checks/s at least 60% of that baseline.
+# Issue 6's target: the audit's signature checks/s at least 60% of that baseline (one batch on
+# one thread). The audit uses every core, so the same batches split over every core are printed
+# too, for an honest comparison.
 #
 #   bench/audit.sh          # SIG_GROUPS=2 (x 50,000 signature bodies), SIG_SECONDS=90
 #
@@ -44,15 +46,23 @@ auditor=$("$BIN" admin create-token --role auditor)
 start=$(date +%s.%N)
 "$BIN" audit --server "$api" --token "$auditor" >"$OUT/audit.txt" 2>&1 || { cat "$OUT/audit.txt"; exit 1; }
 end=$(date +%s.%N)
-line=$(grep -o '[0-9]* signatures verified in one batch.*' "$OUT/audit.txt")
+line=$(grep -o '[0-9]* signatures verified (strict.*' "$OUT/audit.txt")
 count=${line%% *}
 [ "${count:-0}" -gt 0 ] || { echo "the audit verified no signatures: $(cat "$OUT/audit.txt")" >&2; exit 1; }
 overall=$(echo "$line" | sed -n 's/.*parsing, \([0-9]*\) signatures\/s.*/\1/p')
+load_audit=$(uptime)
+# The target's baseline is one batch on one thread, as issue 6 states it; the audit spreads its
+# checks over every core, so the rate of the same batches on all cores is printed too.
 baseline=$(target/release/amity-baseline batch-verify "$count")
 base_rate=${baseline##*signatures_per_s=}
+cores=$(nproc)
+baseline_all=$(target/release/amity-baseline batch-verify "$count" "$cores")
+base_all_rate=${baseline_all##*signatures_per_s=}
 {
   echo "amity audit: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s in all; $line"
-  echo "baseline (same run): $baseline"
-  awk -v a="$overall" -v b="$base_rate" -v n="$count" 'BEGIN {
-    r = a / b; printf "signature checks: %d, %.0f/s end to end against %.0f/s batch baseline: %.0f%% (target >= 60%%: %s)\n", n, a, b, 100 * r, (r >= 0.6 ? "met" : "missed") }'
+  echo "load during the audit: ${load_audit##*load average: }"
+  echo "baseline (same run, one thread): $baseline"
+  echo "baseline (same run, $cores threads): $baseline_all"
+  awk -v a="$overall" -v b="$base_rate" -v c="$base_all_rate" -v n="$count" -v t="$cores" 'BEGIN {
+    r = a / b; printf "signature checks: %d, %.0f/s end to end against %.0f/s batch baseline (one thread): %.0f%% (target >= 60%%: %s); against %.0f/s on %d threads: %.0f%%\n", n, a, b, 100 * r, (r >= 0.6 ? "met" : "missed"), c, t, 100 * a / c }'
 } | tee "$OUT/result.txt"

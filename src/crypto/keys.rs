@@ -167,7 +167,7 @@ pub(super) fn sanitize_for_error(raw: &[u8]) -> String {
 /// decompress to points that already have a canonical encoding, and 20 of
 /// those points are not small-order, so `is_weak()` alone misses them. We
 /// reject y >= p before decompression ever sees it.
-fn y_is_reduced(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> bool {
+pub(crate) fn y_is_reduced(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> bool {
     // y >= p exactly when bytes 1..=30 are 0xff, the top byte (sign bit
     // masked) is 0x7f and the low byte is >= 0xed (p's low byte).
     let top_is_max = bytes[31] & 0x7f == 0x7f;

@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod sshsig;
 pub mod statement;
+pub mod strict_batch;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
