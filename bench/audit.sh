@@ -16,10 +16,9 @@ cd "$ROOT"
 GROUPS_N=${SIG_GROUPS:-2}
 SIG_SECONDS=${SIG_SECONDS:-90}
 OUT=${OUT:-$ROOT/target/bench-audit}
-for tool in wrk curl; do
-  command -v "$tool" >/dev/null || { SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo;
-    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "$tool" >/dev/null; }
-done
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+need_tools wrk curl
 cargo build --release --locked --bins --example loadprep >&2
 BIN=$ROOT/target/release/amity
 rm -rf "$OUT"; mkdir -p "$OUT"

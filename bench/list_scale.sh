@@ -18,10 +18,9 @@ CONC=${CONC:-16}
 OUT=${OUT:-$ROOT/target/bench-list}
 mkdir -p "$OUT"
 
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || { SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo;
-    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "$tool" >/dev/null; }
-done
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+need_tools wrk curl python3
 cargo build --release --locked --bin amity >&2
 BIN=$ROOT/target/release/amity
 
@@ -81,8 +80,7 @@ for n in $SIZES; do
     name=${q%%|*}; query=${q#*|}
     curl -sf -o /dev/null "$base$query" || { echo "query failed: $base$query" >&2; exit 1; }
     wrk -t2 -c"$CONC" -d"$DURATION" --latency "$base$query" >"$OUT/wrk-$n-${name// /-}.txt"
-    line=$(awk -v n="$n" -v q="$name" '
-      function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    line=$(awk -v n="$n" -v q="$name" "$WRK_MS_AWK"'
       /Requests\/sec/ { rps = $2 } / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) }
       END { printf "| %s | %s | %.0f | %.2f | %.2f |", n, q, rps, p50, p99 }' "$OUT/wrk-$n-${name// /-}.txt")
     echo "$line" | tee -a "$OUT/table.md"

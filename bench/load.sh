@@ -25,14 +25,10 @@ BASE_PORT=$((PORT + 1))
 read -r -a LEVELS <<<"$SWEEP"
 GROUPS_NEEDED=${#LEVELS[@]}
 
-# The load generator and the two small tools the script uses, installed only when missing.
-MISSING=()
-for tool in wrk curl; do command -v "$tool" >/dev/null || MISSING+=("$tool"); done
-if [ ${#MISSING[@]} -gt 0 ]; then
-  echo "installing ${MISSING[*]}" >&2
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq "${MISSING[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+# The load generator and the small tool the script uses, installed only when missing.
+need_tools wrk curl
 
 cargo build --release --locked --bins --example loadprep >&2
 AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
@@ -51,19 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_http() {
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "$1"; then return 0; fi
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2
-  return 1
-}
-
-# rss_reset PID / rss_peak PID: peak resident set since the last reset, in MiB.
-rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
-rss_peak() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-
 # run_wrk BACKEND SCENARIO CONC PID URL SCRIPT ARGS...: one wrk run, one result line.
 run_wrk() {
   local backend=$1 scenario=$2 conc=$3 pid=$4 url=$5 script=$6
@@ -75,8 +58,7 @@ run_wrk() {
   WRK_THREADS=$threads wrk -t"$threads" -c"$conc" -d"$DURATION" --latency --timeout 30s -s "bench/$script" "$url" -- "$@" >"$log" 2>&1
   local rss
   rss=$(rss_peak "$pid")
-  awk -v b="$backend" -v s="$scenario" -v c="$conc" -v rss="$rss" '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+  awk -v b="$backend" -v s="$scenario" -v c="$conc" -v rss="$rss" "$WRK_MS_AWK"'
     /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
     /Non-2xx or 3xx/ { bad = $NF }
     /Socket errors/ { sockerr = $0 }
@@ -93,10 +75,6 @@ BASE_PID=$!
 PIDS+=("$BASE_PID")
 wait_http "http://127.0.0.1:$BASE_PORT/json"
 
-make_doc() { # make_doc BYTES FILE: printable text (a document is text or PDF), exactly BYTES long
-  head -c $(($1 * 3 / 4)) /dev/urandom | base64 -w 100 >"$2"
-  truncate -s "$1" "$2"
-}
 make_doc $((1024 * 1024)) "$OUT/doc-1m.txt"
 make_doc $((25 * 1024 * 1024)) "$OUT/doc-25m.txt"
 printf '/json\n' >"$OUT/json-paths.txt"

@@ -22,6 +22,9 @@ SIZES=${SIZES:-"1 25"}
 OUT=${OUT:-$ROOT/target/bench-upload}
 PORT=${PORT:-$((20000 + RANDOM % 20000))}
 BASE_PORT=$((PORT + 1))
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+need_tools wrk curl
 
 cargo build --release --locked --bins --example loadprep >&2
 AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
@@ -40,17 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_http() {
-  for _ in $(seq 1 200); do
-    if curl -sf -o /dev/null "$1"; then return 0; fi
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2
-  return 1
-}
-
-rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
-rss_peak() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks. CPU time per
 # request is steadier than req/s on a machine others share: it does not count their load.
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
@@ -85,8 +77,7 @@ run_wrk() {
   thread_ticks "$pid" >"$OUT/threads1.txt"
   rss=$(rss_peak "$pid")
   load=$(awk '{print $1}' /proc/loadavg)
-  awk -v b="$server" -v s="$size" -v c="$conc" -v rss="$rss" -v load="$load" -v cpu=$(((cpu1 - cpu0) * 1000 / TICKS)) '
-    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }
+  awk -v b="$server" -v s="$size" -v c="$conc" -v rss="$rss" -v load="$load" -v cpu=$(((cpu1 - cpu0) * 1000 / TICKS)) "$WRK_MS_AWK"'
     /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
     /Non-2xx or 3xx/ { bad = $NF }
     $1 == "50%" { p50 = ms($2) }
@@ -102,10 +93,6 @@ run_wrk() {
       >"$OUT/threads-$server-${size}m-$conc.txt"
 }
 
-make_doc() { # make_doc BYTES FILE: printable text, exactly BYTES long (as bench/load.sh)
-  head -c $(($1 * 3 / 4)) /dev/urandom | base64 -w 100 >"$2"
-  truncate -s "$1" "$2"
-}
 for s in $SIZES; do make_doc $((s * 1024 * 1024)) "$OUT/doc-${s}m.txt"; done
 
 "$BASELINE_BIN" "127.0.0.1:$BASE_PORT" >"$OUT/baseline.log" 2>&1 &

@@ -118,14 +118,11 @@ pub async fn list(
     let may_scan = filter.country.is_some()
         || filter.kind.is_some()
         || (filter.since.is_some() && filter.status.is_some());
+    let query = move |c: &mut db::DbConn| db::partnerships::list(c, &filter);
     let rows = if may_scan {
-        state
-            .read(move |c| db::partnerships::list(c, &filter))
-            .await?
+        state.read(query).await?
     } else {
-        state
-            .read_short(move |c| db::partnerships::list(c, &filter))
-            .await?
+        state.read_short(query).await?
     };
     let page = Page::from_rows(rows, limit, |p| p.id.clone(), PartnershipView::from);
     Ok(HttpResponse::Ok().json(page))

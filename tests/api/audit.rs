@@ -217,17 +217,9 @@ pub fn signed_registry_on(srv: &TestServer, w: &World) -> String {
     mou
 }
 
-both_backends!(audit_reverifies_every_signature, |srv| {
-    let (_w, mou) = signed_registry(&srv);
-    let state = srv.db.dir.path().join("state.json");
-    let (ok, text) = audit(&srv, &state);
-    assert!(ok, "{text}");
-    assert!(text.contains("2 signatures verified (strict"), "{text}");
-
-    // A stored signature replaced by a valid signature over other bytes: the log's statement
-    // hash still matches, the signature does not.
-    let other = crate::signing::Signatory::new(7, "mayor@us-hou", "");
-    let forged = other.sign(b"something else entirely");
+/// Rewrites the stored signature bytes of link 1 of `mou` directly in the database, as an
+/// attacker with database access would (the append-only trigger dropped first).
+fn replace_first_signature(srv: &TestServer, mou: &str, signature: &[u8]) {
     srv.db
         .exec(&format!(
             "DROP TRIGGER {}",
@@ -241,10 +233,24 @@ both_backends!(audit_reverifies_every_signature, |srv| {
         .db
         .exec(&format!(
             "UPDATE mou_signatures SET signature = {} WHERE mou_id = '{mou}' AND seq = 1",
-            srv.blob_sql(&hex::encode(forged.as_bytes()))
+            srv.blob_sql(&hex::encode(signature))
         ))
         .unwrap();
     assert_eq!(n, 1);
+}
+
+both_backends!(audit_reverifies_every_signature, |srv| {
+    let (_w, mou) = signed_registry(&srv);
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = audit(&srv, &state);
+    assert!(ok, "{text}");
+    assert!(text.contains("2 signatures verified (strict"), "{text}");
+
+    // A stored signature replaced by a valid signature over other bytes: the log's statement
+    // hash still matches, the signature does not.
+    let other = crate::signing::Signatory::new(7, "mayor@us-hou", "");
+    let forged = other.sign(b"something else entirely");
+    replace_first_signature(&srv, &mou, forged.as_bytes());
     let (ok, text) = audit(&srv, &state);
     assert!(!ok, "{text}");
     assert!(
@@ -482,23 +488,7 @@ both_backends!(audit_names_a_signature_with_a_torsioned_r, |srv| {
     let at = blob.len() - 64;
     blob[at..].copy_from_slice(&signature.to_bytes());
     let armored = sshsig::parse_blob(&blob).expect("well-formed").to_armored();
-    srv.db
-        .exec(&format!(
-            "DROP TRIGGER {}",
-            match srv.backend() {
-                Backend::Sqlite => "mou_signatures_no_update".to_string(),
-                Backend::Postgres => "mou_signatures_append_only ON mou_signatures".to_string(),
-            }
-        ))
-        .unwrap();
-    let n = srv
-        .db
-        .exec(&format!(
-            "UPDATE mou_signatures SET signature = {} WHERE mou_id = '{mou}' AND seq = 1",
-            srv.blob_sql(&hex::encode(armored.as_bytes()))
-        ))
-        .unwrap();
-    assert_eq!(n, 1);
+    replace_first_signature(&srv, &mou, armored.as_bytes());
     let (ok, text) = audit(&srv, &state);
     assert!(!ok, "{text}");
     assert!(

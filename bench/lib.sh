@@ -1,0 +1,37 @@
+# Shell helpers shared by the benchmark scripts (sourced, not run).
+
+# need_tools TOOL...: installs the missing ones with apt-get (sudo when not root).
+need_tools() {
+  local missing=() tool
+  for tool in "$@"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    local sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+# wait_http URL: waits up to 20 s for a 2xx answer.
+wait_http() {
+  for _ in $(seq 1 200); do
+    if curl -sf -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  return 1
+}
+
+# rss_reset PID / rss_peak PID: peak resident set since the last reset, in MiB.
+rss_reset() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
+rss_peak() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
+
+# make_doc BYTES FILE: printable text (a document is text or PDF), exactly BYTES long.
+make_doc() {
+  head -c $(($1 * 3 / 4)) /dev/urandom | base64 -w 100 >"$2"
+  truncate -s "$1" "$2"
+}
+
+# An awk function that turns a wrk latency ("850.00us", "1.20ms", "2.00s", "1.00m") into ms.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+WRK_MS_AWK='function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }'
