@@ -304,13 +304,13 @@ pub fn by_fingerprint(
     conn: &mut DbConn,
     fingerprint: &str,
 ) -> Result<Option<SignatoryKey>, DbError> {
-    signatory_keys::table
+    per_backend!(conn, |c| signatory_keys::table
         .filter(signatory_keys::fingerprint.eq(fingerprint))
         .select(KeyRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(SignatoryKey::try_from)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(SignatoryKey::try_from)
+    .transpose()
 }
 
 /// Keys of several ids at once (for chains and audits).

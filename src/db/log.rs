@@ -11,19 +11,20 @@ use crate::log::merkle;
 /// in every write transaction: on PostgreSQL it locks the head row until commit, on SQLite it
 /// takes the database write lock, so appends are serialized by the database itself.
 pub fn lock_head(conn: &mut DbConn) -> Result<i64, DbError> {
-    diesel::update(log_head::table.filter(log_head::id.eq(1)))
-        .set(log_head::size.eq(log_head::size))
-        .execute(conn)?;
-    Ok(log_head::table
-        .filter(log_head::id.eq(1))
-        .select(log_head::size)
-        .first(conn)?)
+    per_backend!(conn, |c| diesel::update(
+        log_head::table.filter(log_head::id.eq(1))
+    )
+    .set(log_head::size.eq(log_head::size))
+    .execute(c))?;
+    size(conn)
 }
 
 pub fn store_head(conn: &mut DbConn, size: i64) -> Result<(), DbError> {
-    diesel::update(log_head::table.filter(log_head::id.eq(1)))
-        .set(log_head::size.eq(size))
-        .execute(conn)?;
+    per_backend!(conn, |c| diesel::update(
+        log_head::table.filter(log_head::id.eq(1))
+    )
+    .set(log_head::size.eq(size))
+    .execute(c))?;
     Ok(())
 }
 
@@ -35,7 +36,7 @@ pub fn insert_entry(
     now: i64,
 ) -> Result<(), DbError> {
     let leaf = merkle::leaf_hash(&entry.bytes);
-    diesel::insert_into(log_entries::table)
+    per_backend!(conn, |c| diesel::insert_into(log_entries::table)
         .values((
             log_entries::idx.eq(index),
             log_entries::leaf_hash.eq(leaf.to_vec()),
@@ -43,16 +44,16 @@ pub fn insert_entry(
             log_entries::kind.eq(entry.kind),
             log_entries::logged_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     super::tree::append_leaf(conn, index, leaf)
 }
 
 /// The committed log size.
 pub fn size(conn: &mut DbConn) -> Result<i64, DbError> {
-    Ok(log_head::table
+    Ok(per_backend!(conn, |c| log_head::table
         .filter(log_head::id.eq(1))
         .select(log_head::size)
-        .first(conn)?)
+        .first(c))?)
 }
 
 /// One stored entry.
@@ -67,11 +68,11 @@ pub struct EntryRow {
 }
 
 pub fn entry(conn: &mut DbConn, index: i64) -> Result<Option<EntryRow>, DbError> {
-    Ok(log_entries::table
+    Ok(per_backend!(conn, |c| log_entries::table
         .filter(log_entries::idx.eq(index))
         .select(EntryRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// Entries `[start, start + limit)` in index order.

@@ -18,12 +18,12 @@ impl NodeSource for DbNodes<'_> {
 
     fn node(&mut self, level: u8, index: u64) -> Result<Hash, DbError> {
         let idx = i64::try_from(index).map_err(|_| DbError::corrupt("node index beyond i64"))?;
-        let bytes: Option<Vec<u8>> = log_nodes::table
+        let bytes: Option<Vec<u8>> = per_backend!(&mut *self.conn, |c| log_nodes::table
             .filter(log_nodes::level.eq(i32::from(level)))
             .filter(log_nodes::idx.eq(idx))
             .select(log_nodes::hash)
-            .first(self.conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         let bytes = bytes.ok_or_else(|| {
             DbError::corrupt(format!("Merkle node ({level}, {index}) is missing"))
         })?;
@@ -49,13 +49,13 @@ pub fn append_leaf(conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbEr
         .map_err(merkle_error)?;
     for (level, idx, hash) in nodes {
         let idx = i64::try_from(idx).map_err(|_| DbError::corrupt("node index beyond i64"))?;
-        diesel::insert_into(log_nodes::table)
+        per_backend!(&mut *conn, |c| diesel::insert_into(log_nodes::table)
             .values((
                 log_nodes::level.eq(i32::from(level)),
                 log_nodes::idx.eq(idx),
                 log_nodes::hash.eq(hash.to_vec()),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }

@@ -230,6 +230,11 @@ both_backends!(refusals_store_nothing, |srv| {
     let size = srv.log_size();
     submit(&srv, &w.a, &mou, &good, &sig).assert_problem(409, "duplicate_signature");
     assert_eq!(srv.log_size(), size);
+    // The same signer again, on a fresh statement at the new head: refused, the MOU not
+    // executed by a second signature of one person.
+    let again = statement(&srv, &houston, &mou);
+    submit(&srv, &w.a, &mou, &again, &houston.sign(&again)).assert_problem(409, "already_signed");
+    assert_eq!(srv.log_size(), size);
 
     // A superseded version.
     let before_v2 = statement(&srv, &shanghai, &mou);

@@ -1,0 +1,1 @@
+DROP INDEX mou_signatures_signers;
