@@ -258,7 +258,9 @@ pub async fn chain(
         .read(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
-            let ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();
+            let mut ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();
+            ids.sort_unstable();
+            ids.dedup();
             let keys = db::keys::by_ids(c, &ids)?;
             Ok((mou, rows, keys))
         })

@@ -19,11 +19,11 @@ pub struct CheckpointRow {
 }
 
 pub fn latest(conn: &mut DbConn) -> Result<Option<CheckpointRow>, DbError> {
-    Ok(checkpoints::table
+    Ok(per_backend!(conn, |c| checkpoints::table
         .order(checkpoints::size.desc())
         .select(CheckpointRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 pub fn at_size(conn: &mut DbConn, size: i64) -> Result<Option<CheckpointRow>, DbError> {

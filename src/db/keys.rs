@@ -315,13 +315,13 @@ pub fn by_fingerprint(
 
 /// Keys of several ids at once (for chains and audits).
 pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<SignatoryKey>, DbError> {
-    signatory_keys::table
+    per_backend!(conn, |c| signatory_keys::table
         .filter(signatory_keys::id.eq_any(ids))
         .select(KeyRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(SignatoryKey::try_from)
-        .collect()
+        .load(c))?
+    .into_iter()
+    .map(SignatoryKey::try_from)
+    .collect()
 }
 
 /// Keys of a city, optionally of one signer, in registration order.

@@ -131,13 +131,13 @@ fn mou_not_found(id: &str) -> DbError {
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Mou>, DbError> {
-    mous::table
+    per_backend!(conn, |c| mous::table
         .filter(mous::id.eq(id))
         .select(MouRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Mou::try_from)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(Mou::try_from)
+    .transpose()
 }
 
 pub fn require(conn: &mut DbConn, id: &str) -> Result<Mou, DbError> {
@@ -607,11 +607,11 @@ pub fn add_signature(
 
 /// The whole chain, oldest first.
 pub fn chain(conn: &mut DbConn, id: &str) -> Result<Vec<SignatureRow>, DbError> {
-    Ok(mou_signatures::table
+    Ok(per_backend!(conn, |c| mou_signatures::table
         .filter(mou_signatures::mou_id.eq(id))
         .order(mou_signatures::seq.asc())
         .select(SignatureRow::as_select())
-        .load(conn)?)
+        .load(c))?)
 }
 
 /// A string field of a stored log entry.

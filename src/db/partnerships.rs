@@ -275,13 +275,13 @@ fn insert_event(tx: &mut WriteTx<'_>, row: StatusEventRow) -> Result<(), DbError
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Partnership>, DbError> {
-    partnerships::table
+    per_backend!(conn, |c| partnerships::table
         .filter(partnerships::id.eq(id))
         .select(PartnershipRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Partnership::try_from)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(Partnership::try_from)
+    .transpose()
 }
 
 fn require(conn: &mut DbConn, id: &str) -> Result<Partnership, DbError> {
@@ -376,54 +376,56 @@ pub struct PartnershipFilter {
 
 /// Partnerships in id (creation) order, one page of `limit + 1` rows.
 pub fn list(conn: &mut DbConn, f: &PartnershipFilter) -> Result<Vec<Partnership>, DbError> {
-    let mut q = partnerships::table
-        .select(PartnershipRow::as_select())
-        .into_boxed();
-    if let Some(city) = &f.city {
-        q = q.filter(
-            partnerships::city_a
-                .eq(city.clone())
-                .or(partnerships::city_b.eq(city.clone())),
-        );
-    }
-    if let Some(country) = &f.country {
-        q = q.filter(
-            partnerships::country_a
-                .eq(country.clone())
-                .or(partnerships::country_b.eq(country.clone())),
-        );
-    }
-    if let Some(status) = f.status {
-        q = q.filter(partnerships::status.eq(status.as_str()));
-    }
-    if let Some(kind) = f.kind {
-        q = q.filter(partnerships::kind.eq(kind.as_str()));
-    }
-    if let Some(since) = &f.since {
-        if matches!(conn, DbConn::Sqlite(_)) {
-            // SQLite's planner (plans do not depend on bound values, see SQLITE_ENABLE_QPSG)
-            // guesses that a range keeps a quarter of the rows, and then prefers walking
-            // the whole table in id order to sorting a few rows found through the
-            // `established_on` index. Most partnerships have no known date, so the range
-            // is selective: the hint says so. PostgreSQL plans from its statistics.
+    let sqlite = matches!(conn, DbConn::Sqlite(_));
+    // Built per backend (the macro repeats the block), so the boxed query is the concrete
+    // backend's and skips the multi-connection's re-serialization of the SQL.
+    let rows: Vec<PartnershipRow> = per_backend!(conn, |c| {
+        let mut q = partnerships::table
+            .select(PartnershipRow::as_select())
+            .into_boxed();
+        if let Some(city) = &f.city {
             q = q.filter(
-                diesel::dsl::sql::<diesel::sql_types::Bool>("likelihood(established_on >= ")
-                    .bind::<diesel::sql_types::Text, _>(since.clone())
-                    .sql(", 0.05)"),
+                partnerships::city_a
+                    .eq(city.clone())
+                    .or(partnerships::city_b.eq(city.clone())),
             );
-        } else {
-            q = q.filter(partnerships::established_on.ge(since.clone()));
         }
-    }
-    if let Some(after) = &f.after {
-        q = q.filter(partnerships::id.gt(after.clone()));
-    }
-    q.order(partnerships::id.asc())
-        .limit(f.limit + 1)
-        .load(conn)?
-        .into_iter()
-        .map(Partnership::try_from)
-        .collect()
+        if let Some(country) = &f.country {
+            q = q.filter(
+                partnerships::country_a
+                    .eq(country.clone())
+                    .or(partnerships::country_b.eq(country.clone())),
+            );
+        }
+        if let Some(status) = f.status {
+            q = q.filter(partnerships::status.eq(status.as_str()));
+        }
+        if let Some(kind) = f.kind {
+            q = q.filter(partnerships::kind.eq(kind.as_str()));
+        }
+        if let Some(since) = &f.since {
+            if sqlite {
+                // SQLite's planner (plans do not depend on bound values, see
+                // SQLITE_ENABLE_QPSG) guesses that a range keeps a quarter of the rows, and
+                // then prefers walking the whole table in id order to sorting a few rows
+                // found through the `established_on` index. Most partnerships have no known
+                // date, so the range is selective: the hint says so. PostgreSQL plans from
+                // its statistics.
+                q = q.filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("likelihood(established_on >= ")
+                        .bind::<diesel::sql_types::Text, _>(since.clone())
+                        .sql(", 0.05)"),
+                );
+            } else {
+                q = q.filter(partnerships::established_on.ge(since.clone()));
+            }
+        }
+        if let Some(after) = &f.after {
+            q = q.filter(partnerships::id.gt(after.clone()));
+        }
+        q.order(partnerships::id.asc()).limit(f.limit + 1).load(c)
+    })?;
+    rows.into_iter().map(Partnership::try_from).collect()
 }
 
 /// The full status history, oldest first.

@@ -80,7 +80,7 @@ struct TokenLookupRow {
 /// keys on a hash); the constant-time compare guards the final equality all the same.
 pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbError> {
     let hash = token_hash(token);
-    let row: Option<TokenLookupRow> = tokens::table
+    let row: Option<TokenLookupRow> = per_backend!(conn, |c| tokens::table
         .left_join(offices::table)
         .filter(tokens::token_hash.eq(hash.to_vec()))
         .select((
@@ -92,8 +92,8 @@ pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbErr
             tokens::expires_at,
             tokens::revoked_at,
         ))
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     let Some(TokenLookupRow {
         id,
         token_hash: stored,
