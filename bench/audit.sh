@@ -5,7 +5,7 @@
 # one thread). The audit uses every core, so the same batches split over every core are printed
 # too, for an honest comparison.
 #
-#   bench/audit.sh          # SIG_GROUPS=2 (x 50,000 signature bodies), SIG_SECONDS=90
+#   bench/audit.sh          # SIG_GROUPS=2 (x 50,000 signature bodies), SIG_SECONDS=20
 #
 # The signatures are real: `examples/loadprep.rs` enrols signatories with proof of possession
 # and creates MOUs through the HTTP API, signs each chain position with the crate's own SSHSIG
@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 GROUPS_N=${SIG_GROUPS:-2}
-SIG_SECONDS=${SIG_SECONDS:-90}
+SIG_SECONDS=${SIG_SECONDS:-20}
 OUT=${OUT:-$ROOT/target/bench-audit}
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"

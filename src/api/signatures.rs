@@ -254,8 +254,10 @@ pub async fn chain(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // A short read: the MOU by id, then its chain walked in the (mou_id, seq) index (one row
+    // per signature, a few dozen for an executed MOU) and the keys by id.
     let (mou, rows, keys) = state
-        .read(move |c| {
+        .read_short(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
             let mut ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();

@@ -109,6 +109,9 @@ impl TryFrom<VersionRow> for Version {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = mou_signatures)]
+// A `None` is inserted as NULL rather than left out, so the INSERT's SQL is always the same and
+// diesel can cache its prepared statement by type (it runs for every signature).
+#[diesel(treat_none_as_null = true)]
 pub struct SignatureRow {
     pub id: String,
     pub mou_id: String,
