@@ -49,9 +49,10 @@ fn routes() -> UtoipaApp<
     >,
 > {
     // actix tries routes in registration order, running each dynamic path's regex until one
-    // matches (in a by-id read's profile, 8% of the worker went to the patterns tried before the
-    // right one). So the API scope (one prefix comparison) comes before the pages' eleven
-    // dynamic paths, and the hottest API routes come first in it. No two routes match the same
+    // matches: routing took 8.6% of the worker in a by-id read's profile, most of it on the
+    // patterns tried before the right one (4% after this order). So the API scope (one prefix
+    // comparison) comes before the pages' eleven dynamic paths, and the hottest API routes
+    // come first in it. No two routes match the same
     // path and method, so the order changes nothing else; the document sorts paths anyway.
     App::new()
         .into_utoipa_app()
