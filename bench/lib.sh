@@ -12,6 +12,24 @@ need_tools() {
   fi
 }
 
+# build_bench_bins: builds the release server, the baseline server and the workload generator;
+# sets AMITY_BIN (unless the caller named another build to measure), BASELINE_BIN and PREP_BIN.
+build_bench_bins() {
+  cargo build --release --locked --bins --example loadprep >&2
+  AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
+  BASELINE_BIN=$ROOT/target/release/amity-baseline
+  PREP_BIN=$ROOT/target/release/examples/loadprep
+}
+
+# Servers a script starts in the background (it appends their PIDs to PIDS) are killed on exit
+# by `trap cleanup_on_exit EXIT`, and the PostgreSQL database it created (PG_DB, on the server
+# of AMITY_BENCH_POSTGRES_URL) is dropped.
+PIDS=()
+cleanup_on_exit() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${PG_DB:-}" ]; then psql -q "$AMITY_BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+}
+
 # wait_http URL: waits up to 20 s for a 2xx answer.
 wait_http() {
   for _ in $(seq 1 200); do

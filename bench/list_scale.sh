@@ -48,8 +48,7 @@ with open(path, "w") as f:
 PY
 }
 
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+trap cleanup_on_exit EXIT
 
 printf '| partnerships | query | req/s | p50 ms | p99 ms |\n|---:|---|---:|---:|---:|\n' >"$OUT/table.md"
 declare -A P99

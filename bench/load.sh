@@ -30,22 +30,14 @@ GROUPS_NEEDED=${#LEVELS[@]}
 # The load generator and the small tool the script uses, installed only when missing.
 need_tools wrk curl
 
-cargo build --release --locked --bins --example loadprep >&2
-AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
-BASELINE_BIN=$ROOT/target/release/amity-baseline
-PREP_BIN=$ROOT/target/release/examples/loadprep
+build_bench_bins
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 printf 'backend\tscenario\tconc\tok_per_s\tp50\tp99\trss_mib\terrors\n' >"$RESULTS"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "${PG_DB:-}" ]; then psql -q "$AMITY_BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
+trap cleanup_on_exit EXIT
 
 # run_wrk BACKEND SCENARIO CONC PID URL SCRIPT ARGS...: one wrk run, one result line.
 run_wrk() {

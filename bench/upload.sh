@@ -26,22 +26,14 @@ BASE_PORT=$((PORT + 1))
 . "$ROOT/bench/lib.sh"
 need_tools wrk curl
 
-cargo build --release --locked --bins --example loadprep >&2
-AMITY_BIN=${AMITY_BIN:-$ROOT/target/release/amity}
-BASELINE_BIN=$ROOT/target/release/amity-baseline
-PREP_BIN=$ROOT/target/release/examples/loadprep
+build_bench_bins
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 printf 'server\tsize_mib\tconc\tok_per_s\tp50\tp99\trss_mib\terrors\tload1\tcpu_ms_per_ok\n' >"$RESULTS"
 
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "${PG_DB:-}" ]; then psql -q "$AMITY_BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
+trap cleanup_on_exit EXIT
 
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks. CPU time per
 # request is steadier than req/s on a machine others share: it does not count their load.

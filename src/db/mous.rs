@@ -4,7 +4,7 @@ use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, Binary, HasSqlType, Text};
+use diesel::sql_types::{BigInt, Binary, Text};
 use serde_json::json;
 
 use super::error::is_unique_violation;
@@ -422,7 +422,6 @@ impl QueryId for MoveHead<'_> {
 impl<DB> QueryFragment<DB> for MoveHead<'_>
 where
     DB: Backend,
-    DB: HasSqlType<BigInt> + HasSqlType<Binary> + HasSqlType<Text>,
     i64: ToSql<BigInt, DB>,
     [u8]: ToSql<Binary, DB>,
     str: ToSql<Text, DB>,
