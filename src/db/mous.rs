@@ -493,11 +493,24 @@ pub fn add_signature(
     // on the serial writer instead of two.
     let mut signed = signed_by(tx.conn, id, mou.current_version)?;
     let already = signed.iter().any(|s| s.signer == sub.statement.signer);
-    let replay: bool = per_backend!(&mut *tx.conn, |c| diesel::select(diesel::dsl::exists(
-        mou_signatures::table
-            .filter(mou_signatures::statement_sha256.eq(sub.statement_sha256.to_vec())),
-    ))
-    .get_result(c))?;
+    // The same statement bytes name the same MOU (checked against the path when parsed) and
+    // the same seq, so a replay can only sit at that one chain position: one probe of the
+    // (mou_id, seq) key, with no table-wide index on the hash to keep up on every insert.
+    let replay = match i64::try_from(sub.statement.seq) {
+        Ok(claimed_seq) => {
+            let at_position: Option<Vec<u8>> = per_backend!(&mut *tx.conn, |c| {
+                mou_signatures::table
+                    .filter(mou_signatures::mou_id.eq(id))
+                    .filter(mou_signatures::seq.eq(claimed_seq))
+                    .select(mou_signatures::statement_sha256)
+                    .first(c)
+                    .optional()
+            })?;
+            at_position.is_some_and(|h| h == sub.statement_sha256)
+        }
+        // No stored signature has a seq beyond i64.
+        Err(_) => false,
+    };
     accept(
         &sub,
         &AcceptContext {

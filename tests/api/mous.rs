@@ -161,7 +161,9 @@ fn large_upload_is_checkpointed_into_the_database_file() {
     let r = upload(&srv, &w.a, &id, &doc);
     assert_eq!(r.status, 201, "{}", r.text());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while len() < before + doc.len() as u64 {
+    // Not `before + doc`: the document may first fill pages a migration freed (a table
+    // rebuild leaves some), but those are fewer than the whole file had before.
+    while len() < doc.len() as u64 {
         assert!(
             std::time::Instant::now() < deadline,
             "the WAL was not checkpointed: database file {} bytes, was {before}",

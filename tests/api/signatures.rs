@@ -361,3 +361,67 @@ both_backends!(racing_signers, |srv| {
     let report = audit(&srv, &mou);
     assert_eq!(report["verdict"], "pass", "{report}");
 });
+
+// The migration that drops the table-wide index on statement hashes rebuilds the SQLite table:
+// undone and redone on a registry with an executed MOU, it keeps every signature, the audit
+// passes, a replay is still refused and the table is still append-only.
+both_backends!(signature_table_rebuild_keeps_chain_and_guards, |srv| {
+    use amity::db::{DbConn, migrations};
+    use diesel_migrations::MigrationHarness;
+
+    let w = World::build(&srv);
+    let mut houston = Signatory::new(31, "mayor@us-hou", &w.a);
+    let mut shanghai = Signatory::new(32, "mayor@cn-sha", &w.b);
+    enroll(&srv, &w.admin, &mut houston);
+    enroll(&srv, &w.admin, &mut shanghai);
+    let mou = create_mou(&srv, &w.a, &w.partnership);
+    assert_eq!(upload(&srv, &w.a, &mou, b"Rebuilt").status, 201);
+    let first = statement(&srv, &houston, &mou);
+    let first_sig = houston.sign(&first);
+    assert_eq!(submit(&srv, &w.a, &mou, &first, &first_sig).status, 201);
+    assert_eq!(sign_mou(&srv, &shanghai, &mou).status, 201);
+    let chain_before = srv.get(&format!("/api/v1/mous/{mou}/chain")).json();
+
+    let db = amity::db::Db::open(&srv.db.url, 1).expect("open the test database");
+    let mut conn = db.conn().expect("a connection");
+    let (reverted, reapplied) = match &mut *conn {
+        DbConn::Sqlite(c) => (
+            c.revert_last_migration(migrations::SQLITE)
+                .map(|v| v.to_string()),
+            c.run_pending_migrations(migrations::SQLITE)
+                .map(|v| v.len()),
+        ),
+        DbConn::Pg(c) => (
+            c.revert_last_migration(migrations::POSTGRES)
+                .map(|v| v.to_string()),
+            c.run_pending_migrations(migrations::POSTGRES)
+                .map(|v| v.len()),
+        ),
+    };
+    assert!(
+        reverted
+            .as_deref()
+            .is_ok_and(|v| v.replace('-', "").starts_with("20261129120000")),
+        "{reverted:?}"
+    );
+    assert_eq!(reapplied.ok(), Some(1));
+    drop(conn);
+    drop(db);
+
+    assert_eq!(
+        srv.get(&format!("/api/v1/mous/{mou}/chain")).json(),
+        chain_before
+    );
+    let report = audit(&srv, &mou);
+    assert_eq!(report["verdict"], "pass", "{report}");
+    let size = srv.log_size();
+    submit(&srv, &w.a, &mou, &first, &first_sig).assert_problem(409, "duplicate_signature");
+    assert_eq!(srv.log_size(), size);
+    for sql in [
+        "UPDATE mou_signatures SET role = 'mayor'",
+        "DELETE FROM mou_signatures",
+    ] {
+        let refused = srv.db.exec(sql).expect_err(sql);
+        assert!(refused.contains("append-only"), "{sql}: {refused}");
+    }
+});
