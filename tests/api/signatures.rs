@@ -402,7 +402,8 @@ both_backends!(signature_table_rebuild_keeps_chain_and_guards, |srv| {
         reverted
             .as_deref()
             .is_ok_and(|v| v.replace('-', "").starts_with("20261129120000")),
-        "{reverted:?}"
+        "this test undoes the last migration, which it expects to be the rebuild \
+         (2026-11-29-120000); a later migration needs the test to undo down to it: {reverted:?}"
     );
     assert_eq!(reapplied.ok(), Some(1));
     drop(conn);
