@@ -289,7 +289,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve { settings, demo } => serve(settings, demo),
         Command::Migrate { database_url } => {
-            Db::open(&database_url, 1)?;
+            let db = Db::open(&database_url, 1)?;
+            for version in db.applied_migrations() {
+                println!("applied migration {version}");
+            }
             println!("migrations are up to date ({database_url})");
             Ok(())
         }

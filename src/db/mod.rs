@@ -129,6 +129,9 @@ pub struct Db {
     group: Arc<OnceLock<group::GroupWriter>>,
     /// SQLite only: runs WAL checkpoints beside the writer instead of inside its commits.
     checkpointer: Option<wal::Checkpointer>,
+    /// The migrations this open applied, oldest first (an upgrade may rebuild tables, so the
+    /// operator is told which ran).
+    applied_migrations: Arc<Vec<String>>,
 }
 
 impl Db {
@@ -144,7 +147,10 @@ impl Db {
         let mut first = manager
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
-        migrations::run(&mut first)?;
+        let applied_migrations = migrations::run(&mut first)?;
+        for version in &applied_migrations {
+            tracing::info!(%version, "applied migration");
+        }
         drop(first);
         let build = |size: u32, manager: Manager| {
             Pool::builder()
@@ -181,7 +187,13 @@ impl Db {
             writer,
             group: Arc::new(OnceLock::new()),
             checkpointer,
+            applied_migrations: Arc::new(applied_migrations),
         })
+    }
+
+    /// The migrations this open applied, oldest first; empty when the schema was current.
+    pub fn applied_migrations(&self) -> &[String] {
+        &self.applied_migrations
     }
 
     pub fn backend(&self) -> Backend {

@@ -449,3 +449,34 @@ fn keygen_registry_writes_a_private_key_once() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+#[test]
+fn migrate_names_what_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let out = amity(&["migrate"], &db);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8_lossy(&out.stdout).into_owned();
+    let names = amity::db::migrations::names(amity::db::Backend::Sqlite).unwrap();
+    for name in &names {
+        assert!(
+            first.contains(&format!("applied migration {name}\n")),
+            "{first}"
+        );
+    }
+    assert!(
+        first
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("migrations are up to date")),
+        "{first}"
+    );
+    let out = amity(&["migrate"], &db);
+    let again = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!again.contains("applied migration"), "{again}");
+    assert!(again.contains("migrations are up to date"), "{again}");
+}
