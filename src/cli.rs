@@ -290,8 +290,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve { settings, demo } => serve(settings, demo),
         Command::Migrate { database_url } => {
             let db = Db::open(&database_url, 1)?;
-            for version in db.applied_migrations() {
-                println!("applied migration {version}");
+            for name in db.applied_migrations() {
+                println!("applied migration {name}");
             }
             println!("migrations are up to date ({database_url})");
             Ok(())

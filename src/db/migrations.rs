@@ -7,32 +7,30 @@ use super::{Backend, DbConn, DbError};
 pub const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Applies pending migrations; returns the names of those it applied (version and title, as
-/// the migration directories are named), oldest first.
+/// Applies pending migrations; returns the names of those it applied (as their directories
+/// are named), oldest first.
 pub fn run(conn: &mut DbConn) -> Result<Vec<String>, DbError> {
-    let (applied, backend) = match conn {
-        DbConn::Sqlite(c) => (c.run_pending_migrations(SQLITE), Backend::Sqlite),
-        DbConn::Pg(c) => (c.run_pending_migrations(POSTGRES), Backend::Postgres),
-    };
-    let applied: Vec<String> = applied
-        .map_err(|e| DbError::Migration(e.to_string()))?
-        .iter()
-        .map(|v| v.to_string())
-        .collect();
-    // A version is the directory name's date part without its dashes.
-    Ok(names(backend)?
-        .into_iter()
-        .filter(|name| {
-            let version: String = name
-                .split('_')
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .filter(|c| *c != '-')
-                .collect();
-            applied.contains(&version)
-        })
-        .collect())
+    match conn {
+        DbConn::Sqlite(c) => apply(c, SQLITE),
+        DbConn::Pg(c) => apply(c, POSTGRES),
+    }
+}
+
+/// What `run_pending_migrations` does, keeping the pending migrations' names to report.
+fn apply<DB, C>(conn: &mut C, source: EmbeddedMigrations) -> Result<Vec<String>, DbError>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    let pending = conn.pending_migrations(source).map_err(fail)?;
+    let mut names = Vec::with_capacity(pending.len());
+    for migration in &pending {
+        conn.run_migration(migration.as_ref()).map_err(fail)?;
+        names.push(migration.name().to_string());
+    }
+    Ok(names)
 }
 
 /// The migration names a backend embeds, in order.

@@ -148,8 +148,8 @@ impl Db {
             .connect()
             .map_err(|e| DbError::Connect(e.to_string()))?;
         let applied_migrations = migrations::run(&mut first)?;
-        for version in &applied_migrations {
-            tracing::info!(%version, "applied migration");
+        for name in &applied_migrations {
+            tracing::info!(migration = %name, "applied migration");
         }
         drop(first);
         let build = |size: u32, manager: Manager| {

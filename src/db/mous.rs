@@ -494,10 +494,11 @@ pub fn add_signature(
     let mut signed = signed_by(tx.conn, id, mou.current_version)?;
     let already = signed.iter().any(|s| s.signer == sub.statement.signer);
     // The same statement bytes name the same MOU (checked against the path when parsed) and
-    // the same seq, so a replay can only sit at that one chain position: one probe of the
-    // (mou_id, seq) key, with no table-wide index on the hash to keep up on every insert.
+    // the same seq, so a replay can only sit at that one chain position, and only if the
+    // chain already reaches it: a fresh signature (seq = head + 1) costs no look-up, a
+    // possible replay one probe of the (mou_id, seq) key.
     let replay = match i64::try_from(sub.statement.seq) {
-        Ok(claimed_seq) => {
+        Ok(claimed_seq) if claimed_seq <= mou.head_seq => {
             let at_position: Option<Vec<u8>> = per_backend!(&mut *tx.conn, |c| {
                 mou_signatures::table
                     .filter(mou_signatures::mou_id.eq(id))
@@ -508,8 +509,8 @@ pub fn add_signature(
             })?;
             at_position.is_some_and(|h| h == sub.statement_sha256)
         }
-        // No stored signature has a seq beyond i64.
-        Err(_) => false,
+        // Beyond the head (or beyond i64): no signature is stored there.
+        _ => false,
     };
     accept(
         &sub,
