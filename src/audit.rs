@@ -19,6 +19,7 @@ use crate::crypto::keys::PublicKey;
 use crate::domain::replay::Replay;
 use crate::log::merkle::{self, MemoryTree};
 use crate::log::note::{Checkpoint, NoteVerifier, open_checkpoint};
+use amity_verify::rules::{KeyHolder, key_bound};
 
 /// What an audit run keeps between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -350,6 +351,9 @@ struct ServedLink {
     signature: String,
 }
 
+/// Each logged key by id: the key, parsed once, and who it was registered to.
+type LoggedKeys<'r> = HashMap<&'r str, (PublicKey, KeyHolder<'r>)>;
+
 /// What one fetcher found: signatures checked, and problems.
 type ChainCheck = (usize, Vec<String>);
 
@@ -358,14 +362,17 @@ type ChainCheck = (usize, Vec<String>);
 fn check_chain<'k>(
     client: &Client,
     replay: &Replay,
-    keys: &'k HashMap<&str, PublicKey>,
+    keys: &'k LoggedKeys<'_>,
     id: &str,
     namespace: &str,
     pending: &mut Vec<Pending<'k>>,
     problems: &mut Vec<String>,
 ) -> Result<(), CliError> {
     use crate::crypto::{sshsig, statement};
-    let logged = &replay.mous()[id].signatures;
+    let Some(logged) = replay.mous().get(id).map(|m| &m.signatures) else {
+        problems.push(format!("MOU {id} is not in the log"));
+        return Ok(());
+    };
     let body = client.get_bytes(&format!("/api/v1/mous/{id}/chain"))?;
     let links = match serde_json::from_slice::<ServedChain>(&body) {
         Ok(chain) => chain.signatures,
@@ -395,14 +402,21 @@ fn check_chain<'k>(
             ));
             continue;
         }
-        if let Err(e) = statement::MouSignatureStatement::parse_strict(&bytes) {
-            problems.push(format!("{label}: statement refused: {e}"));
-            continue;
-        }
-        let Some(key) = keys.get(key_id.as_str()) else {
+        let parsed = match statement::MouSignatureStatement::parse_strict(&bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                problems.push(format!("{label}: statement refused: {e}"));
+                continue;
+            }
+        };
+        let Some((key, holder)) = keys.get(key_id.as_str()) else {
             problems.push(format!("{label}: the log has no usable key `{key_id}`"));
             continue;
         };
+        if let Err(why) = key_bound(&parsed, *holder) {
+            problems.push(format!("{label}: key_bound: {why}"));
+            continue;
+        }
         let sig = match sshsig::parse_armored(&link.signature) {
             Ok(sig) => sig,
             Err(e) => {
@@ -477,13 +491,18 @@ fn verify_signatures(
     let phase = Instant::now();
     // Each logged key parsed (and validated: canonical, not small-order, torsion-free, which
     // the batch relies on) once, not once per signature.
-    let keys: HashMap<&str, PublicKey> = replay
+    let keys: LoggedKeys<'_> = replay
         .keys()
         .iter()
         .filter_map(|(id, k)| {
+            let holder = KeyHolder {
+                signer: &k.signer,
+                city: &k.city,
+                role: &k.role,
+            };
             PublicKey::parse_openssh_line(&k.public_key)
                 .ok()
-                .map(|key| (id.as_str(), key))
+                .map(|key| (id.as_str(), (key, holder)))
         })
         .collect();
     let mut mous: Vec<&String> = replay

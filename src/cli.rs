@@ -551,51 +551,12 @@ fn verify_bundle(
     document: Option<&std::path::Path>,
     registry_key: Option<String>,
 ) -> Result<(), CliError> {
-    use std::io::Read;
-    let cannot = |p: &std::path::Path, e: std::io::Error| CliError(format!("{}: {e}", p.display()));
-    // Read at most one byte past the limit, so a huge file is refused without loading it.
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(crate::bundle::MAX_BUNDLE_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .map_err(|e| cannot(path, e))?;
-    let bundle = crate::bundle::parse(&bytes).map_err(|e| CliError(e.to_string()))?;
-    let document_sha256 = match document {
-        Some(p) => {
-            use sha2::{Digest, Sha256};
-            let mut file = std::fs::File::open(p).map_err(|e| cannot(p, e))?;
-            let mut hasher = Sha256::new();
-            std::io::copy(&mut file, &mut hasher).map_err(|e| cannot(p, e))?;
-            Some(hasher.finalize().into())
-        }
-        None => None,
-    };
-    let report = crate::bundle::verify(
-        &bundle,
-        &crate::bundle::VerifyOptions {
-            registry_key,
-            document_sha256,
-        },
-    )
-    .map_err(|e| CliError(e.to_string()))?;
-    let mut out = std::io::stdout();
-    for w in &report.warnings {
-        let _ = writeln!(out, "WARNING: {w}");
-    }
-    for c in &report.checks {
-        let mark = match c.result {
-            crate::domain::audit::Verdict::Pass => "PASS",
-            crate::domain::audit::Verdict::Fail => "FAIL",
-        };
-        let _ = writeln!(out, "{mark}  {} [{}]: {}", c.check, c.subject, c.detail);
-    }
+    let report = crate::bundle::verify_file(path, document, registry_key)
+        .map_err(|e| CliError(e.to_string()))?;
+    let _ = report.render(&mut std::io::stdout());
     if report.passed() {
-        let _ = writeln!(out, "verdict: PASS (MOU {})", report.mou);
         Ok(())
     } else {
-        let _ = writeln!(out, "verdict: FAIL (MOU {})", report.mou);
         Err(CliError(
             "the bundle does not verify (see FAIL lines above)".into(),
         ))

@@ -5,7 +5,7 @@
 
 pub mod api;
 pub mod audit;
-pub mod bundle;
+pub use amity_verify::bundle;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -294,35 +294,6 @@ pub fn verify(statement: &Path, signature: &Path, key: &str) -> Result<String, C
         .map_err(|e| CliError(format!("cannot read {}: {e}", statement.display())))?;
     let armored = std::fs::read_to_string(signature)
         .map_err(|e| CliError(format!("cannot read {}: {e}", signature.display())))?;
-    let key =
-        PublicKey::parse_openssh_line(key.trim()).map_err(|e| CliError(format!("bad key: {e}")))?;
-    let st = MouSignatureStatement::parse_strict(&bytes)
-        .map_err(|e| CliError(format!("bad statement ({}): {e}", e.code())))?;
-    let sig = sshsig::parse_armored(&armored)
-        .map_err(|e| CliError(format!("bad signature ({}): {e}", e.code())))?;
-    sshsig::verify(
-        &sig,
-        &mou_signature_namespace(&st.registry),
-        &bytes,
-        Some(&key),
-    )
-    .map_err(|e| CliError(format!("signature does not verify ({}): {e}", e.code())))?;
-    if !st.signer_key_matches(&key) {
-        return Err(CliError(format!(
-            "the signature is good, but the statement names key {} and you gave {}",
-            st.signer_key,
-            key.fingerprint()
-        )));
-    }
-    Ok(format!(
-        "Good signature by {} ({}) of {} with {}: MOU {} version {} (document sha256 {}), chain position {}",
-        st.signer,
-        st.role,
-        st.signer_city,
-        st.signer_key,
-        st.mou_id,
-        st.mou_version,
-        st.doc_sha256,
-        st.seq
-    ))
+    amity_verify::offline::check_signature(&bytes, &armored, key)
+        .map_err(|e| CliError(e.to_string()))
 }

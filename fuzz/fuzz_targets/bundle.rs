@@ -2,7 +2,7 @@
 //! (a hostile bundle must yield a failing report, never a panic).
 #![no_main]
 
-use amity::bundle::{self, VerifyOptions};
+use amity_verify::bundle::{self, VerifyOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

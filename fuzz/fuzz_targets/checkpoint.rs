@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use amity::log::note::{self, Checkpoint, NoteSigner, NoteVerifier};
+use amity_verify::note::{self, Checkpoint, NoteSigner, NoteVerifier};
 use ed25519_dalek::SigningKey;
 use libfuzzer_sys::fuzz_target;
 

@@ -2,7 +2,7 @@
 //! representation per signature, so whatever it accepts must re-encode to the same bytes.
 #![no_main]
 
-use amity::crypto::sshsig;
+use amity_verify::sshsig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

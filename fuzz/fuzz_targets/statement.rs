@@ -2,7 +2,7 @@
 //! encoding of a valid statement is accepted, so an accepted input re-serializes to itself.
 #![no_main]
 
-use amity::crypto::statement::{KeyRegistrationStatement, MouSignatureStatement};
+use amity_verify::statement::{KeyRegistrationStatement, MouSignatureStatement};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,20 +1,12 @@
-//! Hashing helpers and secret generation; OpenSSH keys, SSHSIG signatures and the signed
-//! statements live in the submodules.
+//! Bearer-token generation and hashing. OpenSSH keys, SSHSIG signatures and the signed
+//! statements are verification code and live in the standalone `amity-verify` crate; they are
+//! re-exported here so the server names them in one place.
 
-pub mod keys;
-pub mod sshsig;
-pub mod statement;
-pub mod strict_batch;
+pub use amity_verify::{keys, sha256, sshsig, statement, strict_batch};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
-
-/// SHA-256 of `bytes`.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
 
 /// The prefix that marks Amity bearer tokens, so a leaked one is easy to recognise in logs or
 /// secret scanners.

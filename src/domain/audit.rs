@@ -1,39 +1,17 @@
-//! The audit report of one MOU (DESIGN 5.5): every rule checked again from the stored bytes,
-//! each check reported with its verdict and the entry it concerns. Nothing stored is trusted:
-//! hashes are recomputed from document and statement bytes, signatures verified again.
+//! The audit report of one MOU: every rule of docs/audit-rules.md checked again from the stored
+//! bytes, each check reported with its verdict and the entry it concerns. Nothing stored is
+//! trusted: hashes are recomputed from document and statement bytes, signatures verified again.
 
 use serde::Serialize;
 
 use super::keys::SignatoryKey;
-use super::mous::{Mou, MouState, SignedBy, tally};
+use super::mous::{Mou, MouState, SignedBy};
 use crate::crypto::sha256;
 use crate::crypto::sshsig;
 use crate::crypto::statement::{MouSignatureStatement, mou_signature_namespace};
+use amity_verify::rules::{KeyHolder, key_bound, missing_signers};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-}
-
-impl Verdict {
-    fn of(ok: bool) -> Self {
-        if ok { Verdict::Pass } else { Verdict::Fail }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Check {
-    /// What was checked, e.g. `document_hash`, `signature_valid`, `chain_link`.
-    pub check: &'static str,
-    /// The entry it concerns, e.g. `version 2`, `signature seq 3`, `mou`.
-    pub subject: String,
-    /// The log entry of that subject, when there is one.
-    pub log_index: Option<i64>,
-    pub result: Verdict,
-    pub detail: String,
-}
+pub use amity_verify::rules::{Check, Verdict, chain_link};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
@@ -43,25 +21,6 @@ pub struct AuditReport {
     /// `pass` only if every check passed.
     pub verdict: Verdict,
     pub checks: Vec<Check>,
-}
-
-/// The chain rule for the `index`-th signature (0-based): its `seq` is `index + 1` and its
-/// statement's `prev` is the hash of the statement before. Shared by the server's audit
-/// report and the offline bundle verifier, so both judge a chain the same way.
-pub fn chain_link(
-    index: usize,
-    seq: i64,
-    statement_prev: Option<&str>,
-    prev_hex: &str,
-) -> (bool, String) {
-    let expected_seq = i64::try_from(index).unwrap_or(i64::MAX) + 1;
-    let ok = seq == expected_seq && statement_prev == Some(prev_hex);
-    let detail = if ok {
-        format!("seq {expected_seq} follows {prev_hex}")
-    } else {
-        format!("expected seq {expected_seq} with prev {prev_hex}")
-    };
-    (ok, detail)
 }
 
 /// Whether one log entry the report rests on is included in the signed checkpoint.
@@ -291,6 +250,26 @@ pub fn audit(
             },
         );
 
+        let bound = match (&s.key, &statement) {
+            (Some(key), Some(st)) => key_bound(
+                st,
+                KeyHolder {
+                    signer: &key.signer,
+                    city: key.city.as_str(),
+                    role: &key.role,
+                },
+            ),
+            (None, _) => Err("the signing key is not in the registry".to_string()),
+            (Some(_), None) => Err("no valid statement names a signer".to_string()),
+        };
+        all_ok &= r.add(
+            "key_bound",
+            &subject,
+            at,
+            bound.is_ok(),
+            bound.unwrap_or_else(|e| e),
+        );
+
         let active = s.key.as_ref().is_some_and(|k| k.active_at(s.received_at));
         all_ok &= r.add(
             "key_active",
@@ -350,17 +329,7 @@ pub fn audit(
         },
     );
 
-    let tallies = tally(&mou.required, &counted);
-    let missing: Vec<String> = tallies
-        .iter()
-        .filter(|(req, have)| *have < req.count)
-        .map(|(req, have)| {
-            format!(
-                "{} {} of {} ({have} of {})",
-                req.count, req.role, req.city, req.count
-            )
-        })
-        .collect();
+    let missing = missing_signers(&mou.required, &counted);
     let met = missing.is_empty() && mou.current_version > 0;
     r.add(
         "required_signers",

@@ -6,78 +6,17 @@
 //! draft | open | executed --(a party office withdraws, with a reason)--> withdrawn (final)
 //! ```
 
-use serde::{Deserialize, Serialize};
-
 use super::DomainError;
 use super::cities::CityCode;
 use super::text::{NAME_MAX, REASON_MAX, optional_paragraph, required_line};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MouState {
-    Draft,
-    Open,
-    Executed,
-    Withdrawn,
-}
-
-impl MouState {
-    /// Whether this state agrees with the signatures: executed exactly when every required
-    /// signer signed the current version, draft exactly when there is no version.
-    pub fn agrees_with(self, all_signed: bool, current_version: i32) -> bool {
-        match self {
-            MouState::Executed => all_signed,
-            MouState::Open => !all_signed,
-            MouState::Draft => current_version == 0,
-            MouState::Withdrawn => true,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MouState::Draft => "draft",
-            MouState::Open => "open",
-            MouState::Executed => "executed",
-            MouState::Withdrawn => "withdrawn",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "draft" => Some(MouState::Draft),
-            "open" => Some(MouState::Open),
-            "executed" => Some(MouState::Executed),
-            "withdrawn" => Some(MouState::Withdrawn),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for MouState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use amity_verify::rules::{MouState, RequiredSigner, SignedBy, is_executed, tally};
 
 /// The role a signer has unless the creating office says otherwise.
 pub const DEFAULT_ROLE: &str = "signatory";
 /// Enough for any real signing ceremony; keeps the requirement list and its entry small.
 pub const MAX_REQUIREMENTS: usize = 16;
 pub const MAX_COUNT: u32 = 20;
-
-/// `count` distinct signers of `city` in `role` must sign the current version.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(deny_unknown_fields)]
-pub struct RequiredSigner {
-    #[schema(example = "us-hou")]
-    pub city: String,
-    #[schema(example = "signatory")]
-    pub role: String,
-    #[schema(example = 1)]
-    pub count: u32,
-}
 
 /// `^[a-z][a-z0-9_-]{0,31}$`: the same rule the signed statement applies to `role`.
 pub fn is_role(s: &str) -> bool {
@@ -302,38 +241,6 @@ pub fn validate_withdraw_reason(reason: &str) -> Result<String, DomainError> {
     optional_paragraph("reason", Some(reason), REASON_MAX)?.ok_or_else(|| {
         DomainError::invalid("reason_required", "withdrawing an MOU needs a `reason`")
     })
-}
-
-/// Who signed the current version, as counted against the requirements.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedBy {
-    pub signer: String,
-    pub city: String,
-    pub role: String,
-}
-
-/// For each requirement, how many distinct signers of that city and role signed.
-pub fn tally(required: &[RequiredSigner], signed: &[SignedBy]) -> Vec<(RequiredSigner, u32)> {
-    required
-        .iter()
-        .map(|r| {
-            let mut signers: Vec<&str> = signed
-                .iter()
-                .filter(|s| s.city == r.city && s.role == r.role)
-                .map(|s| s.signer.as_str())
-                .collect();
-            signers.sort_unstable();
-            signers.dedup();
-            (r.clone(), u32::try_from(signers.len()).unwrap_or(u32::MAX))
-        })
-        .collect()
-}
-
-/// True when every requirement is met.
-pub fn is_executed(required: &[RequiredSigner], signed: &[SignedBy]) -> bool {
-    tally(required, signed)
-        .iter()
-        .all(|(r, have)| *have >= r.count)
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ pub struct ReplayedKey {
     pub fingerprint: String,
     /// The OpenSSH public key line the log recorded at registration.
     pub public_key: String,
+    /// Who the key was registered to: a signature by it counts only for this signer, city
+    /// and role (rule `key_bound`).
+    pub signer: String,
+    pub city: String,
+    pub role: String,
     pub active: bool,
     /// Retired from this instant on (microseconds).
     pub retired_from: Option<i64>,
@@ -460,6 +465,9 @@ impl Replay {
         let key = ReplayedKey {
             fingerprint,
             public_key: text(e, "public_key").unwrap_or_default().to_string(),
+            signer: text(e, "signer").unwrap_or_default().to_string(),
+            city: text(e, "city").unwrap_or_default().to_string(),
+            role: text(e, "role").unwrap_or_default().to_string(),
             active,
             retired_from: None,
             revoked: false,

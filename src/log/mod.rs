@@ -1,6 +1,6 @@
-//! The transparency log: RFC 9162 Merkle tree hashing and proofs, C2SP signed notes and
-//! checkpoints, and the registry's signing key. Pure code: storage lives in `db::tree`.
+//! The transparency log: the registry's signing key lives here; RFC 9162 Merkle hashing and
+//! proofs and C2SP signed notes are verification code in the `amity-verify` crate, re-exported.
+//! Storage lives in `db::tree`.
 
-pub mod merkle;
-pub mod note;
+pub use amity_verify::{merkle, note};
 pub mod registry_key;

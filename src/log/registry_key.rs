@@ -5,8 +5,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 
 use super::note::{NoteSigner, NoteVerifier};
@@ -132,14 +130,7 @@ fn load(path: &Path, origin: &str) -> Result<NoteSigner, KeyFileError> {
 
 /// The key as an OpenSSH public key line, `ssh-ed25519 <base64 blob> <name>`.
 pub fn openssh_line(verifier: &NoteVerifier) -> String {
-    fn string(out: &mut Vec<u8>, bytes: &[u8]) {
-        out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(bytes);
-    }
-    let mut blob = Vec::with_capacity(51);
-    string(&mut blob, b"ssh-ed25519");
-    string(&mut blob, verifier.public_key().as_bytes());
-    format!("ssh-ed25519 {} {}", STANDARD.encode(blob), verifier.name())
+    verifier.openssh_line()
 }
 
 #[cfg(test)]

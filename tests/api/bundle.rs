@@ -94,6 +94,16 @@ both_backends!(
         let (ok, out, err) = verify(dir.path(), &bundle, &trusted);
         assert!(ok, "{out}{err}");
         assert!(out.contains("verdict: PASS"), "{out}");
+        // The verifier crate's own tests check this bundle with the standalone binary; the
+        // fixture is refreshed on request, like the README screenshot.
+        if let Some(fixtures) = std::env::var_os("AMITY_UPDATE_VERIFY_FIXTURE") {
+            let fixtures = std::path::Path::new(&fixtures);
+            std::fs::create_dir_all(fixtures).unwrap();
+            let pretty = serde_json::to_vec_pretty(&bundle).unwrap();
+            std::fs::write(fixtures.join("executed-mou.bundle.json"), pretty).unwrap();
+            std::fs::write(fixtures.join("registry.vkey"), format!("{vkey}\n")).unwrap();
+            std::fs::write(fixtures.join("executed-mou.txt"), b"Version two").unwrap();
+        }
         assert!(!out.contains("WARNING"), "{out}");
         assert!(!out.contains("FAIL"), "{out}");
         assert!(out.contains("PASS  document"), "{out}");

@@ -32,6 +32,7 @@ mod multi_server;
 mod pages;
 mod partnerships;
 mod process;
+mod rules;
 mod sign_retry;
 mod signatures;
 mod signing;

@@ -152,6 +152,15 @@ pub struct NoteVerifier {
 }
 
 impl NoteVerifier {
+    /// The key as an OpenSSH public key line, `ssh-ed25519 <base64 blob> <name>`, the form the
+    /// registry publishes beside its vkey.
+    pub fn openssh_line(&self) -> String {
+        let mut blob = Vec::with_capacity(51);
+        crate::keys::put_string(&mut blob, b"ssh-ed25519");
+        crate::keys::put_string(&mut blob, self.public_key().as_bytes());
+        format!("ssh-ed25519 {} {}", B64.encode(blob), self.name())
+    }
+
     /// A verifier for `key` under `name` (the key id is derived).
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self, NoteError> {
         if !is_valid_key_name(name) {

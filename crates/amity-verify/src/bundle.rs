@@ -1,4 +1,4 @@
-//! Evidence bundles (DESIGN section 6): one JSON file that holds everything needed to check an
+//! Evidence bundles (docs/formats/bundle.md): one JSON file that holds everything needed to check an
 //! MOU with no network, and the offline verifier behind `amity verify BUNDLE.json`.
 //!
 //! The bundle mixes two kinds of content. Log entries, proven into one signed checkpoint, are
@@ -14,18 +14,19 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::crypto::keys::PublicKey;
-use crate::crypto::sha256;
-use crate::crypto::sshsig;
-use crate::crypto::statement::{
+use crate::entries::{MAX_ENTRY_BYTES, kinds};
+use crate::keys::PublicKey;
+use crate::merkle::{self, Hash};
+use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
+use crate::rules::{
+    Check, Checks, KeyHolder, MouState, RequiredSigner, SignedBy, Verdict, chain_link, key_bound,
+    missing_signers,
+};
+use crate::sha256;
+use crate::sshsig;
+use crate::statement::{
     GENESIS_PREV, MAX_STATEMENT_LEN, MouSignatureStatement, mou_signature_namespace,
 };
-use crate::domain::audit::{Check, Verdict};
-use crate::domain::entries::{MAX_ENTRY_BYTES, kinds};
-use crate::domain::mous::{MouState, RequiredSigner, SignedBy, tally};
-use crate::log::merkle::{self, Hash};
-use crate::log::note::{Checkpoint, NoteVerifier, open_checkpoint};
-use crate::log::registry_key::openssh_line;
 
 /// The `format` value of this version of the bundle.
 pub const FORMAT: &str = "amity-evidence-bundle/v1";
@@ -43,7 +44,8 @@ pub const MAX_PROOF_HASHES: usize = 64;
 /// An armored SSHSIG of an Ed25519 signature is about 300 bytes.
 const MAX_SIGNATURE_TEXT: usize = 4096;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Bundle {
     /// Always `amity-evidence-bundle/v1`.
@@ -59,7 +61,8 @@ pub struct Bundle {
     pub entries: Vec<BundleEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegistryInfo {
     /// The registry origin (`AMITY_ORIGIN`): checkpoint origin and statement `registry`.
@@ -70,7 +73,8 @@ pub struct RegistryInfo {
     pub ssh: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleMou {
     pub id: String,
@@ -83,7 +87,8 @@ pub struct BundleMou {
     pub log_index: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleVersion {
     pub version: i32,
@@ -96,7 +101,8 @@ pub struct BundleVersion {
     pub log_index: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleSignature {
     pub seq: i64,
@@ -109,7 +115,8 @@ pub struct BundleSignature {
     pub log_index: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleKey {
     /// `ssh-ed25519 AAAA...`.
@@ -122,7 +129,8 @@ pub struct BundleKey {
     pub events: Vec<BundleKeyEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleKeyEvent {
     /// `registered`, `registered_approved`, `approved`, `retired` or `revoked`.
@@ -130,7 +138,8 @@ pub struct BundleKeyEvent {
     pub log_index: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BundleEntry {
     pub index: i64,
@@ -201,30 +210,6 @@ impl BundleReport {
     }
 }
 
-struct Report {
-    checks: Vec<Check>,
-}
-
-impl Report {
-    fn add(
-        &mut self,
-        check: &'static str,
-        subject: impl Into<String>,
-        log_index: Option<i64>,
-        ok: bool,
-        detail: impl Into<String>,
-    ) -> bool {
-        self.checks.push(Check {
-            check,
-            subject: subject.into(),
-            log_index,
-            result: if ok { Verdict::Pass } else { Verdict::Fail },
-            detail: detail.into(),
-        });
-        ok
-    }
-}
-
 /// A proven entry, parsed.
 struct Proven {
     fields: Value,
@@ -252,10 +237,78 @@ fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_micros())
 }
 
+/// Why a bundle file could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+/// Reads and checks the bundle at `path`, with the auditor's copy of the document at
+/// `document` when given: what `amity verify` and `amity-verify bundle` both run.
+pub fn verify_file(
+    path: &std::path::Path,
+    document: Option<&std::path::Path>,
+    registry_key: Option<String>,
+) -> Result<BundleReport, FileError> {
+    use std::io::Read;
+    let cannot = |p: &std::path::Path| {
+        let path = p.to_path_buf();
+        move |source| FileError::Read { path, source }
+    };
+    // Read at most one byte past the limit, so a huge file is refused without loading it.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BUNDLE_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(cannot(path))?;
+    let bundle = parse(&bytes)?;
+    let document_sha256 = match document {
+        Some(p) => {
+            use sha2::{Digest, Sha256};
+            let mut file = std::fs::File::open(p).map_err(cannot(p))?;
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut file, &mut hasher).map_err(cannot(p))?;
+            Some(hasher.finalize().into())
+        }
+        None => None,
+    };
+    Ok(verify(
+        &bundle,
+        &VerifyOptions {
+            registry_key,
+            document_sha256,
+        },
+    )?)
+}
+
+impl BundleReport {
+    /// The report as auditors read it: warnings, one line per check
+    /// (`PASS  check [subject]: detail`), then the verdict.
+    pub fn render(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for w in &self.warnings {
+            writeln!(out, "WARNING: {w}")?;
+        }
+        for c in &self.checks {
+            let mark = match c.result {
+                Verdict::Pass => "PASS",
+                Verdict::Fail => "FAIL",
+            };
+            writeln!(out, "{mark}  {} [{}]: {}", c.check, c.subject, c.detail)?;
+        }
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        writeln!(out, "verdict: {verdict} (MOU {})", self.mou)
+    }
+}
+
 /// Checks a bundle, check by check: a problem in the bundle is a failed check. Fails only when
 /// the key given in `opts` is not a verifier key at all.
 pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, BundleError> {
-    let mut r = Report { checks: Vec::new() };
+    let mut r = Checks::default();
     let mut warnings = Vec::new();
     let origin = bundle.registry.origin.as_str();
 
@@ -293,7 +346,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             v.to_vkey(),
             trusted.to_vkey()
         )),
-        Ok(v) if openssh_line(v) != bundle.registry.ssh.trim() => {
+        Ok(v) if v.openssh_line() != bundle.registry.ssh.trim() => {
             Err("the bundle's OpenSSH line is not the same key as its vkey".to_string())
         }
         Ok(_) if trusted.name() != origin => Err(format!(
@@ -615,7 +668,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             },
         );
 
-        let (link_ok, detail) = crate::domain::audit::chain_link(
+        let (link_ok, detail) = chain_link(
             i,
             s.seq,
             statement.as_ref().map(|st| st.prev.as_str()),
@@ -691,19 +744,14 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
         // they must be the logged ones.
         let registered = facts.and_then(|f| f.registered.as_ref());
         let bound = match (&statement, registered) {
-            (Some(st), Some(reg)) => {
-                if reg.signer == st.signer && reg.city == st.signer_city && reg.role == st.role {
-                    Ok(format!(
-                        "the key is registered to {} of {} as {}",
-                        reg.signer, reg.city, reg.role
-                    ))
-                } else {
-                    Err(format!(
-                        "the statement claims {} of {} as {}, the key is registered to {} of {} as {}",
-                        st.signer, st.signer_city, st.role, reg.signer, reg.city, reg.role
-                    ))
-                }
-            }
+            (Some(st), Some(reg)) => key_bound(
+                st,
+                KeyHolder {
+                    signer: &reg.signer,
+                    city: &reg.city,
+                    role: &reg.role,
+                },
+            ),
             (None, _) => Err("no valid statement names a signer".to_string()),
             (Some(_), None) => Err("the key has no proven registration".to_string()),
         };
@@ -739,11 +787,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
     }
 
     let required = logged_required.unwrap_or_default();
-    let missing: Vec<String> = tally(&required, &counted)
-        .iter()
-        .filter(|(req, have)| *have < req.count)
-        .map(|(req, have)| format!("{} of {} ({have} of {})", req.role, req.city, req.count))
-        .collect();
+    let missing = missing_signers(&required, &counted);
     let met = missing.is_empty() && mou.current_version > 0 && created.is_some();
     r.add(
         "required_signers",
@@ -780,11 +824,10 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
     Ok(finish(bundle, r, warnings))
 }
 
-fn finish(bundle: &Bundle, r: Report, warnings: Vec<String>) -> BundleReport {
-    let pass = !r.checks.is_empty() && r.checks.iter().all(|c| c.result == Verdict::Pass);
+fn finish(bundle: &Bundle, r: Checks, warnings: Vec<String>) -> BundleReport {
     BundleReport {
         mou: bundle.mou.id.clone(),
-        verdict: if pass { Verdict::Pass } else { Verdict::Fail },
+        verdict: r.verdict(),
         warnings,
         checks: r.checks,
     }

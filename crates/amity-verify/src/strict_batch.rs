@@ -15,7 +15,7 @@
 //! - a small-order R (the identity included), which `verify_strict` refuses outright.
 //!
 //! Here the keys are canonical, not small-order and torsion-free (what
-//! [`PublicKey`](crate::crypto::keys::PublicKey) guarantees) and every R is screened for the
+//! [`PublicKey`](crate::keys::PublicKey) guarantees) and every R is screened for the
 //! three cases above, so every point in the equation lies in the prime-order subgroup, where
 //! it holds exactly when every `[s_i]B - [k_i]A_i - R_i` is zero (up to an error of about
 //! 2^-128 over the random `z_i`), that is exactly when every `verify_strict` passes.
@@ -44,7 +44,7 @@ use ed25519_dalek::Signature;
 use rand::Rng;
 use sha2::{Digest, Sha512};
 
-use crate::crypto::keys::{PublicKey, y_is_reduced};
+use crate::keys::{PublicKey, y_is_reduced};
 
 /// One signature to check: the exact bytes it signs, the signature and the key.
 pub struct Signed<'a> {

@@ -1,0 +1,114 @@
+//! `amity-verify`: the auditor's offline checks, built without the server.
+//!
+//! `amity-verify bundle FILE…` checks evidence bundles (docs/formats/bundle.md) and
+//! `amity-verify signature` checks one MOU signature (docs/formats/statements.md). Both print
+//! every check and exit 0 only when all pass; the rules are those of docs/audit-rules.md.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "amity-verify",
+    version,
+    about = "Check Amity evidence bundles and MOU signatures offline: no network, no database"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check evidence bundles (GET /api/v1/mous/{id}/bundle): inclusion proofs into the signed
+    /// checkpoint, the MOU, its versions and keys as logged, and every signature of the chain.
+    Bundle {
+        /// One or more bundle files; each is reported in turn.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Your copy of the document: its SHA-256 must be the current version's.
+        #[arg(long)]
+        document: Option<PathBuf>,
+        /// The registry key you trust (C2SP vkey, from GET /api/v1/log/key or the registry's
+        /// published keys/registry.vkey); without it each bundle's own key is used, with a
+        /// warning that a pass then shows only consistency.
+        #[arg(long = "registry-key", env = "AMITY_REGISTRY_KEY")]
+        registry_key: Option<String>,
+    },
+    /// Check one MOU signature: statement bytes, armored SSHSIG and the signer's key line.
+    Signature {
+        /// The statement bytes that were signed.
+        #[arg(long)]
+        statement: PathBuf,
+        /// The armored SSHSIG.
+        #[arg(long)]
+        signature: PathBuf,
+        /// The signer's public key line, `ssh-ed25519 AAAA...`.
+        #[arg(long)]
+        key: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match Args::parse().command {
+        Command::Bundle {
+            files,
+            document,
+            registry_key,
+        } => {
+            let mut all_pass = true;
+            for file in &files {
+                if files.len() > 1 {
+                    println!("== {}", file.display());
+                }
+                match amity_verify::bundle::verify_file(
+                    file,
+                    document.as_deref(),
+                    registry_key.clone(),
+                ) {
+                    Ok(report) => {
+                        let _ = report.render(&mut std::io::stdout());
+                        all_pass &= report.passed();
+                    }
+                    Err(e) => {
+                        eprintln!("amity-verify: {e}");
+                        all_pass = false;
+                    }
+                }
+            }
+            if all_pass {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Signature {
+            statement,
+            signature,
+            key,
+        } => {
+            let read =
+                std::fs::read(&statement).map_err(|e| format!("{}: {e}", statement.display()));
+            let armored = std::fs::read_to_string(&signature)
+                .map_err(|e| format!("{}: {e}", signature.display()));
+            let outcome = read.and_then(|bytes| {
+                armored.and_then(|armored| {
+                    amity_verify::offline::check_signature(&bytes, &armored, &key)
+                        .map_err(|e| e.to_string())
+                })
+            });
+            match outcome {
+                Ok(good) => {
+                    println!("{good}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("amity-verify: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
