@@ -1,5 +1,6 @@
-//! The audit report of one MOU (DESIGN 5.5): every rule checked again from the stored bytes,
-//! each check reported with its verdict and the entry it concerns. Nothing stored is trusted:
+//! The audit report of one MOU (verifier S of docs/audit-rules.md, which lists the rules it
+//! applies and those it does not yet): its checks run again from the stored bytes, each
+//! reported with its verdict and the entry it concerns. Nothing stored is trusted:
 //! hashes are recomputed from document and statement bytes, signatures verified again.
 
 use serde::Serialize;
