@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every fuzz target on the stable toolchain, the way `cargo fuzz build -s none` would:
 # libFuzzer's coverage instrumentation and `--cfg fuzzing` through stable -C flags, so CI needs
-# neither nightly nor cargo-fuzz. Running the targets is `cargo fuzz run TARGET` (see README).
+# neither nightly nor cargo-fuzz. Running the targets is `cargo fuzz run TARGET` (see docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTFLAGS="-Cpasses=sancov-module \

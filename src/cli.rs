@@ -117,7 +117,7 @@ pub enum Command {
         database_url: String,
     },
     /// Copy a SQLite registry to a new FILE while the server may be running (a consistent
-    /// snapshot of one commit). For PostgreSQL use pg_dump / pg_restore (see README).
+    /// snapshot of one commit). For PostgreSQL use pg_dump / pg_restore (see docs/operations.md).
     Backup {
         /// The new file (refused if it exists).
         file: PathBuf,

@@ -3,7 +3,7 @@
 //! `VACUUM INTO` runs as one read transaction, so with WAL it copies the database as of one
 //! commit while the server keeps writing (writers are not blocked, and no half-applied write
 //! can be in the copy: a log entry and the row it records always commit together). PostgreSQL
-//! has its own tools for this (pg_dump / pg_restore, see README), so this refuses such URLs.
+//! has its own tools for this (pg_dump / pg_restore, see docs/operations.md), so this refuses such URLs.
 
 use std::path::Path;
 
@@ -27,7 +27,7 @@ pub fn backup(database_url: &str, dest: &Path) -> Result<BackupReport, DbError> 
             return Err(DbError::Config(
                 "`amity backup` copies SQLite databases; for PostgreSQL use \
                  `pg_dump --format=custom --file=FILE DATABASE_URL` and restore with \
-                 `pg_restore --dbname=NEW_DATABASE_URL FILE` (see README, Backups)"
+                 `pg_restore --dbname=NEW_DATABASE_URL FILE` (see docs/operations.md, Backups)"
                     .into(),
             ));
         }

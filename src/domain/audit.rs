@@ -1,6 +1,7 @@
-//! The audit report of one MOU: every rule of docs/audit-rules.md checked again from the stored
-//! bytes, each check reported with its verdict and the entry it concerns. Nothing stored is
-//! trusted: hashes are recomputed from document and statement bytes, signatures verified again.
+//! The audit report of one MOU (verifier S of docs/audit-rules.md, which lists the rules it
+//! applies and those it does not yet): its checks run again from the stored bytes, each
+//! reported with its verdict and the entry it concerns. Nothing stored is trusted:
+//! hashes are recomputed from document and statement bytes, signatures verified again.
 
 use serde::Serialize;
 

@@ -1,5 +1,6 @@
-//! MOU signatures: the statement a signer is offered, and the acceptance algorithm of DESIGN
-//! 5.4, as pure checks over what the write transaction has loaded.
+//! MOU signatures: the statement a signer is offered, and the acceptance algorithm specified in
+//! docs/formats/statements.md ("Acceptance"), as pure checks over what the write transaction
+//! has loaded.
 
 use super::DomainError;
 use super::cities::CityCode;

@@ -1,10 +1,14 @@
 //! The binary itself: help, configuration errors, host-issued tokens, and the README's
-//! walkthrough against a real `amity serve` process.
+//! walkthroughs run by bash against a real `amity serve` process.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use crate::process::ServeProcess;
+use crate::support::{Backend, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_amity");
 
@@ -157,93 +161,6 @@ fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// The README walkthrough, step by step, against the real binary on SQLite.
-#[test]
-fn readme_walkthrough() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("amity.db").display());
-    let srv = serve(&db, &[]);
-    let base = srv.base.as_str();
-    let out = amity(&["admin", "create-token", "--role", "admin"], &db);
-    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
-
-    for (code, name, country) in [("us-hou", "Houston", "US"), ("cn-sha", "Shanghai", "CN")] {
-        let (s, _) = call(
-            base,
-            "POST",
-            "/api/v1/admin/cities",
-            Some(&admin),
-            Some(json!({"code": code, "name": name, "country": country})),
-        );
-        assert_eq!(s, 201);
-    }
-    let mut tokens = Vec::new();
-    for city in ["us-hou", "cn-sha"] {
-        let (s, office) = call(
-            base,
-            "POST",
-            "/api/v1/admin/offices",
-            Some(&admin),
-            Some(json!({"city": city, "name": "Office of International Affairs"})),
-        );
-        assert_eq!(s, 201);
-        // The README issues office tokens on the host by city.
-        let out = amity(
-            &["admin", "create-token", "--role", "office", "--city", city],
-            &db,
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = office;
-        tokens.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-    }
-    let (s, p) = call(
-        base,
-        "POST",
-        "/api/v1/partnerships",
-        Some(&tokens[0]),
-        Some(
-            json!({"cities": ["us-hou", "cn-sha"], "kind": "sister", "established": "1979-12-08"}),
-        ),
-    );
-    assert_eq!(s, 201);
-    let id = p["id"].as_str().unwrap().to_string();
-    let (s, c) = call(
-        base,
-        "POST",
-        &format!("/api/v1/partnerships/{id}/confirm"),
-        Some(&tokens[1]),
-        Some(json!({})),
-    );
-    assert_eq!((s, c["status"].as_str()), (200, Some("active")));
-    let (s, c) = call(
-        base,
-        "POST",
-        &format!("/api/v1/partnerships/{id}/status"),
-        Some(&tokens[0]),
-        Some(
-            json!({"status": "curtailed", "effective_date": "2020-07-24", "decided_date": "2020-07-22",
-            "deciding_body": "City Council", "reason_category": "political",
-            "reason": "Consulate closures; exchanges suspended"}),
-        ),
-    );
-    assert_eq!((s, c["status"].as_str()), (201, Some("curtailed")));
-    let (s, h) = call(
-        base,
-        "GET",
-        &format!("/api/v1/partnerships/{id}/history"),
-        None,
-        None,
-    );
-    assert_eq!(s, 200);
-    assert_eq!(h["events"].as_array().unwrap().len(), 3);
-    let (_, health) = call(base, "GET", "/healthz", None, None);
-    assert_eq!(health["log_size"], 10);
-}
-
 /// `amity import` on the real data set: the summary, the rejects file, and nothing new the
 /// second time; `serve --demo` serves the same registry.
 #[test]
@@ -313,86 +230,109 @@ fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
     &section[start..start + section[start..].find("```").expect("block end")]
 }
 
-/// The README's "Signing an MOU" block, then its "Evidence bundles" block, run by bash exactly
-/// as written, against the real binary: `ssh-keygen` and curl for one signatory, `amity sign`
-/// for the other, then the bundle fetched and verified offline.
-#[test]
-fn readme_signing_walkthrough() {
+/// The README's walkthroughs ("Walkthrough", "Signing an MOU" and its evidence bundle), run
+/// in one bash shell exactly as a newcomer pastes them, against a real `amity serve` on each
+/// backend. The README says to start in the repository's directory, where `cargo build
+/// --release` put the binary; the shell starts in a stand-in checkout that holds only
+/// `target/release/amity` (a link to the binary under test), so the README's own default for
+/// `AMITY_BIN` is what finds it, and any step that still depends on the working directory
+/// after the signing block's `cd` into a fresh directory fails here. The server's address is
+/// given as `AMITY`, the override the README offers. `set -euo pipefail` is stricter than a
+/// pasting user's shell: the first failing step stops the run instead of scrolling by.
+fn readme_walkthroughs(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
+        return;
+    };
+    let srv = ServeProcess::start(
+        Path::new(BIN),
+        &db.url,
+        &db.dir.path().join("keys"),
+        &db.dir.path().join("serve.log"),
+    );
+    let base = srv.base.as_str();
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let block = format!(
-        "{}{}",
-        readme_block(&readme, "## Signing an MOU"),
-        readme_block(&readme, "## Evidence bundles")
-    );
-
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("amity.db").display());
-    let srv = serve(&db, &[]);
-    let base = srv.base.as_str();
-    let admin = String::from_utf8(amity(&["admin", "create-token", "--role", "admin"], &db).stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let mut tokens = Vec::new();
-    for (code, name, country) in [("us-hou", "Houston", "US"), ("cn-sha", "Shanghai", "CN")] {
-        let body = json!({"code": code, "name": name, "country": country});
-        assert_eq!(
-            call(
-                base,
-                "POST",
-                "/api/v1/admin/cities",
-                Some(&admin),
-                Some(body)
-            )
-            .0,
-            201
-        );
-        let body = json!({"city": code, "name": "Office of International Affairs"});
-        assert_eq!(
-            call(
-                base,
-                "POST",
-                "/api/v1/admin/offices",
-                Some(&admin),
-                Some(body)
-            )
-            .0,
-            201
-        );
-        let out = amity(
-            &["admin", "create-token", "--role", "office", "--city", code],
-            &db,
-        );
-        tokens.push(String::from_utf8(out.stdout).unwrap().trim().to_string());
-    }
-    let work = dir.path().join("work");
-    std::fs::create_dir(&work).unwrap();
     let script = format!(
-        "set -euo pipefail\nAMITY={base}\namity() {{ {BIN} \"$@\"; }}\n\
-         field() {{ python3 -c \"import sys, json; print(json.load(sys.stdin)['$1'])\"; }}\n\
-         ADMIN={admin}\nHOU={}\nSHA={}\n{block}",
-        tokens[0], tokens[1]
+        "set -euo pipefail\n{}{}{}",
+        readme_block(&readme, "## Walkthrough"),
+        readme_block(&readme, "## Signing an MOU"),
+        readme_block(&readme, "### The evidence bundle, offline")
     );
+    let start = tempfile::tempdir().unwrap();
+    let release = start.path().join("target/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
+    // `mktemp -d` in the signing block creates its directory here, so nothing is left behind.
+    let tmp = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
         .arg("-c")
         .arg(&script)
-        .current_dir(&work)
+        .current_dir(start.path())
+        .env("AMITY", base)
+        .env_remove("AMITY_BIN")
+        .env("DATABASE_URL", &db.url)
+        .env("TMPDIR", tmp.path())
         .env_remove("AMITY_SERVER")
         .env_remove("AMITY_TOKEN")
+        .env_remove("RUST_LOG")
         .output()
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Answers are printed indented, one field per line, not run together.
     assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        stdout.contains("\n    \"status\": \"curtailed\""),
+        "{stdout}"
     );
-    let lines: Vec<&str> = stdout.lines().collect();
+
+    // The first walkthrough: one sister partnership, curtailed, with its reason on record.
+    let (s, page) = call(
+        base,
+        "GET",
+        "/api/v1/partnerships?city=us-hou&status=curtailed",
+        None,
+        None,
+    );
+    assert_eq!(s, 200);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(items[0]["kind"], "sister");
+    let id = items[0]["id"].as_str().unwrap();
+    let (_, history) = call(
+        base,
+        "GET",
+        &format!("/api/v1/partnerships/{id}/history"),
+        None,
+        None,
+    );
+    let events = history["events"].as_array().unwrap();
+    let statuses: Vec<&str> = events.iter().filter_map(|e| e["to"].as_str()).collect();
+    assert_eq!(statuses, ["proposed", "active", "curtailed"], "{history}");
+    assert_eq!(
+        events[2]["reason"], "Consulate closures; exchanges suspended",
+        "{history}"
+    );
+
+    // The signing walkthrough: the MOU executed, its partnership active, the audit passed.
+    let lines: Vec<&str> = stdout.lines().map(str::trim_end).collect();
     let signed = lines
         .windows(3)
         .position(|w| w == ["executed", "active", "pass"])
-        .unwrap_or_else(|| panic!("signing block output: {stdout}"));
+        .unwrap_or_else(|| {
+            panic!("the signing block did not print executed/active/pass:\n{stdout}\n{stderr}")
+        });
+    let (_, friendship) = call(
+        base,
+        "GET",
+        "/api/v1/partnerships?city=us-hou&kind=friendship",
+        None,
+        None,
+    );
+    assert_eq!(friendship["items"][0]["status"], "active", "{friendship}");
+
+    // The evidence bundle: the signed document verifies offline under the registry key given
+    // out of band (no warning), and another file is refused by the `document` check.
     let bundle = &lines[signed + 3..];
     assert!(bundle.iter().all(|l| !l.starts_with("WARNING")), "{stdout}");
     let verdicts: Vec<&&str> = bundle
@@ -413,6 +353,26 @@ fn readme_signing_walkthrough() {
         "{stdout}"
     );
     assert_eq!(lines.last(), Some(&"refused, as it should be"), "{stdout}");
+    // The signing steps wrote their files in their own directory, not in the checkout.
+    let left: Vec<_> = std::fs::read_dir(start.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["target"]);
+}
+
+mod readme_walkthroughs {
+    use super::*;
+
+    #[test]
+    fn sqlite() {
+        readme_walkthroughs(Backend::Sqlite);
+    }
+
+    #[test]
+    fn postgres() {
+        readme_walkthroughs(Backend::Postgres);
+    }
 }
 
 #[test]
