@@ -9,6 +9,14 @@
 //! caps the largest tree (default 1000000). Trees are built once with the bulk append path
 //! and kept under `target/bench-merkle/` (SQLite) or in `amity_bench_merkle_<n>` databases.
 
+// Test and benchmark harness code: a panic is how it reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -16,6 +16,14 @@
 //! Usage: cargo run --release --example loadprep -- BASE_URL ADMIN_TOKEN OUT_DIR
 //!        [--groups N] [--mous N] [--signers N]
 
+// Test and benchmark harness code: a panic is how it reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -168,7 +168,11 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
 
     // 1. Which key to trust.
     let served = client.get_json("/api/v1/log/key")?;
-    let served_vkey = served["vkey"].as_str().unwrap_or_default().to_string();
+    let served_vkey = served
+        .get("vkey")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let (vkey, how) = match (&opts.registry_key, &kept) {
         (Some(k), _) => (k.clone(), "given on the command line"),
         (None, Some(s)) => (s.vkey.clone(), "kept from the previous audit"),
@@ -285,8 +289,10 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
 
     // 7. The registry's current state says what the log says.
     let mismatches = compare_state(&client, &replay)?;
-    let grew = client.get_json("/healthz")?["log_size"]
-        .as_u64()
+    let grew = client
+        .get_json("/healthz")?
+        .get("log_size")
+        .and_then(Value::as_u64)
         .is_some_and(|n| n > checkpoint.size);
     report.add(
         "served state matches the log",
@@ -676,7 +682,10 @@ fn consistent(
             old.size, new.size
         ))
         .map_err(|e| e.0)?;
-    let hashes = hashes(&proof["proof"]).ok_or("the consistency proof is malformed")?;
+    let hashes = proof
+        .get("proof")
+        .and_then(hashes)
+        .ok_or("the consistency proof is malformed")?;
     merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &hashes)
         .map(|_| format!("{} -> {} proven", old.size, new.size))
         .map_err(|e| {
@@ -718,24 +727,31 @@ fn replay_entries(
     while index < size {
         let limit = (size - index).min(1000);
         let page = client.get_json(&format!("/api/v1/log/entries?start={index}&limit={limit}"))?;
-        let entries = page["entries"].as_array().cloned().unwrap_or_default();
+        let entries = page
+            .get("entries")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if entries.is_empty() {
             problems.push(format!("entries from {index} are missing"));
             break;
         }
         for e in entries {
-            let served_index = e["index"].as_u64();
+            let served_index = e.get("index").and_then(Value::as_u64);
             if served_index != Some(index) {
                 problems.push(format!(
                     "expected entry {index}, the server gave {served_index:?}"
                 ));
             }
-            let bytes = e["entry"]
-                .as_str()
+            let bytes = e
+                .get("entry")
+                .and_then(Value::as_str)
                 .and_then(|b| STANDARD.decode(b).ok())
                 .unwrap_or_default();
             let leaf = merkle::leaf_hash(&bytes);
-            if e["leaf_hash"].as_str() != Some(hex::encode(leaf).as_str()) && problems.len() < 20 {
+            if e.get("leaf_hash").and_then(Value::as_str) != Some(hex::encode(leaf).as_str())
+                && problems.len() < 20
+            {
                 problems.push(format!(
                     "entry {index}: its bytes do not match its leaf hash"
                 ));
@@ -769,9 +785,14 @@ fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliErr
             None => "/api/v1/partnerships?limit=500".to_string(),
         };
         let page = client.get_json(&path)?;
-        for p in page["items"].as_array().cloned().unwrap_or_default() {
-            let id = p["id"].as_str().unwrap_or_default();
-            let status = p["status"].as_str().unwrap_or_default();
+        for p in page
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let id = p.get("id").and_then(Value::as_str).unwrap_or_default();
+            let status = p.get("status").and_then(Value::as_str).unwrap_or_default();
             match replay.partnerships().get(id) {
                 None => mismatches.push(format!("partnership {id} is not in the log")),
                 Some(r) if r.status.as_str() != status => mismatches.push(format!(
@@ -781,7 +802,7 @@ fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliErr
                 Some(_) => seen += 1,
             }
         }
-        match page["next_cursor"].as_str() {
+        match page.get("next_cursor").and_then(Value::as_str) {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
@@ -792,7 +813,10 @@ fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliErr
     for id in key_ids {
         let served = client.get_json(&format!("/api/v1/keys/{id}"))?;
         let logged = replay.keys()[id].status_at(now);
-        let status = served["status"].as_str().unwrap_or_default();
+        let status = served
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if status != logged {
             mismatches.push(format!(
                 "key {id} is served as {status} but the log says {logged}"

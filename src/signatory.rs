@@ -42,7 +42,10 @@ impl Reply {
     /// The problem document's code and detail, for error messages.
     fn problem(&self) -> String {
         let p = self.json();
-        match (p["code"].as_str(), p["detail"].as_str()) {
+        match (
+            p.get("code").and_then(Value::as_str),
+            p.get("detail").and_then(Value::as_str),
+        ) {
             (Some(code), Some(detail)) => format!("{} {code}: {detail}", self.status),
             _ => format!("{} {}", self.status, String::from_utf8_lossy(&self.body)),
         }
@@ -151,8 +154,10 @@ pub fn register_key(
         return Err(CliError(format!("challenge refused: {}", r.problem())));
     }
     let c = r.json();
-    let (Some(challenge), Some(registry)) = (c["challenge"].as_str(), c["registry"].as_str())
-    else {
+    let (Some(challenge), Some(registry)) = (
+        c.get("challenge").and_then(Value::as_str),
+        c.get("registry").and_then(Value::as_str),
+    ) else {
         return Err(CliError("the server sent no challenge".into()));
     };
     let statement = KeyRegistrationStatement {
@@ -276,7 +281,9 @@ pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, CliError> {
         )?;
         match sub.status {
             201 => return Ok(sub.json()),
-            409 if sub.json()["code"] == "stale_chain_head" && attempt < MAX_SIGN_ATTEMPTS => {
+            409 if sub.json().get("code").and_then(Value::as_str) == Some("stale_chain_head")
+                && attempt < MAX_SIGN_ATTEMPTS =>
+            {
                 eprintln!(
                     "another signature took position {}; fetching the new head",
                     st.seq

@@ -67,11 +67,14 @@ fn batch_verify(n: usize, threads: usize) {
         .collect();
     let signatures: Vec<ed25519_dalek::Signature> = messages
         .iter()
-        .enumerate()
-        .map(|(i, m)| keys[i % keys.len()].sign(m))
+        .zip(keys.iter().cycle())
+        .map(|(m, key)| key.sign(m))
         .collect();
-    let verifying: Vec<ed25519_dalek::VerifyingKey> = (0..n)
-        .map(|i| keys[i % keys.len()].verifying_key())
+    let verifying: Vec<ed25519_dalek::VerifyingKey> = keys
+        .iter()
+        .cycle()
+        .take(n)
+        .map(SigningKey::verifying_key)
         .collect();
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     let threads = threads.max(1);

@@ -140,7 +140,10 @@ impl BatchNodes {
     pub fn store(self, conn: &mut DbConn) -> Result<(), DbError> {
         let mut rows = Vec::with_capacity(self.order.len());
         for (level, idx) in &self.order {
-            let hash = self.made[&(*level, *idx)];
+            let hash = *self
+                .made
+                .get(&(*level, *idx))
+                .ok_or_else(|| DbError::corrupt("a node to store was never made"))?;
             rows.push(NewNode {
                 level: i32::from(*level),
                 idx: i64::try_from(*idx).map_err(|_| DbError::corrupt("node index beyond i64"))?,

@@ -23,10 +23,13 @@ impl CityCode {
         if b.len() < 5 || b.len() > 32 {
             return Err(bad("has the wrong length"));
         }
-        if !(b[0].is_ascii_lowercase() && b[1].is_ascii_lowercase() && b[2] == b'-') {
+        let [c0, c1, b'-', rest @ ..] = b else {
+            return Err(bad("does not start with a country and a dash"));
+        };
+        if !(c0.is_ascii_lowercase() && c1.is_ascii_lowercase()) {
             return Err(bad("does not start with a country and a dash"));
         }
-        if !b[3..]
+        if !rest
             .iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         {
@@ -212,8 +215,8 @@ fn parse_unlocode(value: &str, country: &str) -> Result<String, DomainError> {
     let b = compact.as_bytes();
     let ok = b.len() == 5
         && compact.starts_with(country)
-        && b[2..]
-            .iter()
+        && b.iter()
+            .skip(2)
             .all(|c| c.is_ascii_uppercase() || (b'2'..=b'9').contains(c));
     if ok {
         Ok(compact)

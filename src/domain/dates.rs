@@ -16,8 +16,8 @@ pub fn parse_date(field: &'static str, value: &str) -> Result<NaiveDate, DomainE
     };
     let b = value.as_bytes();
     let shape_ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());

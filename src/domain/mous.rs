@@ -100,8 +100,9 @@ impl NewMou {
         }
         required.sort();
         if required
-            .windows(2)
-            .any(|w| w[0].city == w[1].city && w[0].role == w[1].role)
+            .iter()
+            .zip(required.iter().skip(1))
+            .any(|(a, b)| a.city == b.city && a.role == b.role)
         {
             return Err(DomainError::invalid(
                 "duplicate_required_signer",

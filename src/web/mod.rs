@@ -417,7 +417,7 @@ async fn partnership(
                     td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) }
                     td class="evidence" { @for e in evidence.iter().filter(|e| e.activity_id == a.id) {
                         a href={ "/api/v1/activities/" (a.id) "/evidence/" (e.seq) } { (e.filename.as_deref().unwrap_or("evidence")) }
-                        " " code title={ "SHA-256 " (hex::encode(&e.sha256)) } { (hex::encode(&e.sha256[..e.sha256.len().min(6)])) } " "
+                        " " code title={ "SHA-256 " (hex::encode(&e.sha256)) } { (hex::encode(e.sha256.iter().take(6).copied().collect::<Vec<u8>>())) } " "
                     } }
                 }
             } }

@@ -42,7 +42,7 @@ pub fn thin(lines: &[MapLine], max: usize) -> Vec<&MapLine> {
         out.extend(active);
     } else {
         // `room` indices spread evenly over the active lines.
-        out.extend((0..room).map(|i| active[i * active.len() / room]));
+        out.extend((0..room).filter_map(|i| active.get(i * active.len() / room).copied()));
     }
     out
 }

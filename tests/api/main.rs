@@ -2,6 +2,14 @@
 //! database and talks to it over HTTP. Each test body runs once per backend: SQLite always,
 //! PostgreSQL when AMITY_TEST_POSTGRES_URL is set.
 
+// Test and benchmark harness code: a panic is how it reports a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 mod abuse;

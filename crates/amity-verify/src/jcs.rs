@@ -76,7 +76,6 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalErro
 /// (`\b \t \n \f \r` in their short forms, the rest as lower-case `\u00xx`), everything else
 /// as UTF-8.
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for c in s.chars() {
         match c {
@@ -88,10 +87,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
             '\u{c}' => out.extend_from_slice(b"\\f"),
             '\r' => out.extend_from_slice(b"\\r"),
             c if (c as u32) < 0x20 => {
-                let code = c as usize;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[code >> 4]);
-                out.push(HEX[code & 0xf]);
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
             }
             c => {
                 let mut buf = [0u8; 4];

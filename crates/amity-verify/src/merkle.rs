@@ -552,7 +552,13 @@ impl MemoryTree {
             if self.levels.len() <= level_usize {
                 self.levels.resize_with(level_usize + 1, Vec::new);
             }
-            let row = &mut self.levels[level_usize];
+            let Some(row) = self.levels.get_mut(level_usize) else {
+                // The resize above makes the level exist.
+                return Err(MerkleError::Source(MissingNode {
+                    level,
+                    index: node_index,
+                }));
+            };
             // Nodes of a level are completed strictly left to right, so each
             // new node must land at the end of its row.
             if row.len() as u64 != node_index {

@@ -113,8 +113,8 @@ pub fn key_id(name: &str, alg: u8, public_key: &[u8]) -> u32 {
     h.update(name.as_bytes());
     h.update([b'\n', alg]);
     h.update(public_key);
-    let d = h.finalize();
-    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+    let [a, b, c, d, ..]: [u8; 32] = h.finalize().into();
+    u32::from_be_bytes([a, b, c, d])
 }
 
 /// Key id of an Ed25519 key (algorithm byte 0x01).
@@ -395,8 +395,9 @@ pub fn sign_note(text: &str, signers: &[&NoteSigner]) -> Result<String, NoteErro
         return Err(NoteError::NoSigners);
     }
     for (i, s) in signers.iter().enumerate() {
-        if signers[..i]
+        if signers
             .iter()
+            .take(i)
             .any(|t| t.name == s.name && t.key_id == s.key_id)
         {
             return Err(NoteError::DuplicateSigner {
@@ -539,8 +540,10 @@ fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     if blob.len() < 5 {
         return Err(NoteError::MalformedNote("signature too short"));
     }
-    let (id, sig) = blob.split_at(4);
-    let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
+    let Some((id, sig)) = blob.split_first_chunk::<4>() else {
+        return Err(NoteError::MalformedNote("signature too short"));
+    };
+    let id = u32::from_be_bytes(*id);
     Ok((name, id, sig.to_vec()))
 }
 

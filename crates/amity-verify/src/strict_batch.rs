@@ -103,7 +103,9 @@ pub fn verify_all_strict(items: &[Signed<'_>]) -> bool {
             key_coefficients.push(Scalar::ZERO);
             key_points.len() - 1
         });
-        key_coefficients[slot] += z * k;
+        if let Some(coefficient) = key_coefficients.get_mut(slot) {
+            *coefficient += z * k;
+        }
     }
     let sum = EdwardsPoint::vartime_multiscalar_mul(
         std::iter::once(b_coefficient)
@@ -133,6 +135,9 @@ fn strict_r(bytes: &[u8; 32]) -> Option<EdwardsPoint> {
 
 /// True if every point lies in the prime-order subgroup, false (except with probability at
 /// most 2^-128) if any has a torsion component. See the module documentation.
+// Every index below is bounded by construction: subset masks `s` are below
+// 2^window.len() <= 2^WINDOW, the length of `table`.
+#[allow(clippy::indexing_slicing)]
 fn all_torsion_free(points: &[EdwardsPoint], rng: &mut impl Rng) -> bool {
     let mut sums = [EdwardsPoint::identity(); TRIALS];
     let mut table = [EdwardsPoint::identity(); 1 << WINDOW];

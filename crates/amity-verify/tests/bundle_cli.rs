@@ -4,6 +4,13 @@
 //! registry key and the document, and any change to what it proves makes it fail, naming the
 //! check.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
