@@ -25,7 +25,7 @@ use amity::crypto::keys::PublicKey;
 use amity::crypto::sshsig;
 use amity::crypto::statement::{GENESIS_PREV, MouSignatureStatement, mou_signature_namespace};
 use amity::db::{Db, DbError, tree};
-use amity::domain::entries::{LogEntry, kinds};
+use amity::domain::entries::{EntryBody, LogEntry, TokenRevoked};
 use amity::log::note::{Checkpoint, NoteSigner, sign_checkpoint};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use diesel::connection::SimpleConnection;
@@ -166,10 +166,7 @@ fn tree_db(backend: &str, n: u64) -> Option<Db> {
     while done < n {
         let chunk = (n - done).min(20_000);
         let entries: Vec<LogEntry> = (done..done + chunk)
-            .map(|i| {
-                LogEntry::new(kinds::CITY_CREATED, 0, serde_json::json!({"bench": i}))
-                    .expect("entry")
-            })
+            .map(|i| LogEntry::new(0, bench_token(format!("bench-{i}"))).expect("entry"))
             .collect();
         db.write(|tx| tx.append_batch(&entries)).expect("append");
         done += chunk;
@@ -183,6 +180,11 @@ fn tree_db(backend: &str, n: u64) -> Option<Db> {
     Some(db)
 }
 
+/// A small entry of a real kind, for benchmarks that only append to the tree.
+fn bench_token(token: String) -> EntryBody {
+    EntryBody::TokenRevoked(TokenRevoked { token })
+}
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -194,12 +196,7 @@ fn storage(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let entry = LogEntry::new(
-        kinds::CITY_CREATED,
-        0,
-        serde_json::json!({"bench": "append"}),
-    )
-    .expect("entry");
+    let entry = LogEntry::new(0, bench_token("append".into())).expect("entry");
     for backend in ["sqlite", "postgres"] {
         let mut g = c.benchmark_group(format!("merkle_{backend}"));
         g.sample_size(20)

@@ -1,7 +1,6 @@
 //! Activities table.
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::schema::{activities, activity_evidence, partnerships};
 use super::{DbConn, DbError, WriteTx};
@@ -9,7 +8,7 @@ use crate::domain::DomainError;
 use crate::domain::activities::{ActivityFacts, Mode, NewActivity, check_new_evidence};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::{format_date, parse_date};
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{ActivityEvidenceAdded, ActivityRecorded, EntryBody, LogEntry};
 use crate::domain::partnerships::Partnership;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -60,19 +59,18 @@ pub fn record(
         log_index: 0,
     };
     let entry = LogEntry::new(
-        kinds::ACTIVITY_RECORDED,
         tx.now,
-        json!({
-            "activity": row.id,
-            "partnership": row.partnership_id,
-            "kind": row.kind,
-            "mode": row.mode,
-            "start_date": row.start_date,
-            "end_date": row.end_date,
-            "participants": row.participants,
-            "outcome": row.outcome,
-            "city": row.city,
-            "by": token,
+        EntryBody::ActivityRecorded(ActivityRecorded {
+            activity: row.id.clone(),
+            partnership: row.partnership_id.clone(),
+            kind: row.kind.clone(),
+            mode: row.mode.clone(),
+            start_date: row.start_date.clone(),
+            end_date: row.end_date.clone(),
+            participants: row.participants.map(i64::from),
+            outcome: row.outcome.clone(),
+            city: row.city.clone(),
+            by: token.map(str::to_string),
         }),
     )?;
     row.log_index = tx.append(&entry)?;
@@ -204,17 +202,16 @@ pub fn add_evidence(
     let seq = i32::try_from(existing.len() + 1).unwrap_or(i32::MAX);
     let size = i64::try_from(document.bytes.len()).unwrap_or(i64::MAX);
     let entry = LogEntry::new(
-        kinds::ACTIVITY_EVIDENCE_ADDED,
         tx.now,
-        json!({
-            "activity": activity,
-            "partnership": a.partnership_id,
-            "seq": seq,
-            "sha256": hex::encode(document.sha256),
-            "size": size,
-            "media_type": document.media_type,
-            "filename": document.filename,
-            "by": token,
+        EntryBody::ActivityEvidenceAdded(ActivityEvidenceAdded {
+            activity: activity.to_string(),
+            partnership: a.partnership_id.clone(),
+            seq: i64::from(seq),
+            sha256: hex::encode(document.sha256),
+            size,
+            media_type: document.media_type.clone(),
+            filename: document.filename.clone(),
+            by: token.map(str::to_string),
         }),
     )?;
     let log_index = tx.append(&entry)?;

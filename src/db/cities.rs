@@ -1,14 +1,13 @@
 //! Cities table.
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::schema::{cities, offices};
 use super::{DbConn, DbError, WriteTx};
 use crate::domain::DomainError;
 use crate::domain::cities::{City, CityCode};
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{CityCreated, EntryBody, LogEntry};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = cities)]
@@ -66,18 +65,17 @@ pub fn name_key(name: &str) -> String {
 /// The log entry that records a city's creation.
 pub fn created_entry(city: &City, now: i64) -> Result<LogEntry, DomainError> {
     LogEntry::new(
-        kinds::CITY_CREATED,
         now,
-        json!({
-            "city": city.code.as_str(),
-            "name": city.name,
-            "country": city.country,
-            "region": city.region,
-            "wikidata": city.wikidata,
-            "geonames_id": city.geonames_id,
-            "unlocode": city.unlocode,
-            "lat_e6": city.lat_e6,
-            "lon_e6": city.lon_e6,
+        EntryBody::CityCreated(CityCreated {
+            city: city.code.to_string(),
+            name: city.name.clone(),
+            country: city.country.clone(),
+            region: city.region.clone(),
+            wikidata: city.wikidata.clone(),
+            geonames_id: city.geonames_id,
+            unlocode: city.unlocode.clone(),
+            lat_e6: city.lat_e6,
+            lon_e6: city.lon_e6,
         }),
     )
 }

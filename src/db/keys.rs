@@ -4,7 +4,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use rand::RngCore;
-use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::schema::{key_challenges, key_events, signatory_keys};
@@ -12,7 +11,7 @@ use super::{DbConn, DbError, WriteTx};
 use crate::crypto::keys::PublicKey;
 use crate::domain::DomainError;
 use crate::domain::cities::CityCode;
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{EntryBody, KeyApproved, KeyEnded, KeyRegistered, LogEntry};
 use crate::domain::keys::{
     CHALLENGE_LIFETIME_MICROS, KeyChange, KeyChangeKind, KeyStatus, Registration, SignatoryKey,
 };
@@ -192,18 +191,17 @@ pub fn register(
         KeyStatus::Pending
     };
     let entry = LogEntry::new(
-        kinds::KEY_REGISTERED,
         tx.now,
-        json!({
-            "key": id,
-            "fingerprint": fingerprint,
-            "public_key": reg.public_key.to_openssh_line_without_comment(),
-            "city": reg.city.as_str(),
-            "signer": reg.signer,
-            "role": reg.role,
-            "status": status.as_str(),
-            "proof_sha256": hex::encode(crate::crypto::sha256(&reg.statement)),
-            "by": token_id,
+        EntryBody::KeyRegistered(KeyRegistered {
+            key: id.clone(),
+            fingerprint: fingerprint.clone(),
+            public_key: reg.public_key.to_openssh_line_without_comment(),
+            city: reg.city.to_string(),
+            signer: reg.signer.clone(),
+            role: reg.role.clone(),
+            status: status.as_str().to_string(),
+            proof_sha256: hex::encode(crate::crypto::sha256(&reg.statement)),
+            by: token_id.clone(),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -361,9 +359,12 @@ pub fn approve(
     let key = require(tx.conn, id)?;
     key.check_approvable()?;
     let entry = LogEntry::new(
-        kinds::KEY_APPROVED,
         tx.now,
-        json!({"key": id, "fingerprint": key.fingerprint, "by": token_id}),
+        EntryBody::KeyApproved(KeyApproved {
+            key: id.to_string(),
+            fingerprint: key.fingerprint.clone(),
+            by: token_id.clone(),
+        }),
     )?;
     let log_index = tx.append(&entry)?;
     diesel::update(signatory_keys::table.filter(signatory_keys::id.eq(id)))
@@ -397,24 +398,22 @@ pub fn change(
     authorize(&key)?;
     change.check_applies_to(&key)?;
     let fmt = |t: Option<i64>| t.map(crate::domain::dates::format_micros);
-    let (kind, event, status) = match change.kind {
-        KeyChangeKind::Retire => (kinds::KEY_RETIRED, "retired", KeyStatus::Retired),
-        KeyChangeKind::Revoke => (kinds::KEY_REVOKED, "revoked", KeyStatus::Revoked),
+    let ended = KeyEnded {
+        key: id.to_string(),
+        fingerprint: key.fingerprint.clone(),
+        effective_at: fmt(change.effective_at),
+        compromised_since: fmt(change.compromised_since),
+        // Explicit, because an absent time means "every signature is void".
+        compromise_time_known: (change.kind == KeyChangeKind::Revoke)
+            .then_some(change.compromised_since.is_some()),
+        reason: change.reason.clone(),
+        by: token_id.clone(),
     };
-    let entry = LogEntry::new(
-        kind,
-        tx.now,
-        json!({
-            "key": id,
-            "fingerprint": key.fingerprint,
-            "effective_at": fmt(change.effective_at),
-            "compromised_since": fmt(change.compromised_since),
-            // Explicit, because an absent time means "every signature is void".
-            "compromise_time_known": (change.kind == KeyChangeKind::Revoke).then_some(change.compromised_since.is_some()),
-            "reason": change.reason,
-            "by": token_id,
-        }),
-    )?;
+    let (body, event, status) = match change.kind {
+        KeyChangeKind::Retire => (EntryBody::KeyRetired(ended), "retired", KeyStatus::Retired),
+        KeyChangeKind::Revoke => (EntryBody::KeyRevoked(ended), "revoked", KeyStatus::Revoked),
+    };
+    let entry = LogEntry::new(tx.now, body)?;
     let log_index = tx.append(&entry)?;
     let target = signatory_keys::table.filter(signatory_keys::id.eq(id));
     match change.kind {

@@ -13,7 +13,9 @@ use super::{DbConn, DbError, WriteTx, keys, log, partnerships};
 use crate::domain::DomainError;
 use crate::domain::audit::{AuditSignature, AuditVersion};
 use crate::domain::cities::CityCode;
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{
+    Entry, EntryBody, LogEntry, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn,
+};
 use crate::domain::mous::{
     Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
 };
@@ -193,15 +195,14 @@ pub fn create(
     .map_err(|_| DbError::corrupt("required signers JSON"))?;
     let id = uuid::Uuid::now_v7().to_string();
     let entry = LogEntry::new(
-        kinds::MOU_CREATED,
         tx.now,
-        json!({
-            "mou": id,
-            "partnership": p.id,
-            "title": new.title,
-            "required_signers": new.required,
-            "city": city.as_str(),
-            "by": token_id,
+        EntryBody::MouCreated(MouCreated {
+            mou: id.clone(),
+            partnership: p.id.clone(),
+            title: new.title.clone(),
+            required_signers: new.required.clone(),
+            city: city.to_string(),
+            by: token_id.clone(),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -305,16 +306,15 @@ pub fn upload(
     let version = mou.current_version + 1;
     let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
     let entry = LogEntry::new(
-        kinds::MOU_VERSION_UPLOADED,
         tx.now,
-        json!({
-            "mou": id,
-            "version": version,
-            "sha256": hex::encode(upload.sha256),
-            "size": size,
-            "media_type": upload.media_type,
-            "filename": upload.filename,
-            "by": token_id,
+        EntryBody::MouVersionUploaded(MouVersionUploaded {
+            mou: id.to_string(),
+            version: i64::from(version),
+            sha256: hex::encode(upload.sha256),
+            size,
+            media_type: upload.media_type.clone(),
+            filename: upload.filename.clone(),
+            by: token_id.clone(),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -365,9 +365,14 @@ pub fn withdraw(
     let city = authorize(&p)?;
     mou.check_not_withdrawn()?;
     let entry = LogEntry::new(
-        kinds::MOU_WITHDRAWN,
         tx.now,
-        json!({"mou": id, "city": city.as_str(), "reason": reason, "from": mou.state.as_str(), "by": token_id}),
+        EntryBody::MouWithdrawn(MouWithdrawn {
+            mou: id.to_string(),
+            city: city.to_string(),
+            reason: reason.clone(),
+            from: mou.state.as_str().to_string(),
+            by: token_id,
+        }),
     )?;
     let log_index = tx.append(&entry)?;
     diesel::update(mous::table.filter(mous::id.eq(id)))
@@ -529,18 +534,17 @@ pub fn add_signature(
     let key = key.ok_or_else(|| DbError::corrupt("accepted signature without key"))?;
     let seq = mou.head_seq + 1;
     let entry = LogEntry::new(
-        kinds::MOU_SIGNATURE_ADDED,
         tx.now,
-        json!({
-            "mou": id,
-            "seq": seq,
-            "version": mou.current_version,
-            "statement_sha256": hex::encode(sub.statement_sha256),
-            "key_fingerprint": key.fingerprint,
-            "key": key.id,
-            "signer": sub.statement.signer,
-            "role": sub.statement.role,
-            "by": token_id,
+        EntryBody::MouSignatureAdded(MouSignatureAdded {
+            mou: id.to_string(),
+            seq,
+            version: i64::from(mou.current_version),
+            statement_sha256: hex::encode(sub.statement_sha256),
+            key_fingerprint: key.fingerprint.clone(),
+            key: key.id.clone(),
+            signer: sub.statement.signer.clone(),
+            role: sub.statement.role.clone(),
+            by: token_id.clone(),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -630,17 +634,12 @@ pub fn chain(conn: &mut DbConn, id: &str) -> Result<Vec<SignatureRow>, DbError> 
         .load(c))?)
 }
 
-/// A string field of a stored log entry.
-fn logged_field(conn: &mut DbConn, index: i64, field: &str) -> Result<Option<String>, DbError> {
-    let Some(row) = log::entry(conn, index)? else {
-        return Ok(None);
-    };
-    let value: serde_json::Value = serde_json::from_slice(&row.entry)
-        .map_err(|e| DbError::corrupt(format!("log entry {index}: {e}")))?;
-    Ok(value
-        .get(field)
-        .and_then(|v| v.as_str())
-        .map(str::to_string))
+/// The stored log entry at `index`, typed; `None` when there is none or its bytes are not a
+/// valid entry (the audit check that reads it then fails, naming the entry).
+fn logged_entry(conn: &mut DbConn, index: i64) -> Result<Option<EntryBody>, DbError> {
+    Ok(log::entry(conn, index)?
+        .and_then(|row| Entry::parse(&row.entry).ok())
+        .map(|entry| entry.body))
 }
 
 /// Everything the audit report re-checks, read from storage with every hash recomputed.
@@ -666,7 +665,10 @@ pub fn audit_inputs(
             stored_sha256: stored,
             recomputed_sha256: crate::crypto::sha256(&content),
             log_index,
-            logged_sha256: logged_field(conn, log_index, "sha256")?,
+            logged_sha256: match logged_entry(conn, log_index)? {
+                Some(EntryBody::MouVersionUploaded(v)) => Some(v.sha256),
+                _ => None,
+            },
         });
     }
     let chain = chain(conn, id)?;
@@ -675,7 +677,10 @@ pub fn audit_inputs(
     let mut signatures = Vec::with_capacity(chain.len());
     for s in chain {
         signatures.push(AuditSignature {
-            logged_statement_sha256: logged_field(conn, s.log_index, "statement_sha256")?,
+            logged_statement_sha256: match logged_entry(conn, s.log_index)? {
+                Some(EntryBody::MouSignatureAdded(a)) => Some(a.statement_sha256),
+                _ => None,
+            },
             key: keys.iter().find(|k| k.id == s.key_id).cloned(),
             seq: s.seq,
             version: s.version,

@@ -1,12 +1,11 @@
 //! Offices table.
 
 use diesel::prelude::*;
-use serde_json::json;
 
 use super::schema::offices;
 use super::{DbConn, DbError, WriteTx, cities};
 use crate::domain::DomainError;
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{EntryBody, LogEntry, OfficeCreated};
 use crate::domain::offices::NewOffice;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, PartialEq, Eq)]
@@ -23,9 +22,12 @@ pub fn create(tx: &mut WriteTx<'_>, office: NewOffice) -> Result<OfficeRow, DbEr
     cities::require(tx.conn, &office.city)?;
     let id = uuid::Uuid::now_v7().to_string();
     let entry = LogEntry::new(
-        kinds::OFFICE_CREATED,
         tx.now,
-        json!({"office": id, "city": office.city.as_str(), "name": office.name}),
+        EntryBody::OfficeCreated(OfficeCreated {
+            office: id.clone(),
+            city: office.city.to_string(),
+            name: office.name.clone(),
+        }),
     )?;
     let log_index = tx.append(&entry)?;
     let row = OfficeRow {

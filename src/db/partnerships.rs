@@ -9,7 +9,9 @@ use super::{DbConn, DbError, WriteTx, cities};
 use crate::domain::DomainError;
 use crate::domain::cities::CityCode;
 use crate::domain::dates::{EstablishedDate, format_date, parse_date};
-use crate::domain::entries::{LogEntry, hex_digest, kinds};
+use crate::domain::entries::{
+    EntryBody, LogEntry, PartnershipRegistered, PartnershipStatusChanged,
+};
 use crate::domain::partnerships::{
     Kind, Partnership, Proposal, ReasonCategory, Source, Status, StatusChange, StatusEvent,
     Trigger, check_transition,
@@ -213,18 +215,17 @@ pub fn registered_entry(
     token: Option<&str>,
 ) -> Result<LogEntry, DomainError> {
     LogEntry::new(
-        kinds::PARTNERSHIP_REGISTERED,
         row.created_at,
-        json!({
-            "partnership": row.id,
-            "cities": [row.city_a, row.city_b],
-            "kind": row.kind,
-            "established": row.established,
-            "status": row.status,
-            "source": row.source,
-            "proposed_by": row.proposed_by,
-            "supersedes": row.supersedes,
-            "by": token,
+        EntryBody::PartnershipRegistered(PartnershipRegistered {
+            partnership: row.id.clone(),
+            cities: [row.city_a.clone(), row.city_b.clone()],
+            kind: row.kind.clone(),
+            established: row.established.clone(),
+            status: row.status.clone(),
+            source: row.source.clone(),
+            proposed_by: row.proposed_by.clone(),
+            supersedes: row.supersedes.clone(),
+            by: token.map(str::to_string),
         }),
     )
 }
@@ -310,22 +311,21 @@ pub fn change_status(
         .first(tx.conn)?;
     let seq = seq.unwrap_or(0) + 1;
     let entry = LogEntry::new(
-        kinds::PARTNERSHIP_STATUS_CHANGED,
         tx.now,
-        json!({
-            "partnership": id,
-            "seq": seq,
-            "from": current.status.as_str(),
-            "to": change.to.as_str(),
-            "effective_date": format_date(change.effective_date),
-            "decided_date": change.decided_date.map(format_date),
-            "initiating_city": initiating_city,
-            "deciding_body": change.deciding_body,
-            "reason_category": change.reason_category.as_str(),
-            "reason": change.reason,
-            "resumption_condition": change.resumption_condition,
-            "decision_document_sha256": change.decision_document_sha256.map(|h| hex_digest(&h)),
-            "by": token_id,
+        EntryBody::PartnershipStatusChanged(PartnershipStatusChanged {
+            partnership: id.to_string(),
+            seq: i64::from(seq),
+            from: current.status.as_str().to_string(),
+            to: change.to.as_str().to_string(),
+            effective_date: format_date(change.effective_date),
+            decided_date: change.decided_date.map(format_date),
+            initiating_city: initiating_city.clone(),
+            deciding_body: change.deciding_body.clone(),
+            reason_category: change.reason_category.as_str().to_string(),
+            reason: change.reason.clone(),
+            resumption_condition: change.resumption_condition.clone(),
+            decision_document_sha256: change.decision_document_sha256.map(hex::encode),
+            by: token_id.map(str::to_string),
         }),
     )?;
     let log_index = tx.append(&entry)?;

@@ -1,7 +1,6 @@
 //! Tokens table: only SHA-256 hashes of tokens are stored.
 
 use diesel::prelude::*;
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::schema::{offices, tokens};
@@ -9,7 +8,7 @@ use super::{DbConn, DbError, WriteTx, offices as office_repo};
 use crate::crypto::{new_token, token_hash};
 use crate::domain::DomainError;
 use crate::domain::cities::CityCode;
-use crate::domain::entries::{LogEntry, kinds};
+use crate::domain::entries::{EntryBody, LogEntry, TokenIssued, TokenRevoked};
 use crate::domain::tokens::{OfficeBinding, Role, TokenRecord, TokenRequest};
 
 /// A freshly issued token: the only moment the secret exists outside the client.
@@ -32,13 +31,12 @@ pub fn issue(tx: &mut WriteTx<'_>, request: TokenRequest) -> Result<IssuedToken,
     let id = uuid::Uuid::now_v7().to_string();
     let token = new_token();
     let entry = LogEntry::new(
-        kinds::TOKEN_ISSUED,
         tx.now,
-        json!({
-            "token": id,
-            "role": request.role.as_str(),
-            "office": request.office_id,
-            "expires_at": request.expires_at.map(crate::domain::dates::format_micros),
+        EntryBody::TokenIssued(TokenIssued {
+            token: id.clone(),
+            role: request.role.as_str().to_string(),
+            office: request.office_id.clone(),
+            expires_at: request.expires_at.map(crate::domain::dates::format_micros),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -148,7 +146,12 @@ pub fn revoke(tx: &mut WriteTx<'_>, id: &str) -> Result<i64, DbError> {
         }
         Some(None) => {}
     }
-    let entry = LogEntry::new(kinds::TOKEN_REVOKED, tx.now, json!({"token": id}))?;
+    let entry = LogEntry::new(
+        tx.now,
+        EntryBody::TokenRevoked(TokenRevoked {
+            token: id.to_string(),
+        }),
+    )?;
     let log_index = tx.append(&entry)?;
     diesel::update(tokens::table.filter(tokens::id.eq(id)))
         .set(tokens::revoked_at.eq(Some(tx.now)))

@@ -1,14 +1,20 @@
 //! Log entries: what each write says about itself in the transparency log.
 //!
-//! An entry is RFC 8785 canonical JSON (`amity_verify::jcs`); the kinds and their fields are
-//! specified in docs/formats/log-entries.md.
+//! Every write builds the typed struct of its kind (`amity_verify::entries`), which serializes
+//! to RFC 8785 canonical JSON; the kinds and their fields are specified in
+//! docs/formats/log-entries.md.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::DomainError;
 use super::dates::format_micros;
 
-pub use amity_verify::entries::{MAX_ENTRY_BYTES, kinds};
+pub use amity_verify::entries::{
+    ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, EntryError,
+    KeyApproved, KeyEnded, KeyRegistered, MAX_ENTRY_BYTES, MouCreated, MouSignatureAdded,
+    MouVersionUploaded, MouWithdrawn, OfficeCreated, PartnershipRegistered,
+    PartnershipStatusChanged, TokenIssued, TokenRevoked, kinds,
+};
 
 /// A log entry before it is appended: its type and its canonical bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,20 +24,16 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// Builds an entry of `kind` at `time` (microseconds) from the subject fields.
-    /// `None` values are left out rather than written as null.
-    pub fn new(kind: &'static str, time: i64, fields: Value) -> Result<Self, DomainError> {
-        let mut object = Map::new();
-        object.insert("type".into(), Value::String(kind.into()));
-        object.insert("time".into(), Value::String(format_micros(time)));
-        if let Value::Object(extra) = fields {
-            for (k, v) in extra {
-                if !v.is_null() {
-                    object.insert(k, v);
-                }
-            }
-        }
-        let bytes = canonical_json(&Value::Object(object))?;
+    /// The entry that records `body` at `time` (microseconds).
+    pub fn new(time: i64, body: EntryBody) -> Result<Self, DomainError> {
+        let kind = body.kind();
+        let entry = Entry {
+            time: format_micros(time),
+            body,
+        };
+        let bytes = entry
+            .to_bytes()
+            .map_err(|e| DomainError::invalid("invalid_entry", e.to_string()))?;
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(DomainError::invalid(
                 "entry_too_large",
@@ -52,28 +54,20 @@ pub fn canonical_json(value: &Value) -> Result<Vec<u8>, DomainError> {
         .map_err(|e| DomainError::invalid(e.code(), e.to_string()))
 }
 
-/// Lower-case hex, the form hashes take inside entries.
-pub fn hex_digest(bytes: &[u8]) -> Value {
-    json!(hex::encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn entry_has_type_time_and_no_nulls() {
-        let e = LogEntry::new(
-            kinds::CITY_CREATED,
-            0,
-            json!({"city": "us-hou", "region": null}),
-        )
-        .unwrap();
+    fn entry_has_type_time_and_is_bounded() {
+        let revoked = |token: String| EntryBody::TokenRevoked(TokenRevoked { token });
+        let e = LogEntry::new(0, revoked("t1".into())).unwrap();
+        assert_eq!(e.kind, kinds::TOKEN_REVOKED);
         assert_eq!(
             String::from_utf8(e.bytes).unwrap(),
-            r#"{"city":"us-hou","time":"1970-01-01T00:00:00.000000Z","type":"city.created"}"#
+            r#"{"time":"1970-01-01T00:00:00.000000Z","token":"t1","type":"token.revoked"}"#
         );
-        let big = LogEntry::new(kinds::CITY_CREATED, 0, json!({"x": "a".repeat(70_000)}));
+        let big = LogEntry::new(0, revoked("a".repeat(70_000)));
         assert_eq!(big.unwrap_err().code, "entry_too_large");
     }
 }

@@ -4,10 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::dates::parse_instant;
-use super::entries::{canonical_json, kinds};
+use super::entries::{
+    ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved, KeyEnded,
+    KeyRegistered, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn, OfficeCreated,
+    PartnershipRegistered, PartnershipStatusChanged, TokenIssued, TokenRevoked,
+};
 use super::partnerships::{Status, Trigger, allowed_targets};
 
 /// A rule an entry broke.
@@ -81,10 +83,6 @@ pub struct Replay {
     pub entries: u64,
 }
 
-fn text<'a>(entry: &'a Value, key: &str) -> Option<&'a str> {
-    entry.get(key).and_then(Value::as_str)
-}
-
 impl Replay {
     pub fn new() -> Replay {
         Replay::default()
@@ -114,108 +112,88 @@ impl Replay {
         &self.keys
     }
 
-    /// Applies one entry (its exact bytes) at `index`.
+    /// Applies one entry (its exact bytes) at `index`. An entry that is not a known kind
+    /// with exactly its fields is a finding, and changes nothing.
     pub fn apply(&mut self, index: u64, bytes: &[u8]) {
         self.entries += 1;
-        let entry: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(e) => return self.finding(index, format!("entry is not JSON: {e}")),
+        let entry = match Entry::parse(bytes) {
+            Ok(entry) => entry,
+            Err(e) => return self.finding(index, format!("not a valid log entry: {e}")),
         };
-        if canonical_json(&entry).ok().as_deref() != Some(bytes) {
+        if entry.to_bytes().ok().as_deref() != Some(bytes) {
             self.finding(index, "entry is not canonical JSON (RFC 8785)");
         }
-        let Some(kind) = text(&entry, "type").map(str::to_string) else {
-            return self.finding(index, "entry has no `type`");
-        };
-        let time = text(&entry, "time").and_then(|t| parse_instant("time", t).ok());
+        let time = parse_instant("time", &entry.time).ok();
         if time.is_none() {
             self.finding(index, "entry has no valid `time`");
         }
         let time = time.unwrap_or_default();
-        match kind.as_str() {
-            kinds::CITY_CREATED => self.city(index, &entry),
-            kinds::OFFICE_CREATED => self.office(index, &entry),
-            kinds::TOKEN_ISSUED => self.token_issued(index, &entry),
-            kinds::TOKEN_REVOKED => self.token_revoked(index, &entry),
-            kinds::PARTNERSHIP_REGISTERED => self.registered(index, &entry),
-            kinds::PARTNERSHIP_STATUS_CHANGED => self.status_changed(index, &entry),
-            kinds::ACTIVITY_RECORDED => self.activity_recorded(index, &entry),
-            kinds::ACTIVITY_EVIDENCE_ADDED => self.evidence_added(index, &entry),
-            kinds::MOU_CREATED => self.mou_created(index, &entry),
-            kinds::MOU_VERSION_UPLOADED => self.version_uploaded(index, &entry),
-            kinds::MOU_SIGNATURE_ADDED => self.signature_added(index, &entry, time),
-            kinds::MOU_WITHDRAWN => self.mou_withdrawn(index, &entry),
-            kinds::KEY_REGISTERED => self.key_registered(index, &entry),
-            kinds::KEY_APPROVED => self.key_approved(index, &entry),
-            kinds::KEY_RETIRED => self.key_retired(index, &entry, time),
-            kinds::KEY_REVOKED => self.key_revoked(index, &entry),
-            other => self.finding(index, format!("unknown entry type `{other}`")),
+        match &entry.body {
+            EntryBody::CityCreated(e) => self.city(index, e),
+            EntryBody::OfficeCreated(e) => self.office(index, e),
+            EntryBody::TokenIssued(e) => self.token_issued(index, e),
+            EntryBody::TokenRevoked(e) => self.token_revoked(index, e),
+            EntryBody::PartnershipRegistered(e) => self.registered(index, e),
+            EntryBody::PartnershipStatusChanged(e) => self.status_changed(index, e),
+            EntryBody::ActivityRecorded(e) => self.activity_recorded(index, e),
+            EntryBody::ActivityEvidenceAdded(e) => self.evidence_added(index, e),
+            EntryBody::MouCreated(e) => self.mou_created(index, e),
+            EntryBody::MouVersionUploaded(e) => self.version_uploaded(index, e),
+            EntryBody::MouSignatureAdded(e) => self.signature_added(index, e, time),
+            EntryBody::MouWithdrawn(e) => self.mou_withdrawn(index, e),
+            EntryBody::KeyRegistered(e) => self.key_registered(index, e),
+            EntryBody::KeyApproved(e) => self.key_approved(index, e),
+            EntryBody::KeyRetired(e) => self.key_retired(index, e, time),
+            EntryBody::KeyRevoked(e) => self.key_revoked(index, e),
         }
     }
 
-    fn city(&mut self, index: u64, e: &Value) {
-        match text(e, "city") {
-            Some(code) if !self.cities.insert(code.to_string()) => {
-                self.finding(index, format!("city `{code}` created twice"))
-            }
-            Some(_) => {}
-            None => self.finding(index, "city.created without `city`"),
+    fn city(&mut self, index: u64, e: &CityCreated) {
+        if !self.cities.insert(e.city.clone()) {
+            self.finding(index, format!("city `{}` created twice", e.city))
         }
     }
 
-    fn office(&mut self, index: u64, e: &Value) {
-        let city = text(e, "city").unwrap_or_default();
-        if !self.cities.contains(city) {
-            self.finding(index, format!("office for unknown city `{city}`"));
+    fn office(&mut self, index: u64, e: &OfficeCreated) {
+        if !self.cities.contains(&e.city) {
+            self.finding(index, format!("office for unknown city `{}`", e.city));
         }
-        if let Some(id) = text(e, "office") {
-            self.offices.insert(id.to_string());
-        }
+        self.offices.insert(e.office.clone());
     }
 
-    fn token_issued(&mut self, index: u64, e: &Value) {
-        if let Some(office) = text(e, "office")
+    fn token_issued(&mut self, index: u64, e: &TokenIssued) {
+        if let Some(office) = &e.office
             && !self.offices.contains(office)
         {
             self.finding(index, format!("token for unknown office `{office}`"));
         }
-        match text(e, "token") {
-            Some(id) => {
-                if self.tokens.insert(id.to_string(), false).is_some() {
-                    self.finding(index, format!("token `{id}` issued twice"));
-                }
-            }
-            None => self.finding(index, "token.issued without `token`"),
+        if self.tokens.insert(e.token.clone(), false).is_some() {
+            self.finding(index, format!("token `{}` issued twice", e.token));
         }
     }
 
-    fn token_revoked(&mut self, index: u64, e: &Value) {
-        let id = text(e, "token").unwrap_or_default().to_string();
-        match self.tokens.get_mut(&id) {
+    fn token_revoked(&mut self, index: u64, e: &TokenRevoked) {
+        let id = &e.token;
+        match self.tokens.get_mut(id) {
             None => self.finding(index, format!("revocation of unknown token `{id}`")),
             Some(true) => self.finding(index, format!("token `{id}` revoked twice")),
             Some(revoked) => *revoked = true,
         }
     }
 
-    fn registered(&mut self, index: u64, e: &Value) {
-        let id = text(e, "partnership").unwrap_or_default().to_string();
-        let cities: Vec<&str> = e
-            .get("cities")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        match cities.as_slice() {
-            [a, b] if a < b => {
-                for c in [a, b] {
-                    if !self.cities.contains(*c) {
-                        self.finding(index, format!("partnership with unknown city `{c}`"));
-                    }
+    fn registered(&mut self, index: u64, e: &PartnershipRegistered) {
+        let id = e.partnership.clone();
+        let [a, b] = &e.cities;
+        if a < b {
+            for c in [a, b] {
+                if !self.cities.contains(c) {
+                    self.finding(index, format!("partnership with unknown city `{c}`"));
                 }
             }
-            _ => self.finding(index, "partnership without two distinct cities in order"),
+        } else {
+            self.finding(index, "partnership without two distinct cities in order");
         }
-        let status = text(e, "status").and_then(Status::parse);
+        let status = Status::parse(&e.status);
         let Some(status) = status else {
             return self.finding(index, "partnership.registered without a valid `status`");
         };
@@ -231,11 +209,11 @@ impl Replay {
         );
     }
 
-    fn status_changed(&mut self, index: u64, e: &Value) {
-        let id = text(e, "partnership").unwrap_or_default().to_string();
-        let from = text(e, "from").and_then(Status::parse);
-        let to = text(e, "to").and_then(Status::parse);
-        let seq = e.get("seq").and_then(Value::as_i64);
+    fn status_changed(&mut self, index: u64, e: &PartnershipStatusChanged) {
+        let id = e.partnership.clone();
+        let from = Status::parse(&e.from);
+        let to = Status::parse(&e.to);
+        let seq = Some(e.seq);
         let Some(current) = self.partnerships.get(&id).cloned() else {
             return self.finding(
                 index,
@@ -304,9 +282,9 @@ impl ReplayedKey {
 }
 
 impl Replay {
-    fn mou_created(&mut self, index: u64, e: &Value) {
-        let id = text(e, "mou").unwrap_or_default().to_string();
-        let partnership = text(e, "partnership").unwrap_or_default();
+    fn mou_created(&mut self, index: u64, e: &MouCreated) {
+        let id = e.mou.clone();
+        let partnership = &e.partnership;
         if !self.partnerships.contains_key(partnership) {
             self.finding(
                 index,
@@ -323,8 +301,8 @@ impl Replay {
     }
 
     /// The MOU an entry names, if the log created it and it is not withdrawn.
-    fn open_mou(&mut self, index: u64, e: &Value) -> Option<String> {
-        let id = text(e, "mou").unwrap_or_default().to_string();
+    fn open_mou(&mut self, index: u64, id: &str) -> Option<String> {
+        let id = id.to_string();
         match self.mous.get(&id) {
             None => {
                 self.finding(index, format!("entry for unknown MOU `{id}`"));
@@ -338,12 +316,12 @@ impl Replay {
         }
     }
 
-    fn activity_recorded(&mut self, index: u64, e: &Value) {
-        let p = text(e, "partnership").unwrap_or_default().to_string();
+    fn activity_recorded(&mut self, index: u64, e: &ActivityRecorded) {
+        let p = e.partnership.clone();
         if !self.partnerships.contains_key(&p) {
             self.finding(index, format!("activity for unknown partnership `{p}`"));
         }
-        let id = text(e, "activity").unwrap_or_default().to_string();
+        let id = e.activity.clone();
         if self
             .activities
             .insert(id.clone(), (p, Vec::new()))
@@ -354,17 +332,17 @@ impl Replay {
     }
 
     /// Evidence is numbered 1, 2, ... per activity, and names the activity's own partnership.
-    fn evidence_added(&mut self, index: u64, e: &Value) {
-        let id = text(e, "activity").unwrap_or_default();
-        let seq = e.get("seq").and_then(Value::as_i64).unwrap_or_default();
-        let partnership = text(e, "partnership").unwrap_or_default();
+    fn evidence_added(&mut self, index: u64, e: &ActivityEvidenceAdded) {
+        let id = e.activity.as_str();
+        let seq = e.seq;
+        let partnership = e.partnership.as_str();
         let problem = match self.activities.get_mut(id) {
             None => Some(format!("evidence for unknown activity `{id}`")),
             Some((p, _)) if p != partnership => Some(format!(
                 "evidence for activity `{id}` names partnership `{partnership}`, not `{p}`"
             )),
             Some((_, hashes)) => {
-                hashes.push(text(e, "sha256").unwrap_or_default().to_string());
+                hashes.push(e.sha256.clone());
                 let expected = hashes.len() as i64;
                 (seq != expected)
                     .then(|| format!("activity `{id}`: evidence {seq} after {}", expected - 1))
@@ -375,18 +353,17 @@ impl Replay {
         }
     }
 
-    fn version_uploaded(&mut self, index: u64, e: &Value) {
-        let Some(id) = self.open_mou(index, e) else {
+    fn version_uploaded(&mut self, index: u64, e: &MouVersionUploaded) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
             return;
         };
-        let version = e.get("version").and_then(Value::as_i64).unwrap_or_default();
+        let version = e.version;
         let Some(mou) = self.mous.get_mut(&id) else {
             return;
         };
         let expected = mou.version + 1;
         mou.version = version;
-        mou.documents
-            .insert(version, text(e, "sha256").unwrap_or_default().to_string());
+        mou.documents.insert(version, e.sha256.clone());
         if version != expected {
             self.finding(
                 index,
@@ -395,21 +372,27 @@ impl Replay {
         }
     }
 
-    fn signature_added(&mut self, index: u64, e: &Value, time: i64) {
-        let Some(id) = self.open_mou(index, e) else {
+    fn signature_added(&mut self, index: u64, e: &MouSignatureAdded, time: i64) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
             return;
         };
-        let seq = e.get("seq").and_then(Value::as_i64).unwrap_or_default();
-        let version = e.get("version").and_then(Value::as_i64).unwrap_or_default();
-        let key_id = text(e, "key").unwrap_or_default().to_string();
-        let fingerprint = text(e, "key_fingerprint").unwrap_or_default();
-        let statement = text(e, "statement_sha256").unwrap_or_default().to_string();
+        let seq = e.seq;
+        let version = e.version;
+        let key_id = e.key.clone();
+        let statement = e.statement_sha256.clone();
         let mut problems = Vec::new();
         match self.keys.get(&key_id) {
             None => problems.push(format!("signature by unregistered key `{key_id}`")),
             Some(k) => {
-                if k.fingerprint != fingerprint {
+                if k.fingerprint != e.key_fingerprint {
                     problems.push(format!("key `{key_id}` logged with another fingerprint"));
+                }
+                // Rule key_bound, on the log's own record of the signature.
+                if k.signer != e.signer || k.role != e.role {
+                    problems.push(format!(
+                        "key_bound: signature logged for {} as {}, key `{key_id}` is registered to {} as {}",
+                        e.signer, e.role, k.signer, k.role
+                    ));
                 }
                 if !k.active || k.revoked || k.retired_from.is_some_and(|t| t <= time) {
                     problems.push(format!(
@@ -440,21 +423,21 @@ impl Replay {
         }
     }
 
-    fn mou_withdrawn(&mut self, index: u64, e: &Value) {
-        if let Some(id) = self.open_mou(index, e)
+    fn mou_withdrawn(&mut self, index: u64, e: &MouWithdrawn) {
+        if let Some(id) = self.open_mou(index, &e.mou)
             && let Some(m) = self.mous.get_mut(&id)
         {
             m.withdrawn = true;
         }
     }
 
-    fn key_registered(&mut self, index: u64, e: &Value) {
-        let id = text(e, "key").unwrap_or_default().to_string();
-        let fingerprint = text(e, "fingerprint").unwrap_or_default().to_string();
+    fn key_registered(&mut self, index: u64, e: &KeyRegistered) {
+        let id = e.key.clone();
+        let fingerprint = e.fingerprint.clone();
         if self.keys.values().any(|k| k.fingerprint == fingerprint) {
             self.finding(index, format!("key {fingerprint} registered twice"));
         }
-        let active = match text(e, "status") {
+        let active = match Some(e.status.as_str()) {
             Some("active") => true,
             Some("pending") => false,
             other => {
@@ -464,10 +447,10 @@ impl Replay {
         };
         let key = ReplayedKey {
             fingerprint,
-            public_key: text(e, "public_key").unwrap_or_default().to_string(),
-            signer: text(e, "signer").unwrap_or_default().to_string(),
-            city: text(e, "city").unwrap_or_default().to_string(),
-            role: text(e, "role").unwrap_or_default().to_string(),
+            public_key: e.public_key.clone(),
+            signer: e.signer.clone(),
+            city: e.city.clone(),
+            role: e.role.clone(),
             active,
             retired_from: None,
             revoked: false,
@@ -478,8 +461,8 @@ impl Replay {
         }
     }
 
-    fn key_approved(&mut self, index: u64, e: &Value) {
-        let id = text(e, "key").unwrap_or_default().to_string();
+    fn key_approved(&mut self, index: u64, e: &KeyApproved) {
+        let id = e.key.clone();
         match self.keys.get_mut(&id) {
             Some(k) if !k.active && !k.revoked && k.retired_from.is_none() => k.active = true,
             Some(_) => self.finding(index, format!("key `{id}` approved while not pending")),
@@ -487,9 +470,11 @@ impl Replay {
         }
     }
 
-    fn key_retired(&mut self, index: u64, e: &Value, time: i64) {
-        let id = text(e, "key").unwrap_or_default().to_string();
-        let from = text(e, "effective_at")
+    fn key_retired(&mut self, index: u64, e: &KeyEnded, time: i64) {
+        let id = e.key.clone();
+        let from = e
+            .effective_at
+            .as_deref()
             .and_then(|t| parse_instant("effective_at", t).ok())
             .unwrap_or(time);
         match self.keys.get_mut(&id) {
@@ -502,9 +487,11 @@ impl Replay {
         }
     }
 
-    fn key_revoked(&mut self, index: u64, e: &Value) {
-        let id = text(e, "key").unwrap_or_default().to_string();
-        let since = text(e, "compromised_since")
+    fn key_revoked(&mut self, index: u64, e: &KeyEnded) {
+        let id = e.key.clone();
+        let since = e
+            .compromised_since
+            .as_deref()
             .and_then(|t| parse_instant("compromised_since", t).ok())
             .unwrap_or(i64::MIN);
         match self.keys.get_mut(&id) {
@@ -531,11 +518,43 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::entries::LogEntry;
-    use serde_json::json;
+    use crate::domain::entries::{canonical_json, kinds};
+    use serde_json::{Value, json};
 
+    /// The fields every entry of `kind` must carry, with placeholder values; a test names
+    /// only the fields its rule reads.
+    fn required_fields(kind: &str) -> Value {
+        match kind {
+            kinds::CITY_CREATED => json!({"name": "N", "country": "XX"}),
+            kinds::PARTNERSHIP_REGISTERED => json!({"kind": "sister", "source": "registered"}),
+            kinds::PARTNERSHIP_STATUS_CHANGED => {
+                json!({"effective_date": "2020-01-01", "reason_category": "other"})
+            }
+            kinds::MOU_CREATED => json!({"title": "T", "required_signers": [], "city": "us-hou"}),
+            kinds::MOU_VERSION_UPLOADED => {
+                json!({"sha256": "00", "size": 1, "media_type": "text/plain"})
+            }
+            kinds::KEY_REGISTERED => json!({
+                "public_key": "", "city": "us-hou", "signer": "s@us-hou", "role": "signatory",
+                "proof_sha256": "00"
+            }),
+            kinds::MOU_SIGNATURE_ADDED => {
+                json!({"statement_sha256": "00", "signer": "s@us-hou", "role": "signatory"})
+            }
+            kinds::KEY_APPROVED | kinds::KEY_REVOKED => json!({"fingerprint": "SHA256:x"}),
+            _ => json!({}),
+        }
+    }
+
+    /// A complete canonical entry of `kind` with `fields` over the placeholders.
     fn entry(kind: &'static str, fields: Value) -> Vec<u8> {
-        LogEntry::new(kind, 0, fields).unwrap().bytes
+        let mut object = required_fields(kind).as_object().cloned().unwrap();
+        object.extend(fields.as_object().cloned().unwrap());
+        object.insert("type".into(), json!(kind));
+        object.insert("time".into(), json!("1970-01-01T00:00:00.000000Z"));
+        let bytes = canonical_json(&Value::Object(object)).unwrap();
+        Entry::parse_canonical(&bytes).expect("a complete entry");
+        bytes
     }
 
     fn base() -> Vec<Vec<u8>> {
@@ -638,10 +657,53 @@ mod tests {
             assert_eq!(replay(&log).findings.len(), 1, "{fields}");
         }
         let mut log = base();
-        log.push(br#"{"type":"city.created", "city":"x"}"#.to_vec());
+        log.push(
+            br#"{"type":"city.created", "city":"x","country":"XX","name":"N","time":"1970-01-01T00:00:00.000000Z"}"#
+                .to_vec(),
+        );
         assert!(replay(&log).findings[0].message.contains("canonical"));
         let mut log = base();
         log.push(entry(kinds::TOKEN_REVOKED, json!({"token": "nope"})));
         assert_eq!(replay(&log).findings.len(), 1);
+    }
+
+    #[test]
+    fn unknown_kinds_and_fields_are_findings_at_their_index() {
+        let mut log = base();
+        log.push(br#"{"time":"1970-01-01T00:00:00.000000Z","type":"city.renamed"}"#.to_vec());
+        log.push(
+            canonical_json(
+                &json!({"type": "token.revoked", "time": "1970-01-01T00:00:00.000000Z",
+                                   "token": "t", "note": "x"}),
+            )
+            .unwrap(),
+        );
+        let r = replay(&log);
+        assert_eq!(r.findings.len(), 2, "{:?}", r.findings);
+        assert_eq!(r.findings[0].index, 3);
+        assert!(
+            r.findings[0]
+                .message
+                .contains("unknown entry kind \"city.renamed\"")
+        );
+        assert_eq!(r.findings[1].index, 4);
+        assert!(r.findings[1].message.contains("unknown field `note`"));
+    }
+
+    #[test]
+    fn a_signature_logged_for_another_holder_breaks_key_bound() {
+        let mut log = key_and_mou("active");
+        log.push(entry(
+            kinds::MOU_SIGNATURE_ADDED,
+            json!({"mou": "m", "seq": 1, "version": 1, "key": "k", "key_fingerprint": "SHA256:x",
+                   "signer": "deputy@us-hou"}),
+        ));
+        let r = replay(&log);
+        assert_eq!(r.findings.len(), 1);
+        assert!(
+            r.findings[0].message.starts_with("key_bound:"),
+            "{:?}",
+            r.findings
+        );
     }
 }

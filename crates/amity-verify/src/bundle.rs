@@ -12,9 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::entries::{MAX_ENTRY_BYTES, kinds};
+use crate::entries::{Entry, EntryBody, MAX_ENTRY_BYTES, kinds};
 use crate::keys::PublicKey;
 use crate::merkle::{self, Hash};
 use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
@@ -210,25 +209,11 @@ impl BundleReport {
     }
 }
 
-/// A proven entry, parsed.
+/// A proven entry, parsed as its typed kind.
 struct Proven {
-    fields: Value,
+    body: EntryBody,
     /// The log-asserted time, microseconds.
     time: Option<i64>,
-}
-
-impl Proven {
-    fn kind(&self) -> &str {
-        self.str("type").unwrap_or_default()
-    }
-
-    fn str(&self, field: &str) -> Option<&str> {
-        self.fields.get(field).and_then(Value::as_str)
-    }
-
-    fn int(&self, field: &str) -> Option<i64> {
-        self.fields.get(field).and_then(Value::as_i64)
-    }
 }
 
 fn parse_time(s: &str) -> Option<i64> {
@@ -409,27 +394,34 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             continue;
         }
         match check_inclusion(e, checkpoint.as_ref()) {
-            Ok(bytes) => {
-                let fields: Option<Value> = serde_json::from_slice(&bytes).ok();
-                let ok = r.add(
-                    "entry_included",
-                    subject,
-                    Some(e.index),
-                    fields.is_some(),
-                    if fields.is_some() {
-                        "the inclusion proof leads to the checkpoint root".to_string()
-                    } else {
-                        "proven, but the entry is not JSON".to_string()
-                    },
-                );
-                if let (true, Some(fields)) = (ok, fields) {
-                    let time = fields
-                        .get("time")
-                        .and_then(Value::as_str)
-                        .and_then(parse_time);
-                    proven.insert(e.index, Proven { fields, time });
+            Ok(bytes) => match Entry::parse_canonical(&bytes) {
+                Ok(entry) => {
+                    r.add(
+                        "entry_included",
+                        subject,
+                        Some(e.index),
+                        true,
+                        "the inclusion proof leads to the checkpoint root",
+                    );
+                    let time = parse_time(&entry.time);
+                    proven.insert(
+                        e.index,
+                        Proven {
+                            body: entry.body,
+                            time,
+                        },
+                    );
                 }
-            }
+                Err(why) => {
+                    r.add(
+                        "entry_included",
+                        subject,
+                        Some(e.index),
+                        false,
+                        format!("proven, but not a valid log entry: {why}"),
+                    );
+                }
+            },
             Err(why) => {
                 r.add("entry_included", subject, Some(e.index), false, why);
             }
@@ -438,15 +430,16 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
 
     let mou = &bundle.mou;
     // The MOU itself: its creation entry is the authority for its required signers.
-    let created = proven
-        .get(&mou.log_index)
-        .filter(|p| p.kind() == kinds::MOU_CREATED && p.str("mou") == Some(&mou.id));
-    let logged_required: Option<Vec<RequiredSigner>> = created
-        .and_then(|p| p.fields.get("required_signers"))
-        .and_then(|v| serde_json::from_value(v.clone()).ok());
-    let mou_ok = created.is_some_and(|p| {
-        p.str("partnership") == Some(&mou.partnership) && p.str("title") == Some(&mou.title)
-    }) && logged_required.as_ref() == Some(&mou.required_signers);
+    let created = proven.get(&mou.log_index).and_then(|p| match &p.body {
+        EntryBody::MouCreated(c) if c.mou == mou.id => Some(c),
+        _ => None,
+    });
+    let logged_required: Option<Vec<RequiredSigner>> = created.map(|c| c.required_signers.clone());
+    let mou_ok = created.is_some_and(|c| {
+        c.partnership == mou.partnership
+            && c.title == mou.title
+            && c.required_signers == mou.required_signers
+    });
     r.add(
         "mou_logged",
         "mou",
@@ -473,18 +466,21 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
     let mut logged_versions: BTreeMap<i32, String> = BTreeMap::new();
     for (i, v) in bundle.versions.iter().enumerate() {
         let subject = format!("version {}", v.version);
-        let entry = proven.get(&v.log_index).filter(|p| {
-            p.kind() == kinds::MOU_VERSION_UPLOADED
-                && p.str("mou") == Some(&mou.id)
-                && p.int("version") == Some(i64::from(v.version))
+        let entry = proven.get(&v.log_index).and_then(|p| match &p.body {
+            EntryBody::MouVersionUploaded(u)
+                if u.mou == mou.id && u.version == i64::from(v.version) =>
+            {
+                Some(u)
+            }
+            _ => None,
         });
         let expected = i32::try_from(i + 1).unwrap_or(i32::MAX);
         let ok = v.version == expected
-            && entry.is_some_and(|p| {
-                p.str("sha256") == Some(&v.sha256)
-                    && p.int("size") == Some(v.size)
-                    && p.str("media_type") == Some(&v.media_type)
-                    && p.str("filename") == v.filename.as_deref()
+            && entry.is_some_and(|u| {
+                u.sha256 == v.sha256
+                    && u.size == v.size
+                    && u.media_type == v.media_type
+                    && u.filename == v.filename
             });
         if ok {
             logged_versions.insert(v.version, v.sha256.clone());
@@ -561,8 +557,8 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             })
         }) && k.events.iter().all(|e| {
             proven.get(&e.log_index).is_some_and(|p| {
-                p.str("fingerprint") == Some(&k.fingerprint)
-                    && Some(p.kind()) == event_entry_kind(&e.kind)
+                key_fingerprint(&p.body) == Some(k.fingerprint.as_str())
+                    && Some(p.body.kind()) == event_entry_kind(&e.kind)
             })
         });
         r.add(
@@ -638,17 +634,16 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             .map(|b| hex::encode(sha256(b)))
             .unwrap_or_default();
 
-        let entry = proven.get(&s.log_index).filter(|p| {
-            p.kind() == kinds::MOU_SIGNATURE_ADDED
-                && p.str("mou") == Some(&mou.id)
-                && p.int("seq") == Some(s.seq)
+        let entry = proven.get(&s.log_index).and_then(|p| match &p.body {
+            EntryBody::MouSignatureAdded(a) if a.mou == mou.id && a.seq == s.seq => Some((p, a)),
+            _ => None,
         });
-        let logged_ok = entry.is_some_and(|p| {
-            p.str("statement_sha256") == Some(&hash)
-                && p.int("version") == Some(i64::from(s.version))
+        let logged_ok = entry.is_some_and(|(_, a)| {
+            a.statement_sha256 == hash
+                && a.version == i64::from(s.version)
                 && statement
                     .as_ref()
-                    .is_some_and(|st| p.str("key_fingerprint") == Some(&st.signer_key))
+                    .is_some_and(|st| a.key_fingerprint == st.signer_key)
         });
         all_ok &= r.add(
             "statement_logged",
@@ -659,10 +654,9 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
                 Some(_) if logged_ok => {
                     format!("entry {} vouches for statement {hash}", s.log_index)
                 }
-                Some(p) => format!(
+                Some((_, a)) => format!(
                     "entry {} vouches for statement {}, not {hash}",
-                    s.log_index,
-                    p.str("statement_sha256").unwrap_or("(none)")
+                    s.log_index, a.statement_sha256
                 ),
                 None => format!("no proven mou.signature_added entry at {}", s.log_index),
             },
@@ -764,7 +758,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
         );
 
         let active = match (facts, entry) {
-            (Some(f), Some(e)) => f.active_at(s.log_index, e.time),
+            (Some(f), Some((p, _))) => f.active_at(s.log_index, p.time),
             (None, _) if statement.is_none() => Err("no valid statement names a key".to_string()),
             (None, _) => Err("the key has no proven events".to_string()),
             (_, None) => Err("the signature's log entry is not proven".to_string()),
@@ -937,43 +931,50 @@ fn event_entry_kind(kind: &str) -> Option<&'static str> {
     }
 }
 
+/// The key fingerprint a key entry names.
+fn key_fingerprint(body: &EntryBody) -> Option<&str> {
+    match body {
+        EntryBody::KeyRegistered(k) => Some(&k.fingerprint),
+        EntryBody::KeyApproved(k) => Some(&k.fingerprint),
+        EntryBody::KeyRetired(k) | EntryBody::KeyRevoked(k) => Some(&k.fingerprint),
+        _ => None,
+    }
+}
+
 fn collect_key_facts(proven: &BTreeMap<i64, Proven>) -> BTreeMap<String, KeyFacts> {
     let mut facts: BTreeMap<String, KeyFacts> = BTreeMap::new();
     for (&index, p) in proven {
-        let Some(fp) = p.str("fingerprint") else {
+        let Some(fp) = key_fingerprint(&p.body) else {
             continue;
         };
         let f = facts.entry(fp.to_string()).or_default();
-        match p.kind() {
-            kinds::KEY_REGISTERED => {
-                let key = p
-                    .str("public_key")
-                    .and_then(|l| PublicKey::parse_openssh_line(l).ok())
-                    .filter(|k| k.fingerprint() == fp);
-                let field = |n: &str| p.str(n).unwrap_or_default().to_string();
+        match &p.body {
+            EntryBody::KeyRegistered(k) => {
+                let key = PublicKey::parse_openssh_line(&k.public_key)
+                    .ok()
+                    .filter(|key| key.fingerprint() == k.fingerprint);
                 f.registered = Some(Registered {
                     index,
                     key,
-                    signer: field("signer"),
-                    city: field("city"),
-                    role: field("role"),
-                    approved_at_registration: p.str("status") == Some("active"),
+                    signer: k.signer.clone(),
+                    city: k.city.clone(),
+                    role: k.role.clone(),
+                    approved_at_registration: k.status == "active",
                 });
             }
-            kinds::KEY_APPROVED => f.approved.push(index),
-            kinds::KEY_RETIRED => {
+            EntryBody::KeyApproved(_) => f.approved.push(index),
+            EntryBody::KeyRetired(k) => {
                 f.retired
-                    .push(p.str("effective_at").and_then(parse_time).or(p.time));
+                    .push(k.effective_at.as_deref().and_then(parse_time).or(p.time));
             }
-            kinds::KEY_REVOKED => {
-                let known = p
-                    .fields
-                    .get("compromise_time_known")
-                    .and_then(Value::as_bool);
-                let since = p.str("compromised_since").and_then(parse_time);
+            EntryBody::KeyRevoked(k) => {
+                let since = k.compromised_since.as_deref().and_then(parse_time);
                 // An unknown compromise time voids every signature by the key.
-                f.revoked
-                    .push(if known == Some(false) { None } else { since });
+                f.revoked.push(if k.compromise_time_known == Some(false) {
+                    None
+                } else {
+                    since
+                });
             }
             _ => {}
         }
