@@ -4,6 +4,7 @@
 //! the same layers.
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub use amity_verify::bundle;
 pub mod cli;

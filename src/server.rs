@@ -3,12 +3,16 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::HttpServer;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, AppState};
 use crate::cli::CliError;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::error::ApiError;
 use crate::log::registry_key::{self, KeyOrigin};
 
 /// Pending connections the kernel queues before the server accepts them.
@@ -63,7 +67,7 @@ pub fn build(
     let workers = state.settings.workers;
     let settings = state.settings.clone();
     let app_state = state.clone();
-    let mut server = HttpServer::new(move || api::app(app_state.clone()))
+    let mut server = HttpServer::new(move || app(app_state.clone()))
         .client_request_timeout(Duration::from_millis(settings.header_timeout_ms.max(1)))
         .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(Duration::from_secs(settings.keep_alive_secs))
@@ -82,4 +86,44 @@ pub fn build(
 /// Runs the server until a signal stops it.
 pub async fn run(state: AppState, listener: TcpListener) -> std::io::Result<()> {
     build(state, listener, true)?.await
+}
+
+/// The complete application for one worker.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // The API scope first, then the pages: see the note on route order in `api::routes`.
+    let (app, _) = api::routes().split_for_parts();
+    let app = app.configure(crate::web::configure);
+    let data = web::Data::new(state);
+    app.app_data(data)
+        .app_data(
+            web::JsonConfig::default()
+                .limit(api::JSON_LIMIT)
+                .error_handler(|e, _| api::fallback::json_error(e).into()),
+        )
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
+        )
+        .app_data(web::PayloadConfig::default().limit(api::JSON_LIMIT))
+        .default_service(web::to(api::fallback::not_routed))
+        .wrap(from_fn(api::limits::body_deadline))
+        .wrap(ErrorHandlers::new().default_handler(api::fallback::problem_for_bare_error))
+        .wrap(from_fn(api::observe::observe))
+        // Outermost, so every response carries it: pages, API answers, problems and actix's
+        // own refusals. No response of ours is meant to be sniffed into another type.
+        .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
 }

@@ -9,6 +9,7 @@ use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use super::pagination::{Page, decode_cursor, limit};
+use crate::app;
 use crate::db;
 use crate::db::activities::{ActivityRow, EvidenceRow};
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
@@ -96,13 +97,8 @@ pub async fn record(
         b.outcome.as_deref(),
     )?;
     let id = id.into_inner();
-    let token = principal.as_ref().map(|p| p.token_id.clone());
     let row = state
-        .write(move |tx| {
-            db::activities::record(tx, &id, activity, token.as_deref(), |p| {
-                require_party_office(principal.as_ref(), &p.parties()).cloned()
-            })
-        })
+        .write(move |tx| app::activities::record(tx, principal.as_ref(), &id, activity))
         .await?;
     let view = ActivityView::from(row);
     Ok(HttpResponse::Created()
@@ -283,13 +279,8 @@ pub async fn add_evidence(
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
             .await?;
     let document = received.into_upload(query.filename.as_deref())?;
-    let token = principal.as_ref().map(|p| p.token_id.clone());
     let row = state
-        .write(move |tx| {
-            db::activities::add_evidence(tx, &id, document, token.as_deref(), |p| {
-                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
-            })
-        })
+        .write(move |tx| app::activities::add_evidence(tx, principal.as_ref(), &id, document, None))
         .await?;
     let view = EvidenceView::from(row);
     Ok(HttpResponse::Created()

@@ -23,23 +23,20 @@ pub mod state;
 pub mod tokens;
 pub mod views;
 
+use actix_web::App;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
-use actix_web::{App, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 
 pub use state::AppState;
 
-use crate::error::ApiError;
-
 /// Request bodies of JSON endpoints are small; documents have their own limit.
 pub const JSON_LIMIT: usize = 64 * 1024;
 
-/// Every route, registered once: the served app and the OpenAPI document come from this list,
-/// so the document cannot miss a route.
-fn routes() -> UtoipaApp<
+/// Every API route, registered once: the served app (`server::app`, which adds the pages after
+/// these) and the OpenAPI document come from this list, so the document cannot miss a route.
+pub fn routes() -> UtoipaApp<
     impl ServiceFactory<
         ServiceRequest,
         Config = (),
@@ -106,7 +103,6 @@ fn routes() -> UtoipaApp<
         )
         .service(health::healthz)
         .service(health::metrics)
-        .map(|app| app.configure(crate::web::configure))
 }
 
 /// The OpenAPI document of every route.
@@ -114,42 +110,4 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     let mut doc = routes().split_for_parts().1;
     openapi::document_problems(&mut doc);
     doc
-}
-
-/// The complete application for one worker.
-pub fn app(
-    state: AppState,
-) -> App<
-    impl ServiceFactory<
-        ServiceRequest,
-        Config = (),
-        Response = ServiceResponse<impl MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    let (app, _) = routes().split_for_parts();
-    let data = web::Data::new(state);
-    app.app_data(data)
-        .app_data(
-            web::JsonConfig::default()
-                .limit(JSON_LIMIT)
-                .error_handler(|e, _| fallback::json_error(e).into()),
-        )
-        .app_data(
-            web::PathConfig::default()
-                .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
-        )
-        .app_data(
-            web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
-        )
-        .app_data(web::PayloadConfig::default().limit(JSON_LIMIT))
-        .default_service(web::to(fallback::not_routed))
-        .wrap(from_fn(limits::body_deadline))
-        .wrap(ErrorHandlers::new().default_handler(fallback::problem_for_bare_error))
-        .wrap(from_fn(observe::observe))
-        // Outermost, so every response carries it: pages, API answers, problems and actix's
-        // own refusals. No response of ours is meant to be sniffed into another type.
-        .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
 }

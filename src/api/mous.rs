@@ -10,7 +10,6 @@ use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
 use crate::db;
-use crate::domain::DomainError;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::dates::format_micros;
 use crate::domain::mous::{
@@ -186,8 +185,8 @@ pub struct UploadView {
     pub log_index: i64,
 }
 
-/// Stores a received document as the MOU's next version, checking again inside the write
-/// that the caller is an office of a party city. Shared by the API and the MOU page's form.
+/// Stores a received document as the MOU's next version (the `add_version` use case). Shared
+/// by the API and the MOU page's form, which differ only in how the body arrives.
 pub(crate) async fn store_version(
     state: &AppState,
     principal: Option<crate::domain::tokens::Principal>,
@@ -196,16 +195,8 @@ pub(crate) async fn store_version(
     filename_param: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
     let incoming = received.into_upload(filename_param)?;
-    if incoming.bytes.is_empty() {
-        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
-    }
-    let token = principal.as_ref().map(|p| p.token_id.clone());
     state
-        .write(move |tx| {
-            db::mous::upload(tx, &id, incoming, token, |_, p| {
-                require_party_office(principal.as_ref(), &p.parties()).map(|_| ())
-            })
-        })
+        .write(move |tx| crate::app::mous::add_version(tx, principal.as_ref(), &id, incoming))
         .await
 }
 

@@ -13,16 +13,14 @@ use super::views::{
     HistoryView, NewPartnershipBody, PartnershipView, StatusChangeBody, StatusChangeView,
     StatusEventView,
 };
+use crate::app;
 use crate::db;
-use crate::db::partnerships::{PartnershipFilter, Registrar};
-use crate::domain::DomainError;
-use crate::domain::access::{require_office, require_party_office};
+use crate::db::partnerships::PartnershipFilter;
+use crate::domain::access::require_office;
 use crate::domain::cities::{CityCode, parse_country};
 
 use crate::domain::dates::{format_date, parse_date};
-use crate::domain::partnerships::{
-    Kind, Proposal, Source, Status, StatusChange, StatusChangeInput, Trigger,
-};
+use crate::domain::partnerships::{Kind, Proposal, Status, StatusChange, StatusChangeInput};
 use crate::error::ApiError;
 
 /// Propose a partnership (office of one of the two cities). It starts `proposed` and becomes
@@ -47,15 +45,9 @@ pub async fn create(
     require_office(principal)?;
     let b = json_body(body)?;
     let proposal = Proposal::validate(&b.cities, b.kind, b.established.as_deref())?;
-    let city = require_party_office(principal, &[&proposal.city_a, &proposal.city_b])?.clone();
-    let registrar = Registrar {
-        city: Some(city),
-        token_id: principal.map(|p| p.token_id.clone()),
-        source: Source::Registered,
-        status: Status::Proposed,
-    };
+    let principal = principal.cloned();
     let created = state
-        .write(move |tx| db::partnerships::register(tx, proposal, registrar))
+        .write(move |tx| app::partnerships::propose(tx, principal.as_ref(), proposal))
         .await?;
     let view = PartnershipView::from(created);
     Ok(HttpResponse::Created()
@@ -211,24 +203,9 @@ pub async fn confirm(
             )
         })?;
     }
-    let change = StatusChange::activation("confirmed by the offices of both cities", None);
     let id = id.into_inner();
-    let token = principal.as_ref().map(|p| p.token_id.clone());
     let (partnership, event) = state
-        .write(move |tx| {
-            db::partnerships::change_status(
-                tx,
-                &id,
-                change,
-                Trigger::Confirmation,
-                token.as_deref(),
-                |p| {
-                    let city = require_party_office(principal.as_ref(), &p.parties())?;
-                    p.check_confirmation_by(city)?;
-                    Ok(Some(city.clone()))
-                },
-            )
-        })
+        .write(move |tx| app::partnerships::confirm(tx, principal.as_ref(), &id))
         .await?;
     Ok(HttpResponse::Ok().json(change_view(partnership, event)))
 }
@@ -281,21 +258,8 @@ pub async fn change_status(
         decision_document_sha256: b.decision_document_sha256,
     })?;
     let id = id.into_inner();
-    let token = principal.as_ref().map(|p| p.token_id.clone());
     let (partnership, event) = state
-        .write(move |tx| {
-            db::partnerships::change_status(
-                tx,
-                &id,
-                change,
-                Trigger::StatusChange,
-                token.as_deref(),
-                |p| {
-                    let city = require_party_office(principal.as_ref(), &p.parties())?;
-                    Ok::<_, DomainError>(Some(city.clone()))
-                },
-            )
-        })
+        .write(move |tx| app::partnerships::change_status(tx, principal.as_ref(), &id, change))
         .await?;
     Ok(HttpResponse::Created().json(change_view(partnership, event)))
 }

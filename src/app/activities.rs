@@ -1,0 +1,54 @@
+//! Recording an engagement activity of a partnership, and the evidence of what it produced.
+
+use crate::db::activities::{ActivityRow, EvidenceRow};
+use crate::db::mous::Upload;
+use crate::db::{self, DbError, WriteTx};
+use crate::domain::DomainError;
+use crate::domain::access::{require_office, require_party_office};
+use crate::domain::activities::NewActivity;
+use crate::domain::tokens::Principal;
+
+/// An office of either party records an activity.
+pub fn record(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    partnership: &str,
+    activity: NewActivity,
+) -> Result<ActivityRow, DbError> {
+    require_office(principal)?;
+    db::activities::record(
+        tx,
+        partnership,
+        activity,
+        principal.map(|p| p.token_id.as_str()),
+        |p| require_party_office(principal, &p.parties()).cloned(),
+    )
+}
+
+/// An office of either party attaches an evidence document to an activity. With
+/// `on_partnership`, the activity must belong to that partnership (a page's form posts for the
+/// partnership it shows).
+pub fn add_evidence(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    activity: &str,
+    document: Upload,
+    on_partnership: Option<&str>,
+) -> Result<EvidenceRow, DbError> {
+    require_office(principal)?;
+    db::activities::add_evidence(
+        tx,
+        activity,
+        document,
+        principal.map(|p| p.token_id.as_str()),
+        |p| {
+            if on_partnership.is_some_and(|id| id != p.id) {
+                return Err(DomainError::not_found(
+                    "activity_not_found",
+                    "no such activity on this partnership",
+                ));
+            }
+            require_party_office(principal, &p.parties()).map(|_| ())
+        },
+    )
+}

@@ -1,0 +1,28 @@
+//! Adding a version to an MOU.
+
+use crate::db::mous::Upload;
+use crate::db::{self, DbError, WriteTx};
+use crate::domain::DomainError;
+use crate::domain::access::{require_office, require_party_office};
+use crate::domain::mous::{Mou, Version};
+use crate::domain::tokens::Principal;
+
+/// An office of a party city stores a document as the MOU's next version.
+pub fn add_version(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    mou: &str,
+    document: Upload,
+) -> Result<(Version, Mou), DbError> {
+    require_office(principal)?;
+    if document.bytes.is_empty() {
+        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
+    }
+    db::mous::upload(
+        tx,
+        mou,
+        document,
+        principal.map(|p| p.token_id.clone()),
+        |_, p| require_party_office(principal, &p.parties()).map(|_| ()),
+    )
+}

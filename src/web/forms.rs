@@ -1,0 +1,317 @@
+//! The pages' forms: sign-in and sign-out, and the office's writes (status change, activity,
+//! proposal, MOU version, activity evidence). Each checks the CSRF token first, then calls the
+//! same use case as the API (`crate::app`).
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::Deserialize;
+
+use super::layout::error_page;
+use super::session;
+use crate::api::AppState;
+use crate::error::ApiError;
+
+/// The MOU page's upload form: multipart with the CSRF field before the file, checked before
+/// a byte of the document is read; then the same storage path and rules as the API.
+#[post("/mous/{id}/versions")]
+pub(super) async fn version_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let limit = state.settings.max_document_bytes;
+    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
+        let csrf = fields
+            .iter()
+            .find(|(name, _)| name == "csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        session::check_csrf(&req, csrf)?;
+        crate::domain::access::require_office(who.as_ref())?;
+        Ok(())
+    })
+    .await;
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    match crate::api::mous::store_version(&state, who, id.clone(), received, None).await {
+        Ok(_) => session::see_other(&format!("/mous/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    token: String,
+}
+
+#[post("/signin")]
+pub(super) async fn signin(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignInForm>,
+) -> HttpResponse {
+    if let Err(e) = session::check_csrf(&req, &form.csrf) {
+        return error_page(e);
+    }
+    match session::sign_in(&state, &req, &form.token).await {
+        Ok(cookie) => {
+            let mut res = session::see_other("/signin");
+            let _ = res.add_cookie(&cookie);
+            res
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+}
+
+#[post("/signout")]
+pub(super) async fn signout(req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
+    if let Err(e) = session::check_csrf(&req, &form.csrf) {
+        return error_page(e);
+    }
+    let mut res = session::see_other("/");
+    let mut gone = session::private_cookie(session::SESSION_COOKIE, String::new());
+    gone.make_removal();
+    let _ = res.add_cookie(&gone);
+    res
+}
+
+/// The signed-in office for a form post, after the CSRF check.
+async fn form_office(
+    state: &AppState,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<crate::domain::tokens::Principal, ApiError> {
+    session::check_csrf(req, csrf)?;
+    let who = session::principal(state, req).await;
+    crate::domain::access::require_office(who.as_ref())?;
+    who.ok_or_else(ApiError::internal)
+}
+
+fn blank(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    status: String,
+    effective_date: String,
+    decided_date: Option<String>,
+    deciding_body: Option<String>,
+    reason_category: String,
+    reason: Option<String>,
+}
+
+#[post("/partnerships/{id}/status")]
+pub(super) async fn status_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<StatusForm>,
+) -> HttpResponse {
+    use crate::domain::partnerships::{ReasonCategory, Status, StatusChange, StatusChangeInput};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let change = StatusChange::validate(StatusChangeInput {
+        status: Status::parse(&f.status),
+        effective_date: f.effective_date.clone(),
+        decided_date: blank(&f.decided_date),
+        deciding_body: blank(&f.deciding_body),
+        reason_category: ReasonCategory::parse(&f.reason_category),
+        reason: blank(&f.reason),
+        resumption_condition: None,
+        decision_document_sha256: None,
+    });
+    let change = match change {
+        Ok(c) => c,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = id.clone();
+    let result = state
+        .write(move |tx| {
+            crate::app::partnerships::change_status(tx, Some(&principal), &target, change)
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ActivityForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    kind: String,
+    mode: String,
+    start_date: String,
+    participants: Option<String>,
+    outcome: Option<String>,
+}
+
+#[post("/partnerships/{id}/activities")]
+pub(super) async fn activity_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ActivityForm>,
+) -> HttpResponse {
+    use crate::domain::DomainError;
+    use crate::domain::activities::{ActivityKind, Mode, NewActivity};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let parsed = (|| {
+        let kind = ActivityKind::parse(&f.kind)
+            .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown activity kind"))?;
+        let mode = Mode::parse(&f.mode)
+            .ok_or_else(|| DomainError::invalid("invalid_mode", "unknown mode"))?;
+        let participants = match blank(&f.participants) {
+            None => None,
+            Some(p) => Some(p.trim().parse::<i64>().map_err(|_| {
+                DomainError::invalid(
+                    "invalid_participants",
+                    "participants must be a whole number",
+                )
+            })?),
+        };
+        NewActivity::validate(
+            kind,
+            mode,
+            &f.start_date,
+            None,
+            participants,
+            blank(&f.outcome).as_deref(),
+        )
+    })();
+    let activity = match parsed {
+        Ok(a) => a,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = id.clone();
+    let result = state
+        .write(move |tx| crate::app::activities::record(tx, Some(&principal), &target, activity))
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProposeForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    partner: String,
+    kind: String,
+    established: Option<String>,
+}
+
+#[post("/cities/{code}/propose")]
+pub(super) async fn propose_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+    form: web::Form<ProposeForm>,
+) -> HttpResponse {
+    use crate::domain::DomainError;
+    use crate::domain::partnerships::{Kind, Proposal};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let proposal = Kind::parse(&f.kind)
+        .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown partnership kind"))
+        .and_then(|kind| {
+            Proposal::validate(
+                &[code.into_inner(), f.partner.trim().to_string()],
+                kind,
+                blank(&f.established).as_deref(),
+            )
+        });
+    let proposal = match proposal {
+        Ok(p) => p,
+        Err(e) => return error_page(e.into()),
+    };
+    match state
+        .write(move |tx| crate::app::partnerships::propose(tx, Some(&principal), proposal))
+        .await
+    {
+        Ok(p) => session::see_other(&format!("/partnerships/{}", p.id)),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The partnership page's evidence form: multipart with the CSRF field and the activity before
+/// the file; the CSRF check runs before a byte of the document is read, then the API's rules.
+#[post("/partnerships/{id}/evidence")]
+pub(super) async fn evidence_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let limit = state.settings.max_document_bytes;
+    let mut activity = String::new();
+    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        session::check_csrf(&req, &field("csrf"))?;
+        crate::domain::access::require_office(who.as_ref())?;
+        activity = field("activity");
+        Ok(())
+    })
+    .await;
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    let document = match received.into_upload(None) {
+        Ok(d) => d,
+        Err(e) => return error_page(e.into()),
+    };
+    let page = id.clone();
+    let result = state
+        .write(move |tx| {
+            // The activity must belong to this page's partnership.
+            crate::app::activities::add_evidence(tx, who.as_ref(), &activity, document, Some(&id))
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{page}")),
+        Err(e) => error_page(e),
+    }
+}

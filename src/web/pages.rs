@@ -1,0 +1,472 @@
+//! The pages people read: the registry, search, a city, a partnership, an MOU, the log, the
+//! sign-in page, and the SVG pictures they embed.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use maud::html;
+use serde::Deserialize;
+
+use super::layout::{error_page, layout, svg_response, with_cookie};
+use super::{session, svg};
+use crate::api::AppState;
+use crate::db;
+use crate::domain::activities::Engagement;
+use crate::domain::briefing::status_rank;
+use crate::domain::cities::degrees;
+use crate::domain::dates::{format_date, format_micros};
+use crate::error::ApiError;
+
+#[get("/")]
+pub(super) async fn home(state: web::Data<AppState>) -> HttpResponse {
+    let counts = match state.read(db::pages::counts).await {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
+    let (by_status, cities) = counts;
+    let total: i64 = by_status.values().sum();
+    layout(
+        "Registry",
+        html! {
+            h1 { "Sister-city partnerships" }
+            p { (total) " partnerships between " (cities) " cities." }
+            table class="counts" {
+                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { th class=(s) { (s) } } }
+                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { td id={ "count-" (s) } { (by_status.get(s).copied().unwrap_or(0)) } } }
+            }
+            form action="/search" method="get" {
+                label for="q" { "Find a city " }
+                input id="q" name="q" type="search" placeholder="Houston";
+                " " button type="submit" { "Search" }
+            }
+            h2 { "Map" }
+            img class="map" src="/map.svg" alt="world map of partnerships coloured by status";
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    country: Option<String>,
+}
+
+#[get("/search")]
+pub(super) async fn search(
+    state: web::Data<AppState>,
+    query: web::Query<SearchQuery>,
+) -> HttpResponse {
+    let q = query.into_inner();
+    let text = q.q.clone().unwrap_or_default();
+    let country = q
+        .country
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_ascii_uppercase());
+    let filter = db::cities::CityFilter {
+        country,
+        q: Some(text.trim().to_string()).filter(|t| !t.is_empty() && t.chars().count() <= 200),
+        after: None,
+        limit: 100,
+    };
+    let rows = match state.read(move |c| db::cities::list(c, &filter)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
+    layout(
+        "Cities",
+        html! {
+            h1 { "Cities" }
+            form action="/search" method="get" {
+                input name="q" type="search" value=(text);
+                " " button type="submit" { "Search" }
+            }
+            @if rows.is_empty() { p { "No city matches." } }
+            ul class="results" { @for r in rows.iter().take(100) {
+                li { a href={ "/cities/" (r.city.code) } { (r.city.name) } " (" (r.city.country) ")" }
+            } }
+        },
+    )
+}
+
+#[get("/map.svg")]
+pub(super) async fn registry_map(state: web::Data<AppState>) -> HttpResponse {
+    match state.read(|c| db::pages::map_lines(c, None)).await {
+        Ok(lines) => svg_response(svg::map(&lines, "all partnerships")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}/map.svg")]
+pub(super) async fn city_map(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
+    let code = code.into_inner();
+    let title = format!("partnerships of {code}");
+    match state
+        .read(move |c| db::pages::map_lines(c, Some(&code)))
+        .await
+    {
+        Ok(lines) => svg_response(svg::map(&lines, &title)),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}/engagement.svg")]
+pub(super) async fn city_chart(
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> HttpResponse {
+    let code = code.into_inner();
+    match state
+        .read(move |c| db::activities::facts(c, Some(&code), None))
+        .await
+    {
+        Ok(facts) => svg_response(svg::engagement_chart(&Engagement::roll_up(&facts).by_year)),
+        Err(e) => error_page(e),
+    }
+}
+
+#[get("/cities/{code}")]
+pub(super) async fn city(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    code: web::Path<String>,
+) -> HttpResponse {
+    let code = code.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let key = code.clone();
+    let found = state
+        .read(move |c| {
+            let Some(city) = db::cities::get(c, &key)? else {
+                return Ok(None);
+            };
+            let partners = db::briefing::partners(c, &key)?;
+            Ok(Some((city, partners)))
+        })
+        .await;
+    let (city, mut partners) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "city_not_found",
+                format!("no city `{code}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    partners.sort_by(|(a, sa), (b, sb)| {
+        (status_rank(sa), &a.partner_name).cmp(&(status_rank(sb), &b.partner_name))
+    });
+    let c = &city.city;
+    let own_office = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .is_some_and(|o| o.city == c.code);
+    let res = layout(
+        &c.name,
+        html! {
+            h1 { (c.name) }
+            p {
+                (c.country) @if let Some(r) = &c.region { ", " (r) }
+                @if let (Some(lat), Some(lon)) = (c.lat_e6, c.lon_e6) { " · " (format!("{:.4}, {:.4}", degrees(lat), degrees(lon))) }
+                " · code " code { (c.code) }
+            }
+            h2 { "Partnerships (" (partners.len()) ")" }
+            table {
+                tr { th { "partner" } th { "status" } th { "kind" } th { "since" } }
+                @for (p, status) in &partners {
+                    tr {
+                        td { a href={ "/partnerships/" (p.partnership) } { (p.partner_name) } " (" (p.partner_country) ")" }
+                        td class=(status) { (status) }
+                        td { (p.kind) }
+                        td { (p.established.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+            h2 { "Map" }
+            img class="map" src={ "/cities/" (c.code) "/map.svg" } alt={ "map of the partnerships of " (c.name) };
+            h2 { "Engagement" }
+            img src={ "/cities/" (c.code) "/engagement.svg" } alt="activities per year by mode";
+            h2 { "Briefing" }
+            p {
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=html" } { "HTML" } " · "
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=md" } { "Markdown" } " · "
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=csv" } { "CSV" }
+            }
+            @if own_office {
+                h2 { "Propose a partnership" }
+                form method="post" action={ "/cities/" (c.code) "/propose" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Partner city code " input type="text" name="partner" required placeholder="cn-sha" maxlength="32"; } }
+                    p { label { "Kind " select name="kind" {
+                        @for k in ["sister", "friendship", "twinning", "cooperation"] { option value=(k) { (k) } }
+                    } } }
+                    p { label { "Established (YYYY, YYYY-MM or YYYY-MM-DD) " input type="text" name="established" maxlength="10"; } }
+                    p { button type="submit" { "Propose" } }
+                }
+            }
+        },
+    );
+    with_cookie(res, new_cookie)
+}
+
+#[get("/partnerships/{id}")]
+pub(super) async fn partnership(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let key = id.clone();
+    let found = state
+        .read(move |c| {
+            let Some(p) = db::partnerships::get(c, &key)? else {
+                return Ok(None);
+            };
+            let history = db::partnerships::history(c, &key)?;
+            let mous = db::pages::mous_of(c, &key)?;
+            let activities = db::activities::list(c, &key, None, 100)?;
+            let ids: Vec<String> = activities.iter().map(|a| a.id.clone()).collect();
+            let evidence = db::activities::evidence_of(c, &ids)?;
+            Ok(Some((p, history, mous, activities, evidence)))
+        })
+        .await;
+    let (p, history, mous, activities, evidence) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "partnership_not_found",
+                format!("no partnership `{id}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    let title = format!("{} and {}", p.city_a, p.city_b);
+    let office_city = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .map(|o| o.city.clone())
+        .filter(|c| p.parties().contains(&c));
+    let res = layout(
+        &title,
+        html! {
+            h1 { a href={ "/cities/" (p.city_a) } { (p.city_a) } " and " a href={ "/cities/" (p.city_b) } { (p.city_b) } }
+            p { (p.kind) " · " span class=(p.status) { (p.status) } " · " (p.source)
+                @if let Some(e) = &p.established { " · since " (e.text) } }
+            h2 { "Timeline" }
+            ol class="timeline" { @for e in &history {
+                li {
+                    strong { (format_date(e.effective_date)) } " "
+                    (e.from.map(|s| s.as_str()).unwrap_or("registered")) " → " span class=(e.to) { (e.to) }
+                    @if let Some(c) = &e.reason_category { " (" (c) ")" }
+                    @if let Some(r) = &e.reason { ": " (r) }
+                    @if let Some(b) = &e.deciding_body { " · decided by " (b) }
+                    @if let Some(c) = &e.initiating_city { " · initiated by " (c) }
+                }
+            } }
+            h2 { "MOUs" }
+            @if mous.is_empty() { p { "None." } }
+            ul { @for (mid, title, state) in &mous { li { a href={ "/mous/" (mid) } { (title) } " (" (state) ")" } } }
+            h2 { "Activities" }
+            @if activities.is_empty() { p { "None recorded." } }
+            table { @for a in &activities {
+                tr {
+                    td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) }
+                    td class="evidence" { @for e in evidence.iter().filter(|e| e.activity_id == a.id) {
+                        a href={ "/api/v1/activities/" (a.id) "/evidence/" (e.seq) } { (e.filename.as_deref().unwrap_or("evidence")) }
+                        " " code title={ "SHA-256 " (hex::encode(&e.sha256)) } { (hex::encode(e.sha256.iter().take(6).copied().collect::<Vec<u8>>())) } " "
+                    } }
+                }
+            } }
+            @if let Some(acting) = &office_city {
+                h2 { "Record a status change (as the office of " (acting) ")" }
+                form method="post" action={ "/partnerships/" (p.id) "/status" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "New status " select name="status" {
+                        @for s in ["curtailed", "active", "cut_off"] { option value=(s) { (s) } }
+                    } } }
+                    p { label { "Effective date " input type="date" name="effective_date" required; } }
+                    p { label { "Decided " input type="date" name="decided_date"; } }
+                    p { label { "Deciding body " input type="text" name="deciding_body" maxlength="200"; } }
+                    p { label { "Reason category " select name="reason_category" {
+                        @for c in ["political", "security", "inactivity", "funding", "legal", "mutual", "other"] { option value=(c) { (c) } }
+                    } } }
+                    p { label { "Reason " textarea name="reason" rows="3" cols="60" maxlength="4000" {} } }
+                    p { button type="submit" { "Record" } }
+                }
+                h2 { "Record an activity" }
+                form method="post" action={ "/partnerships/" (p.id) "/activities" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Kind " select name="kind" {
+                        @for k in ["delegation", "virtual_meeting", "exchange", "trade_mission", "cultural_event", "aid", "other"] { option value=(k) { (k) } }
+                    } } }
+                    p { label { "Mode " select name="mode" { @for m in ["in_person", "virtual", "hybrid"] { option value=(m) { (m) } } } } }
+                    p { label { "Start " input type="date" name="start_date" required; } }
+                    p { label { "Participants " input type="number" name="participants" min="0"; } }
+                    p { label { "Outcome " textarea name="outcome" rows="2" cols="60" maxlength="4000" {} } }
+                    p { button type="submit" { "Record" } }
+                }
+                @if !activities.is_empty() {
+                    h2 { "Attach evidence to an activity" }
+                    form method="post" action={ "/partnerships/" (p.id) "/evidence" } enctype="multipart/form-data" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Activity " select name="activity" {
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) " (" (a.mode) ")" } }
+                        } } }
+                        p { label { "Document " input type="file" name="document" required; } }
+                        p { button type="submit" { "Attach" } }
+                    }
+                }
+            }
+        },
+    );
+    with_cookie(res, new_cookie)
+}
+
+#[get("/mous/{id}")]
+pub(super) async fn mou(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    let id = id.into_inner();
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let key = id.clone();
+    let found = state
+        .read(move |c| {
+            let Some(m) = db::mous::get(c, &key)? else {
+                return Ok(None);
+            };
+            let parent = db::partnerships::get(c, &m.partnership_id)?;
+            let versions = db::mous::versions(c, &key)?;
+            let chain = db::mous::chain(c, &key)?;
+            let (mou, av, asig) = db::mous::audit_inputs(c, &key)?;
+            Ok(Some((m, parent, versions, chain, mou, av, asig)))
+        })
+        .await;
+    let (m, parent, versions, chain, mou, av, asig) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return error_page(ApiError::not_found(
+                "mou_not_found",
+                format!("no MOU `{id}`"),
+            ));
+        }
+        Err(e) => return error_page(e),
+    };
+    let report = crate::domain::audit::audit(&mou, &av, &asig, &state.settings.origin);
+    // The upload form is offered to an office of a party city while the MOU takes versions.
+    let uploader = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .map(|o| o.city.clone())
+        .filter(|c| parent.as_ref().is_some_and(|p| p.parties().contains(&c)))
+        .filter(|_| m.check_not_withdrawn().is_ok());
+    let res = layout(
+        &m.title,
+        html! {
+            h1 { (m.title) }
+            p { "State " strong { (m.state.as_str()) } " · partnership " a href={ "/partnerships/" (m.partnership_id) } { (m.partnership_id) } }
+            h2 { "Versions" }
+            table {
+                tr { th { "version" } th { "file" } th { "size" } th { "SHA-256" } }
+                @for v in &versions { tr { td { (v.version) } td { (v.filename.as_deref().unwrap_or("")) " (" (v.media_type) ")" } td { (v.size) } td { code { (hex::encode(v.sha256)) } } } }
+            }
+            h2 { "Signature chain" }
+            table {
+                tr { th { "seq" } th { "version" } th { "received" } th { "log entry" } }
+                @for s in &chain { tr { td { (s.seq) } td { (s.version) } td { (format_micros(s.received_at)) } td { (s.log_index) } } }
+            }
+            h2 { "Audit" }
+            p { "Verdict: " span class=(if report.verdict == crate::domain::audit::Verdict::Pass { "pass" } else { "fail" }) { (format!("{:?}", report.verdict).to_lowercase()) } }
+            table {
+                @for c in &report.checks { tr {
+                    td class=(if c.result == crate::domain::audit::Verdict::Pass { "pass" } else { "fail" }) { (format!("{:?}", c.result).to_lowercase()) }
+                    td { (c.check) } td { (c.subject) } td { (c.detail) }
+                } }
+            }
+            p { a href={ "/api/v1/mous/" (m.id) "/bundle" } { "Download the evidence bundle" } " (check it offline with " code { "amity verify bundle.json" } ")" }
+            @if let Some(acting) = &uploader {
+                h2 { "Upload the next version (as the office of " (acting) ")" }
+                p { "Signatures already given stay on the versions they signed; signatories sign the new version afresh." }
+                form method="post" action={ "/mous/" (m.id) "/versions" } enctype="multipart/form-data" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Document " input type="file" name="document" required; } }
+                    p { button type="submit" { "Upload" } }
+                }
+            }
+        },
+    );
+    with_cookie(res, new_cookie)
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    index: Option<i64>,
+}
+
+#[get("/log")]
+pub(super) async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>) -> HttpResponse {
+    let database = state.db.clone();
+    let signer = state.signer.clone();
+    let checkpoint = match web::block(move || db::checkpoints::current(&database, &signer)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error_page(e.into()),
+        Err(e) => return error_page(e.into()),
+    };
+    let index = query.index;
+    let entry = match index {
+        Some(i) => match state.read(move |c| db::log::entry(c, i)).await {
+            Ok(e) => e,
+            Err(e) => return error_page(e),
+        },
+        None => None,
+    };
+    layout(
+        "Log",
+        html! {
+            h1 { "Transparency log" }
+            p { "Latest signed checkpoint (C2SP signed note):" }
+            pre { (checkpoint.note) }
+            form action="/log" method="get" {
+                label for="index" { "Entry " } input id="index" name="index" type="number" min="0";
+                " " button type="submit" { "Look up" }
+            }
+            @if let Some(e) = &entry {
+                h2 { "Entry " (e.idx) " · " (e.kind) }
+                p { "Leaf hash " code { (hex::encode(&e.leaf_hash)) } }
+                pre { (String::from_utf8_lossy(&e.entry)) }
+            } @else if let Some(i) = index {
+                p { "The log has no entry " (i) "." }
+            }
+        },
+    )
+}
+
+#[get("/signin")]
+pub(super) async fn signin_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let who = session::principal(&state, &req).await;
+    let (csrf, new_cookie) = session::csrf_token(&req);
+    let res = layout(
+        "Sign in",
+        html! {
+            h1 { "Office sign-in" }
+            @if let Some(w) = &who {
+                p { "Signed in as " (w.role.as_str())
+                    @if let Some(o) = &w.office { " of " a href={ "/cities/" (o.city) } { (o.city) } } "." }
+                form method="post" action="/signout" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button type="submit" { "Sign out" }
+                }
+            } @else {
+                p { "Paste the token your registry administrator gave your office. It is kept in a cookie scripts cannot read, for this site only." }
+                form method="post" action="/signin" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    p { label { "Token " input type="password" name="token" required autocomplete="off" size="60"; } }
+                    p { button type="submit" { "Sign in" } }
+                }
+            }
+        },
+    );
+    with_cookie(res, new_cookie)
+}
