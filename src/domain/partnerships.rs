@@ -20,10 +20,6 @@ string_enum!(
     Kind { Sister => "sister", Friendship => "friendship", Twinning => "twinning", Cooperation => "cooperation" }
 );
 string_enum!(
-    /// The partnership's current standing.
-    Status { Proposed => "proposed", Active => "active", Curtailed => "curtailed", CutOff => "cut_off" }
-);
-string_enum!(
     /// Where a partnership record came from.
     Source { Registered => "registered", Imported => "imported" }
 );
@@ -35,26 +31,7 @@ string_enum!(
     }
 );
 
-/// How a transition is asked for: the status endpoint, the partner's confirmation, or an MOU
-/// reaching `executed`. `proposed -> active` is only reachable by the last two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    StatusChange,
-    Confirmation,
-    MouExecuted,
-}
-
-/// The statuses reachable from `from` by `trigger`.
-pub fn allowed_targets(from: Status, trigger: Trigger) -> &'static [Status] {
-    use Status::*;
-    match (from, trigger) {
-        (Proposed, Trigger::StatusChange) => &[CutOff],
-        (Proposed, Trigger::Confirmation | Trigger::MouExecuted) => &[Active],
-        (Active, Trigger::StatusChange) => &[Curtailed, CutOff],
-        (Curtailed, Trigger::StatusChange) => &[Active, CutOff],
-        _ => &[],
-    }
-}
+pub use amity_verify::rules::{Status, Trigger, allowed_targets};
 
 /// Checks one transition, with a message that names the allowed ones.
 pub fn check_transition(from: Status, to: Status, trigger: Trigger) -> Result<(), DomainError> {

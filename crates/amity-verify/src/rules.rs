@@ -81,6 +81,67 @@ impl Checks {
     }
 }
 
+/// A partnership's standing (docs/design.md, the status machine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Proposed,
+    Active,
+    Curtailed,
+    CutOff,
+}
+
+impl Status {
+    pub const ALL: &'static [Status] = &[
+        Status::Proposed,
+        Status::Active,
+        Status::Curtailed,
+        Status::CutOff,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Proposed => "proposed",
+            Status::Active => "active",
+            Status::Curtailed => "curtailed",
+            Status::CutOff => "cut_off",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Status::ALL.iter().copied().find(|s| s.as_str() == value)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a transition is asked for: the status endpoint, the partner's confirmation, or an MOU
+/// reaching `executed`. `proposed -> active` is only reachable by the last two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    StatusChange,
+    Confirmation,
+    MouExecuted,
+}
+
+/// Rule `status_transition`: the statuses reachable from `from` by `trigger`. The server
+/// refuses any other change; a replay of the log reports one.
+pub fn allowed_targets(from: Status, trigger: Trigger) -> &'static [Status] {
+    use Status::*;
+    match (from, trigger) {
+        (Proposed, Trigger::StatusChange) => &[CutOff],
+        (Proposed, Trigger::Confirmation | Trigger::MouExecuted) => &[Active],
+        (Active, Trigger::StatusChange) => &[Curtailed, CutOff],
+        (Curtailed, Trigger::StatusChange) => &[Active, CutOff],
+        _ => &[],
+    }
+}
+
 /// The states of an MOU (docs/design.md):
 ///
 /// ```text
