@@ -31,7 +31,14 @@ pub struct Settings {
 
     /// Make newly registered signatory keys active at once instead of waiting for an admin's
     /// approval (for deployments where the office's word is enough, and for demos).
-    #[arg(long = "auto-approve-keys", env = "AMITY_AUTO_APPROVE_KEYS")]
+    // Boolish: the variable takes 1/0, yes/no, on/off and true/false in any case, the
+    // spellings operators actually write in unit files; anything else stops the start with
+    // "invalid value ... value was not a boolean" rather than being read as off.
+    #[arg(
+        long = "auto-approve-keys",
+        env = "AMITY_AUTO_APPROVE_KEYS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub auto_approve_keys: bool,
 
     /// Database connections kept for reads.

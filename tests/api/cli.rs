@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_amity");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_amity");
 
-fn amity(args: &[&str], db: &str) -> std::process::Output {
+pub(crate) fn amity(args: &[&str], db: &str) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("DATABASE_URL", db)
@@ -81,9 +81,9 @@ fn create_token_on_the_host() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Served {
@@ -93,7 +93,12 @@ impl Drop for Served {
     }
 }
 
-fn serve(db: &str, extra: &[&str]) -> Served {
+pub(crate) fn serve(db: &str, extra: &[&str]) -> Served {
+    serve_with_env(db, extra, &[])
+}
+
+/// `serve` with extra environment variables (flags given through the environment).
+pub(crate) fn serve_with_env(db: &str, extra: &[&str], vars: &[(&str, &str)]) -> Served {
     let keys = std::path::Path::new(db.trim_start_matches("sqlite://"))
         .parent()
         .unwrap()
@@ -103,6 +108,7 @@ fn serve(db: &str, extra: &[&str]) -> Served {
         .args(extra)
         .env("AMITY_KEYS_DIR", keys)
         .env("DATABASE_URL", db)
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -127,7 +133,7 @@ fn serve(db: &str, extra: &[&str]) -> Served {
     Served { child, base: url }
 }
 
-fn call(
+pub(crate) fn call(
     base: &str,
     method: &str,
     path: &str,
