@@ -132,3 +132,97 @@ fn boolean_variables_take_the_usual_spellings() {
         "refused, yet it opened the database"
     );
 }
+
+/// Runs `git` in `dir`, panicking with its output when it fails.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=amity-test",
+            "-c",
+            "user.email=test@amity.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs (the test copies the checkout's tracked files)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The README's first step in a fresh clone: `amity serve` with every default (./amity.db,
+/// ./keys), a write, a stop. The checkout must still be clean: nothing tracked rewritten,
+/// nothing new that git would offer to commit.
+#[test]
+fn first_serve_leaves_a_fresh_checkout_clean() {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let clone = tempfile::tempdir().unwrap();
+    // The working tree's tracked files (with this change's .gitignore), as a clone has them.
+    let tracked = git(source, &["ls-files", "-z"]);
+    for path in tracked.split('\0').filter(|p| !p.is_empty()) {
+        let from = source.join(path);
+        if !from.is_file() {
+            continue; // deleted in the working tree, not yet committed
+        }
+        let to = clone.path().join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    git(clone.path(), &["init", "-q"]);
+    git(clone.path(), &["add", "-A"]);
+    git(clone.path(), &["commit", "-q", "-m", "clone"]);
+
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(clone.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("AMITY_KEYS_DIR")
+        .env_remove("AMITY_ORIGIN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("http://") {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "serve exited early"
+            );
+        }
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        line.split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .to_string()
+    };
+    // The server made its registry key and serves it.
+    let (status, _) = call(&base, "GET", "/api/v1/log/key", None, None);
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    for made in [
+        "amity.db",
+        "keys/registry.skey",
+        "keys/registry.vkey",
+        "keys/registry.pub",
+    ] {
+        assert!(
+            clone.path().join(made).is_file(),
+            "serve did not make {made}"
+        );
+    }
+    let status = git(
+        clone.path(),
+        &["status", "--porcelain", "--untracked-files=all"],
+    );
+    assert_eq!(status, "", "the first serve left the checkout dirty");
+}
