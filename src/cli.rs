@@ -45,7 +45,8 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-#[derive(Debug, Parser)]
+/// Not `Debug`: the commands hold `DATABASE_URL` (with its password) and bearer tokens.
+#[derive(Parser)]
 #[command(
     name = "amity",
     version,
@@ -57,7 +58,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Start the HTTP service (SQLite in ./amity.db unless DATABASE_URL says otherwise).
     Serve {
@@ -74,6 +75,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -93,7 +95,7 @@ pub enum Command {
         #[arg(long = "registry-key")]
         registry_key: Option<String>,
         /// An auditor token, to also check the (non-public) MOU documents against the log.
-        #[arg(long, env = "AMITY_TOKEN")]
+        #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
     /// Import partnerships from a CSV file (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`,
@@ -112,6 +114,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -125,6 +128,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -205,6 +209,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db",
             global = true
         )]
@@ -213,7 +218,7 @@ pub enum Command {
 }
 
 /// Where the registry API is and who is calling it.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct ServerArgs {
     /// Base URL of the registry.
     #[arg(long, env = "AMITY_SERVER", default_value = "http://127.0.0.1:8080")]
@@ -223,7 +228,7 @@ pub struct ServerArgs {
     pub token: String,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum KeysCommand {
     /// Register a signatory's key with proof of possession (the key signs a challenge).
     Register {
@@ -244,7 +249,7 @@ pub enum KeysCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum AdminCommand {
     /// Issue a bearer token and print it (it is shown only once).
     CreateToken {
@@ -293,7 +298,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             for name in db.applied_migrations() {
                 println!("applied migration {name}");
             }
-            println!("migrations are up to date ({database_url})");
+            println!(
+                "migrations are up to date ({})",
+                db::redact_url(&database_url)
+            );
             Ok(())
         }
         Command::Audit {
@@ -427,7 +435,7 @@ const DEMO_CSV: &[u8] = include_bytes!("../data/twin_cities.csv");
 
 fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let bind = settings.bind.clone();
-    let database = settings.database_url.clone();
+    let database = db::redact_url(&settings.database_url);
     let open_files = crate::server::raise_open_file_limit();
     tracing::info!(?open_files, "open file limit");
     let (state, listener) = crate::server::prepare(settings)?;

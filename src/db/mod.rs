@@ -47,7 +47,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 
 pub use error::DbError;
-pub use url::{Backend, DbTarget};
+pub use url::{Backend, DbTarget, redact as redact_url};
 
 use crate::domain::dates::now_micros;
 use crate::domain::entries::LogEntry;

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
+use crate::both_backends;
 use crate::cli::{BIN, amity, call, serve_with_env};
 
 /// A city with an office and that office's token, on the server at `base`.
@@ -226,3 +227,118 @@ fn first_serve_leaves_a_fresh_checkout_clean() {
     );
     assert_eq!(status, "", "the first serve left the checkout dirty");
 }
+
+/// What a command printed, both streams.
+fn printed(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `url` with `password` as the password of its userinfo (replacing any), for a server that
+/// either checks it (the CI role's) or ignores it (trust authentication).
+fn with_password(url: &str, password: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').expect("a PostgreSQL URL with a user");
+    match userinfo.split_once(':') {
+        Some((user, existing)) => (url.to_string(), format!("{user}:{existing}")),
+        None => (
+            format!("{scheme}://{userinfo}:{password}@{host}"),
+            format!("{userinfo}:{password}"),
+        ),
+    }
+}
+
+/// `migrate` and `serve` name the database they use, but never its password: not when they
+/// work, not when the connection fails, not in `--help` when DATABASE_URL is set.
+#[test]
+fn database_passwords_never_printed() {
+    let password = "pw-never-printed-7391";
+    // Nothing listens on port 1: the connection fails, and the error must not carry it.
+    let unreachable = format!("postgres://amity:{password}@127.0.0.1:1/amity?connect_timeout=5");
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["migrate"][..],
+        &["serve", "--bind", "127.0.0.1:0"][..],
+        &["serve", "--help"][..],
+        &["admin", "create-token", "--role", "admin"][..],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &unreachable)
+            .env("AMITY_KEYS_DIR", dir.path().join("keys"))
+            .env("RUST_LOG", "trace")
+            .output()
+            .unwrap();
+        let text = printed(&out);
+        assert!(
+            !text.contains(password),
+            "{args:?} printed the password:\n{text}"
+        );
+        if args[0] == "migrate" {
+            assert!(!out.status.success());
+            assert!(text.contains("error"), "{text}");
+        }
+    }
+}
+
+both_backends!(database_password_not_logged_by_a_working_server, |srv| {
+    let password = "pw-never-printed-5120";
+    let (url, secret) = match srv.db.backend() {
+        crate::support::Backend::Postgres => with_password(&srv.db.url, password),
+        // No password to hide; the test still shows what is printed is the URL given.
+        crate::support::Backend::Sqlite => (srv.db.url.clone(), password.to_string()),
+    };
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", printed(&out));
+    let text = printed(&out);
+    assert!(text.contains("migrations are up to date ("), "{text}");
+    assert!(
+        !text.contains(&secret),
+        "migrate printed the password:\n{text}"
+    );
+
+    // serve: everything it prints and logs from start until it listens, then a stop.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .env("AMITY_KEYS_DIR", dir.path().join("keys"))
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let first = {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("http://") {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "serve exited early"
+            );
+        }
+        line
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = format!("{first}{}", std::fs::read_to_string(&log).unwrap());
+    assert!(first.contains("(database: "), "{first}");
+    assert!(
+        !text.contains(&secret),
+        "serve printed the password:\n{text}"
+    );
+    if srv.db.backend() == crate::support::Backend::Postgres {
+        assert!(first.contains(":***@"), "{first}");
+    }
+});
