@@ -226,6 +226,34 @@ pub struct ServerArgs {
     /// The office's bearer token.
     #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Seconds to wait for each whole exchange with the registry before giving up.
+    #[arg(long = "timeout", env = "AMITY_HTTP_TIMEOUT", default_value_t = 30.0)]
+    pub timeout_secs: f64,
+    /// Seconds to wait for the connection to the registry to open.
+    #[arg(
+        long = "connect-timeout",
+        env = "AMITY_CONNECT_TIMEOUT",
+        default_value_t = 10.0
+    )]
+    pub connect_timeout_secs: f64,
+}
+
+impl ServerArgs {
+    /// The client for these arguments; a timeout that is not a positive number of seconds
+    /// is refused (zero would mean "give up at once", not "no limit").
+    pub fn client(&self) -> Result<signatory::Client, CliError> {
+        let seconds = |flag: &str, v: f64| {
+            std::time::Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| CliError(format!("{flag} must be a positive number of seconds")))
+        };
+        let timeouts = signatory::Timeouts {
+            connect: seconds("--connect-timeout", self.connect_timeout_secs)?,
+            overall: seconds("--timeout", self.timeout_secs)?,
+        };
+        Ok(signatory::Client::new(&self.server, &self.token, timeouts))
+    }
 }
 
 #[derive(Subcommand)]
@@ -365,7 +393,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     server,
                 },
         } => {
-            let client = signatory::Client::new(&server.server, &server.token);
+            let client = server.client()?;
             let key = signatory::register_key(&client, &key, &signer, &role, &city)?;
             println!("{key:#}");
             Ok(())
@@ -378,7 +406,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             role,
             server,
         } => {
-            let client = signatory::Client::new(&server.server, &server.token);
+            let client = server.client()?;
             let accepted = signatory::sign(
                 &client,
                 signatory::SignRequest {

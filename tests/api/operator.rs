@@ -342,3 +342,119 @@ both_backends!(database_password_not_logged_by_a_working_server, |srv| {
         assert!(first.contains(":***@"), "{first}");
     }
 });
+
+/// Runs `amity` with `args`, killing it (and failing) if it is still running after `limit`.
+fn run_bounded(args: &[&str], limit: std::time::Duration) -> (std::process::Output, f64) {
+    let started = std::time::Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("AMITY_TOKEN")
+        .env_remove("AMITY_SERVER")
+        .env_remove("AMITY_HTTP_TIMEOUT")
+        .env_remove("AMITY_CONNECT_TIMEOUT")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("amity {args:?} still waiting after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out, started.elapsed().as_secs_f64())
+}
+
+/// A registry that accepts connections and never answers: `keys register` and `sign` give up
+/// after --timeout with a message that says so, instead of hanging.
+#[test]
+fn client_commands_give_up_on_a_silent_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts and holds every connection open, reading nothing and writing nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signer_ed25519");
+    let out = Command::new(BIN)
+        .args(["keygen", "-C", "j.doe@us-hou", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let document = dir.path().join("mou.txt");
+    std::fs::write(&document, "Memorandum text").unwrap();
+    let key = key.to_str().unwrap();
+    let document = document.to_str().unwrap();
+    let common = ["--server", &server, "--token", "amity_x", "--timeout", "1"];
+    let register = [
+        &[
+            "keys",
+            "register",
+            "--signer",
+            "j.doe@us-hou",
+            "--city",
+            "us-hou",
+            "--key",
+            key,
+        ][..],
+        &common[..],
+    ]
+    .concat();
+    let sign = [
+        &[
+            "sign",
+            "--mou",
+            "0195",
+            "--document",
+            document,
+            "--key",
+            key,
+        ][..],
+        &common[..],
+    ]
+    .concat();
+    for args in [register, sign] {
+        let (out, seconds) = run_bounded(&args, std::time::Duration::from_secs(20));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{server}: no complete answer within 1 s")),
+            "{args:?}: {err}"
+        );
+        // One exchange timed out; well under the 20 s the test allows.
+        assert!(seconds < 10.0, "{args:?} took {seconds} s");
+    }
+
+    let (out, _) = run_bounded(
+        &[
+            "keys",
+            "register",
+            "--signer",
+            "a@us-hou",
+            "--city",
+            "us-hou",
+            "--key",
+            key,
+            "--server",
+            &server,
+            "--token",
+            "t",
+            "--timeout",
+            "0",
+        ],
+        std::time::Duration::from_secs(20),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--timeout must be a positive number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
