@@ -91,6 +91,15 @@ pub struct Settings {
     )]
     pub auth_failures_per_minute: u32,
 
+    /// Writes that may wait for the database writer; more are refused with 503
+    /// `write_queue_full` and Retry-After instead of queueing without bound.
+    #[arg(
+        long = "write-queue-capacity",
+        env = "AMITY_WRITE_QUEUE_CAPACITY",
+        default_value_t = crate::db::DEFAULT_WRITE_QUEUE_CAPACITY
+    )]
+    pub write_queue_capacity: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -114,6 +123,7 @@ impl Settings {
             keep_alive_secs: 5,
             max_connections: 25_000,
             auth_failures_per_minute: 10,
+            write_queue_capacity: crate::db::DEFAULT_WRITE_QUEUE_CAPACITY,
         }
     }
 }
@@ -135,6 +145,7 @@ impl std::fmt::Debug for Settings {
             keep_alive_secs,
             max_connections,
             auth_failures_per_minute,
+            write_queue_capacity,
             log_format,
         } = self;
         f.debug_struct("Settings")
@@ -151,6 +162,7 @@ impl std::fmt::Debug for Settings {
             .field("keep_alive_secs", keep_alive_secs)
             .field("max_connections", max_connections)
             .field("auth_failures_per_minute", auth_failures_per_minute)
+            .field("write_queue_capacity", write_queue_capacity)
             .field("log_format", log_format)
             .finish()
     }

@@ -163,6 +163,10 @@ fn try_psql_exec(url: &str, sql: &str) -> Result<(), String> {
 /// A running server with its own database.
 pub struct TestServer {
     pub base: String,
+    /// The server's state, for what a test does on the host (never over HTTP). Declared
+    /// before `db`, so its connection pools close before the test database is dropped
+    /// (PostgreSQL refuses to drop a database with open sessions).
+    pub state: amity::api::AppState,
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
     agent: ureq::Agent,
@@ -245,6 +249,7 @@ impl TestServer {
         adjust(&mut settings);
         let (state, listener) = amity::server::prepare(settings).expect("server prepares");
         let port = listener.local_addr().expect("bound").port();
+        let host_state = state.clone();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
@@ -261,6 +266,7 @@ impl TestServer {
             .into();
         Some(TestServer {
             base: format!("http://127.0.0.1:{port}"),
+            state: host_state,
             db,
             handle,
             agent,
