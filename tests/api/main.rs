@@ -1,6 +1,7 @@
 //! Integration tests: every test starts the real server on a free loopback port with its own
 //! database and talks to it over HTTP. Each test body runs once per backend: SQLite always,
-//! PostgreSQL when AMITY_TEST_POSTGRES_URL is set.
+//! PostgreSQL at AMITY_TEST_POSTGRES_URL, else on a throwaway cluster where the PostgreSQL
+//! server is installed, else reported as ignored (see build.rs).
 
 mod support;
 
@@ -32,6 +33,8 @@ mod multi_server;
 mod operator;
 mod pages;
 mod partnerships;
+mod pgbin;
+mod pgtemp;
 mod process;
 mod sign_retry;
 mod signatures;

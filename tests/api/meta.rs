@@ -191,8 +191,7 @@ fn both_migration_sets_list_the_same_versions() {
 /// openapi-spec-validator on the served document.
 #[test]
 fn openapi_parameters_are_where_they_are_sent() {
-    let srv = crate::support::TestServer::start(crate::support::Backend::Sqlite)
-        .expect("SQLite test server");
+    let srv = crate::support::TestServer::start(crate::support::Backend::Sqlite);
     let doc = srv.get("/api/v1/openapi.json").json();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
