@@ -84,6 +84,8 @@ fn create_token_on_the_host() {
 pub(crate) struct Served {
     child: Child,
     pub(crate) base: String,
+    /// The line in which the server announced its URL.
+    pub(crate) announced: String,
 }
 
 impl Drop for Served {
@@ -103,14 +105,22 @@ pub(crate) fn serve_with_env(db: &str, extra: &[&str], vars: &[(&str, &str)]) ->
         .parent()
         .unwrap()
         .join("keys");
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(extra)
         .env("AMITY_KEYS_DIR", keys)
         .env("DATABASE_URL", db)
         .envs(vars.iter().copied())
+        .stderr(Stdio::null());
+    start_serving(command)
+}
+
+/// Spawns `command` (an `amity serve`) with its stdout piped and waits until it prints its
+/// URL; it is killed when the result is dropped.
+pub(crate) fn start_serving(mut command: Command) -> Served {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("serve starts");
     let stdout = child.stdout.take().unwrap();
@@ -130,7 +140,11 @@ pub(crate) fn serve_with_env(db: &str, extra: &[&str], vars: &[(&str, &str)]) ->
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    Served { child, base: url }
+    Served {
+        child,
+        base: url,
+        announced: line,
+    }
 }
 
 pub(crate) fn call(

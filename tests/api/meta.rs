@@ -230,7 +230,9 @@ fn openapi_parameters_are_where_they_are_sent() {
     let mut ids = std::collections::BTreeSet::new();
     for item in doc["paths"].as_object().unwrap().values() {
         for op in item.as_object().unwrap().values() {
-            let id = op["operationId"].as_str().expect("every operation has an id");
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
             assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
         }
     }

@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::cli::{BIN, amity, call, serve_with_env};
+use crate::cli::{BIN, amity, call, serve_with_env, start_serving};
 
 /// A city with an office and that office's token, on the server at `base`.
 fn office_of_houston(base: &str, db: &str) -> String {
@@ -56,6 +56,29 @@ fn office_of_houston(base: &str, db: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// A signatory key pair made with `amity keygen` in `dir`; the private key's path.
+fn signer_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let key = dir.join("signer_ed25519");
+    succeeds(
+        Command::new(BIN)
+            .args(["keygen", "-C", "j.doe@us-hou", "-f"])
+            .arg(&key),
+        "amity keygen",
+    );
+    key
+}
+
+/// Runs `command`, failing the test with `what` and its stderr unless it succeeds.
+fn succeeds(command: &mut Command, what: &str) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `AMITY_AUTO_APPROVE_KEYS` takes the usual spellings of yes and no, and each one means what
 /// it says: a key registered through `amity keys register` is active at once, or waits.
 #[test]
@@ -74,34 +97,16 @@ fn boolean_variables_take_the_usual_spellings() {
         let db = format!("sqlite://{}", dir.path().join("amity.db").display());
         let srv = serve_with_env(&db, &[], &[("AMITY_AUTO_APPROVE_KEYS", value)]);
         let office = office_of_houston(&srv.base, &db);
-        let key = dir.path().join("signer_ed25519");
-        let out = Command::new(BIN)
-            .args(["keygen", "-C", "j.doe@us-hou", "-f"])
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new(BIN)
-            .args([
-                "keys",
-                "register",
-                "--signer",
-                "j.doe@us-hou",
-                "--city",
-                "us-hou",
-            ])
-            .args(["--server", &srv.base, "--token", &office, "--key"])
-            .arg(&key)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "AMITY_AUTO_APPROVE_KEYS={value}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let key = signer_key(dir.path());
+        let out = succeeds(
+            Command::new(BIN)
+                .args(["keys", "register", "--signer", "j.doe@us-hou"])
+                .args([
+                    "--city", "us-hou", "--server", &srv.base, "--token", &office,
+                ])
+                .arg("--key")
+                .arg(&key),
+            &format!("AMITY_AUTO_APPROVE_KEYS={value}"),
         );
         let registered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(
@@ -177,38 +182,19 @@ fn first_serve_leaves_a_fresh_checkout_clean() {
     git(clone.path(), &["add", "-A"]);
     git(clone.path(), &["commit", "-q", "-m", "clone"]);
 
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .current_dir(clone.path())
         .env_remove("DATABASE_URL")
         .env_remove("AMITY_KEYS_DIR")
         .env_remove("AMITY_ORIGIN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = {
-        use std::io::BufRead;
-        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("http://") {
-            line.clear();
-            assert!(
-                reader.read_line(&mut line).unwrap() > 0,
-                "serve exited early"
-            );
-        }
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        line.split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap()
-            .to_string()
-    };
+        .stderr(std::process::Stdio::null());
+    let served = start_serving(command);
     // The server made its registry key and serves it.
-    let (status, _) = call(&base, "GET", "/api/v1/log/key", None, None);
+    let (status, _) = call(&served.base, "GET", "/api/v1/log/key", None, None);
     assert_eq!(status, 200);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 
     for made in [
         "amity.db",
@@ -308,30 +294,16 @@ both_backends!(database_password_not_logged_by_a_working_server, |srv| {
     // serve: everything it prints and logs from start until it listens, then a stop.
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("serve.log");
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("DATABASE_URL", &url)
         .env("AMITY_KEYS_DIR", dir.path().join("keys"))
         .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let first = {
-        use std::io::BufRead;
-        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("http://") {
-            line.clear();
-            assert!(
-                reader.read_line(&mut line).unwrap() > 0,
-                "serve exited early"
-            );
-        }
-        line
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+        .stderr(std::fs::File::create(&log).unwrap());
+    let served = start_serving(command);
+    let first = served.announced.clone();
+    drop(served);
     let text = format!("{first}{}", std::fs::read_to_string(&log).unwrap());
     assert!(first.contains("(database: "), "{first}");
     assert!(
@@ -382,13 +354,7 @@ fn client_commands_give_up_on_a_silent_server() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signer_ed25519");
-    let out = Command::new(BIN)
-        .args(["keygen", "-C", "j.doe@us-hou", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let key = signer_key(dir.path());
     let document = dir.path().join("mou.txt");
     std::fs::write(&document, "Memorandum text").unwrap();
     let key = key.to_str().unwrap();

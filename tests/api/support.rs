@@ -29,24 +29,7 @@ macro_rules! postgres_test {
 #[macro_export]
 macro_rules! both_backends {
     ($name:ident, |$srv:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[test]
-            fn sqlite() {
-                let $srv = $crate::support::TestServer::start($crate::support::Backend::Sqlite);
-                $body
-            }
-
-            $crate::postgres_test! {
-                fn postgres() {
-                    let $srv =
-                        $crate::support::TestServer::start($crate::support::Backend::Postgres);
-                    $body
-                }
-            }
-        }
+        $crate::both_backends_with!($name, |_settings| (), |$srv| $body);
     };
 }
 
