@@ -81,13 +81,16 @@ fn start() -> Result<String, String> {
             .map_err(|e| format!("chown {}: {e}", dir.display()))?;
     }
     let data = dir.join("data");
-    let out = command(&bindir, "initdb", user)
+    let mut initdb = command(&bindir, "initdb", user);
+    // The program run may be setpriv (as root), so the error names it, not initdb.
+    let program = initdb.get_program().to_string_lossy().into_owned();
+    let out = initdb
         .arg("-D")
         .arg(&data)
         .args(["-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"])
         .current_dir(&dir)
         .output()
-        .map_err(|e| format!("{}/initdb: {e}", bindir.display()))?;
+        .map_err(|e| format!("{program}: {e}"))?;
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(&dir);
         return Err(format!(
