@@ -45,7 +45,8 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-#[derive(Debug, Parser)]
+/// Not `Debug`: the commands hold `DATABASE_URL` (with its password) and bearer tokens.
+#[derive(Parser)]
 #[command(
     name = "amity",
     version,
@@ -57,7 +58,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Start the HTTP service (SQLite in ./amity.db unless DATABASE_URL says otherwise).
     Serve {
@@ -74,6 +75,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -93,7 +95,7 @@ pub enum Command {
         #[arg(long = "registry-key")]
         registry_key: Option<String>,
         /// An auditor token, to also check the (non-public) MOU documents against the log.
-        #[arg(long, env = "AMITY_TOKEN")]
+        #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
     /// Import partnerships from a CSV file (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`,
@@ -112,6 +114,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -125,6 +128,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db"
         )]
         database_url: String,
@@ -205,6 +209,7 @@ pub enum Command {
         #[arg(
             long = "database-url",
             env = "DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://amity.db",
             global = true
         )]
@@ -213,7 +218,7 @@ pub enum Command {
 }
 
 /// Where the registry API is and who is calling it.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct ServerArgs {
     /// Base URL of the registry.
     #[arg(long, env = "AMITY_SERVER", default_value = "http://127.0.0.1:8080")]
@@ -221,9 +226,37 @@ pub struct ServerArgs {
     /// The office's bearer token.
     #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
     pub token: String,
+    /// Seconds to wait for each whole exchange with the registry before giving up.
+    #[arg(long = "timeout", env = "AMITY_HTTP_TIMEOUT", default_value_t = 30.0)]
+    pub timeout_secs: f64,
+    /// Seconds to wait for the connection to the registry to open.
+    #[arg(
+        long = "connect-timeout",
+        env = "AMITY_CONNECT_TIMEOUT",
+        default_value_t = 10.0
+    )]
+    pub connect_timeout_secs: f64,
 }
 
-#[derive(Debug, Subcommand)]
+impl ServerArgs {
+    /// The client for these arguments; a timeout that is not a positive number of seconds
+    /// is refused (zero would mean "give up at once", not "no limit").
+    pub fn client(&self) -> Result<signatory::Client, CliError> {
+        let seconds = |flag: &str, v: f64| {
+            std::time::Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| CliError(format!("{flag} must be a positive number of seconds")))
+        };
+        let timeouts = signatory::Timeouts {
+            connect: seconds("--connect-timeout", self.connect_timeout_secs)?,
+            overall: seconds("--timeout", self.timeout_secs)?,
+        };
+        Ok(signatory::Client::new(&self.server, &self.token, timeouts))
+    }
+}
+
+#[derive(Subcommand)]
 pub enum KeysCommand {
     /// Register a signatory's key with proof of possession (the key signs a challenge).
     Register {
@@ -244,7 +277,7 @@ pub enum KeysCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum AdminCommand {
     /// Issue a bearer token and print it (it is shown only once).
     CreateToken {
@@ -293,7 +326,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             for name in db.applied_migrations() {
                 println!("applied migration {name}");
             }
-            println!("migrations are up to date ({database_url})");
+            println!(
+                "migrations are up to date ({})",
+                db::redact_url(&database_url)
+            );
             Ok(())
         }
         Command::Audit {
@@ -357,7 +393,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     server,
                 },
         } => {
-            let client = signatory::Client::new(&server.server, &server.token);
+            let client = server.client()?;
             let key = signatory::register_key(&client, &key, &signer, &role, &city)?;
             println!("{key:#}");
             Ok(())
@@ -370,7 +406,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             role,
             server,
         } => {
-            let client = signatory::Client::new(&server.server, &server.token);
+            let client = server.client()?;
             let accepted = signatory::sign(
                 &client,
                 signatory::SignRequest {
@@ -427,7 +463,7 @@ const DEMO_CSV: &[u8] = include_bytes!("../data/twin_cities.csv");
 
 fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
     let bind = settings.bind.clone();
-    let database = settings.database_url.clone();
+    let database = db::redact_url(&settings.database_url);
     let open_files = crate::server::raise_open_file_limit();
     tracing::info!(?open_files, "open file limit");
     let (state, listener) = crate::server::prepare(settings)?;

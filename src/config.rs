@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-/// Server settings; every flag falls back to its environment variable.
-#[derive(Debug, Clone, clap::Args)]
+/// Server settings; every flag falls back to its environment variable. `Debug` is written
+/// out below rather than derived, because `database_url` may hold a PostgreSQL password.
+#[derive(Clone, clap::Args)]
 pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "AMITY_BIND", default_value = "127.0.0.1:8080")]
@@ -13,6 +14,7 @@ pub struct Settings {
     #[arg(
         long = "database-url",
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://amity.db"
     )]
     pub database_url: String,
@@ -31,7 +33,14 @@ pub struct Settings {
 
     /// Make newly registered signatory keys active at once instead of waiting for an admin's
     /// approval (for deployments where the office's word is enough, and for demos).
-    #[arg(long = "auto-approve-keys", env = "AMITY_AUTO_APPROVE_KEYS")]
+    // Boolish: the variable takes 1/0, yes/no, on/off and true/false in any case, the
+    // spellings operators actually write in unit files; anything else stops the start with
+    // "invalid value ... value was not a boolean" rather than being read as off.
+    #[arg(
+        long = "auto-approve-keys",
+        env = "AMITY_AUTO_APPROVE_KEYS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub auto_approve_keys: bool,
 
     /// Database connections kept for reads.
@@ -82,6 +91,15 @@ pub struct Settings {
     )]
     pub auth_failures_per_minute: u32,
 
+    /// Writes that may wait for the database writer; more are refused with 503
+    /// `write_queue_full` and Retry-After instead of queueing without bound.
+    #[arg(
+        long = "write-queue-capacity",
+        env = "AMITY_WRITE_QUEUE_CAPACITY",
+        default_value_t = crate::db::DEFAULT_WRITE_QUEUE_CAPACITY
+    )]
+    pub write_queue_capacity: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -105,6 +123,66 @@ impl Settings {
             keep_alive_secs: 5,
             max_connections: 25_000,
             auth_failures_per_minute: 10,
+            write_queue_capacity: crate::db::DEFAULT_WRITE_QUEUE_CAPACITY,
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so a new field cannot be left out of (or leak through) this by accident.
+        let Settings {
+            bind,
+            database_url,
+            origin,
+            keys_dir,
+            max_document_bytes,
+            auto_approve_keys,
+            pool_size,
+            workers,
+            header_timeout_ms,
+            body_timeout_secs,
+            keep_alive_secs,
+            max_connections,
+            auth_failures_per_minute,
+            write_queue_capacity,
+            log_format,
+        } = self;
+        f.debug_struct("Settings")
+            .field("bind", bind)
+            .field("database_url", &crate::db::redact_url(database_url))
+            .field("origin", origin)
+            .field("keys_dir", keys_dir)
+            .field("max_document_bytes", max_document_bytes)
+            .field("auto_approve_keys", auto_approve_keys)
+            .field("pool_size", pool_size)
+            .field("workers", workers)
+            .field("header_timeout_ms", header_timeout_ms)
+            .field("body_timeout_secs", body_timeout_secs)
+            .field("keep_alive_secs", keep_alive_secs)
+            .field("max_connections", max_connections)
+            .field("auth_failures_per_minute", auth_failures_per_minute)
+            .field("write_queue_capacity", write_queue_capacity)
+            .field("log_format", log_format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let settings = Settings::for_database(
+            "postgres://amity:s3cret@localhost/amity",
+            PathBuf::from("keys"),
+        );
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("postgres://amity:***@localhost/amity"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

@@ -92,7 +92,8 @@ impl ResponseError for ApiError {
                 ),
             ));
         }
-        if self.status == StatusCode::TOO_MANY_REQUESTS
+        if (self.status == StatusCode::TOO_MANY_REQUESTS
+            || self.status == StatusCode::SERVICE_UNAVAILABLE)
             && let Some(secs) = self
                 .extra
                 .as_ref()
@@ -133,6 +134,26 @@ impl From<DbError> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "database_unavailable",
                     "the database is busy or unreachable; try again shortly",
+                )
+            }
+            DbError::QueueFull => {
+                tracing::warn!("write refused: the group-commit queue is full");
+                ApiError {
+                    extra: Some(json!({ "retry_after": 1 })),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "write_queue_full",
+                        "too many writes are waiting to be committed; this one was not \
+                         made, send it again after Retry-After",
+                    )
+                }
+            }
+            DbError::WriterStopped => {
+                tracing::error!("write refused: the group-commit writer has stopped");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "writer_stopped",
+                    "the service cannot commit writes; this one was not made",
                 )
             }
             other => {

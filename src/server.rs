@@ -30,7 +30,8 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> 
             "created the registry signing key"
         );
     }
-    let db = Db::open(&settings.database_url, settings.pool_size)?;
+    let db = Db::open(&settings.database_url, settings.pool_size)?
+        .with_write_queue_capacity(settings.write_queue_capacity);
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
     // std listens with a backlog of 128; a burst of new connections beyond that would wait

@@ -26,6 +26,17 @@ pub struct Client {
     agent: ureq::Agent,
     server: String,
     token: String,
+    timeouts: Timeouts,
+}
+
+/// How long the client waits; a registry that accepts the connection and then says nothing
+/// must end the command with an error, not leave it hanging for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the connection.
+    pub connect: std::time::Duration,
+    /// For one whole exchange: connecting, sending, and reading the full answer.
+    pub overall: std::time::Duration,
 }
 
 /// A response read fully.
@@ -53,26 +64,48 @@ impl Reply {
 }
 
 impl Client {
-    pub fn new(server: &str, token: &str) -> Client {
+    pub fn new(server: &str, token: &str, timeouts: Timeouts) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .timeout_connect(Some(timeouts.connect))
+            .timeout_global(Some(timeouts.overall))
             .build()
             .into();
         Client {
             agent,
             server: server.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            timeouts,
         }
     }
 
-    fn finish(mut res: ureq::http::Response<ureq::Body>) -> Result<Reply, CliError> {
+    /// The operator's message for a failed exchange; a timeout says which limit ran out and
+    /// how to raise it.
+    fn failure(&self, e: ureq::Error) -> CliError {
+        match e {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => CliError(format!(
+                "{}: could not connect within {} s (--connect-timeout, AMITY_CONNECT_TIMEOUT)",
+                self.server,
+                self.timeouts.connect.as_secs_f64()
+            )),
+            ureq::Error::Timeout(_) => CliError(format!(
+                "{}: no complete answer within {} s; the registry may be down or overloaded \
+                 (--timeout, AMITY_HTTP_TIMEOUT)",
+                self.server,
+                self.timeouts.overall.as_secs_f64()
+            )),
+            other => err(&self.server)(other.to_string()),
+        }
+    }
+
+    fn finish(&self, mut res: ureq::http::Response<ureq::Body>) -> Result<Reply, CliError> {
         let status = res.status().as_u16();
         let body = res
             .body_mut()
             .with_config()
             .limit(16 * 1024 * 1024)
             .read_to_vec()
-            .map_err(|e| err("reading the response")(e.to_string()))?;
+            .map_err(|e| self.failure(e))?;
         Ok(Reply { status, body })
     }
 
@@ -82,8 +115,8 @@ impl Client {
             .get(format!("{}{path}", self.server))
             .header("Authorization", format!("Bearer {}", self.token))
             .call()
-            .map_err(|e| err(&self.server)(e.to_string()))?;
-        Self::finish(res)
+            .map_err(|e| self.failure(e))?;
+        self.finish(res)
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Reply, CliError> {
@@ -92,8 +125,8 @@ impl Client {
             .post(format!("{}{path}", self.server))
             .header("Authorization", format!("Bearer {}", self.token))
             .send_json(body)
-            .map_err(|e| err(&self.server)(e.to_string()))?;
-        Self::finish(res)
+            .map_err(|e| self.failure(e))?;
+        self.finish(res)
     }
 }
 

@@ -111,6 +111,7 @@ pub async fn record(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// Page size, 1-500 (default 50).
     pub limit: Option<i64>,
@@ -119,6 +120,7 @@ pub struct ActivityQuery {
 
 /// A partnership's activities, newest first.
 #[utoipa::path(
+    operation_id = "list_activities",
     tag = "activities",
     params(("id" = String, Path, description = "Partnership id"), ActivityQuery),
     responses((status = 200, body = Page<ActivityView>), (status = 404, body = Problem))
@@ -150,6 +152,7 @@ pub async fn list(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EngagementQuery {
     /// Only partnerships of this city.
     pub city: Option<String>,
@@ -217,6 +220,7 @@ impl From<EvidenceRow> for EvidenceView {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EvidenceQuery {
     /// File name shown in downloads (raw uploads; a multipart part carries its own).
     pub filename: Option<String>,

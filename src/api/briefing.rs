@@ -16,6 +16,7 @@ use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BriefingQuery {
     /// `md` (default), `html` or `csv`.
     pub format: Option<String>,

@@ -72,6 +72,7 @@ pub async fn create_city(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CityQuery {
     /// ISO 3166-1 alpha-2 country.
     pub country: Option<String>,

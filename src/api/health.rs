@@ -14,10 +14,15 @@ pub struct Health {
     pub log_size: i64,
 }
 
-/// Liveness: answers only when the database answers.
+/// Liveness: answers only when the database answers and writes can still be committed.
 #[utoipa::path(tag = "meta", responses((status = 200, body = Health), (status = 503, body = crate::api::openapi::Problem)))]
 #[get("/healthz")]
 pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    // Reads alone would still work without the writer, but every write would fail: a
+    // supervisor must see that and restart the process.
+    if !state.db.group_writer_alive() {
+        return Err(db::DbError::WriterStopped.into());
+    }
     let size = state.read(db::log::size).await?;
     Ok(HttpResponse::Ok().json(Health {
         status: "ok".into(),
@@ -26,12 +31,21 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     }))
 }
 
-/// Prometheus text exposition: requests by route and status, latency, log size.
+/// Prometheus text exposition: requests by route and status, latency, log size, write queue.
 #[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let size = state.read(db::log::size).await?;
     state.metrics.log_size.set(size);
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    state
+        .metrics
+        .write_queue_depth
+        .set(gauge(state.db.write_queue_depth()));
+    state
+        .metrics
+        .write_queue_capacity
+        .set(gauge(state.db.write_queue_capacity()));
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.encode()))

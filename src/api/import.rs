@@ -20,6 +20,7 @@ pub const MAX_LISTED_REJECTS: usize = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Plan and report only; write nothing.
     pub dry_run: Option<bool>,

@@ -186,6 +186,7 @@ pub async fn register(
 
 /// A city's signatory keys with status and validity window. Public.
 #[utoipa::path(
+    operation_id = "list_keys",
     tag = "keys",
     params(("code" = String, Path, description = "City code")),
     responses((status = 200, body = Vec<KeyView>), (status = 404, body = Problem))
@@ -209,6 +210,7 @@ pub async fn list(
 
 /// One key. Public.
 #[utoipa::path(
+    operation_id = "get_key",
     tag = "keys",
     params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = KeyView), (status = 404, body = Problem))

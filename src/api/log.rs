@@ -51,6 +51,7 @@ pub const MAX_ENTRIES_PAGE: i64 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// First index (default 0).
     pub start: Option<i64>,
@@ -146,6 +147,7 @@ pub async fn key(state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Entry index; give this or `hash`.
     pub index: Option<i64>,
@@ -258,6 +260,7 @@ pub async fn inclusion_proof(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The older tree size (at least 1).
     pub from: i64,

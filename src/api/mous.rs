@@ -104,6 +104,7 @@ impl MouView {
 
 /// Create an MOU for a partnership (office of a party city). It starts as a `draft`.
 #[utoipa::path(
+    operation_id = "create_mou",
     tag = "mous",
     security(("bearer" = [])),
     request_body = NewMouBody,
@@ -147,6 +148,7 @@ pub async fn create(
 
 /// One MOU: its state, required signers, versions (hashes, not bytes) and chain head. Public.
 #[utoipa::path(
+    operation_id = "get_mou",
     tag = "mous",
     params(("id" = String, Path, description = "MOU id")),
     responses((status = 200, body = MouView), (status = 404, body = Problem))
@@ -169,6 +171,10 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+// Said outright for every query struct: utoipa infers the location only from a `web::Query`
+// argument, and handlers that parse the query themselves (as this one) came out as path
+// parameters, which made the document invalid.
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// File name shown in downloads.
     pub filename: Option<String>,

@@ -32,6 +32,9 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pub log_size: Gauge,
+    /// Grouped writes waiting for the writer thread; near capacity, writes are being refused.
+    pub write_queue_depth: Gauge,
+    pub write_queue_capacity: Gauge,
 }
 
 impl Metrics {
@@ -58,11 +61,25 @@ impl Metrics {
             "Entries in the transparency log",
             log_size.clone(),
         );
+        let write_queue_depth = Gauge::default();
+        registry.register(
+            "write_queue_depth",
+            "Writes waiting for the group-commit writer",
+            write_queue_depth.clone(),
+        );
+        let write_queue_capacity = Gauge::default();
+        registry.register(
+            "write_queue_capacity",
+            "Writes that may wait before more are refused with 503",
+            write_queue_capacity.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             log_size,
+            write_queue_depth,
+            write_queue_capacity,
         }
     }
 

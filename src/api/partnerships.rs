@@ -26,6 +26,7 @@ use crate::error::ApiError;
 /// Propose a partnership (office of one of the two cities). It starts `proposed` and becomes
 /// `active` when the partner city's office confirms it.
 #[utoipa::path(
+    operation_id = "create_partnership",
     tag = "partnerships",
     security(("bearer" = [])),
     request_body = NewPartnershipBody,
@@ -60,6 +61,7 @@ pub async fn create(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PartnershipQuery {
     /// City code: partnerships where this city is either party.
     pub city: Option<String>,
@@ -76,6 +78,7 @@ pub struct PartnershipQuery {
 
 /// List partnerships with filters, in registration order.
 #[utoipa::path(
+    operation_id = "list_partnerships",
     tag = "partnerships",
     params(PartnershipQuery),
     responses((status = 200, body = Page<PartnershipView>), (status = 400, body = Problem), (status = 422, body = Problem))
@@ -126,6 +129,7 @@ fn not_found(id: &str) -> ApiError {
 
 /// One partnership.
 #[utoipa::path(
+    operation_id = "get_partnership",
     tag = "partnerships",
     params(("id" = String, Path, description = "Partnership id")),
     responses((status = 200, body = PartnershipView), (status = 404, body = Problem))

@@ -24,6 +24,7 @@ use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// `<handle>@<city code>`; may be left out when `key` is given.
     pub signer: Option<String>,

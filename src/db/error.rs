@@ -23,6 +23,12 @@ pub enum DbError {
     /// A grouped write that did not complete: its batch failed to commit, or it panicked.
     #[error("the write was not completed: {0}")]
     Aborted(String),
+    /// The group-commit queue is full: the write was refused before it ran.
+    #[error("the write queue is full")]
+    QueueFull,
+    /// The group-commit writer thread has ended: no grouped write can be committed.
+    #[error("the writer thread has stopped")]
+    WriterStopped,
 }
 
 impl DbError {

@@ -10,9 +10,16 @@
 //!
 //! Batches form by themselves: no write waits for a timer, a write that arrives while the
 //! writer is idle is committed alone at once.
+//!
+//! The queue is bounded: when writes arrive faster than the database commits them, the ones
+//! beyond its capacity are refused at once (`DbError::QueueFull`, a 503 with Retry-After)
+//! instead of piling up in memory and waiting ever longer. Its depth and whether the writer
+//! thread still runs are readable, for `/metrics` and `/healthz`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use diesel::Connection;
 use diesel::r2d2::Pool;
@@ -86,25 +93,59 @@ impl From<diesel::result::Error> for Step {
     }
 }
 
+/// What travels on the queue: a write, or the request to stop after the writes before it.
+enum Message {
+    Write(Box<dyn Queued>),
+    Stop,
+}
+
 /// The queue into the writer thread.
 #[derive(Clone)]
 pub(super) struct GroupWriter {
-    queue: Sender<Box<dyn Queued>>,
+    queue: SyncSender<Message>,
+    /// Writes queued and not yet taken into a batch.
+    depth: Arc<AtomicUsize>,
+    /// False once the writer thread has ended, however it ended.
+    alive: Arc<AtomicBool>,
+}
+
+/// Marks the writer dead when its thread ends, by returning or by unwinding.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl GroupWriter {
-    /// Starts the writer thread on `pool`. It ends when the last `GroupWriter` is dropped.
-    pub(super) fn start(pool: Pool<Manager>) -> Result<GroupWriter, DbError> {
-        let (queue, rx) = channel::<Box<dyn Queued>>();
+    /// Starts the writer thread on `pool` with room for `capacity` queued writes. It ends
+    /// when the last `GroupWriter` is dropped, or at `stop`.
+    pub(super) fn start(pool: Pool<Manager>, capacity: usize) -> Result<GroupWriter, DbError> {
+        let (queue, rx) = sync_channel::<Message>(capacity.max(1));
+        let depth = Arc::new(AtomicUsize::new(0));
+        let alive = Arc::new(AtomicBool::new(true));
+        let (thread_depth, guard) = (depth.clone(), AliveGuard(alive.clone()));
         std::thread::Builder::new()
             .name("amity-group-commit".into())
-            .spawn(move || writer_loop(&pool, &rx))
+            .spawn(move || {
+                let _guard = guard;
+                writer_loop(&pool, &rx, &thread_depth);
+            })
             .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
-        Ok(GroupWriter { queue })
+        Ok(GroupWriter {
+            queue,
+            depth,
+            alive,
+        })
     }
 
-    /// Queues `f`; the returned receiver yields its result after the batch committed.
-    pub(super) fn submit<T, F>(&self, f: F) -> oneshot::Receiver<Result<T, DbError>>
+    /// Queues `f`; the returned receiver yields its result after the batch committed. A full
+    /// queue or a stopped writer is refused here, before the write ran at all.
+    pub(super) fn submit<T, F>(
+        &self,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, DbError>>, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
@@ -115,25 +156,68 @@ impl GroupWriter {
             out: None,
             reply,
         });
-        // Fails only when the writer thread is gone; the dropped reply sender then tells the
-        // waiter, so there is nothing more to do here.
-        let _ = self.queue.send(request);
-        rx
+        // Counted before it is sent, so the writer's decrement can never come first.
+        self.depth.fetch_add(1, Ordering::SeqCst);
+        match self.queue.try_send(Message::Write(request)) {
+            Ok(()) => Ok(rx),
+            Err(e) => {
+                self.depth.fetch_sub(1, Ordering::SeqCst);
+                Err(match e {
+                    TrySendError::Full(_) => DbError::QueueFull,
+                    TrySendError::Disconnected(_) => DbError::WriterStopped,
+                })
+            }
+        }
+    }
+
+    /// Writes waiting for the writer thread.
+    pub(super) fn depth(&self) -> usize {
+        self.depth.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Asks the writer thread to end once the writes queued before this call are committed;
+    /// later writes are refused with `WriterStopped`. Waits for room in a full queue.
+    pub(super) fn stop(&self) {
+        // An error means the thread is gone already, which is what was asked.
+        let _ = self.queue.send(Message::Stop);
     }
 }
 
-fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Box<dyn Queued>>) {
-    while let Ok(first) = rx.recv() {
+fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize) {
+    let mut stopping = false;
+    while !stopping {
+        let Ok(Message::Write(first)) = rx.recv() else {
+            break;
+        };
+        depth.fetch_sub(1, Ordering::SeqCst);
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(Message::Write(next)) => {
+                    depth.fetch_sub(1, Ordering::SeqCst);
+                    batch.push(next);
+                }
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
         let committed = commit_batch(pool, &mut batch);
         for request in batch {
             request.answer(committed.as_ref().map(|_| ()));
+        }
+    }
+    // Writes queued after a stop are dropped uncommitted: their waiters see the reply
+    // channel closed and answer `WriterStopped`.
+    while let Ok(message) = rx.try_recv() {
+        if let Message::Write(_) = message {
+            depth.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

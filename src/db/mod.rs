@@ -47,7 +47,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 
 pub use error::DbError;
-pub use url::{Backend, DbTarget};
+pub use url::{Backend, DbTarget, redact as redact_url};
 
 use crate::domain::dates::now_micros;
 use crate::domain::entries::LogEntry;
@@ -67,6 +67,11 @@ pub enum DbConn {
 /// Those journals only matter until the transaction ends; the durable WAL is unaffected.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;";
+
+/// Grouped writes that may wait for the writer thread before more are refused. A batch takes
+/// up to 256, so this is four batches of backlog: past that a client is better told to come
+/// back (503, Retry-After) than kept waiting while its request holds memory.
+pub const DEFAULT_WRITE_QUEUE_CAPACITY: usize = 1024;
 
 /// Opens connections with the concrete backend type, so a failure keeps its real cause
 /// (the multi-connection's own `establish` reduces every failure to "invalid URL").
@@ -127,6 +132,10 @@ pub struct Db {
     writer: Pool<Manager>,
     /// The group-commit writer, started by the first grouped write (the CLI never needs it).
     group: Arc<OnceLock<group::GroupWriter>>,
+    /// Room in the group-commit queue (see `with_write_queue_capacity`).
+    write_queue_capacity: usize,
+    /// Set by `stop_group_writer`: no grouped write may start the writer again.
+    group_stopped: Arc<std::sync::atomic::AtomicBool>,
     /// SQLite only: runs WAL checkpoints beside the writer instead of inside its commits.
     checkpointer: Option<wal::Checkpointer>,
     /// The migrations this open applied, oldest first (an upgrade may rebuild tables, so the
@@ -186,9 +195,49 @@ impl Db {
             readers,
             writer,
             group: Arc::new(OnceLock::new()),
+            write_queue_capacity: DEFAULT_WRITE_QUEUE_CAPACITY,
+            group_stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             checkpointer,
             applied_migrations: Arc::new(applied_migrations),
         })
+    }
+
+    /// Sets how many grouped writes may queue for the writer; takes effect when the writer
+    /// starts (at the first grouped write), so call it right after `open`.
+    pub fn with_write_queue_capacity(mut self, capacity: usize) -> Db {
+        self.write_queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// Grouped writes queued and not yet taken into a batch.
+    pub fn write_queue_depth(&self) -> usize {
+        self.group.get().map_or(0, group::GroupWriter::depth)
+    }
+
+    pub fn write_queue_capacity(&self) -> usize {
+        self.write_queue_capacity
+    }
+
+    /// False once the group-commit writer has ended (stopped, or its thread died): grouped
+    /// writes then fail, so the service is not healthy. True before the first grouped write.
+    pub fn group_writer_alive(&self) -> bool {
+        match self.group.get() {
+            // Whether its thread still runs, not whether it was asked to stop: a thread that
+            // died any other way must show too.
+            Some(writer) => writer.is_alive(),
+            None => !self.group_stopped.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+
+    /// Ends the group-commit writer after the writes already queued; later grouped writes are
+    /// refused with `WriterStopped`. For an orderly shutdown of an embedding process; the
+    /// HTTP API never calls it.
+    pub fn stop_group_writer(&self) {
+        self.group_stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(writer) = self.group.get() {
+            writer.stop();
+        }
     }
 
     /// The migrations this open applied, oldest first; empty when the schema was current.
@@ -262,18 +311,23 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut WriteTx<'_>) -> Result<T, DbError> + Send + 'static,
     {
+        if self.group_stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DbError::WriterStopped);
+        }
         let writer = match self.group.get() {
             Some(w) => w.clone(),
             None => {
-                let started = group::GroupWriter::start(self.writer.clone())?;
+                let started =
+                    group::GroupWriter::start(self.writer.clone(), self.write_queue_capacity)?;
                 // Two first writes may race here; the loser's thread ends with its queue.
                 self.group.get_or_init(|| started).clone()
             }
         };
+        // A closed reply channel means the writer dropped the write unrun: it has stopped.
         let out = writer
-            .submit(f)
+            .submit(f)?
             .await
-            .map_err(|_| DbError::Aborted("the writer thread stopped".into()))?;
+            .map_err(|_| DbError::WriterStopped)?;
         // Woken on failures too: a failed write may share its batch with committed ones.
         self.committed();
         out

@@ -20,7 +20,8 @@ impl Backend {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Not `Debug`-derived: a PostgreSQL URL may carry a password (see the impl below).
+#[derive(Clone, PartialEq, Eq)]
 pub enum DbTarget {
     /// A file path for SQLite.
     Sqlite(String),
@@ -75,9 +76,84 @@ impl DbTarget {
     }
 }
 
+impl std::fmt::Debug for DbTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbTarget::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DbTarget::Postgres(url) => f.debug_tuple("Postgres").field(&redact(url)).finish(),
+        }
+    }
+}
+
+/// Stands in for a secret in what is logged or printed.
+const REDACTED: &str = "***";
+
+/// `url` fit for logs and terminals: the password of `USER:PASSWORD@` and the value of a
+/// `password=` query parameter (both forms libpq accepts) become `***`. Everything else is
+/// kept, so an operator still sees which user, host and database were meant.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // The last `@` ends the userinfo: a password may itself contain an unescaped `@`.
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:{REDACTED}@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}={REDACTED}")
+                    }
+                    _ => param.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://amity:s3cret@db.example:5432/amity",
+                "postgres://amity:***@db.example:5432/amity",
+            ),
+            (
+                "postgresql://amity:p@ss:w0rd@localhost/amity?sslmode=require",
+                "postgresql://amity:***@localhost/amity?sslmode=require",
+            ),
+            (
+                "postgres://localhost/amity?user=amity&password=s3cret&sslmode=require",
+                "postgres://localhost/amity?user=amity&password=***&sslmode=require",
+            ),
+            (
+                "postgres://amity@localhost/amity",
+                "postgres://amity@localhost/amity",
+            ),
+            ("sqlite://amity.db", "sqlite://amity.db"),
+            ("amity.db", "amity.db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+        let target = DbTarget::parse("postgres://amity:s3cret@localhost/amity").unwrap();
+        assert!(!format!("{target:?}").contains("s3cret"));
+    }
 
     #[test]
     fn schemes() {

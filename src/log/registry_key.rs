@@ -56,7 +56,14 @@ pub enum KeyOrigin {
 pub fn load_or_create(dir: &Path, origin: &str) -> Result<(NoteSigner, KeyOrigin), KeyFileError> {
     let private = dir.join(PRIVATE_FILE);
     if private.exists() {
-        return load(&private, origin).map(|s| (s, KeyOrigin::Loaded));
+        let signer = load(&private, origin)?;
+        // The public files are derived from the private key, so a missing one is remade
+        // (a checkout that used to track them loses them on update); existing ones are
+        // left alone, so a start never rewrites files it did not create.
+        if !dir.join(VKEY_FILE).exists() || !dir.join(SSH_FILE).exists() {
+            write_public(dir, &signer)?;
+        }
+        return Ok((signer, KeyOrigin::Loaded));
     }
     let signer = create(dir, origin)?;
     Ok((signer, KeyOrigin::Created))
@@ -161,6 +168,13 @@ mod tests {
             assert!(matches!(err, KeyFileError::TooOpen { .. }), "{err}");
             fs::set_permissions(&private, fs::Permissions::from_mode(0o600)).unwrap();
         }
+        // A lost public file is remade from the private key on the next start.
+        fs::remove_file(dir.path().join(VKEY_FILE)).unwrap();
+        load_or_create(dir.path(), "registry.example.org").unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join(VKEY_FILE)).unwrap(),
+            vkey,
+        );
         let err = load_or_create(dir.path(), "other.example.org").unwrap_err();
         assert!(matches!(err, KeyFileError::OriginMismatch { .. }), "{err}");
     }

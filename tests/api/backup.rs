@@ -26,7 +26,7 @@ fn run(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn a_backup_taken_under_writes_restores_and_audits() {
-    let srv = TestServer::start(Backend::Sqlite).expect("server");
+    let srv = TestServer::start(Backend::Sqlite);
     let w = World::build(&srv);
     crate::audit::signed_registry_on(&srv, &w);
     let work = tempfile::tempdir().expect("temp dir");
@@ -108,8 +108,7 @@ fn a_backup_taken_under_writes_restores_and_audits() {
     let url = format!("sqlite://{}", restored.display());
     let again = TestServer::start_with_keys(Backend::Sqlite, Some(&keys), |s| {
         s.database_url = url.clone();
-    })
-    .expect("restored server");
+    });
     assert_eq!(again.log_size(), copied);
     // The auditor's pre-backup checkpoint is proven consistent with the restored log, every
     // entry replays, and the root matches the restored server's signed checkpoint.

@@ -10,9 +10,9 @@ use serde_json::Value;
 use crate::process::ServeProcess;
 use crate::support::{Backend, TestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_amity");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_amity");
 
-fn amity(args: &[&str], db: &str) -> std::process::Output {
+pub(crate) fn amity(args: &[&str], db: &str) -> std::process::Output {
     Command::new(BIN)
         .args(args)
         .env("DATABASE_URL", db)
@@ -85,9 +85,11 @@ fn create_token_on_the_host() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    base: String,
+    pub(crate) base: String,
+    /// The line in which the server announced its URL.
+    pub(crate) announced: String,
 }
 
 impl Drop for Served {
@@ -97,18 +99,32 @@ impl Drop for Served {
     }
 }
 
-fn serve(db: &str, extra: &[&str]) -> Served {
+pub(crate) fn serve(db: &str, extra: &[&str]) -> Served {
+    serve_with_env(db, extra, &[])
+}
+
+/// `serve` with extra environment variables (flags given through the environment).
+pub(crate) fn serve_with_env(db: &str, extra: &[&str], vars: &[(&str, &str)]) -> Served {
     let keys = std::path::Path::new(db.trim_start_matches("sqlite://"))
         .parent()
         .unwrap()
         .join("keys");
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(extra)
         .env("AMITY_KEYS_DIR", keys)
         .env("DATABASE_URL", db)
+        .envs(vars.iter().copied())
+        .stderr(Stdio::null());
+    start_serving(command)
+}
+
+/// Spawns `command` (an `amity serve`) with its stdout piped and waits until it prints its
+/// URL; it is killed when the result is dropped.
+pub(crate) fn start_serving(mut command: Command) -> Served {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("serve starts");
     let stdout = child.stdout.take().unwrap();
@@ -128,10 +144,14 @@ fn serve(db: &str, extra: &[&str]) -> Served {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    Served { child, base: url }
+    Served {
+        child,
+        base: url,
+        announced: line,
+    }
 }
 
-fn call(
+pub(crate) fn call(
     base: &str,
     method: &str,
     path: &str,

@@ -109,7 +109,7 @@ fn run(backend: Backend) {
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
 
-    let db = TestDb::create(backend).expect("test database");
+    let db = TestDb::create(backend);
     let keys = db.dir.path().join("keys");
     let log = db.dir.path().join("server.log");
     let state = db.dir.path().join("audit-state.json");

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use crate::both_backends;
 use crate::support::World;
+use crate::{both_backends, both_backends_with};
 
 both_backends!(concurrent_writes_commit_alone_or_fail_alone, |srv| {
     let w = World::build(&srv);
@@ -67,4 +67,159 @@ both_backends!(concurrent_writes_commit_alone_or_fail_alone, |srv| {
     for code in &codes {
         assert_eq!(srv.get(&format!("/api/v1/cities/{code}")).status, 200);
     }
+});
+
+/// The `amity_write_queue_depth` gauge from /metrics.
+fn queue_depth(srv: &crate::support::TestServer) -> i64 {
+    let text = srv.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("amity_write_queue_depth "))
+        .unwrap_or_else(|| panic!("no amity_write_queue_depth in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+/// Queues a grouped write from the host that holds the writer until `release` is sent (or
+/// dropped): every grouped write behind it waits in the queue.
+fn hold_the_writer(
+    srv: &crate::support::TestServer,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let (taken, is_taken) = std::sync::mpsc::channel::<()>();
+    let db = srv.state.db.clone();
+    let holder = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime
+            .block_on(db.write_grouped(move |_tx| {
+                let _ = taken.send(());
+                let _ = held.recv();
+                Ok(())
+            }))
+            .expect("the holding write commits");
+    });
+    is_taken.recv().expect("the writer took the holding write");
+    (release, holder)
+}
+
+fn city_body(code: &str) -> serde_json::Value {
+    json!({"code": code, "name": format!("Ville {code}"), "country": "FR"})
+}
+
+both_backends_with!(
+    full_write_queue_refuses_with_retry_after,
+    |s| s.write_queue_capacity = 1,
+    |srv| {
+        let admin = srv.admin();
+        let before = srv.log_size();
+        assert_eq!(queue_depth(&srv), 0);
+        let text = srv.get("/metrics").text();
+        assert!(text.contains("amity_write_queue_capacity 1"), "{text}");
+
+        let (release, holder) = hold_the_writer(&srv);
+        std::thread::scope(|scope| {
+            // Waits in the queue behind the held write: the one place there is.
+            let queued =
+                scope.spawn(|| srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-qa")));
+            let started = std::time::Instant::now();
+            while queue_depth(&srv) != 1 {
+                assert!(started.elapsed().as_secs() < 20, "the write never queued");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // No room left: refused at once, before it ran.
+            let refused = srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-qb"));
+            refused.assert_problem(503, "write_queue_full");
+            assert_eq!(refused.header("retry-after"), Some("1"));
+
+            release.send(()).expect("release the writer");
+            assert_eq!(queued.join().expect("client").status, 201);
+        });
+        holder.join().expect("holder");
+        assert_eq!(queue_depth(&srv), 0);
+        // The refused write changed nothing; the queued one is the only new entry.
+        assert_eq!(srv.get("/api/v1/cities/fr-qb").status, 404);
+        assert_eq!(srv.get("/api/v1/cities/fr-qa").status, 200);
+        assert_eq!(srv.log_size(), before + 1);
+
+        // Under a burst the queue refuses some and commits the rest; each refusal changed nothing.
+        let (release, holder) = hold_the_writer(&srv);
+        let codes: Vec<String> = (0..8).map(|i| format!("fr-b{i}")).collect();
+        let statuses: Vec<(String, u16)> = std::thread::scope(|scope| {
+            let clients: Vec<_> = codes
+                .iter()
+                .map(|code| {
+                    let (srv, admin) = (&srv, &admin);
+                    scope.spawn(move || {
+                        let r = srv.post("/api/v1/admin/cities", Some(admin), &city_body(code));
+                        if r.status == 503 {
+                            r.assert_problem(503, "write_queue_full");
+                            assert_eq!(r.header("retry-after"), Some("1"));
+                        }
+                        (code.clone(), r.status)
+                    })
+                })
+                .collect();
+            // Let the burst meet the full queue, then let the writer go.
+            let started = std::time::Instant::now();
+            while queue_depth(&srv) != 1 && started.elapsed().as_secs() < 20 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            release.send(()).expect("release the writer");
+            clients
+                .into_iter()
+                .map(|c| c.join().expect("client"))
+                .collect()
+        });
+        holder.join().expect("holder");
+        let committed = statuses.iter().filter(|(_, s)| *s == 201).count();
+        assert!(
+            statuses.iter().all(|(_, s)| *s == 201 || *s == 503),
+            "{statuses:?}"
+        );
+        assert!(
+            committed < codes.len(),
+            "capacity 1 refused nothing: {statuses:?}"
+        );
+        for (code, status) in &statuses {
+            let expect = if *status == 201 { 200 } else { 404 };
+            assert_eq!(
+                srv.get(&format!("/api/v1/cities/{code}")).status,
+                expect,
+                "{code}"
+            );
+        }
+        assert_eq!(srv.log_size(), before + 1 + committed as i64);
+    }
+);
+
+both_backends!(healthz_fails_when_the_writer_is_gone, |srv| {
+    let admin = srv.admin();
+    assert_eq!(
+        srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-ha"))
+            .status,
+        201
+    );
+    assert_eq!(srv.get("/healthz").status, 200);
+    let before = srv.log_size();
+
+    // On the host, as an embedding process shutting down would; nothing over HTTP can.
+    srv.state.db.stop_group_writer();
+    let started = std::time::Instant::now();
+    let health = loop {
+        let r = srv.get("/healthz");
+        if r.status != 200 || started.elapsed().as_secs() > 20 {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    health.assert_problem(503, "writer_stopped");
+    let refused = srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-hb"));
+    refused.assert_problem(503, "writer_stopped");
+    // Reads still work and show nothing changed.
+    assert_eq!(srv.get("/api/v1/cities/fr-hb").status, 404);
+    let size = srv.state.db.read(amity::db::log::size).expect("log size");
+    assert_eq!(size, before);
 });

@@ -204,8 +204,7 @@ fn a_client_sending_one_byte_a_second_is_cut_off() {
     let srv = TestServer::start_with(Backend::Sqlite, |s| {
         s.header_timeout_ms = 2_000;
         s.body_timeout_secs = 3;
-    })
-    .expect("server");
+    });
     let admin = srv.admin();
     let before = srv.log_size();
 

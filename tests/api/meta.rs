@@ -184,3 +184,76 @@ fn both_migration_sets_list_the_same_versions() {
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, postgres);
 }
+
+/// Every parameter sits where the document says: a `Path` parameter is a `{name}` of its
+/// template and every `{name}` has one, so `filename`, `signer` and `key` (query strings) can
+/// no longer come out as path parameters; and operation ids are unique. CI also runs
+/// openapi-spec-validator on the served document.
+#[test]
+fn openapi_parameters_are_where_they_are_sent() {
+    let srv = crate::support::TestServer::start(crate::support::Backend::Sqlite);
+    let doc = srv.get("/api/v1/openapi.json").json();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let template: std::collections::BTreeSet<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut in_path = std::collections::BTreeSet::new();
+            for p in &params {
+                let name = p["name"].as_str().unwrap();
+                match p["in"].as_str().unwrap() {
+                    "path" => {
+                        assert!(
+                            template.contains(name),
+                            "{method} {path}: path parameter {name}"
+                        );
+                        assert_eq!(
+                            p["required"], true,
+                            "{method} {path}: {name} must be required"
+                        );
+                        in_path.insert(name);
+                    }
+                    "query" => assert!(!template.contains(name), "{method} {path}: {name}"),
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+                checked += 1;
+            }
+            assert_eq!(in_path, template, "{method} {path}: path parameters");
+        }
+    }
+    assert!(checked > 40, "only {checked} parameters");
+    // Operation ids name operations, so no two may share one (the validator refuses that too).
+    let mut ids = std::collections::BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"]
+                .as_str()
+                .expect("every operation has an id");
+            assert!(ids.insert(id.to_string()), "operationId {id} is used twice");
+        }
+    }
+    // The three that were wrong, by name.
+    let query = |path: &str, method: &str, name: &str| {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == name && p["in"] == "query")
+    };
+    assert!(query("/api/v1/mous/{id}/versions", "post", "filename"));
+    assert!(query(
+        "/api/v1/activities/{id}/evidence",
+        "post",
+        "filename"
+    ));
+    assert!(query(
+        "/api/v1/mous/{id}/signing-statement",
+        "get",
+        "signer"
+    ));
+    assert!(query("/api/v1/mous/{id}/signing-statement", "get", "key"));
+}

@@ -151,7 +151,7 @@ both_backends_with!(
 #[test]
 fn large_upload_is_checkpointed_into_the_database_file() {
     use crate::support::{Backend, TestServer};
-    let srv = TestServer::start(Backend::Sqlite).expect("server");
+    let srv = TestServer::start(Backend::Sqlite);
     let w = World::build(&srv);
     let id = create_mou(&srv, &w.a, &w.partnership);
     let file = srv.db.dir.path().join("amity.db");

@@ -24,11 +24,9 @@ const RACES: usize = 12;
 /// Signatories of the racing city; a version can take this many signatures.
 const RACERS: usize = 5;
 
-#[test]
+crate::postgres_test! {
 fn two_servers_on_one_postgres_database() {
-    let Some(db) = TestDb::create(Backend::Postgres) else {
-        return;
-    };
+    let db = TestDb::create(Backend::Postgres);
     let bin = debug_bin();
     let keys = db.dir.path().join("keys");
     let log = db.dir.path().join("servers.log");
@@ -274,6 +272,7 @@ fn two_servers_on_one_postgres_database() {
         proofs + distinct.len()
     );
     drop((p1, p2));
+}
 }
 
 fn office_token(srv: &Remote, admin: &str, city: &str) -> String {
