@@ -260,9 +260,7 @@ fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
 /// given as `AMITY`, the override the README offers. `set -euo pipefail` is stricter than a
 /// pasting user's shell: the first failing step stops the run instead of scrolling by.
 fn readme_walkthroughs(backend: Backend) {
-    let Some(db) = TestDb::create(backend) else {
-        return;
-    };
+    let db = TestDb::create(backend);
     let srv = ServeProcess::start(
         Path::new(BIN),
         &db.url,
@@ -389,9 +387,10 @@ mod readme_walkthroughs {
         readme_walkthroughs(Backend::Sqlite);
     }
 
-    #[test]
-    fn postgres() {
-        readme_walkthroughs(Backend::Postgres);
+    crate::postgres_test! {
+        fn postgres() {
+            readme_walkthroughs(Backend::Postgres);
+        }
     }
 }
 
