@@ -337,12 +337,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             state,
             registry_key,
             token,
-        } => audit(crate::audit::AuditOptions {
-            server,
-            state,
-            registry_key,
+        } => audit(
+            &server,
             token,
-        }),
+            amity_verify::audit::AuditOptions {
+                state,
+                registry_key,
+            },
+        ),
         Command::Import {
             file,
             dry_run,
@@ -555,26 +557,21 @@ fn import(
     Ok(())
 }
 
-fn audit(opts: crate::audit::AuditOptions) -> Result<(), CliError> {
-    let report = crate::audit::run(&opts)?;
-    let mut out = std::io::stdout();
-    for check in &report.checks {
-        let mark = if check.ok { "PASS" } else { "FAIL" };
-        let _ = writeln!(out, "{mark}  {}: {}", check.name, check.detail);
-    }
-    let _ = writeln!(
-        out,
-        "{} entries replayed ({:.0} entries/s)",
-        report.size, report.entries_per_second
-    );
+fn audit(
+    server: &str,
+    token: Option<String>,
+    opts: amity_verify::audit::AuditOptions,
+) -> Result<(), CliError> {
+    let client =
+        amity_verify_cli::HttpFetch::new(server, token, std::time::Duration::from_secs(60));
+    let report = amity_verify::audit::run(&client, &opts).map_err(|e| CliError(e.to_string()))?;
+    let _ = amity_verify_cli::render_audit(&report, &mut std::io::stdout());
     if report.passed() {
-        let _ = writeln!(out, "verdict: PASS");
         if let Some(state) = &opts.state {
-            let _ = writeln!(out, "kept this checkpoint in {}", state.display());
+            println!("kept this checkpoint in {}", state.display());
         }
         Ok(())
     } else {
-        let _ = writeln!(out, "verdict: FAIL");
         Err(CliError(
             "the audit found problems (see FAIL lines above)".into(),
         ))

@@ -5,7 +5,6 @@
 
 pub mod api;
 pub mod app;
-pub mod audit;
 pub use amity_verify::bundle;
 pub mod cli;
 pub mod config;

@@ -45,7 +45,7 @@ pub mod mous;
 pub mod names;
 pub mod offices;
 pub mod partnerships;
-pub mod replay;
+pub use amity_verify::replay;
 pub mod signatures;
 pub mod text;
 pub mod tokens;

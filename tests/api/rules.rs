@@ -93,6 +93,27 @@ both_backends!(key_bound_is_named_by_all_three_verifiers, |srv| {
         "{text}"
     );
 
+    // 2b. The standalone `amity-verify audit`, the same replay without the server crate.
+    let standalone = std::path::Path::new(BIN).with_file_name("amity-verify");
+    assert!(
+        standalone.exists(),
+        "{} is missing: run the tests from the workspace root (`cargo test`), which builds it",
+        standalone.display()
+    );
+    let out = Command::new(&standalone)
+        .args(["audit", "--server", srv.base.as_str()])
+        .env_remove("AMITY_TOKEN")
+        .env_remove("AMITY_REGISTRY_KEY")
+        .output()
+        .expect("amity-verify runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("signature 1: key_bound: the statement claims deputy@us-hou"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: FAIL"), "{text}");
+
     // 3. `amity verify`, offline, from the bundle.
     let (ok, out) = verify_bundle(&srv, &mou);
     assert!(!ok, "{out}");

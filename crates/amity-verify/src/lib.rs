@@ -5,6 +5,7 @@
 //! modules, so a format is parsed and a rule is checked in exactly one place. The formats are
 //! specified in the repository's `docs/formats/`.
 
+pub mod audit;
 pub mod bundle;
 pub mod entries;
 pub mod jcs;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod offline;
+pub mod replay;
 pub mod rules;
 pub mod sshsig;
 pub mod statement;

@@ -1,6 +1,6 @@
 //! The standalone binary against a bundle the server produced (an executed MOU with two
 //! versions and three signatures, written by the server's bundle test with
-//! `AMITY_UPDATE_VERIFY_FIXTURE=crates/amity-verify/tests/fixtures`): it passes with the
+//! `AMITY_UPDATE_VERIFY_FIXTURE=crates/amity-verify-cli/tests/fixtures`): it passes with the
 //! registry key and the document, and any change to what it proves makes it fail, naming the
 //! check.
 

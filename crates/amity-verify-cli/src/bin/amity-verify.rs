@@ -1,11 +1,16 @@
 //! `amity-verify`: the auditor's offline checks, built without the server.
 //!
-//! `amity-verify bundle FILE…` checks evidence bundles (docs/formats/bundle.md) and
-//! `amity-verify signature` checks one MOU signature (docs/formats/statements.md). Both print
-//! every check and exit 0 only when all pass; the rules are those of docs/audit-rules.md.
+//! `amity-verify bundle FILE…` checks evidence bundles (docs/formats/bundle.md),
+//! `amity-verify signature` checks one MOU signature (docs/formats/statements.md), and
+//! `amity-verify audit --server URL` replays a whole registry over its public API. Each prints
+//! every check and exits 0 only when all pass; the rules are those of docs/audit-rules.md.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use amity_verify::audit::{self, AuditOptions};
+use amity_verify_cli::{HttpFetch, render_audit};
 
 use clap::{Parser, Subcommand};
 
@@ -13,7 +18,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "amity-verify",
     version,
-    about = "Check Amity evidence bundles and MOU signatures offline: no network, no database"
+    about = "Check Amity evidence bundles and MOU signatures offline, or audit a whole registry over its API"
 )]
 struct Args {
     #[command(subcommand)]
@@ -22,6 +27,29 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Audit a whole registry over its public API: the signed checkpoint, its consistency with
+    /// the one kept from the last run, every entry replayed (root, registry rules, key
+    /// bindings), every MOU signature re-verified, and the served state against the log.
+    Audit {
+        /// The registry's base URL.
+        #[arg(long, env = "AMITY_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// A file that keeps the last checkpoint that passed; the next run proves the log
+        /// extends it.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// The registry key you trust (C2SP vkey); without it the kept one, else the served one
+        /// (trusted on first use, said plainly).
+        #[arg(long = "registry-key", env = "AMITY_REGISTRY_KEY")]
+        registry_key: Option<String>,
+        /// An auditor's token: documents and evidence are then checked against their logged
+        /// hashes too.
+        #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Seconds each request may take.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Check evidence bundles (GET /api/v1/mous/{id}/bundle): inclusion proofs into the signed
     /// checkpoint, the MOU, its versions and keys as logged, and every signature of the chain.
     Bundle {
@@ -53,6 +81,36 @@ enum Command {
 
 fn main() -> ExitCode {
     match Args::parse().command {
+        Command::Audit {
+            server,
+            state,
+            registry_key,
+            token,
+            timeout,
+        } => {
+            let client = HttpFetch::new(&server, token, Duration::from_secs(timeout.max(1)));
+            let opts = AuditOptions {
+                state: state.clone(),
+                registry_key,
+            };
+            match audit::run(&client, &opts) {
+                Ok(report) => {
+                    let _ = render_audit(&report, &mut std::io::stdout());
+                    if report.passed() {
+                        if let Some(state) = &state {
+                            println!("kept this checkpoint in {}", state.display());
+                        }
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("amity-verify: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bundle {
             files,
             document,

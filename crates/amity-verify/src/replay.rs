@@ -1,16 +1,22 @@
 //! Replaying the log: the rules every sequence of entries must follow, checked from the entry
-//! bytes alone. An auditor runs this over a whole log it fetched; nothing here trusts the
-//! server's tables.
+//! bytes alone (docs/audit-rules.md). An auditor runs this over a whole log it fetched;
+//! nothing here trusts the server's tables.
 
 use std::collections::{HashMap, HashSet};
 
-use super::dates::parse_instant;
-use super::entries::{
+use crate::entries::{
     ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved, KeyEnded,
     KeyRegistered, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn, OfficeCreated,
     PartnershipRegistered, PartnershipStatusChanged, TokenIssued, TokenRevoked,
 };
-use super::partnerships::{Status, Trigger, allowed_targets};
+use crate::rules::{Status, Trigger, allowed_targets};
+
+/// A logged instant (RFC 3339, as entries write them) in microseconds since the epoch.
+fn parse_instant(value: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
 
 /// A rule an entry broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +129,7 @@ impl Replay {
         if entry.to_bytes().ok().as_deref() != Some(bytes) {
             self.finding(index, "entry is not canonical JSON (RFC 8785)");
         }
-        let time = parse_instant("time", &entry.time).ok();
+        let time = parse_instant(&entry.time);
         if time.is_none() {
             self.finding(index, "entry has no valid `time`");
         }
@@ -475,7 +481,7 @@ impl Replay {
         let from = e
             .effective_at
             .as_deref()
-            .and_then(|t| parse_instant("effective_at", t).ok())
+            .and_then(parse_instant)
             .unwrap_or(time);
         match self.keys.get_mut(&id) {
             Some(k) if !k.revoked && k.retired_from.is_none() => k.retired_from = Some(from),
@@ -492,7 +498,7 @@ impl Replay {
         let since = e
             .compromised_since
             .as_deref()
-            .and_then(|t| parse_instant("compromised_since", t).ok())
+            .and_then(parse_instant)
             .unwrap_or(i64::MIN);
         match self.keys.get_mut(&id) {
             Some(k) if !k.revoked => {
@@ -518,7 +524,8 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::entries::{canonical_json, kinds};
+    use crate::entries::kinds;
+    use crate::jcs::canonical_json;
     use serde_json::{Value, json};
 
     /// The fields every entry of `kind` must carry, with placeholder values; a test names

@@ -1,8 +1,12 @@
-//! `amity audit`: an auditor's full check of a registry over its public API. It verifies the
-//! signed checkpoint, proves it consistent with the one kept from the last run, replays every
-//! entry to recompute the root and the registry's rules, and compares the registry's current
-//! state with what the log says. Nothing the server says is taken on trust beyond the
-//! registry key (given, kept from a previous run, or trusted on first use, said plainly).
+//! The full audit of a registry over its public API (`amity audit`, `amity-verify audit`). It
+//! verifies the signed checkpoint, proves it consistent with the one kept from the last run,
+//! replays every entry to recompute the root and the registry's rules, and compares the
+//! registry's current state with what the log says. Nothing the server says is taken on trust
+//! beyond the registry key (given, kept from a previous run, or trusted on first use, said
+//! plainly). The rules are those of docs/audit-rules.md.
+//!
+//! The audit reads the API through [`Fetch`], so this crate needs no HTTP client: the binaries
+//! that run it bring one.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -14,12 +18,46 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::CliError;
-use crate::crypto::keys::PublicKey;
-use crate::domain::replay::Replay;
-use crate::log::merkle::{self, MemoryTree};
-use crate::log::note::{Checkpoint, NoteVerifier, open_checkpoint};
-use amity_verify::rules::{KeyHolder, key_bound};
+use crate::keys::PublicKey;
+use crate::merkle::{self, MemoryTree};
+use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
+use crate::replay::Replay;
+use crate::rules::{KeyHolder, key_bound};
+
+/// Why an audit could not run to its verdict (as opposed to a check that failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The registry could not be read: the request failed, or the answer was not what the
+    /// API serves.
+    #[error("{0}")]
+    Fetch(String),
+    #[error("{path}: {message}")]
+    StateFile { path: PathBuf, message: String },
+    #[error("registry key {vkey:?}: {message}")]
+    RegistryKey { vkey: String, message: String },
+    #[error("recomputing the tree: {0}")]
+    Tree(String),
+}
+
+/// Reads the registry's public API: a `GET` of `path` (e.g. `/api/v1/log/checkpoint`) that
+/// answers the body of a 200, or an error naming what failed. Called from several threads.
+pub trait Fetch: Sync {
+    fn get_bytes(&self, path: &str) -> Result<Vec<u8>, AuditError>;
+
+    /// Whether requests carry a token that may read documents and evidence.
+    fn has_token(&self) -> bool;
+
+    fn get_text(&self, path: &str) -> Result<String, AuditError> {
+        String::from_utf8(self.get_bytes(path)?)
+            .map_err(|_| AuditError::Fetch(format!("GET {path}: the answer is not UTF-8")))
+    }
+
+    fn get_json(&self, path: &str) -> Result<Value, AuditError> {
+        let text = self.get_text(path)?;
+        serde_json::from_str(&text)
+            .map_err(|e| AuditError::Fetch(format!("GET {path}: not JSON: {e}")))
+    }
+}
 
 /// What an audit run keeps between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,79 +96,29 @@ impl Report {
     }
 }
 
-/// A small JSON-over-HTTP client for the registry's public read API.
-struct Client {
-    base: String,
-    agent: ureq::Agent,
-    token: Option<String>,
-}
-
-impl Client {
-    fn new(server: &str, token: Option<String>) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(60)))
-            .build()
-            .into();
-        Client {
-            base: server.trim_end_matches('/').to_string(),
-            agent,
-            token,
-        }
-    }
-
-    fn get_bytes(&self, path: &str) -> Result<Vec<u8>, CliError> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.agent.get(&url);
-        if let Some(t) = &self.token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut res = req
-            .call()
-            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
-        let status = res.status().as_u16();
-        let body = res
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| CliError(format!("GET {url}: {e}")))?;
-        if status != 200 {
-            return Err(CliError(format!(
-                "GET {url}: HTTP {status}: {}",
-                String::from_utf8_lossy(&body)
-            )));
-        }
-        Ok(body)
-    }
-
-    fn get_text(&self, path: &str) -> Result<String, CliError> {
-        String::from_utf8(self.get_bytes(path)?)
-            .map_err(|_| CliError(format!("GET {path}: the answer is not UTF-8")))
-    }
-
-    fn get_json(&self, path: &str) -> Result<Value, CliError> {
-        let text = self.get_text(path)?;
-        serde_json::from_str(&text).map_err(|e| CliError(format!("GET {path}: not JSON: {e}")))
+fn state_error(path: &Path, message: impl std::fmt::Display) -> AuditError {
+    AuditError::StateFile {
+        path: path.to_path_buf(),
+        message: message.to_string(),
     }
 }
 
-fn load_state(path: &Path) -> Result<Option<AuditState>, CliError> {
+fn load_state(path: &Path) -> Result<Option<AuditState>, AuditError> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| CliError(format!("{}: not an audit state file: {e}", path.display()))),
+            .map_err(|e| state_error(path, format!("not an audit state file: {e}"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CliError(format!("{}: {e}", path.display()))),
+        Err(e) => Err(state_error(path, e)),
     }
 }
 
-fn save_state(path: &Path, state: &AuditState) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(state).map_err(|e| CliError(e.to_string()))?;
+fn save_state(path: &Path, state: &AuditState) -> Result<(), AuditError> {
+    let text = serde_json::to_string_pretty(state).map_err(|e| state_error(path, e))?;
     // Write then rename, so a crash never leaves half a state file.
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| CliError(format!("{}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError(format!("{}: {e}", path.display())))
+    std::fs::write(&tmp, text).map_err(|e| state_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| state_error(path, e))
 }
 
 fn hashes(v: &Value) -> Option<Vec<merkle::Hash>> {
@@ -144,18 +132,18 @@ fn hashes(v: &Value) -> Option<Vec<merkle::Hash>> {
         .collect()
 }
 
+/// What the auditor brings besides the registry to read.
 pub struct AuditOptions {
-    pub server: String,
+    /// Where the checkpoint that passed is kept between runs.
     pub state: Option<PathBuf>,
+    /// The registry key the auditor trusts (C2SP vkey).
     pub registry_key: Option<String>,
-    /// An auditor (or admin) token: lets the audit download MOU documents and activity
-    /// evidence, which are not public, and check them against the hashes the log recorded.
-    pub token: Option<String>,
 }
 
-/// Runs every check and returns the report; saves the new checkpoint only if all passed.
-pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
-    let client = Client::new(&opts.server, opts.token.clone());
+/// Runs every check over `client` and returns the report; saves the new checkpoint only if
+/// all passed. With a token that may read them (`Fetch::has_token`), MOU documents and
+/// activity evidence are checked against the hashes the log recorded too.
+pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError> {
     let mut report = Report {
         checks: Vec::new(),
         size: 0,
@@ -182,8 +170,10 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
              out of band before relying on this audit",
         ),
     };
-    let verifier = NoteVerifier::from_vkey(&vkey)
-        .map_err(|e| CliError(format!("registry key {vkey:?}: {e}")))?;
+    let verifier = NoteVerifier::from_vkey(&vkey).map_err(|e| AuditError::RegistryKey {
+        vkey: vkey.clone(),
+        message: e.to_string(),
+    })?;
     report.add(
         "registry key",
         served_vkey == vkey,
@@ -221,7 +211,7 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
             "no earlier checkpoint kept (first run)",
         ),
         Some(state) => {
-            let check = consistent(&client, &verifier, &state.checkpoint, &checkpoint);
+            let check = consistent(client, &verifier, &state.checkpoint, &checkpoint);
             match check {
                 Ok(detail) => report.add("consistency with kept checkpoint", true, detail),
                 Err(detail) => report.add("consistency with kept checkpoint", false, detail),
@@ -231,7 +221,7 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
 
     // 4. Replay every entry up to the checkpoint: leaf hashes, the root, the rules.
     let started = Instant::now();
-    let (tree, replay, entry_problems) = replay_entries(&client, checkpoint.size)?;
+    let (tree, replay, entry_problems) = replay_entries(client, checkpoint.size)?;
     report.entries_per_second = checkpoint.size as f64 / started.elapsed().as_secs_f64().max(1e-9);
     report.add(
         "entries match their leaf hashes",
@@ -243,7 +233,7 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
         },
     );
     let root = merkle::root(checkpoint.size, &mut &tree)
-        .map_err(|e| CliError(format!("recomputing the root: {e}")))?;
+        .map_err(|e| AuditError::Tree(format!("the root: {e}")))?;
     report.add(
         "root recomputed from entries",
         root == checkpoint.root,
@@ -280,15 +270,15 @@ pub fn run(opts: &AuditOptions) -> Result<Report, CliError> {
 
     // 5. Every MOU signature, re-verified from the served chains against the logged hashes and
     //    the keys the log recorded, in batches.
-    let (ok, detail) = verify_signatures(&client, &replay, verifier.name())?;
+    let (ok, detail) = verify_signatures(client, &replay, verifier.name())?;
     report.add("signatures verify", ok, detail);
 
     // 6. With a token that may read them, every MOU document against its logged hash.
-    let (ok, detail) = check_documents(&client, &replay);
+    let (ok, detail) = check_documents(client, &replay);
     report.add("documents match their logged hashes", ok, detail);
 
     // 7. The registry's current state says what the log says.
-    let mismatches = compare_state(&client, &replay)?;
+    let mismatches = compare_state(client, &replay)?;
     let grew = client
         .get_json("/healthz")?
         .get("log_size")
@@ -366,15 +356,15 @@ type ChainCheck = (usize, Vec<String>);
 /// Fetches one MOU's chain and checks each link against the log, queueing the good ones for
 /// the batch equation.
 fn check_chain<'k>(
-    client: &Client,
+    client: &dyn Fetch,
     replay: &Replay,
     keys: &'k LoggedKeys<'_>,
     id: &str,
     namespace: &str,
     pending: &mut Vec<Pending<'k>>,
     problems: &mut Vec<String>,
-) -> Result<(), CliError> {
-    use crate::crypto::{sshsig, statement};
+) -> Result<(), AuditError> {
+    use crate::{sshsig, statement};
     let Some(logged) = replay.mous().get(id).map(|m| &m.signatures) else {
         problems.push(format!("MOU {id} is not in the log"));
         return Ok(());
@@ -448,7 +438,7 @@ fn check_chain<'k>(
 /// accepts; only if the batch fails is each checked alone with `verify_strict`, to name the
 /// bad ones. Returns how many were checked.
 fn verify_pending(pending: &mut Vec<Pending<'_>>, problems: &mut Vec<String>) -> usize {
-    use crate::crypto::strict_batch::{Signed, verify_all_strict};
+    use crate::strict_batch::{Signed, verify_all_strict};
     let items: Vec<Signed<'_>> = pending
         .iter()
         .map(|p| Signed {
@@ -486,11 +476,11 @@ fn verify_pending(pending: &mut Vec<Pending<'_>>, problems: &mut Vec<String>) ->
 /// The Ed25519 equations are checked in batches (see [`verify_pending`]), by the fetchers
 /// themselves, so the work spreads over every core.
 fn verify_signatures(
-    client: &Client,
+    client: &dyn Fetch,
     replay: &Replay,
     origin: &str,
-) -> Result<(bool, String), CliError> {
-    use crate::crypto::statement;
+) -> Result<(bool, String), AuditError> {
+    use crate::statement;
     let namespace = statement::mou_signature_namespace(origin);
     // The whole check is timed (fetching the chains, hashing and parsing each statement and
     // signature, the batch equations), not just the batches: that is the rate an auditor sees.
@@ -522,7 +512,7 @@ fn verify_signatures(
     // verification rate instead of the round-trip rate. Results are joined in MOU order.
     let workers = CHAIN_FETCHERS.min(mous.len()).max(1);
     let chunk = mous.len().div_ceil(workers).max(1);
-    let results: Vec<Result<ChainCheck, CliError>> = std::thread::scope(|scope| {
+    let results: Vec<Result<ChainCheck, AuditError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = mous
             .chunks(chunk)
             .map(|ids| {
@@ -555,7 +545,7 @@ fn verify_signatures(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(CliError("a chain fetcher panicked".into())))
+                    .unwrap_or_else(|_| Err(AuditError::Fetch("a chain fetcher panicked".into())))
             })
             .collect()
     });
@@ -592,7 +582,7 @@ fn verify_signatures(
 
 /// Downloads every logged document, MOU versions and activity evidence (when the audit has a
 /// token), and compares its SHA-256 with the hash the log recorded when it was stored.
-fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
+fn check_documents(client: &dyn Fetch, replay: &Replay) -> (bool, String) {
     // (what, where, logged SHA-256 hex)
     let mut documents: Vec<(String, String, &String)> = Vec::new();
     for (id, mou) in replay.mous() {
@@ -616,7 +606,7 @@ fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
     }
     documents.sort();
     let total = documents.len();
-    if client.token.is_none() {
+    if !client.has_token() {
         return (
             true,
             format!(
@@ -629,7 +619,7 @@ fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
     for (what, path, logged) in documents {
         match client.get_bytes(&path) {
             Ok(bytes) => {
-                let got = hex::encode(crate::crypto::sha256(&bytes));
+                let got = hex::encode(crate::sha256(&bytes));
                 if got != *logged {
                     problems.push(format!(
                         "{what}: the document hashes to {got}, the log says {logged}"
@@ -650,7 +640,7 @@ fn check_documents(client: &Client, replay: &Replay) -> (bool, String) {
 }
 
 fn consistent(
-    client: &Client,
+    client: &dyn Fetch,
     verifier: &NoteVerifier,
     kept_note: &str,
     new: &Checkpoint,
@@ -681,7 +671,7 @@ fn consistent(
             "/api/v1/log/proof/consistency?from={}&to={}",
             old.size, new.size
         ))
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.to_string())?;
     let hashes = proof
         .get("proof")
         .and_then(hashes)
@@ -714,9 +704,9 @@ fn progress(total: u64) -> indicatif::ProgressBar {
 
 /// Fetches entries `[0, size)`, checking each against its served leaf hash.
 fn replay_entries(
-    client: &Client,
+    client: &dyn Fetch,
     size: u64,
-) -> Result<(MemoryTree, Replay, Vec<String>), CliError> {
+) -> Result<(MemoryTree, Replay, Vec<String>), AuditError> {
     let mut tree = MemoryTree::new();
     let mut replay = Replay::new();
     let mut problems = Vec::new();
@@ -757,7 +747,7 @@ fn replay_entries(
                 ));
             }
             tree.push_leaf_hash(leaf)
-                .map_err(|e| CliError(format!("rebuilding the tree: {e}")))?;
+                .map_err(|e| AuditError::Tree(e.to_string()))?;
             replay.apply(index, &bytes);
             index += 1;
             if index >= size {
@@ -775,7 +765,7 @@ fn replay_entries(
 }
 
 /// Compares every served partnership's status with the replayed one.
-fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliError> {
+fn compare_state(client: &dyn Fetch, replay: &Replay) -> Result<Vec<String>, AuditError> {
     let mut mismatches = Vec::new();
     let mut seen = 0usize;
     let mut cursor: Option<String> = None;
@@ -807,7 +797,7 @@ fn compare_state(client: &Client, replay: &Replay) -> Result<Vec<String>, CliErr
             None => break,
         }
     }
-    let now = crate::domain::dates::now_micros();
+    let now = chrono::Utc::now().timestamp_micros();
     let mut key_ids: Vec<&String> = replay.keys().keys().collect();
     key_ids.sort();
     for id in key_ids {
