@@ -39,6 +39,15 @@ impl From<crate::domain::DomainError> for CliError {
     }
 }
 
+impl From<crate::server::StartupError> for CliError {
+    fn from(e: crate::server::StartupError) -> Self {
+        match e {
+            crate::server::StartupError::Database(d) => CliError::from(d),
+            other => CliError(other.to_string()),
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError(e.to_string())

@@ -9,20 +9,32 @@ use actix_web::middleware::{DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, AppState};
-use crate::cli::CliError;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::log::registry_key::{self, KeyOrigin};
 
 /// Pending connections the kernel queues before the server accepts them.
 const LISTEN_BACKLOG: i32 = 4096;
 
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    RegistryKey(#[from] registry_key::KeyFileError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
 /// Loads (or creates) the registry key, opens the database (running migrations) and binds
 /// the listener.
-pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> {
-    let (signer, how) = registry_key::load_or_create(&settings.keys_dir, &settings.origin)
-        .map_err(|e| CliError(e.to_string()))?;
+pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupError> {
+    let (signer, how) = registry_key::load_or_create(&settings.keys_dir, &settings.origin)?;
     if how == KeyOrigin::Created {
         tracing::info!(
             dir = %settings.keys_dir.display(),
@@ -32,13 +44,17 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), CliError> 
     }
     let db = Db::open(&settings.database_url, settings.pool_size)?
         .with_write_queue_capacity(settings.write_queue_capacity);
-    let listener = TcpListener::bind(&settings.bind)
-        .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
+    let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Listen {
+        address: settings.bind.clone(),
+        source,
+    })?;
     // std listens with a backlog of 128; a burst of new connections beyond that would wait
     // for SYN retries (a second or more each). Listening again only raises the queue (Linux
     // caps it at net.core.somaxconn).
-    rustix::net::listen(&listener, LISTEN_BACKLOG)
-        .map_err(|e| CliError(format!("cannot listen on {}: {e}", settings.bind)))?;
+    rustix::net::listen(&listener, LISTEN_BACKLOG).map_err(|e| StartupError::Listen {
+        address: settings.bind.clone(),
+        source: e.into(),
+    })?;
     Ok((AppState::new(db, settings, signer), listener))
 }
 
