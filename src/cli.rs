@@ -1,6 +1,8 @@
 //! The `amity` command line: the server, migrations and host-side administration.
 
 use std::io::Write;
+
+use amity_verify_cli::ClientError;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,12 @@ impl From<crate::server::StartupError> for CliError {
             crate::server::StartupError::Database(d) => CliError::from(d),
             other => CliError(other.to_string()),
         }
+    }
+}
+
+impl From<amity_verify_cli::ClientError> for CliError {
+    fn from(e: amity_verify_cli::ClientError) -> Self {
+        CliError(e.to_string())
     }
 }
 
@@ -393,7 +401,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Keygen { file, comment, .. } => signatory::keygen(&file, &comment),
+        Command::Keygen { file, comment, .. } => Ok(signatory::keygen(&file, &comment)?),
         Command::Keys {
             command:
                 KeysCommand::Register {
@@ -573,7 +581,7 @@ fn audit(
 ) -> Result<(), CliError> {
     let client =
         amity_verify_cli::HttpFetch::new(server, token, std::time::Duration::from_secs(60));
-    let report = amity_verify::audit::run(&client, &opts).map_err(|e| CliError(e.to_string()))?;
+    let report = amity_verify::audit::run(&client, &opts).map_err(ClientError::from)?;
     let _ = amity_verify_cli::render_audit(&report, &mut std::io::stdout());
     if report.passed() {
         if let Some(state) = &opts.state {

@@ -6,19 +6,19 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::cli::CliError;
 use crate::crypto::keys::{self, KeyPair, PublicKey};
 use crate::crypto::sshsig;
 use crate::crypto::statement::{
     KeyRegistrationStatement, MouSignatureStatement, key_event_namespace, mou_signature_namespace,
     sha256_hex,
 };
+use amity_verify_cli::ClientError;
 
 /// How often `sign` re-fetches and re-signs when another signature took its chain position.
 const MAX_SIGN_ATTEMPTS: usize = 5;
 
-fn err(what: &str) -> impl Fn(String) -> CliError + '_ {
-    move |e| CliError(format!("{what}: {e}"))
+fn unreachable(what: &str) -> impl Fn(String) -> ClientError + '_ {
+    move |e| ClientError::Unreachable(format!("{what}: {e}"))
 }
 
 /// A small HTTP client for the registry API.
@@ -81,24 +81,24 @@ impl Client {
 
     /// The operator's message for a failed exchange; a timeout says which limit ran out and
     /// how to raise it.
-    fn failure(&self, e: ureq::Error) -> CliError {
+    fn failure(&self, e: ureq::Error) -> ClientError {
         match e {
-            ureq::Error::Timeout(ureq::Timeout::Connect) => CliError(format!(
+            ureq::Error::Timeout(ureq::Timeout::Connect) => ClientError::Unreachable(format!(
                 "{}: could not connect within {} s (--connect-timeout, AMITY_CONNECT_TIMEOUT)",
                 self.server,
                 self.timeouts.connect.as_secs_f64()
             )),
-            ureq::Error::Timeout(_) => CliError(format!(
+            ureq::Error::Timeout(_) => ClientError::Unreachable(format!(
                 "{}: no complete answer within {} s; the registry may be down or overloaded \
                  (--timeout, AMITY_HTTP_TIMEOUT)",
                 self.server,
                 self.timeouts.overall.as_secs_f64()
             )),
-            other => err(&self.server)(other.to_string()),
+            other => unreachable(&self.server)(other.to_string()),
         }
     }
 
-    fn finish(&self, mut res: ureq::http::Response<ureq::Body>) -> Result<Reply, CliError> {
+    fn finish(&self, mut res: ureq::http::Response<ureq::Body>) -> Result<Reply, ClientError> {
         let status = res.status().as_u16();
         let body = res
             .body_mut()
@@ -109,7 +109,7 @@ impl Client {
         Ok(Reply { status, body })
     }
 
-    pub fn get(&self, path: &str) -> Result<Reply, CliError> {
+    pub fn get(&self, path: &str) -> Result<Reply, ClientError> {
         let res = self
             .agent
             .get(format!("{}{path}", self.server))
@@ -119,7 +119,7 @@ impl Client {
         self.finish(res)
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Reply, CliError> {
+    pub fn post(&self, path: &str, body: &Value) -> Result<Reply, ClientError> {
         let res = self
             .agent
             .post(format!("{}{path}", self.server))
@@ -144,9 +144,9 @@ fn query_value(value: &str) -> String {
         .collect()
 }
 
-fn read_key(path: &Path) -> Result<KeyPair, CliError> {
+fn read_key(path: &Path) -> Result<KeyPair, ClientError> {
     keys::read_private_key_file(path)
-        .map_err(|e| CliError(format!("cannot use the key {}: {e}", path.display())))
+        .map_err(|e| ClientError::File(format!("cannot use the key {}: {e}", path.display())))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -155,10 +155,10 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// `amity keygen`: writes FILE (private, mode 0600) and FILE.pub, OpenSSH format.
-pub fn keygen(file: &Path, comment: &str) -> Result<(), CliError> {
+pub fn keygen(file: &Path, comment: &str) -> Result<(), ClientError> {
     let signing = keys::generate_signing_key();
     let public = keys::write_keypair_files(file, &signing, comment)
-        .map_err(|e| CliError(format!("cannot write {}: {e}", file.display())))?;
+        .map_err(|e| ClientError::File(format!("cannot write {}: {e}", file.display())))?;
     println!("{}", public.to_openssh_line());
     eprintln!(
         "wrote {} (private, keep it on this machine) and {}.pub\nfingerprint {}",
@@ -177,21 +177,24 @@ pub fn register_key(
     signer: &str,
     role: &str,
     city: &str,
-) -> Result<Value, CliError> {
+) -> Result<Value, ClientError> {
     let pair = read_key(key_file)?;
     let r = client.get(&format!(
         "/api/v1/cities/{}/keys/challenge",
         query_value(city)
     ))?;
     if r.status != 200 {
-        return Err(CliError(format!("challenge refused: {}", r.problem())));
+        return Err(ClientError::Refused(format!(
+            "challenge refused: {}",
+            r.problem()
+        )));
     }
     let c = r.json();
     let (Some(challenge), Some(registry)) = (
         c.get("challenge").and_then(Value::as_str),
         c.get("registry").and_then(Value::as_str),
     ) else {
-        return Err(CliError("the server sent no challenge".into()));
+        return Err(ClientError::Refused("the server sent no challenge".into()));
     };
     let statement = KeyRegistrationStatement {
         action: KeyRegistrationStatement::ACTION.into(),
@@ -205,9 +208,9 @@ pub fn register_key(
     };
     let bytes = statement
         .to_bytes()
-        .map_err(|e| CliError(format!("cannot build the statement: {e}")))?;
+        .map_err(|e| ClientError::Invalid(format!("cannot build the statement: {e}")))?;
     let signature = sshsig::sign(&pair.signing_key, &key_event_namespace(registry), &bytes)
-        .map_err(|e| CliError(e.to_string()))?;
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
     let r = client.post(
         &format!("/api/v1/cities/{}/keys", query_value(city)),
         &json!({
@@ -218,7 +221,10 @@ pub fn register_key(
         }),
     )?;
     if r.status != 201 {
-        return Err(CliError(format!("registration refused: {}", r.problem())));
+        return Err(ClientError::Refused(format!(
+            "registration refused: {}",
+            r.problem()
+        )));
     }
     Ok(r.json())
 }
@@ -239,22 +245,22 @@ fn check_offer(
     mou: &str,
     key: &PublicKey,
     doc_hex: &str,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     if st.mou_id != mou {
-        return Err(CliError(format!(
+        return Err(ClientError::Invalid(format!(
             "the server offered a statement for MOU {}, not {mou}",
             st.mou_id
         )));
     }
     if !st.signer_key_matches(key) {
-        return Err(CliError(format!(
+        return Err(ClientError::Invalid(format!(
             "the statement names key {}, but your key is {}",
             st.signer_key,
             key.fingerprint()
         )));
     }
     if st.doc_sha256 != doc_hex {
-        return Err(CliError(format!(
+        return Err(ClientError::Invalid(format!(
             "refusing to sign: your document has SHA-256 {doc_hex}, but version {} of the MOU has {}",
             st.mou_version, st.doc_sha256
         )));
@@ -265,10 +271,10 @@ fn check_offer(
 /// `amity sign`: downloads the statement at the chain head, checks it against the local
 /// document and key, shows it, signs it, submits it; re-fetches and re-signs when another
 /// signature took the chain position first.
-pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, CliError> {
+pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, ClientError> {
     let pair = read_key(req.key_file)?;
     let doc = std::fs::read(req.document)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", req.document.display())))?;
+        .map_err(|e| ClientError::File(format!("cannot read {}: {e}", req.document.display())))?;
     let doc_hex = sha256_hex(&doc);
     let mut query = format!("key={}", query_value(&pair.public_key.fingerprint()));
     if let Some(s) = req.signer {
@@ -284,10 +290,14 @@ pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, CliError> {
     for attempt in 1..=MAX_SIGN_ATTEMPTS {
         let r = client.get(&path)?;
         if r.status != 200 {
-            return Err(CliError(format!("no statement to sign: {}", r.problem())));
+            return Err(ClientError::Refused(format!(
+                "no statement to sign: {}",
+                r.problem()
+            )));
         }
-        let st = MouSignatureStatement::parse_strict(&r.body)
-            .map_err(|e| CliError(format!("the server's statement is not canonical: {e}")))?;
+        let st = MouSignatureStatement::parse_strict(&r.body).map_err(|e| {
+            ClientError::Invalid(format!("the server's statement is not canonical: {e}"))
+        })?;
         check_offer(&st, req.mou, &pair.public_key, &doc_hex)?;
         eprintln!(
             "Signing MOU {} version {} (document sha256 {})\n  as {} ({}) of {} with key {}\n  chain position {} after {}\n  registry {}",
@@ -307,7 +317,7 @@ pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, CliError> {
             &mou_signature_namespace(&st.registry),
             &r.body,
         )
-        .map_err(|e| CliError(e.to_string()))?;
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
         let sub = client.post(
             &format!("/api/v1/mous/{}/signatures", query_value(req.mou)),
             &json!({"statement": b64(&r.body), "signature": signature}),
@@ -322,18 +332,25 @@ pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, CliError> {
                     st.seq
                 );
             }
-            _ => return Err(CliError(format!("signature refused: {}", sub.problem()))),
+            _ => {
+                return Err(ClientError::Refused(format!(
+                    "signature refused: {}",
+                    sub.problem()
+                )));
+            }
         }
     }
-    Err(CliError("the chain kept moving; try again".into()))
+    Err(ClientError::Refused(
+        "the chain kept moving; try again".into(),
+    ))
 }
 
 /// `amity verify --statement --signature --key`: checks one signature offline.
-pub fn verify(statement: &Path, signature: &Path, key: &str) -> Result<String, CliError> {
+pub fn verify(statement: &Path, signature: &Path, key: &str) -> Result<String, ClientError> {
     let bytes = std::fs::read(statement)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", statement.display())))?;
+        .map_err(|e| ClientError::File(format!("cannot read {}: {e}", statement.display())))?;
     let armored = std::fs::read_to_string(signature)
-        .map_err(|e| CliError(format!("cannot read {}: {e}", signature.display())))?;
+        .map_err(|e| ClientError::File(format!("cannot read {}: {e}", signature.display())))?;
     amity_verify::offline::check_signature(&bytes, &armored, key)
-        .map_err(|e| CliError(e.to_string()))
+        .map_err(|e| ClientError::Invalid(e.to_string()))
 }

@@ -6,6 +6,27 @@ use std::time::Duration;
 
 use amity_verify::audit::{AuditError, Fetch};
 
+/// Why a client command (`amity audit`, `amity sign`, `amity keys register`,
+/// `amity-verify audit`) could not finish: the one error type they share.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The audit could not run to its verdict.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// The registry could not be reached, or did not answer in time.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The registry answered with a refusal.
+    #[error("{0}")]
+    Refused(String),
+    /// A local file could not be read or written.
+    #[error("{0}")]
+    File(String),
+    /// Local input (a key, a statement, a signature) is not usable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// The most an answer may weigh: a page of log entries or an MOU document is far smaller.
 const MAX_ANSWER_BYTES: u64 = 1024 * 1024 * 1024;
 
