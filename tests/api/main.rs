@@ -25,6 +25,7 @@ pub mod browser_forms;
 mod bundle;
 mod cities;
 mod cli;
+mod compat;
 mod crash;
 mod fuzz_corpus;
 mod group_commit;
