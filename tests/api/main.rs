@@ -26,6 +26,7 @@ pub mod browser_forms;
 mod bundle;
 mod cities;
 pub mod cli;
+mod compat;
 mod crash;
 mod fuzz_corpus;
 mod group_commit;

@@ -83,6 +83,19 @@ impl TestDb {
         }
     }
 
+    /// Runs a PostgreSQL script of many statements (a plain `pg_dump`, say) against the test
+    /// database, on a connection of its own, so that the session settings the script makes
+    /// (a dump empties `search_path`) end with it.
+    pub fn exec_pg_script(&self, sql: &str) -> Result<(), String> {
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
+        if self.backend() != Backend::Postgres {
+            return Err("exec_pg_script needs a PostgreSQL test database".into());
+        }
+        let mut conn = diesel::PgConnection::establish(&self.url).map_err(|e| e.to_string())?;
+        conn.batch_execute(sql).map_err(|e| e.to_string())
+    }
+
     /// Runs raw SQL against the test database (to inspect or tamper with it).
     pub fn exec(&self, sql: &str) -> Result<usize, String> {
         use diesel::RunQueryDsl;
@@ -229,6 +242,16 @@ impl TestServer {
         adjust: impl FnOnce(&mut Settings),
     ) -> TestServer {
         let db = TestDb::create(backend);
+        Self::start_on(db, keys, adjust)
+    }
+
+    /// Starts a server on a database that already exists (restored from a fixture, say),
+    /// with the registry key found in `keys` (copied) if given.
+    pub fn start_on(
+        db: TestDb,
+        keys: Option<&std::path::Path>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         if let Some(from) = keys {
             let to = db.dir.path().join("keys");
             std::fs::create_dir_all(&to).expect("keys dir");
