@@ -8,9 +8,8 @@ use serde::Serialize;
 use super::keys::SignatoryKey;
 use super::mous::{Mou, MouState, SignedBy};
 use crate::crypto::sha256;
-use crate::crypto::sshsig;
 use crate::crypto::statement::{MouSignatureStatement, mou_signature_namespace};
-use amity_verify::rules::{KeyHolder, key_bound, missing_signers};
+use amity_verify::rules::{KeyHolder, key_bound, missing_signers, signature_valid};
 
 pub use amity_verify::rules::{Check, Verdict, chain_link};
 
@@ -228,27 +227,14 @@ pub fn audit(
             )),
             (Some(key), Some(_)) => std::str::from_utf8(&s.signature)
                 .map_err(|_| "signature is not text".to_string())
-                .and_then(|text| sshsig::parse_armored(text).map_err(|e| e.code().to_string()))
-                .and_then(|sig| {
-                    sshsig::verify(&sig, &namespace, &s.statement, Some(&key.public_key))
-                        .map_err(|e| e.code().to_string())
-                }),
+                .and_then(|text| signature_valid(text, &namespace, &s.statement, &key.public_key)),
         };
         all_ok &= r.add(
             "signature_valid",
             &subject,
             at,
             sig_result.is_ok(),
-            match &sig_result {
-                Ok(()) => format!(
-                    "verify_strict passes under {}",
-                    s.key
-                        .as_ref()
-                        .map(|k| k.fingerprint.as_str())
-                        .unwrap_or_default()
-                ),
-                Err(why) => why.clone(),
-            },
+            sig_result.unwrap_or_else(|e| e),
         );
 
         let bound = match (&s.key, &statement) {

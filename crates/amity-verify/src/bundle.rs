@@ -19,10 +19,9 @@ use crate::merkle::{self, Hash};
 use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
 use crate::rules::{
     Check, Checks, KeyHolder, MouState, RequiredSigner, SignedBy, Verdict, chain_link, key_bound,
-    missing_signers,
+    missing_signers, signature_valid,
 };
 use crate::sha256;
-use crate::sshsig;
 use crate::statement::{
     GENESIS_PREV, MAX_STATEMENT_LEN, MouSignatureStatement, mou_signature_namespace,
 };
@@ -707,31 +706,11 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
                 if s.signature.len() > MAX_SIGNATURE_TEXT {
                     Err("the signature text is too long".to_string())
                 } else {
-                    sshsig::parse_armored(&s.signature)
-                        .map_err(|e| e.code().to_string())
-                        .and_then(|sig| {
-                            sshsig::verify(&sig, &namespace, bytes, Some(key))
-                                .map_err(|e| e.code().to_string())
-                        })
+                    signature_valid(&s.signature, &namespace, bytes, key)
                 }
             }
         };
-        all_ok &= r.add(
-            "signature_valid",
-            &subject,
-            at,
-            sig_result.is_ok(),
-            match &sig_result {
-                Ok(()) => format!(
-                    "verify_strict passes under {}",
-                    statement
-                        .as_ref()
-                        .map(|st| st.signer_key.as_str())
-                        .unwrap_or_default()
-                ),
-                Err(why) => why.clone(),
-            },
-        );
+        all_ok &= r.add_result("signature_valid", &subject, at, sig_result);
 
         // The registry accepts a signature only from the signer, city and role the key was
         // registered to; the tally of required signers counts the statement's claims, so

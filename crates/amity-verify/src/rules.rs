@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::PublicKey;
+use crate::sshsig;
 use crate::statement::MouSignatureStatement;
 
 /// The outcome of one check, and of a whole report.
@@ -267,6 +269,20 @@ pub fn chain_link(
         format!("expected seq {expected_seq} with prev {prev_hex}")
     };
     (ok, detail)
+}
+
+/// Rule `signature_valid`: the armored SSHSIG parses strictly and verifies with
+/// `verify_strict` over the statement bytes, under `key`, in `namespace`. The error is the
+/// refusal's stable code.
+pub fn signature_valid(
+    armored: &str,
+    namespace: &str,
+    statement: &[u8],
+    key: &PublicKey,
+) -> Result<String, String> {
+    let sig = sshsig::parse_armored(armored).map_err(|e| e.code().to_string())?;
+    sshsig::verify(&sig, namespace, statement, Some(key)).map_err(|e| e.code().to_string())?;
+    Ok(format!("verify_strict passes under {}", key.fingerprint()))
 }
 
 /// Who a key was registered to, as its `key.registered` entry (or the key table) says.
