@@ -123,3 +123,54 @@ both_backends!(key_bound_is_named_by_all_three_verifiers, |srv| {
         "{out}"
     );
 });
+
+both_backends!(chain_link_is_named_by_all_three_verifiers, |srv| {
+    let w = World::build(&srv);
+    let mut houston = Signatory::new(53, "mayor@us-hou", &w.a);
+    let mut shanghai = Signatory::new(54, "mayor@cn-sha", &w.b);
+    enroll(&srv, &w.admin, &mut houston);
+    enroll(&srv, &w.admin, &mut shanghai);
+    let mou = create_mou(&srv, &w.a, &w.partnership);
+    assert_eq!(upload(&srv, &w.a, &mou, b"We, the cities...").status, 201);
+    let r = sign_mou(&srv, &houston, &mou);
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    // The operator moves the chain head in the database: the server then offers, and accepts,
+    // a second statement whose `prev` is not the hash of the first. The head it records after
+    // that signature is the new statement's hash, so the stored head is consistent again.
+    let n = srv
+        .db
+        .exec(&format!(
+            "UPDATE mous SET head_hash = {} WHERE id = '{mou}'",
+            srv.blob_sql(&"11".repeat(32))
+        ))
+        .unwrap();
+    assert_eq!(n, 1);
+    let r = sign_mou(&srv, &shanghai, &mou);
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let report = crate::signing::audit(&srv, &mou);
+    let failed = failures(&report);
+    assert!(
+        failed
+            .iter()
+            .any(|(check, subject)| check == "chain_link" && subject == "signature seq 2"),
+        "{failed:?}"
+    );
+
+    let state = srv.db.dir.path().join("state.json");
+    let (ok, text) = crate::audit::audit(&srv, &state);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("signature 2: chain_link: expected seq 2 with prev"),
+        "{text}"
+    );
+
+    let (ok, out) = verify_bundle(&srv, &mou);
+    assert!(!ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL  chain_link [signature seq 2]")),
+        "{out}"
+    );
+});

@@ -365,10 +365,11 @@ fn check_chain<'k>(
     problems: &mut Vec<String>,
 ) -> Result<(), AuditError> {
     use crate::{sshsig, statement};
-    let Some(logged) = replay.mous().get(id).map(|m| &m.signatures) else {
+    let Some(mou) = replay.mous().get(id) else {
         problems.push(format!("MOU {id} is not in the log"));
         return Ok(());
     };
+    let logged = &mou.signatures;
     let body = client.get_bytes(&format!("/api/v1/mous/{id}/chain"))?;
     let links = match serde_json::from_slice::<ServedChain>(&body) {
         Ok(chain) => chain.signatures,
@@ -409,6 +410,10 @@ fn check_chain<'k>(
             problems.push(format!("{label}: the log has no usable key `{key_id}`"));
             continue;
         };
+        if let Err(why) = statement_in_place(&parsed, id, seq, mou, key) {
+            problems.push(format!("{label}: {why}"));
+            continue;
+        }
         if let Err(why) = key_bound(&parsed, *holder) {
             problems.push(format!("{label}: key_bound: {why}"));
             continue;
@@ -432,6 +437,55 @@ fn check_chain<'k>(
         });
     }
     Ok(())
+}
+
+/// The rules that tie a statement to where the log put it, each failure named by its rule:
+/// `statement_canonical` (the statement names this MOU, position and key), `chain_link` (its
+/// `prev` is the logged hash of the statement before) and `statement_document` (its
+/// `doc_sha256` is the logged hash of the version it names).
+fn statement_in_place(
+    st: &crate::statement::MouSignatureStatement,
+    mou_id: &str,
+    seq: i64,
+    mou: &crate::replay::ReplayedMou,
+    key: &PublicKey,
+) -> Result<(), String> {
+    if st.mou_id != mou_id || i64::try_from(st.seq).ok() != Some(seq) || !st.signer_key_matches(key)
+    {
+        return Err(
+            "statement_canonical: the statement names another MOU, position or key than the log"
+                .into(),
+        );
+    }
+    let prev = if seq == 1 {
+        Some(crate::statement::GENESIS_PREV.to_string())
+    } else {
+        mou.signatures.get(&(seq - 1)).map(|(hash, _)| hash.clone())
+    };
+    let index = usize::try_from(seq.saturating_sub(1)).unwrap_or(usize::MAX);
+    let (linked, detail) = crate::rules::chain_link(
+        index,
+        seq,
+        Some(st.prev.as_str()),
+        prev.as_deref().unwrap_or("(no logged statement before)"),
+    );
+    if !linked {
+        return Err(format!(
+            "chain_link: {detail}, the statement says prev {}",
+            st.prev
+        ));
+    }
+    let version = i64::try_from(st.mou_version).unwrap_or(-1);
+    match mou.documents.get(&version) {
+        Some(logged) if *logged == st.doc_sha256 => Ok(()),
+        Some(logged) => Err(format!(
+            "statement_document: doc_sha256 {} is not the logged hash {logged} of version {version}",
+            st.doc_sha256
+        )),
+        None => Err(format!(
+            "statement_document: the log has no version {version} of this MOU"
+        )),
+    }
 }
 
 /// Checks the queued signatures in one batch that accepts exactly what `verify_strict`
