@@ -22,6 +22,19 @@ fn set_key_holder(srv: &TestServer, key: &str, signer: &str) {
     assert_eq!(n, 1);
 }
 
+/// Houston's and Shanghai's mayors enrolled (key seeds `seed` and `seed + 1`) and an MOU
+/// with one version for them to sign.
+fn mou_to_sign(srv: &TestServer, seed: u8) -> (World, Signatory, Signatory, String) {
+    let w = World::build(srv);
+    let mut houston = Signatory::new(seed, "mayor@us-hou", &w.a);
+    let mut shanghai = Signatory::new(seed + 1, "mayor@cn-sha", &w.b);
+    enroll(srv, &w.admin, &mut houston);
+    enroll(srv, &w.admin, &mut shanghai);
+    let mou = create_mou(srv, &w.a, &w.partnership);
+    assert_eq!(upload(srv, &w.a, &mou, b"We, the cities...").status, 201);
+    (w, houston, shanghai, mou)
+}
+
 /// `amity verify` on the MOU's bundle, trusting the registry key; (passed, report).
 fn verify_bundle(srv: &TestServer, mou: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -47,13 +60,7 @@ fn verify_bundle(srv: &TestServer, mou: &str) -> (bool, String) {
 }
 
 both_backends!(key_bound_is_named_by_all_three_verifiers, |srv| {
-    let w = World::build(&srv);
-    let mut houston = Signatory::new(51, "mayor@us-hou", &w.a);
-    let mut shanghai = Signatory::new(52, "mayor@cn-sha", &w.b);
-    enroll(&srv, &w.admin, &mut houston);
-    enroll(&srv, &w.admin, &mut shanghai);
-    let mou = create_mou(&srv, &w.a, &w.partnership);
-    assert_eq!(upload(&srv, &w.a, &mou, b"We, the cities...").status, 201);
+    let (w, houston, shanghai, mou) = mou_to_sign(&srv, 51);
 
     // The operator relabels the mayor's key as the deputy's for one signature: the server's
     // write-time check reads the key table, so it accepts a statement that claims the deputy,
@@ -125,13 +132,7 @@ both_backends!(key_bound_is_named_by_all_three_verifiers, |srv| {
 });
 
 both_backends!(chain_link_is_named_by_all_three_verifiers, |srv| {
-    let w = World::build(&srv);
-    let mut houston = Signatory::new(53, "mayor@us-hou", &w.a);
-    let mut shanghai = Signatory::new(54, "mayor@cn-sha", &w.b);
-    enroll(&srv, &w.admin, &mut houston);
-    enroll(&srv, &w.admin, &mut shanghai);
-    let mou = create_mou(&srv, &w.a, &w.partnership);
-    assert_eq!(upload(&srv, &w.a, &mou, b"We, the cities...").status, 201);
+    let (_w, houston, shanghai, mou) = mou_to_sign(&srv, 53);
     let r = sign_mou(&srv, &houston, &mou);
     assert_eq!(r.status, 201, "{}", r.text());
 
