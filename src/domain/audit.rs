@@ -11,6 +11,7 @@ use crate::crypto::sha256;
 use crate::crypto::statement::{MouSignatureStatement, mou_signature_namespace};
 use amity_verify::rules::{KeyHolder, key_bound, missing_signers, signature_valid};
 
+use amity_verify::rules::Checks;
 pub use amity_verify::rules::{Check, Verdict, chain_link};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -79,37 +80,13 @@ pub struct AuditSignature {
     pub logged_statement_sha256: Option<String>,
 }
 
-struct Report {
-    checks: Vec<Check>,
-}
-
-impl Report {
-    fn add(
-        &mut self,
-        check: &'static str,
-        subject: &str,
-        log_index: Option<i64>,
-        ok: bool,
-        detail: String,
-    ) -> bool {
-        self.checks.push(Check {
-            check,
-            subject: subject.to_string(),
-            log_index,
-            result: Verdict::of(ok),
-            detail,
-        });
-        ok
-    }
-}
-
 pub fn audit(
     mou: &Mou,
     versions: &[AuditVersion],
     signatures: &[AuditSignature],
     registry: &str,
 ) -> AuditReport {
-    let mut r = Report { checks: Vec::new() };
+    let mut r = Checks::default();
     for v in versions {
         let subject = format!("version {}", v.version);
         let hex = hex::encode(v.recomputed_sha256);
@@ -163,10 +140,10 @@ pub fn audit(
                     at,
                     ok,
                     if ok {
-                        "canonical statement for this registry, MOU and position".into()
+                        "canonical statement for this registry, MOU and position".to_string()
                     } else {
                         "the statement names another registry, MOU or seq than where it is stored"
-                            .into()
+                            .to_string()
                     },
                 );
                 Some(st)
@@ -229,13 +206,7 @@ pub fn audit(
                 .map_err(|_| "signature is not text".to_string())
                 .and_then(|text| signature_valid(text, &namespace, &s.statement, &key.public_key)),
         };
-        all_ok &= r.add(
-            "signature_valid",
-            &subject,
-            at,
-            sig_result.is_ok(),
-            sig_result.unwrap_or_else(|e| e),
-        );
+        all_ok &= r.add_result("signature_valid", &subject, at, sig_result);
 
         let bound = match (&s.key, &statement) {
             (Some(key), Some(st)) => key_bound(
@@ -249,13 +220,7 @@ pub fn audit(
             (None, _) => Err("the signing key is not in the registry".to_string()),
             (Some(_), None) => Err("no valid statement names a signer".to_string()),
         };
-        all_ok &= r.add(
-            "key_bound",
-            &subject,
-            at,
-            bound.is_ok(),
-            bound.unwrap_or_else(|e| e),
-        );
+        all_ok &= r.add_result("key_bound", &subject, at, bound);
 
         let active = s.key.as_ref().is_some_and(|k| k.active_at(s.received_at));
         all_ok &= r.add(
@@ -264,9 +229,9 @@ pub fn audit(
             at,
             active,
             if active {
-                "the key was active when the signature was logged".into()
+                "the key was active when the signature was logged".to_string()
             } else {
-                "the key was not active (pending, retired or compromised) when the signature was logged".into()
+                "the key was not active (pending, retired or compromised) when the signature was logged".to_string()
             },
         );
 
@@ -324,9 +289,9 @@ pub fn audit(
         None,
         met,
         if met {
-            "every required signer signed the current version with a valid signature".into()
+            "every required signer signed the current version with a valid signature".to_string()
         } else if mou.current_version == 0 {
-            "no version to sign yet".into()
+            "no version to sign yet".to_string()
         } else {
             format!("missing: {}", missing.join(", "))
         },

@@ -340,13 +340,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
         Ok(v) => Ok(format!("{} (key id {:08x})", v.to_vkey(), v.key_id())),
         Err(e) => Err(format!("the bundle's vkey does not parse: {e}")),
     };
-    r.add(
-        "registry_key",
-        "registry",
-        None,
-        key_detail.is_ok(),
-        key_detail.unwrap_or_else(|e| e),
-    );
+    r.add_result("registry_key", "registry", None, key_detail);
 
     // The checkpoint. When its signature fails, the entries are still checked against the
     // root it claims, so the report names every problem and not just the first.
@@ -728,13 +722,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             (None, _) => Err("no valid statement names a signer".to_string()),
             (Some(_), None) => Err("the key has no proven registration".to_string()),
         };
-        all_ok &= r.add(
-            "key_bound",
-            &subject,
-            at,
-            bound.is_ok(),
-            bound.unwrap_or_else(|e| e),
-        );
+        all_ok &= r.add_result("key_bound", &subject, at, bound);
 
         let active = match (facts, entry) {
             (Some(f), Some((p, _))) => f.active_at(s.log_index, p.time),
@@ -742,13 +730,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             (None, _) => Err("the key has no proven events".to_string()),
             (_, None) => Err("the signature's log entry is not proven".to_string()),
         };
-        all_ok &= r.add(
-            "key_active",
-            &subject,
-            at,
-            active.is_ok(),
-            active.unwrap_or_else(|e| e),
-        );
+        all_ok &= r.add_result("key_active", &subject, at, active);
 
         if let Some(st) = statement.filter(|_| all_ok && s.version == mou.current_version) {
             counted.push(SignedBy {
