@@ -285,7 +285,7 @@ pub fn audit(
     let met = missing.is_empty() && mou.current_version > 0;
     r.add(
         "required_signers",
-        &format!("version {}", mou.current_version),
+        format!("version {}", mou.current_version),
         None,
         met,
         if met {
