@@ -4,13 +4,9 @@ use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
 use super::openapi::Problem;
-use crate::bundle::{Bundle, RegistryInfo};
-use crate::db;
+use crate::app;
+use crate::bundle::Bundle;
 use crate::error::ApiError;
-use crate::log::registry_key::openssh_line;
-
-/// How often to take a fresh checkpoint when writes keep landing between checkpoint and read.
-const ATTEMPTS: usize = 3;
 
 /// The MOU's evidence bundle: the registry key, the MOU, every version's hash, every statement
 /// and signature, the signer keys and their events, and each log entry these rest on with an
@@ -31,30 +27,19 @@ pub async fn bundle(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let verifier = state.signer.verifier();
-    let registry = RegistryInfo {
-        origin: state.settings.origin.clone(),
-        vkey: verifier.to_vkey(),
-        ssh: openssh_line(&verifier),
-    };
-    for _ in 0..ATTEMPTS {
-        // The checkpoint first, then the MOU: every entry read with an index below the
-        // checkpoint's size proves into it, and a newer one sends us round again.
-        let db = state.db.clone();
-        let signer = state.signer.clone();
-        let checkpoint = web::block(move || db::checkpoints::current(&db, &signer)).await??;
-        let (id, registry) = (id.clone(), registry.clone());
-        let read = state
-            .read(move |c| db::bundle::read(c, &id, &checkpoint, registry))
-            .await?;
-        if let Some(bundle) = read {
-            return Ok(HttpResponse::Ok()
-                .insert_header((
-                    "Content-Disposition",
-                    format!("attachment; filename=\"mou-{}-bundle.json\"", bundle.mou.id),
-                ))
-                .json(bundle));
-        }
+    let (db, signer, origin) = (
+        state.db.clone(),
+        state.signer.clone(),
+        state.settings.origin.clone(),
+    );
+    let read = web::block(move || app::evidence::bundle(&db, &signer, &origin, &id)).await??;
+    if let Some(bundle) = read {
+        return Ok(HttpResponse::Ok()
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"mou-{}-bundle.json\"", bundle.mou.id),
+            ))
+            .json(bundle));
     }
     Err(ApiError::new(
         actix_web::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -7,5 +7,6 @@
 //! The layers and what may import what are in docs/architecture.md.
 
 pub mod activities;
+pub mod evidence;
 pub mod mous;
 pub mod partnerships;

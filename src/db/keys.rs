@@ -441,5 +441,8 @@ pub fn change(
         token_id,
         log_index,
     )?;
+    if change.kind == KeyChangeKind::Revoke {
+        super::mous::reopen_after_revocation(tx, id)?;
+    }
     Ok((require(tx.conn, id)?, log_index))
 }

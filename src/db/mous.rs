@@ -9,12 +9,12 @@ use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::schema::{mou_signatures, mou_versions, mous, partnerships as partnerships_table};
-use super::{DbConn, DbError, WriteTx, keys, log, partnerships};
+use super::{DbConn, DbError, WriteTx, keys, partnerships};
 use crate::domain::DomainError;
-use crate::domain::audit::{AuditSignature, AuditVersion};
+use crate::domain::audit::StoredVersion;
 use crate::domain::cities::CityCode;
 use crate::domain::entries::{
-    Entry, EntryBody, LogEntry, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn,
+    EntryBody, LogEntry, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn,
 };
 use crate::domain::mous::{
     Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
@@ -385,21 +385,62 @@ pub fn withdraw(
     Ok((require(tx.conn, id)?, log_index))
 }
 
-/// Who signed `version`, as counted against the requirements.
+/// Who signed `version`, as counted against the requirements: a signature whose key was
+/// later revoked as compromised at or before its time is void and does not count
+/// (docs/audit-rules.md, `key_active`).
 fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>, DbError> {
-    let rows: Vec<(String, String, String)> = per_backend!(conn, |c| mou_signatures::table
-        .filter(mou_signatures::mou_id.eq(id))
-        .filter(mou_signatures::version.eq(version))
-        .select((
-            mou_signatures::signer,
-            mou_signatures::signer_city,
-            mou_signatures::role,
-        ))
-        .load(c))?;
+    let rows: Vec<(String, String, String, i64, String)> =
+        per_backend!(conn, |c| mou_signatures::table
+            .filter(mou_signatures::mou_id.eq(id))
+            .filter(mou_signatures::version.eq(version))
+            .select((
+                mou_signatures::signer,
+                mou_signatures::signer_city,
+                mou_signatures::role,
+                mou_signatures::received_at,
+                mou_signatures::key_id,
+            ))
+            .load(c))?;
+    let mut key_ids: Vec<String> = rows.iter().map(|r| r.4.clone()).collect();
+    key_ids.sort_unstable();
+    key_ids.dedup();
+    let keys = keys::by_ids(conn, &key_ids)?;
     Ok(rows
         .into_iter()
-        .map(|(signer, city, role)| SignedBy { signer, city, role })
+        .filter(|(_, _, _, received_at, key_id)| {
+            !keys
+                .iter()
+                .any(|k| k.id == *key_id && k.voids_signature_at(*received_at))
+        })
+        .map(|(signer, city, role, _, _)| SignedBy { signer, city, role })
         .collect())
+}
+
+/// After key `key_id` was revoked as compromised: every executed MOU whose current version
+/// no longer has its required signers, once the void signatures are left out, is open again.
+/// The state is derived from the log (rule `state_consistent`), so this logs nothing.
+pub fn reopen_after_revocation(tx: &mut WriteTx<'_>, key_id: &str) -> Result<(), DbError> {
+    let ids: Vec<String> = per_backend!(tx.conn, |c| mou_signatures::table
+        .inner_join(mous::table)
+        .filter(mou_signatures::key_id.eq(key_id))
+        .filter(mous::state.eq(MouState::Executed.as_str()))
+        .filter(mou_signatures::version.eq(mous::current_version))
+        .select(mous::id)
+        .distinct()
+        .load(c))?;
+    for id in ids {
+        let mou = require(tx.conn, &id)?;
+        let signed = signed_by(tx.conn, &id, mou.current_version)?;
+        if !is_executed(&mou.required, &signed) {
+            diesel::update(mous::table.filter(mous::id.eq(&id)))
+                .set((
+                    mous::state.eq(MouState::Open.as_str()),
+                    mous::updated_at.eq(tx.now),
+                ))
+                .execute(tx.conn)?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves an MOU's chain head: `UPDATE mous SET head_seq, head_hash, state, updated_at`.
@@ -634,20 +675,8 @@ pub fn chain(conn: &mut DbConn, id: &str) -> Result<Vec<SignatureRow>, DbError> 
         .load(c))?)
 }
 
-/// The stored log entry at `index`, typed; `None` when there is none or its bytes are not a
-/// valid entry (the audit check that reads it then fails, naming the entry).
-fn logged_entry(conn: &mut DbConn, index: i64) -> Result<Option<EntryBody>, DbError> {
-    Ok(log::entry(conn, index)?
-        .and_then(|row| Entry::parse(&row.entry).ok())
-        .map(|entry| entry.body))
-}
-
-/// Everything the audit report re-checks, read from storage with every hash recomputed.
-pub fn audit_inputs(
-    conn: &mut DbConn,
-    id: &str,
-) -> Result<(Mou, Vec<AuditVersion>, Vec<AuditSignature>), DbError> {
-    let mou = require(conn, id)?;
+/// Every version of MOU `id` as stored, its bytes hashed again, for the audit report.
+pub fn stored_versions(conn: &mut DbConn, id: &str) -> Result<Vec<StoredVersion>, DbError> {
     let rows: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = mou_versions::table
         .filter(mou_versions::mou_id.eq(id))
         .order(mou_versions::version.asc())
@@ -658,37 +687,13 @@ pub fn audit_inputs(
             mou_versions::log_index,
         ))
         .load(conn)?;
-    let mut versions = Vec::with_capacity(rows.len());
-    for (version, stored, content, log_index) in rows {
-        versions.push(AuditVersion {
+    Ok(rows
+        .into_iter()
+        .map(|(version, stored, content, log_index)| StoredVersion {
             version,
             stored_sha256: stored,
             recomputed_sha256: crate::crypto::sha256(&content),
             log_index,
-            logged_sha256: match logged_entry(conn, log_index)? {
-                Some(EntryBody::MouVersionUploaded(v)) => Some(v.sha256),
-                _ => None,
-            },
-        });
-    }
-    let chain = chain(conn, id)?;
-    let key_ids: Vec<String> = chain.iter().map(|s| s.key_id.clone()).collect();
-    let keys = keys::by_ids(conn, &key_ids)?;
-    let mut signatures = Vec::with_capacity(chain.len());
-    for s in chain {
-        signatures.push(AuditSignature {
-            logged_statement_sha256: match logged_entry(conn, s.log_index)? {
-                Some(EntryBody::MouSignatureAdded(a)) => Some(a.statement_sha256),
-                _ => None,
-            },
-            key: keys.iter().find(|k| k.id == s.key_id).cloned(),
-            seq: s.seq,
-            version: s.version,
-            statement: s.statement,
-            signature: s.signature,
-            received_at: s.received_at,
-            log_index: s.log_index,
-        });
-    }
-    Ok((mou, versions, signatures))
+        })
+        .collect())
 }

@@ -95,9 +95,13 @@ impl SignatoryKey {
     pub fn active_at(&self, t: i64) -> bool {
         let approved = self.approved_at.is_some_and(|a| a <= t);
         let retired = self.retire_effective_at.is_some_and(|e| t >= e);
-        let compromised =
-            self.revoked_at.is_some() && self.compromised_since.is_none_or(|c| t >= c);
-        approved && !retired && !compromised
+        approved && !retired && !self.voids_signature_at(t)
+    }
+
+    /// Whether a revocation makes a signature received at `t` void: the key was revoked and
+    /// its compromise dates from `t` or earlier, or is unknown.
+    pub fn voids_signature_at(&self, t: i64) -> bool {
+        self.revoked_at.is_some() && self.compromised_since.is_none_or(|c| t >= c)
     }
 
     /// The status shown at `now`: a retirement dated in the future leaves the key active.

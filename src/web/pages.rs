@@ -340,11 +340,10 @@ pub(super) async fn mou(
             let parent = db::partnerships::get(c, &m.partnership_id)?;
             let versions = db::mous::versions(c, &key)?;
             let chain = db::mous::chain(c, &key)?;
-            let (mou, av, asig) = db::mous::audit_inputs(c, &key)?;
-            Ok(Some((m, parent, versions, chain, mou, av, asig)))
+            Ok(Some((m, parent, versions, chain)))
         })
         .await;
-    let (m, parent, versions, chain, mou, av, asig) = match found {
+    let (m, parent, versions, chain) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::not_found(
@@ -354,7 +353,28 @@ pub(super) async fn mou(
         }
         Err(e) => return error_page(e),
     };
-    let report = crate::domain::audit::audit(&mou, &av, &asig, &state.settings.origin);
+    // The same report as `GET /api/v1/mous/{id}/audit`.
+    let (db, signer, origin, key) = (
+        state.db.clone(),
+        state.signer.clone(),
+        state.settings.origin.clone(),
+        id.clone(),
+    );
+    let report =
+        match web::block(move || crate::app::evidence::audit_report(&db, &signer, &origin, &key))
+            .await
+        {
+            Ok(Ok(Some(report))) => report,
+            Ok(Ok(None)) => {
+                return error_page(ApiError::new(
+                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "log_busy",
+                    "the log grew during every attempt to read this MOU; try again",
+                ));
+            }
+            Ok(Err(e)) => return error_page(e.into()),
+            Err(e) => return error_page(e.into()),
+        };
     // The upload form is offered to an office of a party city while the MOU takes versions.
     let uploader = who
         .as_ref()

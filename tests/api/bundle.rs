@@ -339,14 +339,25 @@ both_backends!(key_events_decide_validity_at_log_time, |srv| {
         &serde_json::json!({"reason": "laptop stolen"}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    // The key was active when the signature was logged, so `key_active` holds, but the
+    // signature is void: it no longer counts, and the registry has reopened the MOU.
     let bundle = srv.get(&format!("/api/v1/mous/{mou}/bundle")).json();
+    assert_eq!(bundle["mou"]["state"], "open");
     assert_fails(
         dir.path(),
         &bundle,
         &trusted,
-        "key_active [signature seq 1]",
+        "required_signers",
         "revoked key",
     );
+    let (_, out, _) = verify(dir.path(), &bundle, &trusted);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("PASS  key_active [signature seq 1]")
+                && l.contains("void: the key was revoked")),
+        "{out}"
+    );
+    assert!(out.contains("PASS  state_consistent"), "{out}");
 
     // A checkpoint older than an entry the bundle rests on cannot prove it: the read says so
     // (and the handler takes a fresh checkpoint) instead of handing out a bad proof.

@@ -119,12 +119,16 @@ impl Replay {
     }
 
     /// Applies one entry (its exact bytes) at `index`. An entry that is not a known kind
-    /// with exactly its fields is a finding, and changes nothing.
-    pub fn apply(&mut self, index: u64, bytes: &[u8]) {
+    /// with exactly its fields is a finding, and changes nothing. Returns the parsed entry,
+    /// for callers that keep some entries as evidence (`engine::ReplayedLog`).
+    pub fn apply(&mut self, index: u64, bytes: &[u8]) -> Option<Entry> {
         self.entries += 1;
         let entry = match Entry::parse(bytes) {
             Ok(entry) => entry,
-            Err(e) => return self.finding(index, format!("not a valid log entry: {e}")),
+            Err(e) => {
+                self.finding(index, format!("not a valid log entry: {e}"));
+                return None;
+            }
         };
         if entry.to_bytes().ok().as_deref() != Some(bytes) {
             self.finding(index, "entry is not canonical JSON (RFC 8785)");
@@ -152,6 +156,7 @@ impl Replay {
             EntryBody::KeyRetired(e) => self.key_retired(index, e, time),
             EntryBody::KeyRevoked(e) => self.key_revoked(index, e),
         }
+        Some(entry)
     }
 
     fn city(&mut self, index: u64, e: &CityCreated) {

@@ -1,0 +1,81 @@
+//! Reading an MOU's evidence: its bundle, proven into one signed checkpoint, and the server's
+//! audit report over that bundle. Called by the API (`/mous/{id}/bundle`, `/mous/{id}/audit`)
+//! and the MOU page alike.
+
+use crate::bundle::{Bundle, RegistryInfo};
+use crate::db::{self, Db, DbError};
+use crate::domain::audit::{AuditReport, StoredHead, audit};
+use crate::log::note::NoteSigner;
+use crate::log::registry_key::openssh_line;
+
+/// How often to take a fresh checkpoint when writes keep landing between checkpoint and read.
+const ATTEMPTS: usize = 3;
+
+/// The registry's origin and key, as a bundle names them.
+pub fn registry_info(signer: &NoteSigner, origin: &str) -> RegistryInfo {
+    let verifier = signer.verifier();
+    RegistryInfo {
+        origin: origin.to_string(),
+        vkey: verifier.to_vkey(),
+        ssh: openssh_line(&verifier),
+    }
+}
+
+/// The MOU's evidence bundle, or `None` when the log grew under every attempt to read it.
+pub fn bundle(
+    db: &Db,
+    signer: &NoteSigner,
+    origin: &str,
+    id: &str,
+) -> Result<Option<Bundle>, DbError> {
+    let registry = registry_info(signer, origin);
+    for _ in 0..ATTEMPTS {
+        // The checkpoint first, then the MOU: every entry read with an index below the
+        // checkpoint's size proves into it, and a newer one sends us round again.
+        let checkpoint = db::checkpoints::current(db, signer)?;
+        let (id, registry) = (id.to_string(), registry.clone());
+        if let Some(bundle) = db.read(move |c| db::bundle::read(c, &id, &checkpoint, registry))? {
+            return Ok(Some(bundle));
+        }
+    }
+    Ok(None)
+}
+
+/// The server's audit report of MOU `id` (docs/audit-rules.md, verifier S), or `None` when
+/// the log grew under every attempt to read it.
+pub fn audit_report(
+    db: &Db,
+    signer: &NoteSigner,
+    origin: &str,
+    id: &str,
+) -> Result<Option<AuditReport>, DbError> {
+    let registry = registry_info(signer, origin);
+    let vkey = registry.vkey.clone();
+    for _ in 0..ATTEMPTS {
+        let checkpoint = db::checkpoints::current(db, signer)?;
+        let (id, registry) = (id.to_string(), registry.clone());
+        let read = db.read(move |c| {
+            let Some(bundle) = db::bundle::read(c, &id, &checkpoint, registry)? else {
+                return Ok(None);
+            };
+            // The row and the stored bytes are read after the bundle; a write in between
+            // shows as a longer chain or a newer version, and the read starts again.
+            let mou = db::mous::require(c, &id)?;
+            if usize::try_from(mou.head_seq).ok() != Some(bundle.signatures.len())
+                || mou.current_version != bundle.mou.current_version
+            {
+                return Ok(None);
+            }
+            let stored = db::mous::stored_versions(c, &id)?;
+            let head = StoredHead {
+                seq: mou.head_seq,
+                hash: mou.head_hash,
+            };
+            Ok(Some((bundle, stored, head)))
+        })?;
+        if let Some((bundle, stored, head)) = read {
+            return Ok(Some(audit(&bundle, &stored, &head, &vkey)));
+        }
+    }
+    Ok(None)
+}
