@@ -151,6 +151,24 @@ both_backends!(audit_detects_each_rewrite, |srv| {
             s.db.exec("DELETE FROM checkpoints").unwrap();
         },
     );
+    // The replay names the registry rule the renumbered log breaks: entry 4 created the
+    // office the next token belongs to.
+    detects(
+        backend,
+        "an entry in the middle deleted: the replay's rule",
+        "FAIL  references: ",
+        |s| {
+            let size = s.log_size();
+            s.db.exec("DELETE FROM log_entries WHERE idx = 4").unwrap();
+            s.db.exec("UPDATE log_entries SET idx = -idx WHERE idx > 4")
+                .unwrap();
+            s.db.exec("UPDATE log_entries SET idx = -idx - 1 WHERE idx < 0")
+                .unwrap();
+            s.db.exec(&format!("UPDATE log_head SET size = {}", size - 1))
+                .unwrap();
+            s.db.exec("DELETE FROM checkpoints").unwrap();
+        },
+    );
     detects(
         backend,
         "two entries swapped",

@@ -250,25 +250,43 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
             )
         },
     );
-    let findings: Vec<String> = replay
-        .findings
-        .iter()
-        .take(20)
-        .map(|f| format!("entry {}: {}", f.index, f.message))
-        .collect();
-    report.add(
-        "registry rules hold",
-        replay.findings.is_empty(),
-        if replay.findings.is_empty() {
-            "state machine, references and sequences all valid".to_string()
-        } else {
+    // The registry-wide rules: one line when all hold, else one line per broken rule.
+    if replay.findings.is_empty() {
+        report.add(
+            "registry rules hold",
+            true,
+            "references, unique ids, status transitions, token and key lifecycles and \
+             sequences all valid",
+        );
+    }
+    let mut broken: Vec<&'static str> = Vec::new();
+    for f in &replay.findings {
+        if !broken.contains(&f.rule) {
+            broken.push(f.rule);
+        }
+    }
+    for rule in broken {
+        let of_rule: Vec<String> = replay
+            .findings
+            .iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| format!("entry {}: {}", f.index, f.message))
+            .collect();
+        let shown: Vec<&String> = of_rule.iter().take(20).collect();
+        report.add(
+            rule,
+            false,
             format!(
                 "{} finding(s): {}",
-                replay.findings.len(),
-                findings.join("; ")
-            )
-        },
-    );
+                of_rule.len(),
+                shown
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        );
+    }
 
     // 5. Every MOU through the rules engine: what the server serves about it against the log,
     //    every signature re-verified (in batches) under the key the log registered.

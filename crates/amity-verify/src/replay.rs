@@ -22,6 +22,8 @@ fn parse_instant(value: &str) -> Option<i64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub index: u64,
+    /// The rule broken, by its id in docs/audit-rules.md.
+    pub rule: &'static str,
     pub message: String,
 }
 
@@ -94,9 +96,10 @@ impl Replay {
         Replay::default()
     }
 
-    fn finding(&mut self, index: u64, message: impl Into<String>) {
+    fn finding(&mut self, index: u64, rule: &'static str, message: impl Into<String>) {
         self.findings.push(Finding {
             index,
+            rule,
             message: message.into(),
         });
     }
@@ -126,16 +129,24 @@ impl Replay {
         let entry = match Entry::parse(bytes) {
             Ok(entry) => entry,
             Err(e) => {
-                self.finding(index, format!("not a valid log entry: {e}"));
+                self.finding(
+                    index,
+                    "entry_canonical",
+                    format!("not a valid log entry: {e}"),
+                );
                 return None;
             }
         };
         if entry.to_bytes().ok().as_deref() != Some(bytes) {
-            self.finding(index, "entry is not canonical JSON (RFC 8785)");
+            self.finding(
+                index,
+                "entry_canonical",
+                "entry is not canonical JSON (RFC 8785)",
+            );
         }
         let time = parse_instant(&entry.time);
         if time.is_none() {
-            self.finding(index, "entry has no valid `time`");
+            self.finding(index, "entry_canonical", "entry has no valid `time`");
         }
         let time = time.unwrap_or_default();
         match &entry.body {
@@ -161,13 +172,21 @@ impl Replay {
 
     fn city(&mut self, index: u64, e: &CityCreated) {
         if !self.cities.insert(e.city.clone()) {
-            self.finding(index, format!("city `{}` created twice", e.city))
+            self.finding(
+                index,
+                "unique_ids",
+                format!("city `{}` created twice", e.city),
+            )
         }
     }
 
     fn office(&mut self, index: u64, e: &OfficeCreated) {
         if !self.cities.contains(&e.city) {
-            self.finding(index, format!("office for unknown city `{}`", e.city));
+            self.finding(
+                index,
+                "references",
+                format!("office for unknown city `{}`", e.city),
+            );
         }
         self.offices.insert(e.office.clone());
     }
@@ -176,18 +195,34 @@ impl Replay {
         if let Some(office) = &e.office
             && !self.offices.contains(office)
         {
-            self.finding(index, format!("token for unknown office `{office}`"));
+            self.finding(
+                index,
+                "references",
+                format!("token for unknown office `{office}`"),
+            );
         }
         if self.tokens.insert(e.token.clone(), false).is_some() {
-            self.finding(index, format!("token `{}` issued twice", e.token));
+            self.finding(
+                index,
+                "unique_ids",
+                format!("token `{}` issued twice", e.token),
+            );
         }
     }
 
     fn token_revoked(&mut self, index: u64, e: &TokenRevoked) {
         let id = &e.token;
         match self.tokens.get_mut(id) {
-            None => self.finding(index, format!("revocation of unknown token `{id}`")),
-            Some(true) => self.finding(index, format!("token `{id}` revoked twice")),
+            None => self.finding(
+                index,
+                "token_lifecycle",
+                format!("revocation of unknown token `{id}`"),
+            ),
+            Some(true) => self.finding(
+                index,
+                "token_lifecycle",
+                format!("token `{id}` revoked twice"),
+            ),
             Some(revoked) => *revoked = true,
         }
     }
@@ -198,18 +233,34 @@ impl Replay {
         if a < b {
             for c in [a, b] {
                 if !self.cities.contains(c) {
-                    self.finding(index, format!("partnership with unknown city `{c}`"));
+                    self.finding(
+                        index,
+                        "references",
+                        format!("partnership with unknown city `{c}`"),
+                    );
                 }
             }
         } else {
-            self.finding(index, "partnership without two distinct cities in order");
+            self.finding(
+                index,
+                "references",
+                "partnership without two distinct cities in order",
+            );
         }
         let status = Status::parse(&e.status);
         let Some(status) = status else {
-            return self.finding(index, "partnership.registered without a valid `status`");
+            return self.finding(
+                index,
+                "status_transition",
+                "partnership.registered without a valid `status`",
+            );
         };
         if self.partnerships.contains_key(&id) {
-            return self.finding(index, format!("partnership `{id}` registered twice"));
+            return self.finding(
+                index,
+                "unique_ids",
+                format!("partnership `{id}` registered twice"),
+            );
         }
         self.partnerships.insert(
             id,
@@ -228,15 +279,21 @@ impl Replay {
         let Some(current) = self.partnerships.get(&id).cloned() else {
             return self.finding(
                 index,
+                "references",
                 format!("status change of unknown partnership `{id}`"),
             );
         };
         let (Some(from), Some(to), Some(seq)) = (from, to, seq) else {
-            return self.finding(index, "status change without valid `from`, `to` and `seq`");
+            return self.finding(
+                index,
+                "status_transition",
+                "status change without valid `from`, `to` and `seq`",
+            );
         };
         if from != current.status {
             self.finding(
                 index,
+                "status_transition",
                 format!(
                     "partnership `{id}` changes from {from} but the log says it was {}",
                     current.status
@@ -253,6 +310,7 @@ impl Replay {
         if !allowed {
             self.finding(
                 index,
+                "status_transition",
                 format!(
                     "partnership `{id}`: {from} -> {to} is not a transition the registry allows"
                 ),
@@ -261,6 +319,7 @@ impl Replay {
         if seq != current.last_seq + 1 {
             self.finding(
                 index,
+                "status_transition",
                 format!(
                     "partnership `{id}`: status event seq {seq} after {}",
                     current.last_seq
@@ -299,6 +358,7 @@ impl Replay {
         if !self.partnerships.contains_key(partnership) {
             self.finding(
                 index,
+                "references",
                 format!("MOU `{id}` for unknown partnership `{partnership}`"),
             );
         }
@@ -307,7 +367,7 @@ impl Replay {
             .insert(id.clone(), ReplayedMou::default())
             .is_some()
         {
-            self.finding(index, format!("MOU `{id}` created twice"));
+            self.finding(index, "unique_ids", format!("MOU `{id}` created twice"));
         }
     }
 
@@ -316,11 +376,15 @@ impl Replay {
         let id = id.to_string();
         match self.mous.get(&id) {
             None => {
-                self.finding(index, format!("entry for unknown MOU `{id}`"));
+                self.finding(index, "references", format!("entry for unknown MOU `{id}`"));
                 None
             }
             Some(m) if m.withdrawn => {
-                self.finding(index, format!("MOU `{id}` changed after it was withdrawn"));
+                self.finding(
+                    index,
+                    "mou_not_changed_after_withdrawal",
+                    format!("MOU `{id}` changed after it was withdrawn"),
+                );
                 None
             }
             Some(_) => Some(id),
@@ -330,7 +394,11 @@ impl Replay {
     fn activity_recorded(&mut self, index: u64, e: &ActivityRecorded) {
         let p = e.partnership.clone();
         if !self.partnerships.contains_key(&p) {
-            self.finding(index, format!("activity for unknown partnership `{p}`"));
+            self.finding(
+                index,
+                "references",
+                format!("activity for unknown partnership `{p}`"),
+            );
         }
         let id = e.activity.clone();
         if self
@@ -338,7 +406,11 @@ impl Replay {
             .insert(id.clone(), (p, Vec::new()))
             .is_some()
         {
-            self.finding(index, format!("activity `{id}` recorded twice"));
+            self.finding(
+                index,
+                "unique_ids",
+                format!("activity `{id}` recorded twice"),
+            );
         }
     }
 
@@ -348,19 +420,29 @@ impl Replay {
         let seq = e.seq;
         let partnership = e.partnership.as_str();
         let problem = match self.activities.get_mut(id) {
-            None => Some(format!("evidence for unknown activity `{id}`")),
-            Some((p, _)) if p != partnership => Some(format!(
-                "evidence for activity `{id}` names partnership `{partnership}`, not `{p}`"
+            None => Some((
+                "references",
+                format!("evidence for unknown activity `{id}`"),
+            )),
+            Some((p, _)) if p != partnership => Some((
+                "references",
+                format!(
+                    "evidence for activity `{id}` names partnership `{partnership}`, not `{p}`"
+                ),
             )),
             Some((_, hashes)) => {
                 hashes.push(e.sha256.clone());
                 let expected = hashes.len() as i64;
-                (seq != expected)
-                    .then(|| format!("activity `{id}`: evidence {seq} after {}", expected - 1))
+                (seq != expected).then(|| {
+                    (
+                        "evidence_sequence",
+                        format!("activity `{id}`: evidence {seq} after {}", expected - 1),
+                    )
+                })
             }
         };
-        if let Some(message) = problem {
-            self.finding(index, message);
+        if let Some((rule, message)) = problem {
+            self.finding(index, rule, message);
         }
     }
 
@@ -378,6 +460,7 @@ impl Replay {
         if version != expected {
             self.finding(
                 index,
+                "version_sequence",
                 format!("MOU `{id}`: version {version} after {}", expected - 1),
             );
         }
@@ -391,46 +474,59 @@ impl Replay {
         let version = e.version;
         let key_id = e.key.clone();
         let statement = e.statement_sha256.clone();
-        let mut problems = Vec::new();
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
         match self.keys.get(&key_id) {
-            None => problems.push(format!("signature by unregistered key `{key_id}`")),
+            None => problems.push((
+                "signature_key_logged",
+                format!("signature by unregistered key `{key_id}`"),
+            )),
             Some(k) => {
                 if k.fingerprint != e.key_fingerprint {
-                    problems.push(format!("key `{key_id}` logged with another fingerprint"));
+                    problems.push((
+                        "signature_key_logged",
+                        format!("key `{key_id}` logged with another fingerprint"),
+                    ));
                 }
                 // Rule key_bound, on the log's own record of the signature.
                 if k.signer != e.signer || k.role != e.role {
-                    problems.push(format!(
-                        "key_bound: signature logged for {} as {}, key `{key_id}` is registered to {} as {}",
-                        e.signer, e.role, k.signer, k.role
+                    problems.push((
+                        "key_bound",
+                        format!(
+                            "signature logged for {} as {}, key `{key_id}` is registered to {} as {}",
+                            e.signer, e.role, k.signer, k.role
+                        ),
                     ));
                 }
                 if !k.active || k.revoked || k.retired_from.is_some_and(|t| t <= time) {
-                    problems.push(format!(
-                        "signature by key `{key_id}` while it was not active"
+                    problems.push((
+                        "key_active",
+                        format!("signature by key `{key_id}` while it was not active"),
                     ));
                 }
             }
         }
         if let Some(mou) = self.mous.get_mut(&id) {
             if seq != mou.last_seq + 1 {
-                problems.push(format!(
-                    "MOU `{id}`: signature seq {seq} after {}",
-                    mou.last_seq
+                problems.push((
+                    "chain_seq",
+                    format!("MOU `{id}`: signature seq {seq} after {}", mou.last_seq),
                 ));
             }
             if version != mou.version {
-                problems.push(format!(
-                    "MOU `{id}`: signature on version {version}, current is {}",
-                    mou.version
+                problems.push((
+                    "signature_on_current_version",
+                    format!(
+                        "MOU `{id}`: signature on version {version}, current is {}",
+                        mou.version
+                    ),
                 ));
             }
             mou.last_seq = seq;
             mou.signatures.insert(seq, (statement, key_id.clone()));
         }
         self.signed.push((key_id, id, seq, time));
-        for p in problems {
-            self.finding(index, p);
+        for (rule, message) in problems {
+            self.finding(index, rule, message);
         }
     }
 
@@ -446,13 +542,21 @@ impl Replay {
         let id = e.key.clone();
         let fingerprint = e.fingerprint.clone();
         if self.keys.values().any(|k| k.fingerprint == fingerprint) {
-            self.finding(index, format!("key {fingerprint} registered twice"));
+            self.finding(
+                index,
+                "unique_ids",
+                format!("key {fingerprint} registered twice"),
+            );
         }
         let active = match Some(e.status.as_str()) {
             Some("active") => true,
             Some("pending") => false,
             other => {
-                self.finding(index, format!("key registered with status {other:?}"));
+                self.finding(
+                    index,
+                    "key_lifecycle",
+                    format!("key registered with status {other:?}"),
+                );
                 false
             }
         };
@@ -468,7 +572,7 @@ impl Replay {
             compromised_since: None,
         };
         if self.keys.insert(id.clone(), key).is_some() {
-            self.finding(index, format!("key `{id}` registered twice"));
+            self.finding(index, "unique_ids", format!("key `{id}` registered twice"));
         }
     }
 
@@ -476,8 +580,16 @@ impl Replay {
         let id = e.key.clone();
         match self.keys.get_mut(&id) {
             Some(k) if !k.active && !k.revoked && k.retired_from.is_none() => k.active = true,
-            Some(_) => self.finding(index, format!("key `{id}` approved while not pending")),
-            None => self.finding(index, format!("approval of unknown key `{id}`")),
+            Some(_) => self.finding(
+                index,
+                "key_lifecycle",
+                format!("key `{id}` approved while not pending"),
+            ),
+            None => self.finding(
+                index,
+                "references",
+                format!("approval of unknown key `{id}`"),
+            ),
         }
     }
 
@@ -492,9 +604,14 @@ impl Replay {
             Some(k) if !k.revoked && k.retired_from.is_none() => k.retired_from = Some(from),
             Some(_) => self.finding(
                 index,
+                "key_lifecycle",
                 format!("key `{id}` retired after it was retired or revoked"),
             ),
-            None => self.finding(index, format!("retirement of unknown key `{id}`")),
+            None => self.finding(
+                index,
+                "references",
+                format!("retirement of unknown key `{id}`"),
+            ),
         }
     }
 
@@ -510,8 +627,12 @@ impl Replay {
                 k.revoked = true;
                 k.compromised_since = Some(since);
             }
-            Some(_) => self.finding(index, format!("key `{id}` revoked twice")),
-            None => self.finding(index, format!("revocation of unknown key `{id}`")),
+            Some(_) => self.finding(index, "key_lifecycle", format!("key `{id}` revoked twice")),
+            None => self.finding(
+                index,
+                "references",
+                format!("revocation of unknown key `{id}`"),
+            ),
         }
         // Signatures logged at or after the compromise are void from now on.
         for (key, mou, seq, at) in &self.signed {
@@ -636,11 +757,13 @@ mod tests {
         let mut pending = key_and_mou("pending");
         pending.push(signature(1));
         assert!(replay(&pending).findings[0].message.contains("not active"));
+        assert_eq!(replay(&pending).findings[0].rule, "key_active");
         pending.insert(6, entry(kinds::KEY_APPROVED, json!({"key": "k"})));
         assert_eq!(replay(&pending).findings, vec![]);
         let mut gap = key_and_mou("active");
         gap.push(signature(2));
         assert!(replay(&gap).findings[0].message.contains("seq 2 after 0"));
+        assert_eq!(replay(&gap).findings[0].rule, "chain_seq");
         let mut revoked = key_and_mou("active");
         revoked.push(signature(1));
         revoked.push(entry(kinds::KEY_REVOKED, json!({"key": "k"})));
@@ -663,10 +786,18 @@ mod tests {
             json!({"partnership": "p", "seq": 5, "from": "proposed", "to": "active"}),
             json!({"partnership": "q", "seq": 2, "from": "proposed", "to": "active"}),
         ];
-        for fields in cases {
+        let rules = [
+            "status_transition",
+            "status_transition",
+            "status_transition",
+            "references",
+        ];
+        for (fields, rule) in cases.into_iter().zip(rules) {
             let mut log = base();
             log.push(entry(kinds::PARTNERSHIP_STATUS_CHANGED, fields.clone()));
-            assert_eq!(replay(&log).findings.len(), 1, "{fields}");
+            let findings = replay(&log).findings;
+            assert_eq!(findings.len(), 1, "{fields}");
+            assert_eq!(findings[0].rule, rule, "{fields}");
         }
         let mut log = base();
         log.push(
@@ -674,6 +805,7 @@ mod tests {
                 .to_vec(),
         );
         assert!(replay(&log).findings[0].message.contains("canonical"));
+        assert_eq!(replay(&log).findings[0].rule, "entry_canonical");
         let mut log = base();
         log.push(entry(kinds::TOKEN_REVOKED, json!({"token": "nope"})));
         assert_eq!(replay(&log).findings.len(), 1);
@@ -712,10 +844,6 @@ mod tests {
         ));
         let r = replay(&log);
         assert_eq!(r.findings.len(), 1);
-        assert!(
-            r.findings[0].message.starts_with("key_bound:"),
-            "{:?}",
-            r.findings
-        );
+        assert_eq!(r.findings[0].rule, "key_bound", "{:?}", r.findings);
     }
 }
