@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(sshsig statement checkpoint bundle csv_import)
+[ ${#targets[@]} -gt 0 ] || targets=(sshsig statement checkpoint cosignature bundle csv_import)
 host=$(rustc -vV | sed -n 's/^host: //p')
 mkdir -p logs
 for t in "${targets[@]}"; do

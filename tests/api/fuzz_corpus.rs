@@ -86,6 +86,26 @@ fn checkpoint_corpus() {
 }
 
 #[test]
+fn cosignature_corpus() {
+    use amity_verify::cosignature::{Cosignature, CosignerKey};
+    let mut parsed = 0;
+    for (name, data) in corpus("cosignature") {
+        let Ok(text) = std::str::from_utf8(&data) else {
+            continue;
+        };
+        if let Ok(c) = Cosignature::parse_line(text) {
+            assert_eq!(c.to_line(), format!("{text}\n"), "{name}");
+            parsed += 1;
+        }
+        if let Ok(key) = CosignerKey::from_vkey(text) {
+            assert_eq!(CosignerKey::from_vkey(&key.to_vkey()), Ok(key), "{name}");
+            parsed += 1;
+        }
+    }
+    assert!(parsed >= 3, "the seeds hold two lines and a key");
+}
+
+#[test]
 fn bundle_corpus() {
     for (_, data) in corpus("bundle") {
         if let Ok(b) = bundle::parse(&data) {

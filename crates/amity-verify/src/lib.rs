@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod cosignature;
 pub mod engine;
 pub mod entries;
 pub mod jcs;

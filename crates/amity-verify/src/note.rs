@@ -124,7 +124,7 @@ pub fn ed25519_key_id(name: &str, key: &VerifyingKey) -> u32 {
 
 /// Parse an 8-digit hex key id. Exactly 8 digits, as in the Go reference;
 /// `u32::from_str_radix` alone would also accept a sign.
-fn parse_key_id(s: &str) -> Option<u32> {
+pub(crate) fn parse_key_id(s: &str) -> Option<u32> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -135,7 +135,7 @@ fn parse_key_id(s: &str) -> Option<u32> {
 /// small-order points (a "signature" can then verify for many messages) and
 /// non-canonical encodings (two strings for one key would break the
 /// one-key-one-id assumption).
-fn ed25519_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, NoteError> {
+pub(crate) fn ed25519_public_key(bytes: &[u8; 32]) -> Result<VerifyingKey, NoteError> {
     let key = VerifyingKey::from_bytes(bytes).map_err(|_| NoteError::InvalidPublicKey)?;
     if key.is_weak() || key.to_edwards().compress().to_bytes() != *bytes {
         return Err(NoteError::InvalidPublicKey);
@@ -518,7 +518,7 @@ pub fn open_note_bytes<'a>(
 }
 
 /// Split one signature line into (name, key id, signature bytes).
-fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
+pub(crate) fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     let rest = line
         .strip_prefix(SIG_PREFIX)
         .ok_or(NoteError::MalformedNote(
