@@ -1,5 +1,6 @@
 //! Engagement activities and the metrics rolled up from them.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -137,8 +138,8 @@ pub async fn list(
     let rows = state
         .read(move |c| {
             if db::partnerships::get(c, &id)?.is_none() {
-                return Err(crate::domain::DomainError::not_found(
-                    "partnership_not_found",
+                return Err(crate::domain::DomainError::new(
+                    ErrorCode::PartnershipNotFound,
                     format!("no partnership `{id}`"),
                 )
                 .into());
@@ -175,8 +176,8 @@ pub async fn engagement(
     let q = query.into_inner();
     let city = q.city.as_deref().map(CityCode::parse).transpose()?;
     if q.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "`year` must have four digits",
         ));
     }
@@ -234,8 +235,8 @@ async fn activity_with_parties(
     state
         .read(move |c| {
             let a = db::activities::get(c, &id)?.ok_or_else(|| {
-                crate::domain::DomainError::not_found(
-                    "activity_not_found",
+                crate::domain::DomainError::new(
+                    ErrorCode::ActivityNotFound,
                     format!("no activity `{id}`"),
                 )
             })?;
@@ -277,7 +278,7 @@ pub async fn add_evidence(
     let (_, partnership) = activity_with_parties(&state, id.clone()).await?;
     require_party_office(principal.as_ref(), &partnership.parties())?;
     let query = web::Query::<EvidenceQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     let received =
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
@@ -339,8 +340,8 @@ pub async fn evidence_document(
         .read(move |c| db::activities::evidence_document(c, &id, n))
         .await?;
     let (meta, bytes) = found.ok_or_else(|| {
-        ApiError::not_found(
-            "evidence_not_found",
+        ApiError::new(
+            ErrorCode::EvidenceNotFound,
             format!("this activity has no evidence {n}"),
         )
     })?;

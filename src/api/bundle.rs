@@ -1,5 +1,6 @@
 //! `GET /mous/{id}/bundle`: the evidence bundle an auditor archives with the document.
 
+use crate::domain::ErrorCode;
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
@@ -57,8 +58,7 @@ pub async fn bundle(
         }
     }
     Err(ApiError::new(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        "log_busy",
+        ErrorCode::LogBusy,
         "the log grew during every attempt to read this bundle; try again",
     ))
 }

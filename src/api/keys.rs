@@ -1,6 +1,7 @@
 //! Signatory keys: challenge, registration with proof of possession, approval, retirement,
 //! revocation, and the public listing.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ pub struct ChallengeView {
 }
 
 fn city_code(code: &str) -> Result<CityCode, ApiError> {
-    CityCode::parse(code).map_err(|e| ApiError::not_found("city_not_found", e.message))
+    CityCode::parse(code).map_err(|e| ApiError::new(ErrorCode::CityNotFound, e.message))
 }
 
 /// A single-use registration challenge (office of the city).

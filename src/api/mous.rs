@@ -1,6 +1,7 @@
 //! MOUs: creation, document versions (streamed in, hashed on the way), downloads, withdrawal.
 //! Signatures, chains and audits are in `signatures.rs`.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -242,7 +243,7 @@ pub async fn upload(
     require_party_office(principal.as_ref(), &partnership.parties())?;
     mou.check_not_withdrawn()?;
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     let received =
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
@@ -295,7 +296,10 @@ pub async fn document(
     require_document_reader(principal.as_ref(), &partnership.parties())?;
     let found = state.read(move |c| db::mous::document(c, &id, n)).await?;
     let (version, bytes) = found.ok_or_else(|| {
-        ApiError::not_found("version_not_found", format!("this MOU has no version {n}"))
+        ApiError::new(
+            ErrorCode::VersionNotFound,
+            format!("this MOU has no version {n}"),
+        )
     })?;
     Ok(super::documents::document_response(
         &req,

@@ -1,5 +1,6 @@
 //! Partnerships: proposal, confirmation, status changes, lists and history.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -124,7 +125,10 @@ pub async fn list(
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("partnership_not_found", format!("no partnership `{id}`"))
+    ApiError::new(
+        ErrorCode::PartnershipNotFound,
+        format!("no partnership `{id}`"),
+    )
 }
 
 /// One partnership.
@@ -201,8 +205,7 @@ pub async fn confirm(
     if !body.iter().all(u8::is_ascii_whitespace) {
         serde_json::from_slice::<ConfirmBody>(&body).map_err(|e| {
             ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 format!("the body must be `{{}}` or empty: {e}"),
             )
         })?;

@@ -1,6 +1,7 @@
 //! Signing an MOU: the statement offered at the chain head, signature submission, the chain
 //! and the audit report.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use base64::Engine;
@@ -46,8 +47,8 @@ fn pick_key(
         .filter(|k| q.signer.as_ref().is_none_or(|s| &k.signer == s))
         .collect();
     match usable.len() {
-        0 => Err(DomainError::conflict(
-            "no_active_key",
+        0 => Err(DomainError::new(
+            ErrorCode::NoActiveKey,
             "no active registered key matches this signer (and key); register and approve one first",
         )),
         1 => {
@@ -59,12 +60,12 @@ fn pick_key(
             usable.retain(|k| k.active_at(now));
             match usable.len() {
                 1 => Ok(usable.remove(0)),
-                0 => Err(DomainError::conflict(
-                    "no_active_key",
+                0 => Err(DomainError::new(
+                    ErrorCode::NoActiveKey,
                     "none of this signer's keys is active",
                 )),
-                _ => Err(DomainError::invalid(
-                    "ambiguous_key",
+                _ => Err(DomainError::new(
+                    ErrorCode::AmbiguousKey,
                     "this signer has several active keys; name one with `key=SHA256:...`",
                 )),
             }
@@ -100,21 +101,25 @@ pub async fn signing_statement(
         .await?;
     require_document_reader(principal.as_ref(), &partnership.parties())?;
     let q = query
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     if q.signer.is_none() && q.key.is_none() {
-        return Err(
-            DomainError::invalid("missing_field", "give `signer` (and `role`), or `key`").into(),
-        );
+        return Err(DomainError::new(
+            ErrorCode::MissingField,
+            "give `signer` (and `role`), or `key`",
+        )
+        .into());
     }
     if let Some(role) = &q.role {
         validate_role(role)?;
     }
     match mou.state {
         MouState::Draft => {
-            return Err(
-                DomainError::conflict("mou_draft", "this MOU has no version to sign yet").into(),
-            );
+            return Err(DomainError::new(
+                ErrorCode::MouDraft,
+                "this MOU has no version to sign yet",
+            )
+            .into());
         }
         MouState::Withdrawn => mou.check_not_withdrawn()?,
         _ => {}
@@ -133,8 +138,8 @@ pub async fn signing_statement(
             let now = crate::domain::dates::now_micros();
             let key = pick_key(keys, &q, now)?;
             if !partnership.parties().iter().any(|p| **p == key.city) {
-                return Err(DomainError::forbidden(
-                    "not_a_party",
+                return Err(DomainError::new(
+                    ErrorCode::NotAParty,
                     format!("`{}` is not a party to this MOU's partnership", key.city),
                 )
                 .into());

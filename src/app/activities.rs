@@ -4,6 +4,7 @@ use crate::db::activities::{ActivityRow, EvidenceRow};
 use crate::db::mous::Upload;
 use crate::db::{self, DbError, WriteTx};
 use crate::domain::DomainError;
+use crate::domain::ErrorCode;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::activities::NewActivity;
 use crate::domain::tokens::Principal;
@@ -43,8 +44,8 @@ pub fn add_evidence(
         principal.map(|p| p.token_id.as_str()),
         |p| {
             if on_partnership.is_some_and(|id| id != p.id) {
-                return Err(DomainError::not_found(
-                    "activity_not_found",
+                return Err(DomainError::new(
+                    ErrorCode::ActivityNotFound,
                     "no such activity on this partnership",
                 ));
             }

@@ -3,6 +3,7 @@
 use crate::db::mous::Upload;
 use crate::db::{self, DbError, WriteTx};
 use crate::domain::DomainError;
+use crate::domain::ErrorCode;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::mous::{Mou, Version};
 use crate::domain::tokens::Principal;
@@ -16,7 +17,9 @@ pub fn add_version(
 ) -> Result<(Version, Mou), DbError> {
     require_office(principal)?;
     if document.bytes.is_empty() {
-        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
+        return Err(
+            DomainError::new(ErrorCode::EmptyDocument, "the document body is empty").into(),
+        );
     }
     db::mous::upload(
         tx,

@@ -1,5 +1,6 @@
 //! Activities table.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 
 use super::schema::{activities, activity_evidence, partnerships};
@@ -38,8 +39,8 @@ pub fn record(
     authorize: impl FnOnce(&Partnership) -> Result<CityCode, DomainError>,
 ) -> Result<ActivityRow, DbError> {
     let p = super::partnerships::get(tx.conn, partnership)?.ok_or_else(|| {
-        DomainError::not_found(
-            "partnership_not_found",
+        DomainError::new(
+            ErrorCode::PartnershipNotFound,
             format!("no partnership `{partnership}`"),
         )
     })?;
@@ -180,11 +181,14 @@ pub fn add_evidence(
     authorize: impl FnOnce(&Partnership) -> Result<(), DomainError>,
 ) -> Result<EvidenceRow, DbError> {
     let a = get(tx.conn, activity)?.ok_or_else(|| {
-        DomainError::not_found("activity_not_found", format!("no activity `{activity}`"))
+        DomainError::new(
+            ErrorCode::ActivityNotFound,
+            format!("no activity `{activity}`"),
+        )
     })?;
     let p = super::partnerships::get(tx.conn, &a.partnership_id)?.ok_or_else(|| {
-        DomainError::not_found(
-            "partnership_not_found",
+        DomainError::new(
+            ErrorCode::PartnershipNotFound,
             format!("no partnership `{}`", a.partnership_id),
         )
     })?;

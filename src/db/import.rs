@@ -1,6 +1,7 @@
 //! Executing an import plan: cities, then partnerships, in batches of one transaction each,
 //! with multi-row inserts and one log entry per record created.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 
 use super::cities::{CityRow, created_entry};
@@ -162,7 +163,7 @@ pub fn import_csv(
     progress: impl FnMut(usize, usize),
 ) -> Result<ImportReport, DbError> {
     let rows = crate::domain::import::read_csv(text)
-        .map_err(|m| crate::domain::DomainError::invalid("invalid_csv", m))?;
+        .map_err(|m| crate::domain::DomainError::new(ErrorCode::InvalidCsv, m))?;
     let existing = db.read(existing)?;
     let plan = crate::domain::import::plan(rows, &existing);
     let total = plan.cities.len() + plan.partnerships.len();

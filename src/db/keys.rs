@@ -1,5 +1,6 @@
 //! Signatory keys, their append-only events, and the single-use registration challenges.
 
+use crate::domain::ErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
@@ -124,27 +125,33 @@ fn consume_challenge(
         ))
         .first(tx.conn)
         .optional()?;
-    let refuse = |code: &'static str, why: &str| -> DbError {
-        DomainError::invalid(code, format!("{why}; fetch a new challenge and sign again")).into()
+    let refuse = |code: ErrorCode, why: &str| -> DbError {
+        DomainError::new(code, format!("{why}; fetch a new challenge and sign again")).into()
     };
     match row {
         None => {
             return Err(refuse(
-                "unknown_challenge",
+                ErrorCode::UnknownChallenge,
                 "this challenge was not issued here",
             ));
         }
         Some((c, _, _)) if c != city.as_str() => {
             return Err(refuse(
-                "unknown_challenge",
+                ErrorCode::UnknownChallenge,
                 "this challenge was issued for another city",
             ));
         }
         Some((_, _, Some(_))) => {
-            return Err(refuse("challenge_used", "this challenge was already used"));
+            return Err(refuse(
+                ErrorCode::ChallengeUsed,
+                "this challenge was already used",
+            ));
         }
         Some((_, expires, None)) if expires <= tx.now => {
-            return Err(refuse("challenge_expired", "this challenge has expired"));
+            return Err(refuse(
+                ErrorCode::ChallengeExpired,
+                "this challenge has expired",
+            ));
         }
         Some(_) => {}
     }
@@ -155,8 +162,8 @@ fn consume_challenge(
 }
 
 fn already_registered(fingerprint: &str) -> DbError {
-    DomainError::conflict(
-        "key_already_registered",
+    DomainError::new(
+        ErrorCode::KeyAlreadyRegistered,
         format!("the key {fingerprint} is already registered; a key belongs to one signer only"),
     )
     .into()
@@ -295,7 +302,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<SignatoryKey>, DbError>
 
 pub fn require(conn: &mut DbConn, id: &str) -> Result<SignatoryKey, DbError> {
     get(conn, id)?
-        .ok_or_else(|| DomainError::not_found("key_not_found", format!("no key `{id}`")).into())
+        .ok_or_else(|| DomainError::new(ErrorCode::KeyNotFound, format!("no key `{id}`")).into())
 }
 
 pub fn by_fingerprint(

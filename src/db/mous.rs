@@ -1,5 +1,6 @@
 //! MOUs, their document versions and their append-only signature chains.
 
+use crate::domain::ErrorCode;
 use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -132,7 +133,7 @@ pub struct SignatureRow {
 }
 
 fn mou_not_found(id: &str) -> DbError {
-    DomainError::not_found("mou_not_found", format!("no MOU `{id}`")).into()
+    DomainError::new(ErrorCode::MouNotFound, format!("no MOU `{id}`")).into()
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Mou>, DbError> {
@@ -176,15 +177,15 @@ pub fn create(
     token_id: Option<String>,
 ) -> Result<(Mou, Partnership), DbError> {
     let p = partnerships::get(tx.conn, partnership_id)?.ok_or_else(|| {
-        DbError::from(DomainError::invalid(
-            "unknown_partnership",
+        DbError::from(DomainError::new(
+            ErrorCode::UnknownPartnership,
             format!("there is no partnership `{partnership_id}`"),
         ))
     })?;
     let (new, city) = validate(&p)?;
     if p.status == Status::CutOff {
-        return Err(DomainError::conflict(
-            "partnership_cut_off",
+        return Err(DomainError::new(
+            ErrorCode::PartnershipCutOff,
             "this partnership is cut off; an MOU needs a living partnership",
         )
         .into());
@@ -572,8 +573,8 @@ pub fn add_signature(
     .map_err(|e| {
         // Unreachable while the log head serializes writers; kept as the final guard.
         if is_unique_violation(&e) {
-            DomainError::conflict(
-                "stale_chain_head",
+            DomainError::new(
+                ErrorCode::StaleChainHead,
                 "another signature took this chain position",
             )
             .with_extra(json!({ "head": mou.head_json() }))

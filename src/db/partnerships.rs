@@ -1,5 +1,6 @@
 //! Partnerships and their append-only status events.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -145,8 +146,8 @@ pub fn register(
     let a = cities::require(tx.conn, &proposal.city_a)?;
     let b = cities::require(tx.conn, &proposal.city_b)?;
     if let Some(existing) = open_between(tx.conn, &proposal)? {
-        return Err(DomainError::conflict(
-            "duplicate_partnership",
+        return Err(DomainError::new(
+            ErrorCode::DuplicatePartnership,
             format!(
                 "`{}` and `{}` already have a {} partnership that is not cut off: {}",
                 proposal.city_a, proposal.city_b, proposal.kind, existing
@@ -191,8 +192,8 @@ pub fn register(
         .execute(tx.conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
-                DomainError::conflict(
-                    "duplicate_partnership",
+                DomainError::new(
+                    ErrorCode::DuplicatePartnership,
                     "these cities already have an open partnership of this kind",
                 )
                 .into()
@@ -287,7 +288,11 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Partnership>, DbError> 
 
 fn require(conn: &mut DbConn, id: &str) -> Result<Partnership, DbError> {
     get(conn, id)?.ok_or_else(|| {
-        DomainError::not_found("partnership_not_found", format!("no partnership `{id}`")).into()
+        DomainError::new(
+            ErrorCode::PartnershipNotFound,
+            format!("no partnership `{id}`"),
+        )
+        .into()
     })
 }
 

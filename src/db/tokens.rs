@@ -1,5 +1,6 @@
 //! Tokens table: only SHA-256 hashes of tokens are stored.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
 
@@ -134,12 +135,12 @@ pub fn revoke(tx: &mut WriteTx<'_>, id: &str) -> Result<i64, DbError> {
     match revoked {
         None => {
             return Err(
-                DomainError::not_found("token_not_found", format!("no token `{id}`")).into(),
+                DomainError::new(ErrorCode::TokenNotFound, format!("no token `{id}`")).into(),
             );
         }
         Some(Some(_)) => {
-            return Err(DomainError::conflict(
-                "token_already_revoked",
+            return Err(DomainError::new(
+                ErrorCode::TokenAlreadyRevoked,
                 format!("token `{id}` is already revoked"),
             )
             .into());

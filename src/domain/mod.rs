@@ -39,6 +39,7 @@ pub mod cities;
 pub mod dates;
 pub mod entries;
 pub mod error;
+pub mod error_code;
 pub mod import;
 pub mod keys;
 pub mod mous;
@@ -50,4 +51,4 @@ pub mod signatures;
 pub mod text;
 pub mod tokens;
 
-pub use error::DomainError;
+pub use error::{DomainError, ErrorCode};

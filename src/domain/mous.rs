@@ -9,6 +9,7 @@
 use super::DomainError;
 use super::cities::CityCode;
 use super::text::{NAME_MAX, REASON_MAX, optional_paragraph, required_line};
+use crate::domain::ErrorCode;
 
 pub use amity_verify::rules::{MouState, RequiredSigner, SignedBy, is_executed, tally};
 
@@ -30,8 +31,8 @@ pub fn validate_role(role: &str) -> Result<(), DomainError> {
     if is_role(role) {
         Ok(())
     } else {
-        Err(DomainError::invalid(
-            "invalid_role",
+        Err(DomainError::new(
+            ErrorCode::InvalidRole,
             format!("role {role:?} must match ^[a-z][a-z0-9_-]{{0,31}}$, e.g. `signatory`"),
         ))
     }
@@ -68,30 +69,30 @@ impl NewMou {
                 .collect();
         }
         if required.len() > MAX_REQUIREMENTS {
-            return Err(DomainError::invalid(
-                "too_many_required_signers",
+            return Err(DomainError::new(
+                ErrorCode::TooManyRequiredSigners,
                 format!("at most {MAX_REQUIREMENTS} required signer entries"),
             ));
         }
         for r in &required {
             if !parties.iter().any(|p| p.as_str() == r.city) {
-                return Err(DomainError::invalid(
-                    "signer_city_not_party",
+                return Err(DomainError::new(
+                    ErrorCode::SignerCityNotParty,
                     format!("`{}` is not a party to this partnership", r.city),
                 ));
             }
             validate_role(&r.role)?;
             if r.count == 0 || r.count > MAX_COUNT {
-                return Err(DomainError::invalid(
-                    "invalid_count",
+                return Err(DomainError::new(
+                    ErrorCode::InvalidCount,
                     format!("`count` must be 1..={MAX_COUNT}"),
                 ));
             }
         }
         for party in parties {
             if !required.iter().any(|r| r.city == party.as_str()) {
-                return Err(DomainError::invalid(
-                    "party_without_signer",
+                return Err(DomainError::new(
+                    ErrorCode::PartyWithoutSigner,
                     format!(
                         "`{party}` must have at least one required signer: an MOU binds both cities"
                     ),
@@ -104,8 +105,8 @@ impl NewMou {
             .zip(required.iter().skip(1))
             .any(|(a, b)| a.city == b.city && a.role == b.role)
         {
-            return Err(DomainError::invalid(
-                "duplicate_required_signer",
+            return Err(DomainError::new(
+                ErrorCode::DuplicateRequiredSigner,
                 "each (city, role) may appear once; raise `count` instead",
             ));
         }
@@ -140,8 +141,8 @@ pub struct Mou {
 impl Mou {
     pub fn check_not_withdrawn(&self) -> Result<(), DomainError> {
         if self.state == MouState::Withdrawn {
-            return Err(DomainError::conflict(
-                "mou_withdrawn",
+            return Err(DomainError::new(
+                ErrorCode::MouWithdrawn,
                 format!("MOU `{}` is withdrawn; it can no longer change", self.id),
             ));
         }
@@ -177,8 +178,8 @@ pub fn check_new_version(
 ) -> Result<(), DomainError> {
     mou.check_not_withdrawn()?;
     if current == Some(new) {
-        return Err(DomainError::conflict(
-            "identical_version",
+        return Err(DomainError::new(
+            ErrorCode::IdenticalVersion,
             format!(
                 "version {} already has these exact bytes (sha256 {})",
                 mou.current_version,
@@ -209,8 +210,8 @@ pub fn validate_media_type(value: Option<&str>) -> Result<String, DomainError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(DomainError::invalid(
-            "invalid_media_type",
+        Err(DomainError::new(
+            ErrorCode::InvalidMediaType,
             "`Content-Type` must be a media type such as application/pdf",
         ))
     }
@@ -231,8 +232,8 @@ pub fn validate_filename(value: Option<&str>) -> Result<Option<String>, DomainEr
     if ok {
         Ok(Some(value.to_string()))
     } else {
-        Err(DomainError::invalid(
-            "invalid_filename",
+        Err(DomainError::new(
+            ErrorCode::InvalidFilename,
             "`filename` must be a plain file name (at most 255 characters, no / \\ \" or control characters)",
         ))
     }
@@ -240,7 +241,10 @@ pub fn validate_filename(value: Option<&str>) -> Result<Option<String>, DomainEr
 
 pub fn validate_withdraw_reason(reason: &str) -> Result<String, DomainError> {
     optional_paragraph("reason", Some(reason), REASON_MAX)?.ok_or_else(|| {
-        DomainError::invalid("reason_required", "withdrawing an MOU needs a `reason`")
+        DomainError::new(
+            ErrorCode::ReasonRequired,
+            "withdrawing an MOU needs a `reason`",
+        )
     })
 }
 

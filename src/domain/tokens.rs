@@ -1,5 +1,6 @@
 //! Principals and their bearer tokens.
 
+use crate::domain::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -61,21 +62,21 @@ impl TokenRecord {
     /// Turns a stored token into a principal if it is still valid at `now` (microseconds).
     pub fn into_principal(self, now: i64) -> Result<Principal, DomainError> {
         if self.revoked_at.is_some() {
-            return Err(DomainError::unauthenticated(
-                "token_revoked",
+            return Err(DomainError::new(
+                ErrorCode::TokenRevoked,
                 "this token has been revoked",
             ));
         }
         if self.expires_at.is_some_and(|t| t <= now) {
-            return Err(DomainError::unauthenticated(
-                "token_expired",
+            return Err(DomainError::new(
+                ErrorCode::TokenExpired,
                 "this token has expired",
             ));
         }
         if self.role == Role::Office && self.office.is_none() {
             // A database edited by hand could produce this; refuse rather than guess.
-            return Err(DomainError::unauthenticated(
-                "invalid_token",
+            return Err(DomainError::new(
+                ErrorCode::InvalidToken,
                 "office token without an office",
             ));
         }
@@ -104,22 +105,22 @@ impl TokenRequest {
     ) -> Result<Self, DomainError> {
         match (role, &office_id) {
             (Role::Office, None) => {
-                return Err(DomainError::invalid(
-                    "office_required",
+                return Err(DomainError::new(
+                    ErrorCode::OfficeIdRequired,
                     "an office token needs `office` (the office id)",
                 ));
             }
             (Role::Admin | Role::Auditor, Some(_)) => {
-                return Err(DomainError::invalid(
-                    "office_not_allowed",
+                return Err(DomainError::new(
+                    ErrorCode::OfficeNotAllowed,
                     "only office tokens are bound to an office",
                 ));
             }
             _ => {}
         }
         if expires_at.is_some_and(|t| t <= now) {
-            return Err(DomainError::invalid(
-                "invalid_expiry",
+            return Err(DomainError::new(
+                ErrorCode::InvalidExpiry,
                 "`expires_at` must be in the future",
             ));
         }

@@ -2,6 +2,7 @@
 //! proposal, MOU version, activity evidence). Each checks the CSRF token first, then calls the
 //! same use case as the API (`crate::app`).
 
+use crate::domain::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
@@ -186,14 +187,14 @@ pub(super) async fn activity_form(
     };
     let parsed = (|| {
         let kind = ActivityKind::parse(&f.kind)
-            .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown activity kind"))?;
+            .ok_or_else(|| DomainError::new(ErrorCode::InvalidKind, "unknown activity kind"))?;
         let mode = Mode::parse(&f.mode)
-            .ok_or_else(|| DomainError::invalid("invalid_mode", "unknown mode"))?;
+            .ok_or_else(|| DomainError::new(ErrorCode::InvalidMode, "unknown mode"))?;
         let participants = match blank(&f.participants) {
             None => None,
             Some(p) => Some(p.trim().parse::<i64>().map_err(|_| {
-                DomainError::invalid(
-                    "invalid_participants",
+                DomainError::new(
+                    ErrorCode::InvalidParticipants,
                     "participants must be a whole number",
                 )
             })?),
@@ -247,7 +248,7 @@ pub(super) async fn propose_form(
         Err(e) => return error_page(e),
     };
     let proposal = Kind::parse(&f.kind)
-        .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown partnership kind"))
+        .ok_or_else(|| DomainError::new(ErrorCode::InvalidKind, "unknown partnership kind"))
         .and_then(|kind| {
             Proposal::validate(
                 &[code.into_inner(), f.partner.trim().to_string()],

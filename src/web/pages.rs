@@ -1,6 +1,7 @@
 //! The pages people read: the registry, search, a city, a partnership, an MOU, the log, the
 //! sign-in page, and the SVG pictures they embed.
 
+use crate::domain::ErrorCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use maud::html;
 use serde::Deserialize;
@@ -144,8 +145,8 @@ pub(super) async fn city(
     let (city, mut partners) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "city_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::CityNotFound,
                 format!("no city `{code}`"),
             ));
         }
@@ -233,8 +234,8 @@ pub(super) async fn partnership(
     let (p, history, mous, activities, evidence) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "partnership_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::PartnershipNotFound,
                 format!("no partnership `{id}`"),
             ));
         }
@@ -347,8 +348,8 @@ pub(super) async fn mou(
     let (m, parent, versions, chain, mou, av, asig) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "mou_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::MouNotFound,
                 format!("no MOU `{id}`"),
             ));
         }
