@@ -1,6 +1,6 @@
 //! Engagement activities and the metrics rolled up from them.
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -97,7 +97,7 @@ pub async fn record(
         b.participants,
         b.outcome.as_deref(),
     )?;
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let row = state
         .write(move |tx| app::activities::record(tx, principal.as_ref(), &id, activity))
         .await?;
@@ -134,15 +134,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit(query.limit)?;
     let after = decode_cursor(query.cursor.as_deref())?;
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let rows = state
         .read(move |c| {
             if db::partnerships::get(c, &id)?.is_none() {
-                return Err(crate::domain::DomainError::new(
-                    ErrorCode::PartnershipNotFound,
-                    format!("no partnership `{id}`"),
-                )
-                .into());
+                return Err(PartnershipId::not_found(id.as_str()).into());
             }
             db::activities::list(c, &id, after.as_deref(), limit)
         })
@@ -240,7 +236,8 @@ async fn activity_with_parties(
                     format!("no activity `{id}`"),
                 )
             })?;
-            let p = db::partnerships::get(c, &a.partnership_id)?.ok_or_else(|| {
+            let partnership = PartnershipId::from_db(a.partnership_id.clone());
+            let p = db::partnerships::get(c, &partnership)?.ok_or_else(|| {
                 crate::db::DbError::corrupt("an activity's partnership is missing")
             })?;
             Ok((a, p))

@@ -1,6 +1,6 @@
 //! `GET /mous/{id}/bundle`: the evidence bundle an auditor archives with the document.
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, MouId};
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
@@ -31,7 +31,7 @@ pub async fn bundle(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let verifier = state.signer.verifier();
     let registry = RegistryInfo {
         origin: state.settings.origin.clone(),

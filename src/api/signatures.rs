@@ -1,7 +1,7 @@
 //! Signing an MOU: the statement offered at the chain head, signature submission, the chain
 //! and the audit report.
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, KeyId, MouId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use base64::Engine;
@@ -94,7 +94,7 @@ pub async fn signing_statement(
     query: Result<web::Query<StatementQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let key = id.clone();
     let (mou, partnership) = state
         .read(move |c| db::mous::require_with_partnership(c, &key))
@@ -203,9 +203,11 @@ pub async fn submit(
     let principal = caller.principal()?.cloned();
     let city = require_office(principal.as_ref())?.city.clone();
     let b = json_body(body)?;
-    let id = id.into_inner();
     let registry = state.settings.origin.clone();
+    // The statement is checked against the path first, as before ids were typed: a statement
+    // for another MOU is refused as such even when the path names no MOU.
     let sub = parse_submission(&b.statement, &b.signature, &registry, &id)?;
+    let id = MouId::from_path(&id)?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let accepted = state
         .write(move |tx| db::mous::add_signature(tx, &id, sub, &city, &registry, token))
@@ -259,14 +261,17 @@ pub async fn chain(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     // A short read: the MOU by id, then its chain walked in the (mou_id, seq) index (one row
     // per signature, a few dozen for an executed MOU) and the keys by id.
     let (mou, rows, keys) = state
         .read_short(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
-            let mut ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();
+            let mut ids: Vec<KeyId> = rows
+                .iter()
+                .map(|r| KeyId::from_db(r.key_id.clone()))
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             let keys = db::keys::by_ids(c, &ids)?;
@@ -301,7 +306,7 @@ pub async fn chain(
             seq: mou.head_seq,
             hash: hex::encode(mou.head_hash),
         },
-        mou: mou.id,
+        mou: mou.id.into_string(),
         signatures,
     }))
 }
@@ -319,7 +324,7 @@ pub async fn audit_report(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     // The checkpoint first: every entry read afterwards for this MOU is older, so it is covered.
     let database = state.db.clone();
     let signer = state.signer.clone();

@@ -84,7 +84,7 @@ fn import_partnerships(tx: &mut WriteTx<'_>, batch: &[(String, String)]) -> Resu
     let mut rows: Vec<PartnershipRow> = batch
         .iter()
         .map(|(a, b)| PartnershipRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: crate::domain::PartnershipId::generate().into_string(),
             country_a: a[..2].to_ascii_uppercase(),
             country_b: b[..2].to_ascii_uppercase(),
             city_a: a.clone(),

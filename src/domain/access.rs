@@ -126,7 +126,7 @@ mod tests {
 
     fn principal(role: Role, city: Option<&str>) -> Principal {
         Principal {
-            token_id: "t".into(),
+            token_id: crate::domain::TokenId::generate(),
             role,
             office: city.map(|c| OfficeBinding {
                 office_id: "o".into(),

@@ -132,7 +132,7 @@ pub fn audit(
         let statement = match parsed {
             Ok(st) => {
                 let ok = st.registry == registry
-                    && st.mou_id == mou.id
+                    && mou.id == st.mou_id
                     && i64::try_from(st.seq).ok() == Some(s.seq);
                 all_ok &= r.add(
                     "statement_canonical",
@@ -315,7 +315,7 @@ pub fn audit(
 
     let verdict = Verdict::of(r.checks.iter().all(|c| c.result == Verdict::Pass));
     AuditReport {
-        mou: mou.id.clone(),
+        mou: mou.id.to_string(),
         state: mou.state,
         current_version: mou.current_version,
         verdict,

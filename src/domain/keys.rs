@@ -1,6 +1,7 @@
 //! Signatory keys: registration with proof of possession, approval, retirement, revocation, and
 //! the one question every signature asks of a key: was it active at that moment?
 
+use super::ids::KeyId;
 use crate::domain::ErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -73,7 +74,7 @@ impl KeyStatus {
 /// A stored signatory key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatoryKey {
-    pub id: String,
+    pub id: KeyId,
     pub fingerprint: String,
     pub public_key: PublicKey,
     pub city: CityCode,
@@ -307,7 +308,7 @@ mod tests {
     fn key() -> SignatoryKey {
         let pk = PublicKey::from_signing_key(&SigningKey::from_bytes(&[1; 32]));
         SignatoryKey {
-            id: "k".into(),
+            id: KeyId::generate(),
             fingerprint: pk.fingerprint(),
             public_key: pk,
             city: CityCode::parse("us-hou").unwrap(),

@@ -40,6 +40,7 @@ pub mod dates;
 pub mod entries;
 pub mod error;
 pub mod error_code;
+pub mod ids;
 pub mod import;
 pub mod keys;
 pub mod mous;
@@ -52,3 +53,4 @@ pub mod text;
 pub mod tokens;
 
 pub use error::{DomainError, ErrorCode};
+pub use ids::{KeyId, MouId, PartnershipId, TokenId};

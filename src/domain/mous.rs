@@ -8,6 +8,7 @@
 
 use super::DomainError;
 use super::cities::CityCode;
+use super::ids::{MouId, PartnershipId};
 use super::text::{NAME_MAX, REASON_MAX, optional_paragraph, required_line};
 use crate::domain::ErrorCode;
 
@@ -41,7 +42,7 @@ pub fn validate_role(role: &str) -> Result<(), DomainError> {
 /// A validated MOU before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMou {
-    pub partnership_id: String,
+    pub partnership_id: PartnershipId,
     pub title: String,
     pub required: Vec<RequiredSigner>,
 }
@@ -51,7 +52,7 @@ impl NewMou {
     /// requirements, one `signatory` of each party city must sign. Requirements are stored
     /// sorted, so the same set always reads (and logs) the same way.
     pub fn validate(
-        partnership_id: String,
+        partnership_id: PartnershipId,
         parties: [&CityCode; 2],
         title: &str,
         required: Option<Vec<RequiredSigner>>,
@@ -121,8 +122,8 @@ impl NewMou {
 /// A stored MOU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mou {
-    pub id: String,
-    pub partnership_id: String,
+    pub id: MouId,
+    pub partnership_id: PartnershipId,
     pub title: String,
     pub required: Vec<RequiredSigner>,
     pub state: MouState,
@@ -158,7 +159,7 @@ impl Mou {
 /// One stored document version (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
-    pub mou_id: String,
+    pub mou_id: MouId,
     pub version: i32,
     pub media_type: String,
     pub filename: Option<String>,
@@ -270,7 +271,7 @@ mod tests {
     #[test]
     fn default_and_custom_requirements() {
         let (a, b) = parties();
-        let m = NewMou::validate("p".into(), [&a, &b], " Accord ", None).unwrap();
+        let m = NewMou::validate(PartnershipId::generate(), [&a, &b], " Accord ", None).unwrap();
         assert_eq!(m.title, "Accord");
         assert_eq!(
             m.required,
@@ -281,10 +282,10 @@ mod tests {
             req("us-hou", "signatory", 2),
             req("cn-sha", "signatory", 1),
         ];
-        let m = NewMou::validate("p".into(), [&a, &b], "x", Some(custom)).unwrap();
+        let m = NewMou::validate(PartnershipId::generate(), [&a, &b], "x", Some(custom)).unwrap();
         assert_eq!(m.required[0].city, "cn-sha");
         let code = |list: Vec<RequiredSigner>| {
-            NewMou::validate("p".into(), [&a, &b], "x", Some(list))
+            NewMou::validate(PartnershipId::generate(), [&a, &b], "x", Some(list))
                 .unwrap_err()
                 .code
         };
@@ -322,7 +323,7 @@ mod tests {
             "duplicate_required_signer"
         );
         assert_eq!(
-            NewMou::validate("p".into(), [&a, &b], "  ", None)
+            NewMou::validate(PartnershipId::generate(), [&a, &b], "  ", None)
                 .unwrap_err()
                 .code,
             "missing_field"

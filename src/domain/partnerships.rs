@@ -8,6 +8,7 @@
 //! cut_off --> (nothing: re-establishing creates a new partnership linked to the old one)
 //! ```
 
+use super::ids::PartnershipId;
 use crate::domain::ErrorCode;
 use chrono::NaiveDate;
 
@@ -339,7 +340,7 @@ mod tests {
 /// A stored partnership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partnership {
-    pub id: String,
+    pub id: PartnershipId,
     pub city_a: CityCode,
     pub city_b: CityCode,
     pub country_a: String,
@@ -379,7 +380,7 @@ impl Partnership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEvent {
     pub id: String,
-    pub partnership_id: String,
+    pub partnership_id: PartnershipId,
     pub seq: i32,
     pub from: Option<Status>,
     pub to: Status,

@@ -223,7 +223,7 @@ pub fn statement_for(
     MouSignatureStatement {
         action: MouSignatureStatement::ACTION.into(),
         doc_sha256: hex::encode(doc_sha256),
-        mou_id: mou.id.clone(),
+        mou_id: mou.id.to_string(),
         mou_version: u64::try_from(mou.current_version).unwrap_or(0),
         prev,
         registry: registry.into(),

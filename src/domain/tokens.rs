@@ -1,5 +1,6 @@
 //! Principals and their bearer tokens.
 
+use super::ids::TokenId;
 use crate::domain::ErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,7 @@ impl Role {
 /// Who is acting: resolved from a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub token_id: String,
+    pub token_id: TokenId,
     pub role: Role,
     /// Set for office principals only: the office and the city it acts for.
     pub office: Option<OfficeBinding>,
@@ -51,7 +52,7 @@ pub struct OfficeBinding {
 /// A stored token as the database holds it, before the validity checks.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
-    pub id: String,
+    pub id: TokenId,
     pub role: Role,
     pub office: Option<OfficeBinding>,
     pub expires_at: Option<i64>,
@@ -138,7 +139,7 @@ mod tests {
 
     fn record() -> TokenRecord {
         TokenRecord {
-            id: "t".into(),
+            id: TokenId::generate(),
             role: Role::Admin,
             office: None,
             expires_at: Some(100),

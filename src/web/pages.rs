@@ -1,7 +1,7 @@
 //! The pages people read: the registry, search, a city, a partnership, an MOU, the log, the
 //! sign-in page, and the SVG pictures they embed.
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, MouId, PartnershipId};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use maud::html;
 use serde::Deserialize;
@@ -217,7 +217,10 @@ pub(super) async fn partnership(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let key = id.clone();
+    let key = match PartnershipId::from_path(&id) {
+        Ok(key) => key,
+        Err(e) => return error_page(e.into()),
+    };
     let found = state
         .read(move |c| {
             let Some(p) = db::partnerships::get(c, &key)? else {
@@ -332,7 +335,10 @@ pub(super) async fn mou(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let key = id.clone();
+    let key = match MouId::from_path(&id) {
+        Ok(key) => key,
+        Err(e) => return error_page(e.into()),
+    };
     let found = state
         .read(move |c| {
             let Some(m) = db::mous::get(c, &key)? else {
