@@ -7,41 +7,47 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Map, Value, json};
 
 use crate::db::DbError;
-use crate::domain::DomainError;
-use crate::domain::error::ErrorKind;
+use crate::domain::{DomainError, ErrorCode};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
+    /// The code's status (`ErrorCode::http_status`), except where `with_status` kept the
+    /// framework's own.
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     pub extra: Option<Value>,
 }
 
+/// The status a code goes out with.
+fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// A problem with `code`, answered with the code's HTTP status.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: status_of(code),
             code,
             detail: detail.into(),
             extra: None,
         }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
-
-    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, detail)
+    /// Keeps a status the framework chose instead of the code's own. Only for
+    /// `api::fallback`, which answers `bad_request` and `internal_error` for whatever 4xx or
+    /// 5xx response the framework produced without a problem body.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "the server failed to handle this request; the cause is in its log",
         )
     }
@@ -108,15 +114,8 @@ impl ResponseError for ApiError {
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
-        let status = match e.kind {
-            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        };
         ApiError {
-            status,
+            status: status_of(e.code),
             code: e.code,
             detail: e.message,
             extra: e.extra,
@@ -131,8 +130,7 @@ impl From<DbError> for ApiError {
             DbError::Pool(cause) => {
                 tracing::error!(%cause, "database pool exhausted");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
+                    ErrorCode::DatabaseUnavailable,
                     "the database is busy or unreachable; try again shortly",
                 )
             }
@@ -141,8 +139,7 @@ impl From<DbError> for ApiError {
                 ApiError {
                     extra: Some(json!({ "retry_after": 1 })),
                     ..ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "write_queue_full",
+                        ErrorCode::WriteQueueFull,
                         "too many writes are waiting to be committed; this one was not \
                          made, send it again after Retry-After",
                     )
@@ -151,8 +148,7 @@ impl From<DbError> for ApiError {
             DbError::WriterStopped => {
                 tracing::error!("write refused: the group-commit writer has stopped");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "writer_stopped",
+                    ErrorCode::WriterStopped,
                     "the service cannot commit writes; this one was not made",
                 )
             }

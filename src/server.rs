@@ -1,5 +1,6 @@
 //! Starting the HTTP server.
 
+use crate::domain::ErrorCode;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -129,11 +130,11 @@ pub fn app(
         )
         .app_data(
             web::PathConfig::default()
-                .error_handler(|e, _| ApiError::bad_request("invalid_path", e.to_string()).into()),
+                .error_handler(|e, _| ApiError::new(ErrorCode::InvalidPath, e.to_string()).into()),
         )
         .app_data(
             web::QueryConfig::default()
-                .error_handler(|e, _| ApiError::bad_request("invalid_query", e.to_string()).into()),
+                .error_handler(|e, _| ApiError::new(ErrorCode::InvalidQuery, e.to_string()).into()),
         )
         .app_data(web::PayloadConfig::default().limit(api::JSON_LIMIT))
         .default_service(web::to(api::fallback::not_routed))

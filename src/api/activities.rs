@@ -1,5 +1,6 @@
 //! Engagement activities and the metrics rolled up from them.
 
+use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -96,7 +97,7 @@ pub async fn record(
         b.participants,
         b.outcome.as_deref(),
     )?;
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let row = state
         .write(move |tx| app::activities::record(tx, principal.as_ref(), &id, activity))
         .await?;
@@ -133,15 +134,11 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let limit = limit(query.limit)?;
     let after = decode_cursor(query.cursor.as_deref())?;
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let rows = state
         .read(move |c| {
             if db::partnerships::get(c, &id)?.is_none() {
-                return Err(crate::domain::DomainError::not_found(
-                    "partnership_not_found",
-                    format!("no partnership `{id}`"),
-                )
-                .into());
+                return Err(PartnershipId::not_found(id.as_str()).into());
             }
             db::activities::list(c, &id, after.as_deref(), limit)
         })
@@ -175,8 +172,8 @@ pub async fn engagement(
     let q = query.into_inner();
     let city = q.city.as_deref().map(CityCode::parse).transpose()?;
     if q.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "`year` must have four digits",
         ));
     }
@@ -234,12 +231,13 @@ async fn activity_with_parties(
     state
         .read(move |c| {
             let a = db::activities::get(c, &id)?.ok_or_else(|| {
-                crate::domain::DomainError::not_found(
-                    "activity_not_found",
+                crate::domain::DomainError::new(
+                    ErrorCode::ActivityNotFound,
                     format!("no activity `{id}`"),
                 )
             })?;
-            let p = db::partnerships::get(c, &a.partnership_id)?.ok_or_else(|| {
+            let partnership = PartnershipId::from_db(a.partnership_id.clone());
+            let p = db::partnerships::get(c, &partnership)?.ok_or_else(|| {
                 crate::db::DbError::corrupt("an activity's partnership is missing")
             })?;
             Ok((a, p))
@@ -277,7 +275,7 @@ pub async fn add_evidence(
     let (_, partnership) = activity_with_parties(&state, id.clone()).await?;
     require_party_office(principal.as_ref(), &partnership.parties())?;
     let query = web::Query::<EvidenceQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     let received =
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
@@ -339,8 +337,8 @@ pub async fn evidence_document(
         .read(move |c| db::activities::evidence_document(c, &id, n))
         .await?;
     let (meta, bytes) = found.ok_or_else(|| {
-        ApiError::not_found(
-            "evidence_not_found",
+        ApiError::new(
+            ErrorCode::EvidenceNotFound,
             format!("this activity has no evidence {n}"),
         )
     })?;

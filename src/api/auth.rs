@@ -1,5 +1,6 @@
 //! The bearer-token extractor: gives handlers the principal (or none, for anonymous callers).
 
+use crate::domain::ErrorCode;
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
@@ -57,8 +58,8 @@ async fn lookup(header: Result<String, ApiError>, state: &AppState) -> Result<Pr
         .read_short(move |conn| db::tokens::find(conn, &token))
         .await?;
     let record = record.ok_or_else(|| {
-        ApiError::from(DomainError::unauthenticated(
-            "invalid_token",
+        ApiError::from(DomainError::new(
+            ErrorCode::InvalidToken,
             "this token is not known to the registry",
         ))
     })?;
@@ -67,8 +68,8 @@ async fn lookup(header: Result<String, ApiError>, state: &AppState) -> Result<Pr
 
 fn bearer(value: &header::HeaderValue) -> Result<String, ApiError> {
     let bad = || -> ApiError {
-        DomainError::unauthenticated(
-            "invalid_authorization_header",
+        DomainError::new(
+            ErrorCode::InvalidAuthorizationHeader,
             "the Authorization header must be `Bearer <token>`",
         )
         .into()
@@ -106,6 +107,6 @@ pub fn json_body<T>(body: JsonBody<T>) -> Result<T, ApiError> {
         Err(e) => Err(e
             .as_error::<ApiError>()
             .cloned()
-            .unwrap_or_else(|| ApiError::bad_request("invalid_body", e.to_string()))),
+            .unwrap_or_else(|| ApiError::new(ErrorCode::UnreadableBody, e.to_string()))),
     }
 }

@@ -1,5 +1,6 @@
 //! A city's briefing report as Markdown, HTML (prints well) or CSV.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use maud::{DOCTYPE, Markup, html};
@@ -45,8 +46,8 @@ pub async fn briefing(
     let q = query.into_inner();
     let format = q.format.unwrap_or_else(|| "md".into());
     if !matches!(format.as_str(), "md" | "html" | "csv") {
-        return Err(ApiError::bad_request(
-            "invalid_format",
+        return Err(ApiError::new(
+            ErrorCode::InvalidFormat,
             format!("`format` must be md, html or csv, got {format:?}"),
         ));
     }

@@ -1,5 +1,6 @@
 //! `GET /mous/{id}/bundle`: the evidence bundle an auditor archives with the document.
 
+use crate::domain::{ErrorCode, MouId};
 use actix_web::{HttpResponse, get, web};
 
 use super::AppState;
@@ -26,7 +27,7 @@ pub async fn bundle(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let (db, signer, origin) = (
         state.db.clone(),
         state.signer.clone(),
@@ -42,8 +43,7 @@ pub async fn bundle(
             .json(bundle));
     }
     Err(ApiError::new(
-        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-        "log_busy",
+        ErrorCode::LogBusy,
         "the log grew during every attempt to read this bundle; try again",
     ))
 }

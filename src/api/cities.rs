@@ -1,5 +1,6 @@
 //! Cities and offices.
 
+use crate::domain::ErrorCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -98,8 +99,8 @@ pub async fn list_cities(
     let limit = limit(q.limit)?;
     let country = q.country.as_deref().map(parse_country).transpose()?;
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 200) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             "`q` is longer than 200 characters",
         ));
     }
@@ -140,7 +141,7 @@ pub async fn get_city(
         })
         .await?;
     let (city, offices) =
-        found.ok_or_else(|| ApiError::not_found("city_not_found", format!("no city `{code}`")))?;
+        found.ok_or_else(|| ApiError::new(ErrorCode::CityNotFound, format!("no city `{code}`")))?;
     Ok(HttpResponse::Ok().json(CityDetail {
         city: CityView::from(city),
         offices: offices

@@ -3,7 +3,8 @@
 //! `multipart/form-data` with one file part. Out: the exact bytes with their hash as ETag and
 //! `Content-Digest`. Shared by MOU versions, activity evidence and the pages' upload forms.
 
-use actix_web::http::{StatusCode, header};
+use crate::domain::ErrorCode;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -57,7 +58,7 @@ where
     let mut hasher = Sha256::new();
     let mut bytes = Vec::with_capacity(expected.unwrap_or(0).min(limit));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("body_read_failed", e.to_string()))?;
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::BodyReadFailed, e.to_string()))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }
@@ -76,7 +77,7 @@ pub(crate) async fn receive_multipart(
     limit: usize,
     before_file: impl FnOnce(&[(String, String)]) -> Result<(), ApiError>,
 ) -> Result<Received, ApiError> {
-    let bad = |e: String| ApiError::bad_request("invalid_multipart", e);
+    let bad = |e: String| ApiError::new(ErrorCode::InvalidMultipart, e);
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
     let mut found: Option<Received> = None;
     let mut fields: Vec<(String, String)> = Vec::new();
@@ -102,7 +103,7 @@ pub(crate) async fn receive_multipart(
         }
         if found.is_some() {
             return Err(
-                DomainError::invalid("multiple_files", "send one document per upload").into(),
+                DomainError::new(ErrorCode::MultipleFiles, "send one document per upload").into(),
             );
         }
         if let Some(check) = before_file.take() {
@@ -122,7 +123,11 @@ pub(crate) async fn receive_multipart(
         check(&fields)?;
     }
     found.ok_or_else(|| {
-        DomainError::invalid("missing_file", "the multipart body has no file part").into()
+        DomainError::new(
+            ErrorCode::MissingFile,
+            "the multipart body has no file part",
+        )
+        .into()
     })
 }
 
@@ -132,8 +137,7 @@ const MAX_FORM_FIELDS: usize = 16;
 
 pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "document_too_large",
+        ErrorCode::DocumentTooLarge,
         format!("documents may have at most {limit} bytes (AMITY_MAX_DOCUMENT_BYTES)"),
     )
 }
@@ -158,8 +162,8 @@ pub(crate) async fn receive_document(
         .get(header::CONTENT_TYPE)
         .map(|v| {
             v.to_str().map_err(|_| {
-                ApiError::from(DomainError::invalid(
-                    "invalid_media_type",
+                ApiError::from(DomainError::new(
+                    ErrorCode::InvalidMediaType,
                     "`Content-Type` must be ASCII",
                 ))
             })

@@ -1,6 +1,7 @@
 //! Turning actix's own refusals (bad JSON, unknown routes, wrong methods, oversized bodies)
 //! into problem documents with stable codes.
 
+use crate::domain::ErrorCode;
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::error::JsonPayloadError;
@@ -15,33 +16,31 @@ use crate::error::{ApiError, PROBLEM_JSON};
 pub fn json_error(e: JsonPayloadError) -> ApiError {
     match e {
         JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the body has {length} bytes; the limit is {limit}"),
         ),
         JsonPayloadError::Overflow { limit } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("the body is larger than the limit of {limit} bytes"),
         ),
         JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as Content-Type: application/json",
         ),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             let message = e.to_string();
             let code = if message.starts_with("unknown field") {
-                "unknown_field"
+                ErrorCode::UnknownField
             } else {
-                "invalid_body"
+                ErrorCode::InvalidBody
             };
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            ApiError::new(code, message)
         }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-        }
-        other => ApiError::bad_request("invalid_body", other.to_string()),
+        JsonPayloadError::Deserialize(e) => ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        ),
+        other => ApiError::new(ErrorCode::UnreadableBody, other.to_string()),
     }
 }
 
@@ -65,11 +64,11 @@ pub async fn not_routed(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
         .flat_map(|(_, methods)| methods.iter().cloned())
         .collect();
     if allowed.is_empty() {
-        return ApiError::not_found("not_found", format!("no resource at {path}")).error_response();
+        return ApiError::new(ErrorCode::NotFound, format!("no resource at {path}"))
+            .error_response();
     }
     let mut res = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!(
             "{} is not allowed here; allowed: {}",
             req.method(),
@@ -96,15 +95,21 @@ pub fn problem_for_bare_error<B>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let (code, detail): (&'static str, String) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such resource".into()),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed here".into()),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".into()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "unsupported content type".into())
+    let (code, detail): (ErrorCode, String) = match status {
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such resource".into()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed here".into(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "the body is too large".into())
         }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            ErrorCode::UnsupportedMediaType,
+            "unsupported content type".into(),
+        ),
         s if s.is_client_error() => (
-            "bad_request",
+            ErrorCode::BadRequest,
             res.response()
                 .error()
                 .map(|e| e.to_string())
@@ -115,13 +120,17 @@ pub fn problem_for_bare_error<B>(
                 tracing::error!(error = %e, "unhandled server error");
             }
             (
-                "internal_error",
+                ErrorCode::InternalError,
                 "the server failed to handle this request".into(),
             )
         }
     };
     let (req, old) = res.into_parts();
-    let mut new = ApiError::new(status, code, detail).error_response();
+    // `bad_request` and `internal_error` stand for any 4xx or 5xx the framework answered
+    // without a body (408, 411, 502...): the status it chose goes out unchanged.
+    let mut new = ApiError::new(code, detail)
+        .with_status(status)
+        .error_response();
     // Keep headers such as Allow or Retry-After that the original response carried.
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

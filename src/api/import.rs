@@ -1,5 +1,6 @@
 //! Bulk import over HTTP (admin): the same CSV format and rules as `amity import`.
 
+use crate::domain::ErrorCode;
 use actix_web::{HttpResponse, post, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -70,11 +71,10 @@ pub async fn import(
     require_admin(caller.principal()?)?;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::UnreadableBody, e.to_string()))?;
         if body.len() + chunk.len() > MAX_CSV_BYTES {
             return Err(ApiError::new(
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the CSV is larger than {MAX_CSV_BYTES} bytes"),
             ));
         }

@@ -1,6 +1,7 @@
 //! Signatory keys: challenge, registration with proof of possession, approval, retirement,
 //! revocation, and the public listing.
 
+use crate::domain::{ErrorCode, KeyId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ pub struct ChallengeView {
 }
 
 fn city_code(code: &str) -> Result<CityCode, ApiError> {
-    CityCode::parse(code).map_err(|e| ApiError::not_found("city_not_found", e.message))
+    CityCode::parse(code).map_err(|e| ApiError::new(ErrorCode::CityNotFound, e.message))
 }
 
 /// A single-use registration challenge (office of the city).
@@ -128,7 +129,7 @@ impl KeyView {
             revoked_at: k.revoked_at.map(format_micros),
             compromised_since: k.compromised_since.map(format_micros),
             log_index: k.log_index,
-            id: k.id,
+            id: k.id.into_string(),
         }
     }
 }
@@ -220,7 +221,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = KeyId::from_path(&id)?;
     let key = state.read(move |c| db::keys::require(c, &id)).await?;
     Ok(HttpResponse::Ok().json(KeyView::new(key, now_micros())))
 }
@@ -243,7 +244,7 @@ pub async fn approve(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = require_admin(caller.principal()?)?.clone();
-    let id = id.into_inner();
+    let id = KeyId::from_path(&id)?;
     let (key, log_index) = state
         .write(move |tx| db::keys::approve(tx, &id, Some(principal.token_id)))
         .await?;
@@ -278,6 +279,8 @@ async fn apply_change(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
     let change = change(now_micros())?;
+    // The body is checked before the id, as when a malformed id simply found no key.
+    let id = KeyId::from_path(&id)?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let (key, log_index) = state
         .write(move |tx| {

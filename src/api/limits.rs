@@ -4,6 +4,7 @@
 //!
 //! Slow headers and idle connections are bounded by actix itself (see `server::build`).
 
+use crate::domain::ErrorCode;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::rt::time::{Sleep, sleep};
 use actix_web::web::Bytes;
@@ -89,8 +90,7 @@ pub async fn body_deadline(
         return Ok(res.map_into_left_body());
     }
     let mut late = ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!("the request body did not arrive within {secs} s"),
     )
     .error_response();
@@ -150,8 +150,7 @@ impl AuthFailures {
 /// The problem for a client over its failure budget.
 pub fn too_many_failures(retry_after: u64) -> ApiError {
     let mut e = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_auth_failures",
+        ErrorCode::TooManyAuthFailures,
         format!("too many failed authentications from this address; try again in {retry_after} s"),
     );
     e.extra = Some(json!({ "retry_after": retry_after }));

@@ -1,6 +1,7 @@
 //! The transparency log's read API: entries, the signed checkpoint, the registry key and
 //! inclusion / consistency proofs.
 
+use crate::domain::ErrorCode;
 use actix_web::{HttpResponse, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -42,7 +43,10 @@ pub async fn entry(
     let index = index.into_inner();
     let row = state.read_short(move |c| db::log::entry(c, index)).await?;
     let row = row.ok_or_else(|| {
-        ApiError::not_found("entry_not_found", format!("the log has no entry {index}"))
+        ApiError::new(
+            ErrorCode::EntryNotFound,
+            format!("the log has no entry {index}"),
+        )
     })?;
     Ok(HttpResponse::Ok().json(entry_view(row)))
 }
@@ -81,8 +85,8 @@ pub async fn entries(
     let start = query.start.unwrap_or(0);
     let limit = query.limit.unwrap_or(MAX_ENTRIES_PAGE);
     if start < 0 || !(1..=MAX_ENTRIES_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
             format!("`start` must be >= 0 and `limit` within 1..={MAX_ENTRIES_PAGE}"),
         ));
     }
@@ -172,8 +176,8 @@ pub struct InclusionProofView {
 fn tree_size(requested: Option<i64>, log_size: i64) -> Result<u64, DomainError> {
     let size = requested.unwrap_or(log_size);
     if size < 0 || size > log_size {
-        return Err(DomainError::invalid(
-            "invalid_size",
+        return Err(DomainError::new(
+            ErrorCode::InvalidSize,
             format!("size {size} is outside the log, which has {log_size} entries"),
         ));
     }
@@ -193,15 +197,15 @@ impl Target {
             (None, Some(h)) => {
                 let mut leaf = [0u8; 32];
                 hex::decode_to_slice(h, &mut leaf).map_err(|_| {
-                    ApiError::from(DomainError::invalid(
-                        "invalid_hash",
+                    ApiError::from(DomainError::new(
+                        ErrorCode::InvalidHash,
                         "`hash` must be 64 hex characters",
                     ))
                 })?;
                 Ok(Target::LeafHash(leaf))
             }
-            _ => Err(ApiError::bad_request(
-                "invalid_query",
+            _ => Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 "give exactly one of `index` and `hash`",
             )),
         }
@@ -227,13 +231,13 @@ pub async fn inclusion_proof(
             let index = match target {
                 Target::Index(i) => i,
                 Target::LeafHash(leaf) => db::tree::index_of_leaf(c, &leaf)?.ok_or_else(|| {
-                    DomainError::not_found("entry_not_found", "no entry has this leaf hash")
+                    DomainError::new(ErrorCode::EntryNotFound, "no entry has this leaf hash")
                 })?,
             };
             let size = tree_size(q.size, log_size)?;
             if index < 0 || index as u64 >= size {
-                return Err(DomainError::invalid(
-                    "index_out_of_range",
+                return Err(DomainError::new(
+                    ErrorCode::IndexOutOfRange,
                     format!("entry {index} is not in a tree of {size} entries"),
                 )
                 .into());
@@ -295,8 +299,8 @@ pub async fn consistency_proof(
             let log_size = db::log::size(c)?;
             let to = tree_size(q.to, log_size)?;
             if q.from < 1 || q.from as u64 > to {
-                return Err(DomainError::invalid(
-                    "invalid_size",
+                return Err(DomainError::new(
+                    ErrorCode::InvalidSize,
                     format!("`from` must be within 1..={to} (proofs from the empty tree are not defined)"),
                 )
                 .into());

@@ -1,6 +1,7 @@
 //! MOUs: creation, document versions (streamed in, hashed on the way), downloads, withdrawal.
 //! Signatures, chains and audits are in `signatures.rs`.
 
+use crate::domain::{ErrorCode, MouId, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
@@ -86,8 +87,8 @@ impl MouView {
                 seq: m.head_seq,
                 hash: hex::encode(m.head_hash),
             },
-            id: m.id,
-            partnership: m.partnership_id,
+            id: m.id.into_string(),
+            partnership: m.partnership_id.into_string(),
             title: m.title,
             state: m.state,
             current_version: m.current_version,
@@ -124,7 +125,8 @@ pub async fn create(
     require_office(principal.as_ref())?;
     let b = json_body(body)?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
-    let partnership = b.partnership.clone();
+    let partnership = PartnershipId::parse(&b.partnership)
+        .ok_or_else(|| db::mous::unknown_partnership(&b.partnership))?;
     let (mou, _) = state
         .write(move |tx| {
             db::mous::create(
@@ -158,7 +160,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let (mou, versions) = state
         .read(move |c| {
             let mou = db::mous::require(c, &id)?;
@@ -196,7 +198,7 @@ pub struct UploadView {
 pub(crate) async fn store_version(
     state: &AppState,
     principal: Option<crate::domain::tokens::Principal>,
-    id: String,
+    id: MouId,
     received: super::documents::Received,
     filename_param: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
@@ -232,7 +234,7 @@ pub async fn upload(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
     require_office(principal.as_ref())?;
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     // Who may upload, and whether the MOU can take a version, is settled before a single
     // byte of the body is read.
     let key = id.clone();
@@ -242,7 +244,7 @@ pub async fn upload(
     require_party_office(principal.as_ref(), &partnership.parties())?;
     mou.check_not_withdrawn()?;
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     let received =
         super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
@@ -288,6 +290,7 @@ pub async fn document(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
     let (id, n) = path.into_inner();
+    let id = MouId::from_path(&id)?;
     let key = id.clone();
     let (_, partnership) = state
         .read(move |c| db::mous::require_with_partnership(c, &key))
@@ -295,7 +298,10 @@ pub async fn document(
     require_document_reader(principal.as_ref(), &partnership.parties())?;
     let found = state.read(move |c| db::mous::document(c, &id, n)).await?;
     let (version, bytes) = found.ok_or_else(|| {
-        ApiError::not_found("version_not_found", format!("this MOU has no version {n}"))
+        ApiError::new(
+            ErrorCode::VersionNotFound,
+            format!("this MOU has no version {n}"),
+        )
     })?;
     Ok(super::documents::document_response(
         &req,
@@ -341,7 +347,7 @@ pub async fn withdraw(
     require_office(principal.as_ref())?;
     let b = json_body(body)?;
     let reason = validate_withdraw_reason(&b.reason)?;
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let (mou, log_index, versions) = state
         .write(move |tx| {

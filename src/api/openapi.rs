@@ -37,8 +37,10 @@ pub struct Problem {
     title: String,
     status: u16,
     detail: String,
-    /// Stable snake_case code to branch on.
-    code: String,
+    // Inline, and without a doc comment (which would wrap it in a `oneOf`): the schema is
+    // a string with the enum of every code, described by `ErrorCode`'s schema.
+    #[schema(inline)]
+    code: crate::domain::ErrorCode,
 }
 
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
@@ -46,8 +48,11 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
 /// Makes the document say what the service does with errors, for every operation at once:
 /// problem bodies are `application/problem+json` (the annotations can only name the schema),
 /// and the refusals the framework layer gives before a handler runs are listed: 400 for a path,
-/// query or body that does not parse, 413 and 415 for a body too large or of another type.
+/// query or body that does not parse, 413 and 415 for a body too large or of another type, and
+/// 503 with Retry-After on every operation that writes (`write_queue_full`, `writer_stopped`).
 pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let problem = |description: &str| {
         RefOr::T(
@@ -62,18 +67,24 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
                 .build(),
         )
     };
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // Writes go through group commit (`AppState::write`), which refuses with 503 when its
+        // queue is full or its writer stopped; the import writes its batches directly.
+        let writes = path.as_str() != "/api/v1/admin/import";
         let ops = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-            &mut item.head,
-            &mut item.options,
-            &mut item.trace,
+            (&mut item.get, false),
+            (&mut item.post, writes),
+            (&mut item.put, writes),
+            (&mut item.patch, writes),
+            (&mut item.delete, writes),
+            (&mut item.head, false),
+            (&mut item.options, false),
+            (&mut item.trace, false),
         ];
-        for op in ops.into_iter().flatten() {
+        for (op, is_write) in ops {
+            let Some(op) = op else {
+                continue;
+            };
             for response in op.responses.responses.values_mut() {
                 let RefOr::T(response) = response else {
                     continue;
@@ -102,6 +113,32 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
             responses.entry("429".into()).or_insert_with(|| {
                 problem("Too many failed authentications from this address; see Retry-After")
             });
+            if is_write {
+                responses.entry("503".into()).or_insert_with(|| {
+                    let mut r = problem(
+                        "The write was not made: too many writes wait to be committed \
+                         (`write_queue_full`, send it again after Retry-After) or the service \
+                         cannot commit writes (`writer_stopped`)",
+                    );
+                    if let RefOr::T(r) = &mut r {
+                        r.headers.insert(
+                            "Retry-After".into(),
+                            HeaderBuilder::new()
+                                .schema(
+                                    ObjectBuilder::new()
+                                        .schema_type(SchemaType::Type(Type::Integer))
+                                        .minimum(Some(0)),
+                                )
+                                .description(Some(
+                                    "Seconds to wait before sending the write again \
+                                     (with `write_queue_full`)",
+                                ))
+                                .build(),
+                        );
+                    }
+                    r
+                });
+            }
             if has_body {
                 responses
                     .entry("413".into())

@@ -1,5 +1,6 @@
 //! `limit` and opaque `cursor` for every list.
 
+use crate::domain::ErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,8 @@ pub fn limit(value: Option<i64>) -> Result<i64, ApiError> {
     match value {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_limit",
+        Some(n) => Err(ApiError::new(
+            ErrorCode::InvalidLimit,
             format!("`limit` must be between 1 and {MAX_LIMIT}, got {n}"),
         )),
     }
@@ -30,7 +31,12 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    let bad = || ApiError::bad_request("invalid_cursor", "`cursor` is not one this server issued");
+    let bad = || {
+        ApiError::new(
+            ErrorCode::InvalidCursor,
+            "`cursor` is not one this server issued",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     match text.strip_prefix("v1:") {

@@ -1,5 +1,6 @@
 //! Partnerships: proposal, confirmation, status changes, lists and history.
 
+use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -119,12 +120,15 @@ pub async fn list(
     } else {
         state.read_short(query).await?
     };
-    let page = Page::from_rows(rows, limit, |p| p.id.clone(), PartnershipView::from);
+    let page = Page::from_rows(rows, limit, |p| p.id.to_string(), PartnershipView::from);
     Ok(HttpResponse::Ok().json(page))
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("partnership_not_found", format!("no partnership `{id}`"))
+    ApiError::new(
+        ErrorCode::PartnershipNotFound,
+        format!("no partnership `{id}`"),
+    )
 }
 
 /// One partnership.
@@ -139,12 +143,12 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let key = id.clone();
     let found = state
         .read_short(move |c| db::partnerships::get(c, &key))
         .await?;
-    let p = found.ok_or_else(|| not_found(&id))?;
+    let p = found.ok_or_else(|| not_found(id.as_str()))?;
     Ok(HttpResponse::Ok().json(PartnershipView::from(p)))
 }
 
@@ -159,13 +163,13 @@ pub async fn history(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let key = id.clone();
     let events = state
         .read(move |c| db::partnerships::history(c, &key))
         .await?;
     Ok(HttpResponse::Ok().json(HistoryView {
-        partnership: id,
+        partnership: id.into_string(),
         events: events.into_iter().map(StatusEventView::from).collect(),
     }))
 }
@@ -201,13 +205,12 @@ pub async fn confirm(
     if !body.iter().all(u8::is_ascii_whitespace) {
         serde_json::from_slice::<ConfirmBody>(&body).map_err(|e| {
             ApiError::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 format!("the body must be `{{}}` or empty: {e}"),
             )
         })?;
     }
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let (partnership, event) = state
         .write(move |tx| app::partnerships::confirm(tx, principal.as_ref(), &id))
         .await?;
@@ -261,7 +264,7 @@ pub async fn change_status(
         resumption_condition: b.resumption_condition,
         decision_document_sha256: b.decision_document_sha256,
     })?;
-    let id = id.into_inner();
+    let id = PartnershipId::from_path(&id)?;
     let (partnership, event) = state
         .write(move |tx| app::partnerships::change_status(tx, principal.as_ref(), &id, change))
         .await?;

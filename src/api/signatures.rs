@@ -1,6 +1,7 @@
 //! Signing an MOU: the statement offered at the chain head, signature submission, the chain
 //! and the audit report.
 
+use crate::domain::{ErrorCode, KeyId, MouId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use base64::Engine;
@@ -47,8 +48,8 @@ fn pick_key(
         .filter(|k| q.signer.as_ref().is_none_or(|s| &k.signer == s))
         .collect();
     match usable.len() {
-        0 => Err(DomainError::conflict(
-            "no_active_key",
+        0 => Err(DomainError::new(
+            ErrorCode::NoActiveKey,
             "no active registered key matches this signer (and key); register and approve one first",
         )),
         1 => {
@@ -60,12 +61,12 @@ fn pick_key(
             usable.retain(|k| k.active_at(now));
             match usable.len() {
                 1 => Ok(usable.remove(0)),
-                0 => Err(DomainError::conflict(
-                    "no_active_key",
+                0 => Err(DomainError::new(
+                    ErrorCode::NoActiveKey,
                     "none of this signer's keys is active",
                 )),
-                _ => Err(DomainError::invalid(
-                    "ambiguous_key",
+                _ => Err(DomainError::new(
+                    ErrorCode::AmbiguousKey,
                     "this signer has several active keys; name one with `key=SHA256:...`",
                 )),
             }
@@ -94,28 +95,32 @@ pub async fn signing_statement(
     query: Result<web::Query<StatementQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let key = id.clone();
     let (mou, partnership) = state
         .read(move |c| db::mous::require_with_partnership(c, &key))
         .await?;
     require_document_reader(principal.as_ref(), &partnership.parties())?;
     let q = query
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
     if q.signer.is_none() && q.key.is_none() {
-        return Err(
-            DomainError::invalid("missing_field", "give `signer` (and `role`), or `key`").into(),
-        );
+        return Err(DomainError::new(
+            ErrorCode::MissingField,
+            "give `signer` (and `role`), or `key`",
+        )
+        .into());
     }
     if let Some(role) = &q.role {
         validate_role(role)?;
     }
     match mou.state {
         MouState::Draft => {
-            return Err(
-                DomainError::conflict("mou_draft", "this MOU has no version to sign yet").into(),
-            );
+            return Err(DomainError::new(
+                ErrorCode::MouDraft,
+                "this MOU has no version to sign yet",
+            )
+            .into());
         }
         MouState::Withdrawn => mou.check_not_withdrawn()?,
         _ => {}
@@ -134,8 +139,8 @@ pub async fn signing_statement(
             let now = crate::domain::dates::now_micros();
             let key = pick_key(keys, &q, now)?;
             if !partnership.parties().iter().any(|p| **p == key.city) {
-                return Err(DomainError::forbidden(
-                    "not_a_party",
+                return Err(DomainError::new(
+                    ErrorCode::NotAParty,
                     format!("`{}` is not a party to this MOU's partnership", key.city),
                 )
                 .into());
@@ -199,9 +204,11 @@ pub async fn submit(
     let principal = caller.principal()?.cloned();
     let city = require_office(principal.as_ref())?.city.clone();
     let b = json_body(body)?;
-    let id = id.into_inner();
     let registry = state.settings.origin.clone();
+    // The statement is checked against the path first, as before ids were typed: a statement
+    // for another MOU is refused as such even when the path names no MOU.
     let sub = parse_submission(&b.statement, &b.signature, &registry, &id)?;
+    let id = MouId::from_path(&id)?;
     let token = principal.as_ref().map(|p| p.token_id.clone());
     let accepted = state
         .write(move |tx| db::mous::add_signature(tx, &id, sub, &city, &registry, token))
@@ -255,14 +262,17 @@ pub async fn chain(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     // A short read: the MOU by id, then its chain walked in the (mou_id, seq) index (one row
     // per signature, a few dozen for an executed MOU) and the keys by id.
     let (mou, rows, keys) = state
         .read_short(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
-            let mut ids: Vec<String> = rows.iter().map(|r| r.key_id.clone()).collect();
+            let mut ids: Vec<KeyId> = rows
+                .iter()
+                .map(|r| KeyId::from_db(r.key_id.clone()))
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             let keys = db::keys::by_ids(c, &ids)?;
@@ -297,7 +307,7 @@ pub async fn chain(
             seq: mou.head_seq,
             hash: hex::encode(mou.head_hash),
         },
-        mou: mou.id,
+        mou: mou.id.into_string(),
         signatures,
     }))
 }
@@ -321,7 +331,7 @@ pub async fn audit_report(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = MouId::from_path(&id)?;
     let (db, signer, origin) = (
         state.db.clone(),
         state.signer.clone(),
@@ -330,8 +340,7 @@ pub async fn audit_report(
     match web::block(move || app::evidence::audit_report(&db, &signer, &origin, &id)).await?? {
         Some(report) => Ok(HttpResponse::Ok().json(report)),
         None => Err(ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "log_busy",
+            ErrorCode::LogBusy,
             "the log grew during every attempt to read this MOU; try again",
         )),
     }

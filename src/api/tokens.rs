@@ -8,6 +8,7 @@ use super::openapi::Problem;
 use super::views::{IssuedTokenView, NewTokenBody, RevokedTokenView};
 use crate::db;
 use crate::db::tokens::IssuedToken;
+use crate::domain::TokenId;
 use crate::domain::access::require_admin;
 use crate::domain::dates::{format_micros, now_micros, parse_instant};
 use crate::domain::tokens::TokenRequest;
@@ -16,7 +17,7 @@ use crate::error::ApiError;
 impl From<IssuedToken> for IssuedTokenView {
     fn from(t: IssuedToken) -> Self {
         IssuedTokenView {
-            id: t.id,
+            id: t.id.into_string(),
             token: t.token,
             role: t.role,
             office: t.office_id,
@@ -77,8 +78,8 @@ pub async fn revoke_token(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(caller.principal()?)?;
+    let target = TokenId::from_path(&id)?;
     let id = id.into_inner();
-    let target = id.clone();
     let log_index = state
         .write(move |tx| db::tokens::revoke(tx, &target))
         .await?;

@@ -195,7 +195,7 @@ impl From<Partnership> for PartnershipView {
             created_at: format_micros(p.created_at),
             updated_at: format_micros(p.updated_at),
             log_index: p.log_index,
-            id: p.id,
+            id: p.id.into_string(),
         }
     }
 }

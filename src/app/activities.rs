@@ -3,16 +3,17 @@
 use crate::db::activities::{ActivityRow, EvidenceRow};
 use crate::db::mous::Upload;
 use crate::db::{self, DbError, WriteTx};
-use crate::domain::DomainError;
+use crate::domain::ErrorCode;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::activities::NewActivity;
 use crate::domain::tokens::Principal;
+use crate::domain::{DomainError, PartnershipId};
 
 /// An office of either party records an activity.
 pub fn record(
     tx: &mut WriteTx<'_>,
     principal: Option<&Principal>,
-    partnership: &str,
+    partnership: &PartnershipId,
     activity: NewActivity,
 ) -> Result<ActivityRow, DbError> {
     require_office(principal)?;
@@ -20,7 +21,7 @@ pub fn record(
         tx,
         partnership,
         activity,
-        principal.map(|p| p.token_id.as_str()),
+        principal.map(|p| &p.token_id),
         |p| require_party_office(principal, &p.parties()).cloned(),
     )
 }
@@ -33,18 +34,18 @@ pub fn add_evidence(
     principal: Option<&Principal>,
     activity: &str,
     document: Upload,
-    on_partnership: Option<&str>,
+    on_partnership: Option<&PartnershipId>,
 ) -> Result<EvidenceRow, DbError> {
     require_office(principal)?;
     db::activities::add_evidence(
         tx,
         activity,
         document,
-        principal.map(|p| p.token_id.as_str()),
+        principal.map(|p| &p.token_id),
         |p| {
-            if on_partnership.is_some_and(|id| id != p.id) {
-                return Err(DomainError::not_found(
-                    "activity_not_found",
+            if on_partnership.is_some_and(|id| *id != p.id) {
+                return Err(DomainError::new(
+                    ErrorCode::ActivityNotFound,
                     "no such activity on this partnership",
                 ));
             }

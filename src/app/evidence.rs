@@ -4,6 +4,7 @@
 
 use crate::bundle::{Bundle, RegistryInfo};
 use crate::db::{self, Db, DbError};
+use crate::domain::MouId;
 use crate::domain::audit::{AuditReport, StoredHead, audit};
 use crate::log::note::NoteSigner;
 use crate::log::registry_key::openssh_line;
@@ -26,14 +27,14 @@ pub fn bundle(
     db: &Db,
     signer: &NoteSigner,
     origin: &str,
-    id: &str,
+    id: &MouId,
 ) -> Result<Option<Bundle>, DbError> {
     let registry = registry_info(signer, origin);
     for _ in 0..ATTEMPTS {
         // The checkpoint first, then the MOU: every entry read with an index below the
         // checkpoint's size proves into it, and a newer one sends us round again.
         let checkpoint = db::checkpoints::current(db, signer)?;
-        let (id, registry) = (id.to_string(), registry.clone());
+        let (id, registry) = (id.clone(), registry.clone());
         if let Some(bundle) = db.read(move |c| db::bundle::read(c, &id, &checkpoint, registry))? {
             return Ok(Some(bundle));
         }
@@ -47,13 +48,13 @@ pub fn audit_report(
     db: &Db,
     signer: &NoteSigner,
     origin: &str,
-    id: &str,
+    id: &MouId,
 ) -> Result<Option<AuditReport>, DbError> {
     let registry = registry_info(signer, origin);
     let vkey = registry.vkey.clone();
     for _ in 0..ATTEMPTS {
         let checkpoint = db::checkpoints::current(db, signer)?;
-        let (id, registry) = (id.to_string(), registry.clone());
+        let (id, registry) = (id.clone(), registry.clone());
         let read = db.read(move |c| {
             let Some(bundle) = db::bundle::read(c, &id, &checkpoint, registry)? else {
                 return Ok(None);

@@ -2,21 +2,24 @@
 
 use crate::db::mous::Upload;
 use crate::db::{self, DbError, WriteTx};
-use crate::domain::DomainError;
+use crate::domain::ErrorCode;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::mous::{Mou, Version};
 use crate::domain::tokens::Principal;
+use crate::domain::{DomainError, MouId};
 
 /// An office of a party city stores a document as the MOU's next version.
 pub fn add_version(
     tx: &mut WriteTx<'_>,
     principal: Option<&Principal>,
-    mou: &str,
+    mou: &MouId,
     document: Upload,
 ) -> Result<(Version, Mou), DbError> {
     require_office(principal)?;
     if document.bytes.is_empty() {
-        return Err(DomainError::invalid("empty_document", "the document body is empty").into());
+        return Err(
+            DomainError::new(ErrorCode::EmptyDocument, "the document body is empty").into(),
+        );
     }
     db::mous::upload(
         tx,

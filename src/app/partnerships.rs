@@ -2,12 +2,12 @@
 
 use crate::db::partnerships::Registrar;
 use crate::db::{self, DbError, WriteTx};
-use crate::domain::DomainError;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::partnerships::{
     Partnership, Proposal, Source, Status, StatusChange, StatusEvent, Trigger,
 };
 use crate::domain::tokens::Principal;
+use crate::domain::{DomainError, PartnershipId};
 
 /// An office proposes a partnership between its city and another; the partner's office
 /// confirms it later. The proposal starts `proposed`.
@@ -31,7 +31,7 @@ pub fn propose(
 pub fn change_status(
     tx: &mut WriteTx<'_>,
     principal: Option<&Principal>,
-    partnership: &str,
+    partnership: &PartnershipId,
     change: StatusChange,
 ) -> Result<(Partnership, StatusEvent), DbError> {
     require_office(principal)?;
@@ -40,7 +40,7 @@ pub fn change_status(
         partnership,
         change,
         Trigger::StatusChange,
-        principal.map(|p| p.token_id.as_str()),
+        principal.map(|p| &p.token_id),
         |p| {
             let city = require_party_office(principal, &p.parties())?;
             Ok::<_, DomainError>(Some(city.clone()))
@@ -52,7 +52,7 @@ pub fn change_status(
 pub fn confirm(
     tx: &mut WriteTx<'_>,
     principal: Option<&Principal>,
-    partnership: &str,
+    partnership: &PartnershipId,
 ) -> Result<(Partnership, StatusEvent), DbError> {
     require_office(principal)?;
     let change = StatusChange::activation("confirmed by the offices of both cities", None);
@@ -61,7 +61,7 @@ pub fn confirm(
         partnership,
         change,
         Trigger::Confirmation,
-        principal.map(|p| p.token_id.as_str()),
+        principal.map(|p| &p.token_id),
         |p| {
             let city = require_party_office(principal, &p.parties())?;
             p.check_confirmation_by(city)?;

@@ -1,5 +1,7 @@
 //! Activities table.
 
+use crate::domain::ErrorCode;
+use crate::domain::ids::{PartnershipId, TokenId};
 use diesel::prelude::*;
 
 use super::schema::{activities, activity_evidence, partnerships};
@@ -32,21 +34,18 @@ pub struct ActivityRow {
 /// the stored row.
 pub fn record(
     tx: &mut WriteTx<'_>,
-    partnership: &str,
+    partnership: &PartnershipId,
     activity: NewActivity,
-    token: Option<&str>,
+    token: Option<&TokenId>,
     authorize: impl FnOnce(&Partnership) -> Result<CityCode, DomainError>,
 ) -> Result<ActivityRow, DbError> {
-    let p = super::partnerships::get(tx.conn, partnership)?.ok_or_else(|| {
-        DomainError::not_found(
-            "partnership_not_found",
-            format!("no partnership `{partnership}`"),
-        )
-    })?;
+    let token = token.map(TokenId::as_str);
+    let p = super::partnerships::get(tx.conn, partnership)?
+        .ok_or_else(|| PartnershipId::not_found(partnership.as_str()))?;
     let city = authorize(&p)?;
     let mut row = ActivityRow {
         id: uuid::Uuid::now_v7().to_string(),
-        partnership_id: p.id.clone(),
+        partnership_id: p.id.to_string(),
         kind: activity.kind.as_str().into(),
         mode: activity.mode.as_str().into(),
         start_date: format_date(activity.start_date),
@@ -83,12 +82,12 @@ pub fn record(
 /// A partnership's activities, newest first, one page of `limit + 1` after `after` (an id).
 pub fn list(
     conn: &mut DbConn,
-    partnership: &str,
+    partnership: &PartnershipId,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, DbError> {
     let mut q = activities::table
-        .filter(activities::partnership_id.eq(partnership))
+        .filter(activities::partnership_id.eq(partnership.as_str()))
         .select(ActivityRow::as_select())
         .into_boxed();
     if let Some(after) = after {
@@ -176,15 +175,20 @@ pub fn add_evidence(
     tx: &mut WriteTx<'_>,
     activity: &str,
     document: super::mous::Upload,
-    token: Option<&str>,
+    token: Option<&TokenId>,
     authorize: impl FnOnce(&Partnership) -> Result<(), DomainError>,
 ) -> Result<EvidenceRow, DbError> {
+    let token = token.map(TokenId::as_str);
     let a = get(tx.conn, activity)?.ok_or_else(|| {
-        DomainError::not_found("activity_not_found", format!("no activity `{activity}`"))
+        DomainError::new(
+            ErrorCode::ActivityNotFound,
+            format!("no activity `{activity}`"),
+        )
     })?;
-    let p = super::partnerships::get(tx.conn, &a.partnership_id)?.ok_or_else(|| {
-        DomainError::not_found(
-            "partnership_not_found",
+    let partnership = PartnershipId::from_db(a.partnership_id.clone());
+    let p = super::partnerships::get(tx.conn, &partnership)?.ok_or_else(|| {
+        DomainError::new(
+            ErrorCode::PartnershipNotFound,
             format!("no partnership `{}`", a.partnership_id),
         )
     })?;

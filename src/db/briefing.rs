@@ -1,5 +1,6 @@
 //! Gathering a city's briefing: a handful of joined queries, each keyed on the city.
 
+use crate::domain::ErrorCode;
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
@@ -70,7 +71,7 @@ fn date(value: &str) -> Result<chrono::NaiveDate, DbError> {
 
 pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing, DbError> {
     let city = super::cities::get(conn, code)?
-        .ok_or_else(|| DomainError::not_found("city_not_found", format!("no city `{code}`")))?;
+        .ok_or_else(|| DomainError::new(ErrorCode::CityNotFound, format!("no city `{code}`")))?;
     let of_city = partnerships::city_a
         .eq(code.to_string())
         .or(partnerships::city_b.eq(code.to_string()));

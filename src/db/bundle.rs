@@ -1,5 +1,6 @@
 //! Reads everything an MOU's evidence bundle holds, with inclusion proofs into one checkpoint.
 
+use crate::domain::ids::{KeyId, MouId};
 use std::collections::BTreeSet;
 
 use base64::Engine;
@@ -18,14 +19,17 @@ use crate::bundle::{
 /// below the checkpoint's size proves into it however the reads interleave with writers.
 pub fn read(
     conn: &mut DbConn,
-    id: &str,
+    id: &MouId,
     checkpoint: &CheckpointRow,
     registry: RegistryInfo,
 ) -> Result<Option<Bundle>, DbError> {
     let mou = mous::require(conn, id)?;
     let versions = mous::versions(conn, id)?;
     let chain = mous::chain(conn, id)?;
-    let mut key_ids: Vec<String> = chain.iter().map(|s| s.key_id.clone()).collect();
+    let mut key_ids: Vec<KeyId> = chain
+        .iter()
+        .map(|s| KeyId::from_db(s.key_id.clone()))
+        .collect();
     key_ids.sort_unstable();
     key_ids.dedup();
     let signing_keys = keys::by_ids(conn, &key_ids)?;
@@ -77,13 +81,13 @@ pub fn read(
         registry,
         checkpoint: checkpoint.note.clone(),
         mou: BundleMou {
-            partnership: mou.partnership_id,
+            partnership: mou.partnership_id.into_string(),
             title: mou.title,
             required_signers: mou.required,
             state: mou.state,
             current_version: mou.current_version,
             log_index: mou.log_index,
-            id: mou.id,
+            id: mou.id.into_string(),
         },
         versions: versions
             .into_iter()

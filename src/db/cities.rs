@@ -1,5 +1,6 @@
 //! Cities table.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 
 use super::error::is_unique_violation;
@@ -102,8 +103,8 @@ impl CityRow {
 /// Creates a city and its log entry.
 pub fn create(tx: &mut WriteTx<'_>, city: City) -> Result<CityRecord, DbError> {
     if exists(tx.conn, &city.code)? {
-        return Err(DomainError::conflict(
-            "city_exists",
+        return Err(DomainError::new(
+            ErrorCode::CityExists,
             format!("a city with code `{}` already exists", city.code),
         )
         .into());
@@ -115,7 +116,11 @@ pub fn create(tx: &mut WriteTx<'_>, city: City) -> Result<CityRecord, DbError> {
         .execute(tx.conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
-                DomainError::conflict("city_exists", "a city with this code already exists").into()
+                DomainError::new(
+                    ErrorCode::CityExists,
+                    "a city with this code already exists",
+                )
+                .into()
             } else {
                 DbError::from(e)
             }
@@ -143,7 +148,7 @@ pub fn get(conn: &mut DbConn, code: &str) -> Result<Option<CityRecord>, DbError>
 /// Loads a city named in a request body, or refuses with `unknown_city`.
 pub fn require(conn: &mut DbConn, code: &CityCode) -> Result<CityRecord, DbError> {
     get(conn, code.as_str())?.ok_or_else(|| {
-        DomainError::invalid("unknown_city", format!("there is no city `{code}`")).into()
+        DomainError::new(ErrorCode::UnknownCity, format!("there is no city `{code}`")).into()
     })
 }
 

@@ -1,6 +1,7 @@
 //! Executing an import plan: cities, then partnerships, in batches of one transaction each,
 //! with multi-row inserts and one log entry per record created.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 
 use super::cities::{CityRow, created_entry};
@@ -83,7 +84,7 @@ fn import_partnerships(tx: &mut WriteTx<'_>, batch: &[(String, String)]) -> Resu
     let mut rows: Vec<PartnershipRow> = batch
         .iter()
         .map(|(a, b)| PartnershipRow {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: crate::domain::PartnershipId::generate().into_string(),
             country_a: a[..2].to_ascii_uppercase(),
             country_b: b[..2].to_ascii_uppercase(),
             city_a: a.clone(),
@@ -162,7 +163,7 @@ pub fn import_csv(
     progress: impl FnMut(usize, usize),
 ) -> Result<ImportReport, DbError> {
     let rows = crate::domain::import::read_csv(text)
-        .map_err(|m| crate::domain::DomainError::invalid("invalid_csv", m))?;
+        .map_err(|m| crate::domain::DomainError::new(ErrorCode::InvalidCsv, m))?;
     let existing = db.read(existing)?;
     let plan = crate::domain::import::plan(rows, &existing);
     let total = plan.cities.len() + plan.partnerships.len();

@@ -1,5 +1,7 @@
 //! Signatory keys, their append-only events, and the single-use registration challenges.
 
+use crate::domain::ErrorCode;
+use crate::domain::ids::{KeyId, TokenId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
@@ -51,7 +53,7 @@ impl TryFrom<KeyRow> for SignatoryKey {
             .map_err(|e| DbError::corrupt(format!("public key of {}: {e}", r.id)))?;
         Ok(SignatoryKey {
             city: CityCode::parse(&r.city).map_err(|e| DbError::corrupt(e.message))?,
-            id: r.id,
+            id: KeyId::from_db(r.id),
             fingerprint: r.fingerprint,
             public_key,
             signer: r.signer,
@@ -86,9 +88,10 @@ pub struct KeyEventRow {
 pub fn issue_challenge(
     conn: &mut DbConn,
     city: &CityCode,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
     now: i64,
 ) -> Result<(String, i64), DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let challenge = URL_SAFE_NO_PAD.encode(bytes);
@@ -124,27 +127,33 @@ fn consume_challenge(
         ))
         .first(tx.conn)
         .optional()?;
-    let refuse = |code: &'static str, why: &str| -> DbError {
-        DomainError::invalid(code, format!("{why}; fetch a new challenge and sign again")).into()
+    let refuse = |code: ErrorCode, why: &str| -> DbError {
+        DomainError::new(code, format!("{why}; fetch a new challenge and sign again")).into()
     };
     match row {
         None => {
             return Err(refuse(
-                "unknown_challenge",
+                ErrorCode::UnknownChallenge,
                 "this challenge was not issued here",
             ));
         }
         Some((c, _, _)) if c != city.as_str() => {
             return Err(refuse(
-                "unknown_challenge",
+                ErrorCode::UnknownChallenge,
                 "this challenge was issued for another city",
             ));
         }
         Some((_, _, Some(_))) => {
-            return Err(refuse("challenge_used", "this challenge was already used"));
+            return Err(refuse(
+                ErrorCode::ChallengeUsed,
+                "this challenge was already used",
+            ));
         }
         Some((_, expires, None)) if expires <= tx.now => {
-            return Err(refuse("challenge_expired", "this challenge has expired"));
+            return Err(refuse(
+                ErrorCode::ChallengeExpired,
+                "this challenge has expired",
+            ));
         }
         Some(_) => {}
     }
@@ -155,8 +164,8 @@ fn consume_challenge(
 }
 
 fn already_registered(fingerprint: &str) -> DbError {
-    DomainError::conflict(
-        "key_already_registered",
+    DomainError::new(
+        ErrorCode::KeyAlreadyRegistered,
         format!("the key {fingerprint} is already registered; a key belongs to one signer only"),
     )
     .into()
@@ -168,8 +177,9 @@ pub fn register(
     tx: &mut WriteTx<'_>,
     reg: Registration,
     auto_approve: bool,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
 ) -> Result<SignatoryKey, DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     consume_challenge(tx, &reg.challenge, &reg.city)?;
     let fingerprint = reg.public_key.fingerprint();
     let raw = reg.public_key.as_bytes().to_vec();
@@ -184,7 +194,7 @@ pub fn register(
     if taken > 0 {
         return Err(already_registered(&fingerprint));
     }
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = KeyId::generate();
     let status = if auto_approve {
         KeyStatus::Active
     } else {
@@ -193,7 +203,7 @@ pub fn register(
     let entry = LogEntry::new(
         tx.now,
         EntryBody::KeyRegistered(KeyRegistered {
-            key: id.clone(),
+            key: id.to_string(),
             fingerprint: fingerprint.clone(),
             public_key: reg.public_key.to_openssh_line_without_comment(),
             city: reg.city.to_string(),
@@ -206,7 +216,7 @@ pub fn register(
     )?;
     let log_index = tx.append(&entry)?;
     let row = KeyRow {
-        id: id.clone(),
+        id: id.to_string(),
         fingerprint: fingerprint.clone(),
         public_key: raw,
         city: reg.city.to_string(),
@@ -254,7 +264,7 @@ pub fn register(
 #[allow(clippy::too_many_arguments)]
 fn insert_event(
     tx: &mut WriteTx<'_>,
-    key_id: &str,
+    key_id: &KeyId,
     kind: &str,
     effective_at: Option<i64>,
     compromised_since: Option<i64>,
@@ -263,7 +273,7 @@ fn insert_event(
     log_index: i64,
 ) -> Result<(), DbError> {
     let seq: Option<i32> = key_events::table
-        .filter(key_events::key_id.eq(key_id))
+        .filter(key_events::key_id.eq(key_id.as_str()))
         .select(diesel::dsl::max(key_events::seq))
         .first(tx.conn)?;
     diesel::insert_into(key_events::table)
@@ -283,9 +293,9 @@ fn insert_event(
     Ok(())
 }
 
-pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<SignatoryKey>, DbError> {
+pub fn get(conn: &mut DbConn, id: &KeyId) -> Result<Option<SignatoryKey>, DbError> {
     signatory_keys::table
-        .filter(signatory_keys::id.eq(id))
+        .filter(signatory_keys::id.eq(id.as_str()))
         .select(KeyRow::as_select())
         .first(conn)
         .optional()?
@@ -293,9 +303,8 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<SignatoryKey>, DbError>
         .transpose()
 }
 
-pub fn require(conn: &mut DbConn, id: &str) -> Result<SignatoryKey, DbError> {
-    get(conn, id)?
-        .ok_or_else(|| DomainError::not_found("key_not_found", format!("no key `{id}`")).into())
+pub fn require(conn: &mut DbConn, id: &KeyId) -> Result<SignatoryKey, DbError> {
+    get(conn, id)?.ok_or_else(|| KeyId::not_found(id.as_str()).into())
 }
 
 pub fn by_fingerprint(
@@ -312,9 +321,10 @@ pub fn by_fingerprint(
 }
 
 /// Keys of several ids at once (for chains and audits).
-pub fn by_ids(conn: &mut DbConn, ids: &[String]) -> Result<Vec<SignatoryKey>, DbError> {
+pub fn by_ids(conn: &mut DbConn, ids: &[KeyId]) -> Result<Vec<SignatoryKey>, DbError> {
+    let ids: Vec<&str> = ids.iter().map(KeyId::as_str).collect();
     per_backend!(conn, |c| signatory_keys::table
-        .filter(signatory_keys::id.eq_any(ids))
+        .filter(signatory_keys::id.eq_any(&ids))
         .select(KeyRow::as_select())
         .load(c))?
     .into_iter()
@@ -342,9 +352,9 @@ pub fn list(
         .collect()
 }
 
-pub fn events(conn: &mut DbConn, key_id: &str) -> Result<Vec<KeyEventRow>, DbError> {
+pub fn events(conn: &mut DbConn, key_id: &KeyId) -> Result<Vec<KeyEventRow>, DbError> {
     Ok(key_events::table
-        .filter(key_events::key_id.eq(key_id))
+        .filter(key_events::key_id.eq(key_id.as_str()))
         .order(key_events::seq.asc())
         .select(KeyEventRow::as_select())
         .load(conn)?)
@@ -353,9 +363,10 @@ pub fn events(conn: &mut DbConn, key_id: &str) -> Result<Vec<KeyEventRow>, DbErr
 /// Approves a pending key (admin).
 pub fn approve(
     tx: &mut WriteTx<'_>,
-    id: &str,
-    token_id: Option<String>,
+    id: &KeyId,
+    token_id: Option<TokenId>,
 ) -> Result<(SignatoryKey, i64), DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     let key = require(tx.conn, id)?;
     key.check_approvable()?;
     let entry = LogEntry::new(
@@ -367,7 +378,7 @@ pub fn approve(
         }),
     )?;
     let log_index = tx.append(&entry)?;
-    diesel::update(signatory_keys::table.filter(signatory_keys::id.eq(id)))
+    diesel::update(signatory_keys::table.filter(signatory_keys::id.eq(id.as_str())))
         .set((
             signatory_keys::approved_at.eq(Some(tx.now)),
             signatory_keys::status.eq(KeyStatus::Active.as_str()),
@@ -389,11 +400,12 @@ pub fn approve(
 /// Retires or revokes a key. `authorize` sees the key first (its city decides who may act).
 pub fn change(
     tx: &mut WriteTx<'_>,
-    id: &str,
+    id: &KeyId,
     change: KeyChange,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
     authorize: impl FnOnce(&SignatoryKey) -> Result<(), DomainError>,
 ) -> Result<(SignatoryKey, i64), DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     let key = require(tx.conn, id)?;
     authorize(&key)?;
     change.check_applies_to(&key)?;
@@ -415,7 +427,7 @@ pub fn change(
     };
     let entry = LogEntry::new(tx.now, body)?;
     let log_index = tx.append(&entry)?;
-    let target = signatory_keys::table.filter(signatory_keys::id.eq(id));
+    let target = signatory_keys::table.filter(signatory_keys::id.eq(id.as_str()));
     match change.kind {
         KeyChangeKind::Retire => diesel::update(target)
             .set((

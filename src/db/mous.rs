@@ -1,5 +1,7 @@
 //! MOUs, their document versions and their append-only signature chains.
 
+use crate::domain::ErrorCode;
+use crate::domain::ids::{KeyId, MouId, PartnershipId, TokenId};
 use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -58,8 +60,8 @@ impl TryFrom<MouRow> for Mou {
             created_by_city: CityCode::parse(&r.created_by_city)
                 .map_err(|e| DbError::corrupt(e.message))?,
             required,
-            id: r.id,
-            partnership_id: r.partnership_id,
+            id: MouId::from_db(r.id),
+            partnership_id: PartnershipId::from_db(r.partnership_id),
             title: r.title,
             current_version: r.current_version,
             head_seq: r.head_seq,
@@ -97,7 +99,7 @@ impl TryFrom<VersionRow> for Version {
                 .as_slice()
                 .try_into()
                 .map_err(|_| DbError::corrupt(format!("hash of {} v{}", r.mou_id, r.version)))?,
-            mou_id: r.mou_id,
+            mou_id: MouId::from_db(r.mou_id),
             version: r.version,
             media_type: r.media_type,
             filename: r.filename,
@@ -131,13 +133,21 @@ pub struct SignatureRow {
     pub log_index: i64,
 }
 
-fn mou_not_found(id: &str) -> DbError {
-    DomainError::not_found("mou_not_found", format!("no MOU `{id}`")).into()
+/// The refusal of an MOU for a partnership id (well-formed or not) that names none.
+pub fn unknown_partnership(id: &str) -> DomainError {
+    DomainError::new(
+        ErrorCode::UnknownPartnership,
+        format!("there is no partnership `{id}`"),
+    )
 }
 
-pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Mou>, DbError> {
+fn mou_not_found(id: &MouId) -> DbError {
+    MouId::not_found(id.as_str()).into()
+}
+
+pub fn get(conn: &mut DbConn, id: &MouId) -> Result<Option<Mou>, DbError> {
     per_backend!(conn, |c| mous::table
-        .filter(mous::id.eq(id))
+        .filter(mous::id.eq(id.as_str()))
         .select(MouRow::as_select())
         .first(c)
         .optional())?
@@ -145,19 +155,19 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Mou>, DbError> {
     .transpose()
 }
 
-pub fn require(conn: &mut DbConn, id: &str) -> Result<Mou, DbError> {
+pub fn require(conn: &mut DbConn, id: &MouId) -> Result<Mou, DbError> {
     get(conn, id)?.ok_or_else(|| mou_not_found(id))
 }
 
 /// An MOU with its partnership (whose cities are the parties).
 pub fn require_with_partnership(
     conn: &mut DbConn,
-    id: &str,
+    id: &MouId,
 ) -> Result<(Mou, Partnership), DbError> {
     // One joined statement: this runs inside every signature's write on the serial writer.
     let (mou, p): (MouRow, partnerships::PartnershipRow) = per_backend!(conn, |c| mous::table
         .inner_join(partnerships_table::table)
-        .filter(mous::id.eq(id))
+        .filter(mous::id.eq(id.as_str()))
         .select((
             MouRow::as_select(),
             partnerships::PartnershipRow::as_select(),
@@ -171,20 +181,17 @@ pub fn require_with_partnership(
 /// Creates a draft MOU. `authorize` sees the partnership and returns the acting city.
 pub fn create(
     tx: &mut WriteTx<'_>,
-    partnership_id: &str,
+    partnership_id: &PartnershipId,
     validate: impl FnOnce(&Partnership) -> Result<(NewMou, CityCode), DomainError>,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
 ) -> Result<(Mou, Partnership), DbError> {
-    let p = partnerships::get(tx.conn, partnership_id)?.ok_or_else(|| {
-        DbError::from(DomainError::invalid(
-            "unknown_partnership",
-            format!("there is no partnership `{partnership_id}`"),
-        ))
-    })?;
+    let token_id = token_id.map(TokenId::into_string);
+    let p = partnerships::get(tx.conn, partnership_id)?
+        .ok_or_else(|| unknown_partnership(partnership_id.as_str()))?;
     let (new, city) = validate(&p)?;
     if p.status == Status::CutOff {
-        return Err(DomainError::conflict(
-            "partnership_cut_off",
+        return Err(DomainError::new(
+            ErrorCode::PartnershipCutOff,
             "this partnership is cut off; an MOU needs a living partnership",
         )
         .into());
@@ -193,12 +200,12 @@ pub fn create(
         new.required
     ))?)
     .map_err(|_| DbError::corrupt("required signers JSON"))?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = MouId::generate();
     let entry = LogEntry::new(
         tx.now,
         EntryBody::MouCreated(MouCreated {
-            mou: id.clone(),
-            partnership: p.id.clone(),
+            mou: id.to_string(),
+            partnership: p.id.to_string(),
             title: new.title.clone(),
             required_signers: new.required.clone(),
             city: city.to_string(),
@@ -207,8 +214,8 @@ pub fn create(
     )?;
     let log_index = tx.append(&entry)?;
     let row = MouRow {
-        id,
-        partnership_id: p.id.clone(),
+        id: id.into_string(),
+        partnership_id: p.id.to_string(),
         title: new.title,
         required_signers: required_json,
         state: MouState::Draft.as_str().into(),
@@ -228,9 +235,9 @@ pub fn create(
     Ok((Mou::try_from(row)?, p))
 }
 
-pub fn versions(conn: &mut DbConn, id: &str) -> Result<Vec<Version>, DbError> {
+pub fn versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<Version>, DbError> {
     mou_versions::table
-        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::mou_id.eq(id.as_str()))
         .order(mou_versions::version.asc())
         .select(VersionRow::as_select())
         .load(conn)?
@@ -239,9 +246,9 @@ pub fn versions(conn: &mut DbConn, id: &str) -> Result<Vec<Version>, DbError> {
         .collect()
 }
 
-fn version_hash(conn: &mut DbConn, id: &str, version: i32) -> Result<Option<[u8; 32]>, DbError> {
+fn version_hash(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Option<[u8; 32]>, DbError> {
     let hash: Option<Vec<u8>> = per_backend!(conn, |c| mou_versions::table
-        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::mou_id.eq(id.as_str()))
         .filter(mou_versions::version.eq(version))
         .select(mou_versions::sha256)
         .first(c)
@@ -264,18 +271,18 @@ pub fn current_hash(conn: &mut DbConn, mou: &Mou) -> Result<Option<[u8; 32]>, Db
 /// One version with its bytes.
 pub fn document(
     conn: &mut DbConn,
-    id: &str,
+    id: &MouId,
     version: i32,
 ) -> Result<Option<(Version, Vec<u8>)>, DbError> {
     let meta = mou_versions::table
-        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::mou_id.eq(id.as_str()))
         .filter(mou_versions::version.eq(version))
         .select(VersionRow::as_select())
         .first(conn)
         .optional()?;
     let Some(meta) = meta else { return Ok(None) };
     let content: Vec<u8> = mou_versions::table
-        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::mou_id.eq(id.as_str()))
         .filter(mou_versions::version.eq(version))
         .select(mou_versions::content)
         .first(conn)?;
@@ -294,11 +301,12 @@ pub struct Upload {
 /// an executed MOU is open again.
 pub fn upload(
     tx: &mut WriteTx<'_>,
-    id: &str,
+    id: &MouId,
     upload: Upload,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
     authorize: impl FnOnce(&Mou, &Partnership) -> Result<(), DomainError>,
 ) -> Result<(Version, Mou), DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     authorize(&mou, &p)?;
     let current = current_hash(tx.conn, &mou)?;
@@ -320,7 +328,7 @@ pub fn upload(
     let log_index = tx.append(&entry)?;
     diesel::insert_into(mou_versions::table)
         .values((
-            mou_versions::mou_id.eq(id),
+            mou_versions::mou_id.eq(id.as_str()),
             mou_versions::version.eq(version),
             mou_versions::media_type.eq(&upload.media_type),
             mou_versions::filename.eq(&upload.filename),
@@ -332,7 +340,7 @@ pub fn upload(
             mou_versions::log_index.eq(log_index),
         ))
         .execute(tx.conn)?;
-    diesel::update(mous::table.filter(mous::id.eq(id)))
+    diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
         .set((
             mous::current_version.eq(version),
             mous::state.eq(MouState::Open.as_str()),
@@ -340,7 +348,7 @@ pub fn upload(
         ))
         .execute(tx.conn)?;
     let v = Version {
-        mou_id: id.to_string(),
+        mou_id: id.clone(),
         version,
         media_type: upload.media_type,
         filename: upload.filename,
@@ -356,11 +364,12 @@ pub fn upload(
 /// Withdraws an MOU (terminal).
 pub fn withdraw(
     tx: &mut WriteTx<'_>,
-    id: &str,
+    id: &MouId,
     reason: String,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
     authorize: impl FnOnce(&Partnership) -> Result<CityCode, DomainError>,
 ) -> Result<(Mou, i64), DbError> {
+    let token_id = token_id.map(TokenId::into_string);
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     let city = authorize(&p)?;
     mou.check_not_withdrawn()?;
@@ -375,7 +384,7 @@ pub fn withdraw(
         }),
     )?;
     let log_index = tx.append(&entry)?;
-    diesel::update(mous::table.filter(mous::id.eq(id)))
+    diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
         .set((
             mous::state.eq(MouState::Withdrawn.as_str()),
             mous::withdrawn_reason.eq(Some(&reason)),
@@ -388,10 +397,10 @@ pub fn withdraw(
 /// Who signed `version`, as counted against the requirements: a signature whose key was
 /// later revoked as compromised at or before its time is void and does not count
 /// (docs/audit-rules.md, `key_active`).
-fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>, DbError> {
+fn signed_by(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Vec<SignedBy>, DbError> {
     let rows: Vec<(String, String, String, i64, String)> =
         per_backend!(conn, |c| mou_signatures::table
-            .filter(mou_signatures::mou_id.eq(id))
+            .filter(mou_signatures::mou_id.eq(id.as_str()))
             .filter(mou_signatures::version.eq(version))
             .select((
                 mou_signatures::signer,
@@ -401,8 +410,8 @@ fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>,
                 mou_signatures::key_id,
             ))
             .load(c))?;
-    let mut key_ids: Vec<String> = rows.iter().map(|r| r.4.clone()).collect();
-    key_ids.sort_unstable();
+    let mut key_ids: Vec<KeyId> = rows.iter().map(|r| KeyId::from_db(r.4.clone())).collect();
+    key_ids.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
     key_ids.dedup();
     let keys = keys::by_ids(conn, &key_ids)?;
     Ok(rows
@@ -410,7 +419,7 @@ fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>,
         .filter(|(_, _, _, received_at, key_id)| {
             !keys
                 .iter()
-                .any(|k| k.id == *key_id && k.voids_signature_at(*received_at))
+                .any(|k| k.id.as_str() == key_id && k.voids_signature_at(*received_at))
         })
         .map(|(signer, city, role, _, _)| SignedBy { signer, city, role })
         .collect())
@@ -419,20 +428,20 @@ fn signed_by(conn: &mut DbConn, id: &str, version: i32) -> Result<Vec<SignedBy>,
 /// After key `key_id` was revoked as compromised: every executed MOU whose current version
 /// no longer has its required signers, once the void signatures are left out, is open again.
 /// The state is derived from the log (rule `state_consistent`), so this logs nothing.
-pub fn reopen_after_revocation(tx: &mut WriteTx<'_>, key_id: &str) -> Result<(), DbError> {
+pub fn reopen_after_revocation(tx: &mut WriteTx<'_>, key_id: &KeyId) -> Result<(), DbError> {
     let ids: Vec<String> = per_backend!(tx.conn, |c| mou_signatures::table
         .inner_join(mous::table)
-        .filter(mou_signatures::key_id.eq(key_id))
+        .filter(mou_signatures::key_id.eq(key_id.as_str()))
         .filter(mous::state.eq(MouState::Executed.as_str()))
         .filter(mou_signatures::version.eq(mous::current_version))
         .select(mous::id)
         .distinct()
         .load(c))?;
-    for id in ids {
+    for id in ids.into_iter().map(MouId::from_db) {
         let mou = require(tx.conn, &id)?;
         let signed = signed_by(tx.conn, &id, mou.current_version)?;
         if !is_executed(&mou.required, &signed) {
-            diesel::update(mous::table.filter(mous::id.eq(&id)))
+            diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
                 .set((
                     mous::state.eq(MouState::Open.as_str()),
                     mous::updated_at.eq(tx.now),
@@ -491,14 +500,14 @@ impl<Conn> RunQueryDsl<Conn> for MoveHead<'_> {}
 
 fn move_head(
     conn: &mut DbConn,
-    id: &str,
+    id: &MouId,
     seq: i64,
     head_hash: &[u8; 32],
     state: MouState,
     now: i64,
 ) -> Result<(), DbError> {
     let update = MoveHead {
-        id,
+        id: id.as_str(),
         seq,
         head_hash,
         state: state.as_str(),
@@ -525,11 +534,11 @@ pub struct Accepted {
 /// partnership) on.
 pub fn add_signature(
     tx: &mut WriteTx<'_>,
-    id: &str,
+    id: &MouId,
     sub: Submission,
     caller_city: &CityCode,
     registry: &str,
-    token_id: Option<String>,
+    token_id: Option<TokenId>,
 ) -> Result<Accepted, DbError> {
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     let current = current_hash(tx.conn, &mou)?;
@@ -547,7 +556,7 @@ pub fn add_signature(
         Ok(claimed_seq) if claimed_seq <= mou.head_seq => {
             let at_position: Option<Vec<u8>> = per_backend!(&mut *tx.conn, |c| {
                 mou_signatures::table
-                    .filter(mou_signatures::mou_id.eq(id))
+                    .filter(mou_signatures::mou_id.eq(id.as_str()))
                     .filter(mou_signatures::seq.eq(claimed_seq))
                     .select(mou_signatures::statement_sha256)
                     .first(c)
@@ -582,10 +591,10 @@ pub fn add_signature(
             version: i64::from(mou.current_version),
             statement_sha256: hex::encode(sub.statement_sha256),
             key_fingerprint: key.fingerprint.clone(),
-            key: key.id.clone(),
+            key: key.id.to_string(),
             signer: sub.statement.signer.clone(),
             role: sub.statement.role.clone(),
-            by: token_id.clone(),
+            by: token_id.as_ref().map(TokenId::to_string),
         }),
     )?;
     let log_index = tx.append(&entry)?;
@@ -597,12 +606,12 @@ pub fn add_signature(
         statement: sub.bytes.clone(),
         statement_sha256: sub.statement_sha256.to_vec(),
         signature: sub.armored.into_bytes(),
-        key_id: key.id.clone(),
+        key_id: key.id.to_string(),
         signer: sub.statement.signer.clone(),
         signer_city: sub.statement.signer_city.clone(),
         role: sub.statement.role.clone(),
         received_at: tx.now,
-        submitted_by: token_id.clone(),
+        submitted_by: token_id.as_ref().map(TokenId::to_string),
         log_index,
     };
     per_backend!(&mut *tx.conn, |c| diesel::insert_into(
@@ -613,8 +622,8 @@ pub fn add_signature(
     .map_err(|e| {
         // Unreachable while the log head serializes writers; kept as the final guard.
         if is_unique_violation(&e) {
-            DomainError::conflict(
-                "stale_chain_head",
+            DomainError::new(
+                ErrorCode::StaleChainHead,
                 "another signature took this chain position",
             )
             .with_extra(json!({ "head": mou.head_json() }))
@@ -643,7 +652,7 @@ pub fn add_signature(
             &p.id,
             change,
             Trigger::MouExecuted,
-            token_id.as_deref(),
+            token_id.as_ref(),
             |_| Ok(Some(city)),
         )?;
         partnership_activated = Some(event.log_index);
@@ -667,18 +676,18 @@ pub fn add_signature(
 }
 
 /// The whole chain, oldest first.
-pub fn chain(conn: &mut DbConn, id: &str) -> Result<Vec<SignatureRow>, DbError> {
+pub fn chain(conn: &mut DbConn, id: &MouId) -> Result<Vec<SignatureRow>, DbError> {
     Ok(per_backend!(conn, |c| mou_signatures::table
-        .filter(mou_signatures::mou_id.eq(id))
+        .filter(mou_signatures::mou_id.eq(id.as_str()))
         .order(mou_signatures::seq.asc())
         .select(SignatureRow::as_select())
         .load(c))?)
 }
 
 /// Every version of MOU `id` as stored, its bytes hashed again, for the audit report.
-pub fn stored_versions(conn: &mut DbConn, id: &str) -> Result<Vec<StoredVersion>, DbError> {
+pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersion>, DbError> {
     let rows: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = mou_versions::table
-        .filter(mou_versions::mou_id.eq(id))
+        .filter(mou_versions::mou_id.eq(id.as_str()))
         .order(mou_versions::version.asc())
         .select((
             mou_versions::version,

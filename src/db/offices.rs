@@ -1,5 +1,6 @@
 //! Offices table.
 
+use crate::domain::ErrorCode;
 use diesel::prelude::*;
 
 use super::schema::offices;
@@ -54,6 +55,10 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<OfficeRow>, DbError> {
 /// Loads an office named in a request body, or refuses with `unknown_office`.
 pub fn require(conn: &mut DbConn, id: &str) -> Result<OfficeRow, DbError> {
     get(conn, id)?.ok_or_else(|| {
-        DomainError::invalid("unknown_office", format!("there is no office `{id}`")).into()
+        DomainError::new(
+            ErrorCode::UnknownOffice,
+            format!("there is no office `{id}`"),
+        )
+        .into()
     })
 }

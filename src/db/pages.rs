@@ -90,10 +90,10 @@ pub fn map_lines(conn: &mut DbConn, city: Option<&str>) -> Result<Vec<MapLine>, 
 /// MOUs of a partnership: (id, title, state).
 pub fn mous_of(
     conn: &mut DbConn,
-    partnership: &str,
+    partnership: &crate::domain::PartnershipId,
 ) -> Result<Vec<(String, String, String)>, DbError> {
     Ok(mous::table
-        .filter(mous::partnership_id.eq(partnership))
+        .filter(mous::partnership_id.eq(partnership.as_str()))
         .order(mous::id.asc())
         .select((mous::id, mous::title, mous::state))
         .load(conn)?)

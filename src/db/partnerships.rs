@@ -1,5 +1,7 @@
 //! Partnerships and their append-only status events.
 
+use crate::domain::ErrorCode;
+use crate::domain::ids::{PartnershipId, TokenId};
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -61,7 +63,7 @@ impl TryFrom<PartnershipRow> for Partnership {
             status: Status::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
             source: Source::parse(&r.source).ok_or_else(|| corrupt("source", &r.source))?,
             proposed_by: r.proposed_by.as_deref().map(code).transpose()?,
-            id: r.id,
+            id: PartnershipId::from_db(r.id),
             country_a: r.country_a,
             country_b: r.country_b,
             supersedes: r.supersedes,
@@ -115,7 +117,7 @@ impl TryFrom<StatusEventRow> for StatusEvent {
                 .map(|h| <[u8; 32]>::try_from(h.as_slice()).map_err(|_| corrupt("hash", "")))
                 .transpose()?,
             id: r.id,
-            partnership_id: r.partnership_id,
+            partnership_id: PartnershipId::from_db(r.partnership_id),
             seq: r.seq,
             deciding_body: r.deciding_body,
             reason: r.reason,
@@ -131,7 +133,7 @@ impl TryFrom<StatusEventRow> for StatusEvent {
 #[derive(Debug, Clone)]
 pub struct Registrar {
     pub city: Option<CityCode>,
-    pub token_id: Option<String>,
+    pub token_id: Option<TokenId>,
     pub source: Source,
     pub status: Status,
 }
@@ -145,8 +147,8 @@ pub fn register(
     let a = cities::require(tx.conn, &proposal.city_a)?;
     let b = cities::require(tx.conn, &proposal.city_b)?;
     if let Some(existing) = open_between(tx.conn, &proposal)? {
-        return Err(DomainError::conflict(
-            "duplicate_partnership",
+        return Err(DomainError::new(
+            ErrorCode::DuplicatePartnership,
             format!(
                 "`{}` and `{}` already have a {} partnership that is not cut off: {}",
                 proposal.city_a, proposal.city_b, proposal.kind, existing
@@ -166,7 +168,7 @@ pub fn register(
         .first(tx.conn)
         .optional()?;
     let mut row = PartnershipRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: PartnershipId::generate().into_string(),
         city_a: proposal.city_a.to_string(),
         city_b: proposal.city_b.to_string(),
         country_a: a.city.country.clone(),
@@ -185,14 +187,14 @@ pub fn register(
         updated_at: tx.now,
         log_index: 0,
     };
-    row.log_index = tx.append(&registered_entry(&row, by.token_id.as_deref())?)?;
+    row.log_index = tx.append(&registered_entry(&row, by.token_id.as_ref())?)?;
     diesel::insert_into(partnerships::table)
         .values(&row)
         .execute(tx.conn)
         .map_err(|e| {
             if is_unique_violation(&e) {
-                DomainError::conflict(
-                    "duplicate_partnership",
+                DomainError::new(
+                    ErrorCode::DuplicatePartnership,
                     "these cities already have an open partnership of this kind",
                 )
                 .into()
@@ -205,15 +207,16 @@ pub fn register(
         .as_ref()
         .map(|e| e.first_day)
         .unwrap_or_else(crate::domain::dates::today);
-    insert_event(tx, first_event(&row, by.token_id.as_deref(), effective))?;
+    insert_event(tx, first_event(&row, by.token_id.as_ref(), effective))?;
     Partnership::try_from(row)
 }
 
 /// The log entry that records a registration.
 pub fn registered_entry(
     row: &PartnershipRow,
-    token: Option<&str>,
+    token: Option<&TokenId>,
 ) -> Result<LogEntry, DomainError> {
+    let token = token.map(TokenId::as_str);
     LogEntry::new(
         row.created_at,
         EntryBody::PartnershipRegistered(PartnershipRegistered {
@@ -233,9 +236,10 @@ pub fn registered_entry(
 /// The first status event of a new partnership: from nothing to its starting status.
 pub fn first_event(
     row: &PartnershipRow,
-    token: Option<&str>,
+    token: Option<&TokenId>,
     effective: chrono::NaiveDate,
 ) -> StatusEventRow {
+    let token = token.map(TokenId::as_str);
     StatusEventRow {
         id: uuid::Uuid::now_v7().to_string(),
         partnership_id: row.id.clone(),
@@ -275,9 +279,9 @@ fn insert_event(tx: &mut WriteTx<'_>, row: StatusEventRow) -> Result<(), DbError
     Ok(())
 }
 
-pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Partnership>, DbError> {
+pub fn get(conn: &mut DbConn, id: &PartnershipId) -> Result<Option<Partnership>, DbError> {
     per_backend!(conn, |c| partnerships::table
-        .filter(partnerships::id.eq(id))
+        .filter(partnerships::id.eq(id.as_str()))
         .select(PartnershipRow::as_select())
         .first(c)
         .optional())?
@@ -285,10 +289,8 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Partnership>, DbError> 
     .transpose()
 }
 
-fn require(conn: &mut DbConn, id: &str) -> Result<Partnership, DbError> {
-    get(conn, id)?.ok_or_else(|| {
-        DomainError::not_found("partnership_not_found", format!("no partnership `{id}`")).into()
-    })
+fn require(conn: &mut DbConn, id: &PartnershipId) -> Result<Partnership, DbError> {
+    get(conn, id)?.ok_or_else(|| PartnershipId::not_found(id.as_str()).into())
 }
 
 /// Applies a status change (or a confirmation). `authorize` sees the current record and
@@ -296,17 +298,18 @@ fn require(conn: &mut DbConn, id: &str) -> Result<Partnership, DbError> {
 /// transaction, so two racing changes are checked one after the other.
 pub fn change_status(
     tx: &mut WriteTx<'_>,
-    id: &str,
+    id: &PartnershipId,
     change: StatusChange,
     trigger: Trigger,
-    token_id: Option<&str>,
+    token_id: Option<&TokenId>,
     authorize: impl FnOnce(&Partnership) -> Result<Option<CityCode>, DomainError>,
 ) -> Result<(Partnership, StatusEvent), DbError> {
+    let token_id = token_id.map(TokenId::as_str);
     let current = require(tx.conn, id)?;
     let initiating_city = authorize(&current)?.map(|c| c.to_string());
     check_transition(current.status, change.to, trigger)?;
     let seq: Option<i32> = status_events::table
-        .filter(status_events::partnership_id.eq(id))
+        .filter(status_events::partnership_id.eq(id.as_str()))
         .select(diesel::dsl::max(status_events::seq))
         .first(tx.conn)?;
     let seq = seq.unwrap_or(0) + 1;
@@ -348,7 +351,7 @@ pub fn change_status(
         log_index,
     };
     insert_event(tx, row.clone())?;
-    diesel::update(partnerships::table.filter(partnerships::id.eq(id)))
+    diesel::update(partnerships::table.filter(partnerships::id.eq(id.as_str())))
         .set((
             partnerships::status.eq(change.to.as_str()),
             partnerships::updated_at.eq(tx.now),
@@ -429,10 +432,10 @@ pub fn list(conn: &mut DbConn, f: &PartnershipFilter) -> Result<Vec<Partnership>
 }
 
 /// The full status history, oldest first.
-pub fn history(conn: &mut DbConn, id: &str) -> Result<Vec<StatusEvent>, DbError> {
+pub fn history(conn: &mut DbConn, id: &PartnershipId) -> Result<Vec<StatusEvent>, DbError> {
     require(conn, id)?;
     status_events::table
-        .filter(status_events::partnership_id.eq(id))
+        .filter(status_events::partnership_id.eq(id.as_str()))
         .order(status_events::seq.asc())
         .select(StatusEventRow::as_select())
         .load(conn)?

@@ -1,5 +1,7 @@
 //! Tokens table: only SHA-256 hashes of tokens are stored.
 
+use crate::domain::ErrorCode;
+use crate::domain::ids::TokenId;
 use diesel::prelude::*;
 use subtle::ConstantTimeEq;
 
@@ -14,7 +16,7 @@ use crate::domain::tokens::{OfficeBinding, Role, TokenRecord, TokenRequest};
 /// A freshly issued token: the only moment the secret exists outside the client.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
-    pub id: String,
+    pub id: TokenId,
     pub token: String,
     pub role: Role,
     pub office_id: Option<String>,
@@ -28,12 +30,12 @@ pub fn issue(tx: &mut WriteTx<'_>, request: TokenRequest) -> Result<IssuedToken,
         Some(office) => Some(office_repo::require(tx.conn, office)?.city),
         None => None,
     };
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = TokenId::generate();
     let token = new_token();
     let entry = LogEntry::new(
         tx.now,
         EntryBody::TokenIssued(TokenIssued {
-            token: id.clone(),
+            token: id.to_string(),
             role: request.role.as_str().to_string(),
             office: request.office_id.clone(),
             expires_at: request.expires_at.map(crate::domain::dates::format_micros),
@@ -42,7 +44,7 @@ pub fn issue(tx: &mut WriteTx<'_>, request: TokenRequest) -> Result<IssuedToken,
     let log_index = tx.append(&entry)?;
     diesel::insert_into(tokens::table)
         .values((
-            tokens::id.eq(&id),
+            tokens::id.eq(id.as_str()),
             tokens::token_hash.eq(token_hash(&token).to_vec()),
             tokens::role.eq(request.role.as_str()),
             tokens::office_id.eq(&request.office_id),
@@ -116,7 +118,7 @@ pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbErr
         _ => None,
     };
     Ok(Some(TokenRecord {
-        id,
+        id: TokenId::from_db(id),
         role,
         office,
         expires_at,
@@ -125,21 +127,19 @@ pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbErr
 }
 
 /// Revokes a token; revoking twice is a conflict, an unknown id is not found.
-pub fn revoke(tx: &mut WriteTx<'_>, id: &str) -> Result<i64, DbError> {
+pub fn revoke(tx: &mut WriteTx<'_>, id: &TokenId) -> Result<i64, DbError> {
     let revoked: Option<Option<i64>> = tokens::table
-        .filter(tokens::id.eq(id))
+        .filter(tokens::id.eq(id.as_str()))
         .select(tokens::revoked_at)
         .first(tx.conn)
         .optional()?;
     match revoked {
         None => {
-            return Err(
-                DomainError::not_found("token_not_found", format!("no token `{id}`")).into(),
-            );
+            return Err(TokenId::not_found(id.as_str()).into());
         }
         Some(Some(_)) => {
-            return Err(DomainError::conflict(
-                "token_already_revoked",
+            return Err(DomainError::new(
+                ErrorCode::TokenAlreadyRevoked,
                 format!("token `{id}` is already revoked"),
             )
             .into());
@@ -153,7 +153,7 @@ pub fn revoke(tx: &mut WriteTx<'_>, id: &str) -> Result<i64, DbError> {
         }),
     )?;
     let log_index = tx.append(&entry)?;
-    diesel::update(tokens::table.filter(tokens::id.eq(id)))
+    diesel::update(tokens::table.filter(tokens::id.eq(id.as_str())))
         .set(tokens::revoked_at.eq(Some(tx.now)))
         .execute(tx.conn)?;
     Ok(log_index)

@@ -4,11 +4,12 @@
 use super::DomainError;
 use super::cities::CityCode;
 use super::tokens::{OfficeBinding, Principal, Role};
+use crate::domain::ErrorCode;
 
 fn authenticated(p: Option<&Principal>) -> Result<&Principal, DomainError> {
     p.ok_or_else(|| {
-        DomainError::unauthenticated(
-            "authentication_required",
+        DomainError::new(
+            ErrorCode::AuthenticationRequired,
             "this request needs a bearer token (Authorization: Bearer ...)",
         )
     })
@@ -20,8 +21,8 @@ pub fn require_admin(p: Option<&Principal>) -> Result<&Principal, DomainError> {
     if p.role == Role::Admin {
         Ok(p)
     } else {
-        Err(DomainError::forbidden(
-            "admin_required",
+        Err(DomainError::new(
+            ErrorCode::AdminRequired,
             "only a registry administrator may do this",
         ))
     }
@@ -32,8 +33,8 @@ pub fn require_office(p: Option<&Principal>) -> Result<&OfficeBinding, DomainErr
     let p = authenticated(p)?;
     match (&p.role, &p.office) {
         (Role::Office, Some(office)) => Ok(office),
-        _ => Err(DomainError::forbidden(
-            "office_required",
+        _ => Err(DomainError::new(
+            ErrorCode::OfficeRequired,
             "only a city office may do this",
         )),
     }
@@ -48,8 +49,8 @@ pub fn require_party_office<'a>(
     if parties.contains(&&office.city) {
         Ok(&office.city)
     } else {
-        Err(DomainError::forbidden(
-            "not_a_party",
+        Err(DomainError::new(
+            ErrorCode::NotAParty,
             format!(
                 "the office of `{}` is not a party to this partnership",
                 office.city
@@ -68,8 +69,8 @@ pub fn require_document_reader(
     match (&p.role, &p.office) {
         (Role::Admin | Role::Auditor, _) => Ok(()),
         (Role::Office, Some(office)) if parties.contains(&&office.city) => Ok(()),
-        _ => Err(DomainError::forbidden(
-            "not_a_party",
+        _ => Err(DomainError::new(
+            ErrorCode::NotAParty,
             "only offices of the party cities, auditors and admins may read the documents of a partnership",
         )),
     }
@@ -80,8 +81,8 @@ pub fn require_office_or_admin(p: Option<&Principal>) -> Result<&Principal, Doma
     let p = authenticated(p)?;
     match p.role {
         Role::Admin | Role::Office => Ok(p),
-        Role::Auditor => Err(DomainError::forbidden(
-            "office_required",
+        Role::Auditor => Err(DomainError::new(
+            ErrorCode::OfficeRequired,
             "only a city office or an admin may do this",
         )),
     }
@@ -96,8 +97,8 @@ pub fn require_city_office_or_admin(
     match (&p.role, &p.office) {
         (Role::Admin, _) => Ok(()),
         (Role::Office, Some(office)) if &office.city == city => Ok(()),
-        _ => Err(DomainError::forbidden(
-            "not_your_city",
+        _ => Err(DomainError::new(
+            ErrorCode::NotYourCity,
             format!("only the office of `{city}` or an admin may do this"),
         )),
     }
@@ -112,8 +113,8 @@ pub fn require_city_office<'a>(
     if &office.city == city {
         Ok(&office.city)
     } else {
-        Err(DomainError::forbidden(
-            "not_your_city",
+        Err(DomainError::new(
+            ErrorCode::NotYourCity,
             format!("the office of `{}` cannot act for `{city}`", office.city),
         ))
     }
@@ -125,7 +126,7 @@ mod tests {
 
     fn principal(role: Role, city: Option<&str>) -> Principal {
         Principal {
-            token_id: "t".into(),
+            token_id: crate::domain::TokenId::generate(),
             role,
             office: city.map(|c| OfficeBinding {
                 office_id: "o".into(),

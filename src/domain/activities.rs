@@ -1,5 +1,6 @@
 //! Engagement activities and the metrics rolled up from them.
 
+use crate::domain::ErrorCode;
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
@@ -47,8 +48,8 @@ impl NewActivity {
     ) -> Result<Self, DomainError> {
         let start = parse_date("start_date", start_date)?;
         if start > today() {
-            return Err(DomainError::invalid(
-                "invalid_date",
+            return Err(DomainError::new(
+                ErrorCode::InvalidDate,
                 "`start_date` lies in the future; record an activity once it has begun",
             ));
         }
@@ -57,8 +58,8 @@ impl NewActivity {
             Some(d) => Some(parse_date("end_date", d)?),
         };
         if end.is_some_and(|e| e < start) {
-            return Err(DomainError::invalid(
-                "invalid_date",
+            return Err(DomainError::new(
+                ErrorCode::InvalidDate,
                 "`end_date` is before `start_date`",
             ));
         }
@@ -66,8 +67,8 @@ impl NewActivity {
             None => None,
             Some(n) if (0..=i64::from(MAX_PARTICIPANTS)).contains(&n) => Some(n as i32),
             Some(n) => {
-                return Err(DomainError::invalid(
-                    "invalid_participants",
+                return Err(DomainError::new(
+                    ErrorCode::InvalidParticipants,
                     format!("`participants` must be within 0..={MAX_PARTICIPANTS}, got {n}"),
                 ));
             }
@@ -219,14 +220,14 @@ pub fn check_new_evidence(
     size: usize,
 ) -> Result<(), DomainError> {
     if size == 0 {
-        return Err(DomainError::invalid(
-            "empty_document",
+        return Err(DomainError::new(
+            ErrorCode::EmptyDocument,
             "the document body is empty",
         ));
     }
     if let Some(n) = existing.iter().position(|h| h == new) {
-        return Err(DomainError::conflict(
-            "duplicate_evidence",
+        return Err(DomainError::new(
+            ErrorCode::DuplicateEvidence,
             format!(
                 "evidence {} of this activity already has these exact bytes (sha256 {})",
                 n + 1,
@@ -235,8 +236,8 @@ pub fn check_new_evidence(
         ));
     }
     if existing.len() >= MAX_EVIDENCE_PER_ACTIVITY {
-        return Err(DomainError::conflict(
-            "too_much_evidence",
+        return Err(DomainError::new(
+            ErrorCode::TooMuchEvidence,
             format!("an activity keeps at most {MAX_EVIDENCE_PER_ACTIVITY} evidence documents"),
         ));
     }

@@ -1,6 +1,7 @@
 //! A city's briefing: what its partnerships look like, what changed in a period and why,
 //! which MOUs were executed or still wait, how the city engaged, and what came of it.
 
+use crate::domain::ErrorCode;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -28,8 +29,8 @@ impl Period {
             None => to - chrono::Duration::days(365),
         };
         if from > to {
-            return Err(DomainError::invalid(
-                "invalid_period",
+            return Err(DomainError::new(
+                ErrorCode::InvalidPeriod,
                 "`from` is after `to`",
             ));
         }

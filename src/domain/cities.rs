@@ -2,6 +2,7 @@
 
 use super::DomainError;
 use super::text::{NAME_MAX, required_line};
+use crate::domain::ErrorCode;
 
 /// A validated city code such as `us-hou`: the ISO 3166-1 alpha-2 country in lower case, a dash,
 /// and a local part of 2 to 29 lower-case letters, digits or dashes.
@@ -11,8 +12,8 @@ pub struct CityCode(String);
 impl CityCode {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let bad = |why: &str| {
-            DomainError::invalid(
-                "invalid_city_code",
+            DomainError::new(
+                ErrorCode::InvalidCityCode,
                 format!(
                     "city code {value:?} {why}; a code is the lower-case ISO country, a dash and \
                      2-29 lower-case letters, digits or dashes, e.g. `us-hou`"
@@ -60,8 +61,8 @@ pub fn parse_country(value: &str) -> Result<String, DomainError> {
     if upper_ok && rust_iso3166::from_alpha2(value).is_some() {
         return Ok(value.to_string());
     }
-    Err(DomainError::invalid(
-        "unknown_country",
+    Err(DomainError::new(
+        ErrorCode::UnknownCountry,
         format!("{value:?} is not an ISO 3166-1 alpha-2 country code (e.g. `US`, `CN`, `DE`)"),
     ))
 }
@@ -106,8 +107,8 @@ impl City {
         let name = required_line("name", &super::names::normalize(&input.name), NAME_MAX)?;
         let country = parse_country(&input.country)?;
         if code.country() != country {
-            return Err(DomainError::invalid(
-                "city_code_country_mismatch",
+            return Err(DomainError::new(
+                ErrorCode::CityCodeCountryMismatch,
                 format!(
                     "city code `{code}` must start with the city's country `{}`",
                     country.to_ascii_lowercase()
@@ -126,8 +127,8 @@ impl City {
             .geonames_id
             .is_some_and(|id| !(1..=999_999_999).contains(&id))
         {
-            return Err(DomainError::invalid(
-                "invalid_geonames_id",
+            return Err(DomainError::new(
+                ErrorCode::InvalidGeonamesId,
                 "`geonames_id` must be a positive GeoNames id",
             ));
         }
@@ -142,8 +143,8 @@ impl City {
                 (Some(a), Some(o))
             }
             _ => {
-                return Err(DomainError::invalid(
-                    "invalid_coordinates",
+                return Err(DomainError::new(
+                    ErrorCode::InvalidCoordinates,
                     "give both `lat` and `lon`, or neither",
                 ));
             }
@@ -169,8 +170,8 @@ pub fn coordinates_e6(lat: f64, lon: f64) -> Result<(i64, i64), DomainError> {
         && (-90.0..=90.0).contains(&lat)
         && (-180.0..=180.0).contains(&lon);
     if !in_range {
-        return Err(DomainError::invalid(
-            "invalid_coordinates",
+        return Err(DomainError::new(
+            ErrorCode::InvalidCoordinates,
             "`lat` must be within -90..90 and `lon` within -180..180",
         ));
     }
@@ -185,8 +186,8 @@ pub fn degrees(e6: i64) -> f64 {
 fn parse_region(value: &str, country: &str) -> Result<String, DomainError> {
     let known = rust_iso3166::iso3166_2::from_code(value).is_some();
     if !known || !value.starts_with(&format!("{country}-")) {
-        return Err(DomainError::invalid(
-            "invalid_region",
+        return Err(DomainError::new(
+            ErrorCode::InvalidRegion,
             format!("{value:?} is not an ISO 3166-2 subdivision of {country} (e.g. `US-TX`)"),
         ));
     }
@@ -202,8 +203,8 @@ fn parse_wikidata(value: &str) -> Result<String, DomainError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(DomainError::invalid(
-            "invalid_wikidata_id",
+        Err(DomainError::new(
+            ErrorCode::InvalidWikidataId,
             format!("{value:?} is not a Wikidata item id (e.g. `Q16555`)"),
         ))
     }
@@ -221,8 +222,8 @@ fn parse_unlocode(value: &str, country: &str) -> Result<String, DomainError> {
     if ok {
         Ok(compact)
     } else {
-        Err(DomainError::invalid(
-            "invalid_unlocode",
+        Err(DomainError::new(
+            ErrorCode::InvalidUnlocode,
             format!("{value:?} is not a UN/LOCODE of {country} (e.g. `USHOU`)"),
         ))
     }

@@ -2,6 +2,7 @@
 //! with a precision (`2019`, `2019-05`, `2019-05-14`), and instants as Unix microseconds that
 //! are shown as RFC 3339 UTC.
 
+use crate::domain::ErrorCode;
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 
 use super::DomainError;
@@ -9,8 +10,8 @@ use super::DomainError;
 /// Parses a strict `YYYY-MM-DD` date (zero-padded, a real calendar day).
 pub fn parse_date(field: &'static str, value: &str) -> Result<NaiveDate, DomainError> {
     let bad = || {
-        DomainError::invalid(
-            "invalid_date",
+        DomainError::new(
+            ErrorCode::InvalidDate,
             format!("`{field}` must be a date as YYYY-MM-DD, got {value:?}"),
         )
     };
@@ -50,8 +51,8 @@ pub struct EstablishedDate {
 impl EstablishedDate {
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         let bad = || {
-            DomainError::invalid(
-                "invalid_date",
+            DomainError::new(
+                ErrorCode::InvalidDate,
                 format!("`established` must be YYYY, YYYY-MM or YYYY-MM-DD, got {value:?}"),
             )
         };
@@ -96,8 +97,8 @@ pub fn parse_instant(field: &'static str, value: &str) -> Result<i64, DomainErro
         return Ok(t.with_timezone(&Utc).timestamp_micros());
     }
     let date = parse_date(field, value).map_err(|_| {
-        DomainError::invalid(
-            "invalid_date",
+        DomainError::new(
+            ErrorCode::InvalidDate,
             format!("`{field}` must be an RFC 3339 time or a YYYY-MM-DD date, got {value:?}"),
         )
     })?;

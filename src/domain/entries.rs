@@ -4,6 +4,7 @@
 //! to RFC 8785 canonical JSON; the kinds and their fields are specified in
 //! docs/formats/log-entries.md.
 
+use crate::domain::ErrorCode;
 use serde_json::Value;
 
 use super::DomainError;
@@ -33,10 +34,10 @@ impl LogEntry {
         };
         let bytes = entry
             .to_bytes()
-            .map_err(|e| DomainError::invalid("invalid_entry", e.to_string()))?;
+            .map_err(|e| DomainError::new(ErrorCode::InvalidEntry, e.to_string()))?;
         if bytes.len() > MAX_ENTRY_BYTES {
-            return Err(DomainError::invalid(
-                "entry_too_large",
+            return Err(DomainError::new(
+                ErrorCode::EntryTooLarge,
                 format!(
                     "this write would make a log entry of {} bytes; the limit is {MAX_ENTRY_BYTES}",
                     bytes.len()
@@ -51,7 +52,7 @@ impl LogEntry {
 /// server writes exactly the bytes an auditor's replay re-derives).
 pub fn canonical_json(value: &Value) -> Result<Vec<u8>, DomainError> {
     amity_verify::jcs::canonical_json(value)
-        .map_err(|e| DomainError::invalid(e.code(), e.to_string()))
+        .map_err(|e| DomainError::new(ErrorCode::from(&e), e.to_string()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Signatory keys: registration with proof of possession, approval, retirement, revocation, and
 //! the one question every signature asks of a key: was it active at that moment?
 
+use super::ids::KeyId;
+use crate::domain::ErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -18,22 +20,22 @@ pub const CHALLENGE_LIFETIME_MICROS: i64 = 10 * 60 * 1_000_000;
 
 /// The crypto modules' refusals become 422 problems with their own stable codes.
 pub fn key_error(e: KeyError) -> DomainError {
-    DomainError::invalid(e.code(), e.to_string())
+    DomainError::new(ErrorCode::from(&e), e.to_string())
 }
 
 pub fn sshsig_error(e: SshsigError) -> DomainError {
-    DomainError::invalid(e.code(), e.to_string())
+    DomainError::new(ErrorCode::from(&e), e.to_string())
 }
 
 pub fn statement_error(e: StatementError) -> DomainError {
-    DomainError::invalid(e.code(), e.to_string())
+    DomainError::new(ErrorCode::from(&e), e.to_string())
 }
 
 /// Decodes the base64 `statement` member of a request body.
 pub fn decode_statement(b64: &str) -> Result<Vec<u8>, DomainError> {
     STANDARD.decode(b64.trim()).map_err(|_| {
-        DomainError::invalid(
-            "invalid_statement_encoding",
+        DomainError::new(
+            ErrorCode::InvalidStatementEncoding,
             "`statement` must be the statement bytes in standard base64",
         )
     })
@@ -72,7 +74,7 @@ impl KeyStatus {
 /// A stored signatory key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatoryKey {
-    pub id: String,
+    pub id: KeyId,
     pub fingerprint: String,
     pub public_key: PublicKey,
     pub city: CityCode,
@@ -123,8 +125,8 @@ impl SignatoryKey {
             return Ok(());
         }
         let status = self.status_at(now);
-        Err(DomainError::conflict(
-            "key_not_active",
+        Err(DomainError::new(
+            ErrorCode::KeyNotActive,
             format!(
                 "key {} of `{}` is {} and cannot sign",
                 self.fingerprint,
@@ -140,8 +142,8 @@ impl SignatoryKey {
             || self.revoked_at.is_some()
             || self.retire_effective_at.is_some()
         {
-            return Err(DomainError::conflict(
-                "key_not_pending",
+            return Err(DomainError::new(
+                ErrorCode::KeyNotPending,
                 format!("key `{}` is not pending approval", self.id),
             ));
         }
@@ -181,14 +183,14 @@ pub fn verify_registration(input: RegistrationInput<'_>) -> Result<Registration,
     let bytes = decode_statement(input.statement_b64)?;
     let statement = KeyRegistrationStatement::parse_strict(&bytes).map_err(statement_error)?;
     let mismatch = |field: &str| {
-        DomainError::invalid(
-            "proof_mismatch",
+        DomainError::new(
+            ErrorCode::ProofMismatch,
             format!("the proof statement's `{field}` does not match the request"),
         )
     };
     if statement.registry != input.registry {
-        return Err(DomainError::invalid(
-            "wrong_registry",
+        return Err(DomainError::new(
+            ErrorCode::WrongRegistry,
             format!(
                 "the statement names registry {:?}; this registry is {:?}",
                 statement.registry, input.registry
@@ -251,8 +253,8 @@ impl KeyChange {
     ) -> Result<Self, DomainError> {
         let effective_at = effective_at.unwrap_or(now);
         if effective_at < now {
-            return Err(DomainError::invalid(
-                "effective_at_in_past",
+            return Err(DomainError::new(
+                ErrorCode::EffectiveAtInPast,
                 "`effective_at` must not lie in the past; to invalidate earlier signatures, revoke with `compromised_since`",
             ));
         }
@@ -271,8 +273,8 @@ impl KeyChange {
         now: i64,
     ) -> Result<Self, DomainError> {
         if compromised_since.is_some_and(|c| c > now) {
-            return Err(DomainError::invalid(
-                "compromised_since_in_future",
+            return Err(DomainError::new(
+                ErrorCode::CompromisedSinceInFuture,
                 "`compromised_since` must not lie in the future",
             ));
         }
@@ -287,14 +289,14 @@ impl KeyChange {
     /// Refuses changes to a key already revoked, and a second retirement.
     pub fn check_applies_to(&self, key: &SignatoryKey) -> Result<(), DomainError> {
         if key.revoked_at.is_some() {
-            return Err(DomainError::conflict(
-                "key_revoked",
+            return Err(DomainError::new(
+                ErrorCode::KeyRevoked,
                 format!("key `{}` is already revoked", key.id),
             ));
         }
         if self.kind == KeyChangeKind::Retire && key.retire_effective_at.is_some() {
-            return Err(DomainError::conflict(
-                "key_retired",
+            return Err(DomainError::new(
+                ErrorCode::KeyRetired,
                 format!("key `{}` is already retired", key.id),
             ));
         }
@@ -310,7 +312,7 @@ mod tests {
     fn key() -> SignatoryKey {
         let pk = PublicKey::from_signing_key(&SigningKey::from_bytes(&[1; 32]));
         SignatoryKey {
-            id: "k".into(),
+            id: KeyId::generate(),
             fingerprint: pk.fingerprint(),
             public_key: pk,
             city: CityCode::parse("us-hou").unwrap(),

@@ -39,6 +39,8 @@ pub mod cities;
 pub mod dates;
 pub mod entries;
 pub mod error;
+pub mod error_code;
+pub mod ids;
 pub mod import;
 pub mod keys;
 pub mod mous;
@@ -50,4 +52,5 @@ pub mod signatures;
 pub mod text;
 pub mod tokens;
 
-pub use error::DomainError;
+pub use error::{DomainError, ErrorCode};
+pub use ids::{KeyId, MouId, PartnershipId, TokenId};

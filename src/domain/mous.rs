@@ -8,7 +8,9 @@
 
 use super::DomainError;
 use super::cities::CityCode;
+use super::ids::{MouId, PartnershipId};
 use super::text::{NAME_MAX, REASON_MAX, optional_paragraph, required_line};
+use crate::domain::ErrorCode;
 
 pub use amity_verify::rules::{MouState, RequiredSigner, SignedBy, is_executed, tally};
 
@@ -30,8 +32,8 @@ pub fn validate_role(role: &str) -> Result<(), DomainError> {
     if is_role(role) {
         Ok(())
     } else {
-        Err(DomainError::invalid(
-            "invalid_role",
+        Err(DomainError::new(
+            ErrorCode::InvalidRole,
             format!("role {role:?} must match ^[a-z][a-z0-9_-]{{0,31}}$, e.g. `signatory`"),
         ))
     }
@@ -40,7 +42,7 @@ pub fn validate_role(role: &str) -> Result<(), DomainError> {
 /// A validated MOU before it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMou {
-    pub partnership_id: String,
+    pub partnership_id: PartnershipId,
     pub title: String,
     pub required: Vec<RequiredSigner>,
 }
@@ -50,7 +52,7 @@ impl NewMou {
     /// requirements, one `signatory` of each party city must sign. Requirements are stored
     /// sorted, so the same set always reads (and logs) the same way.
     pub fn validate(
-        partnership_id: String,
+        partnership_id: PartnershipId,
         parties: [&CityCode; 2],
         title: &str,
         required: Option<Vec<RequiredSigner>>,
@@ -68,30 +70,30 @@ impl NewMou {
                 .collect();
         }
         if required.len() > MAX_REQUIREMENTS {
-            return Err(DomainError::invalid(
-                "too_many_required_signers",
+            return Err(DomainError::new(
+                ErrorCode::TooManyRequiredSigners,
                 format!("at most {MAX_REQUIREMENTS} required signer entries"),
             ));
         }
         for r in &required {
             if !parties.iter().any(|p| p.as_str() == r.city) {
-                return Err(DomainError::invalid(
-                    "signer_city_not_party",
+                return Err(DomainError::new(
+                    ErrorCode::SignerCityNotParty,
                     format!("`{}` is not a party to this partnership", r.city),
                 ));
             }
             validate_role(&r.role)?;
             if r.count == 0 || r.count > MAX_COUNT {
-                return Err(DomainError::invalid(
-                    "invalid_count",
+                return Err(DomainError::new(
+                    ErrorCode::InvalidCount,
                     format!("`count` must be 1..={MAX_COUNT}"),
                 ));
             }
         }
         for party in parties {
             if !required.iter().any(|r| r.city == party.as_str()) {
-                return Err(DomainError::invalid(
-                    "party_without_signer",
+                return Err(DomainError::new(
+                    ErrorCode::PartyWithoutSigner,
                     format!(
                         "`{party}` must have at least one required signer: an MOU binds both cities"
                     ),
@@ -104,8 +106,8 @@ impl NewMou {
             .zip(required.iter().skip(1))
             .any(|(a, b)| a.city == b.city && a.role == b.role)
         {
-            return Err(DomainError::invalid(
-                "duplicate_required_signer",
+            return Err(DomainError::new(
+                ErrorCode::DuplicateRequiredSigner,
                 "each (city, role) may appear once; raise `count` instead",
             ));
         }
@@ -120,8 +122,8 @@ impl NewMou {
 /// A stored MOU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mou {
-    pub id: String,
-    pub partnership_id: String,
+    pub id: MouId,
+    pub partnership_id: PartnershipId,
     pub title: String,
     pub required: Vec<RequiredSigner>,
     pub state: MouState,
@@ -140,8 +142,8 @@ pub struct Mou {
 impl Mou {
     pub fn check_not_withdrawn(&self) -> Result<(), DomainError> {
         if self.state == MouState::Withdrawn {
-            return Err(DomainError::conflict(
-                "mou_withdrawn",
+            return Err(DomainError::new(
+                ErrorCode::MouWithdrawn,
                 format!("MOU `{}` is withdrawn; it can no longer change", self.id),
             ));
         }
@@ -157,7 +159,7 @@ impl Mou {
 /// One stored document version (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
-    pub mou_id: String,
+    pub mou_id: MouId,
     pub version: i32,
     pub media_type: String,
     pub filename: Option<String>,
@@ -177,8 +179,8 @@ pub fn check_new_version(
 ) -> Result<(), DomainError> {
     mou.check_not_withdrawn()?;
     if current == Some(new) {
-        return Err(DomainError::conflict(
-            "identical_version",
+        return Err(DomainError::new(
+            ErrorCode::IdenticalVersion,
             format!(
                 "version {} already has these exact bytes (sha256 {})",
                 mou.current_version,
@@ -209,8 +211,8 @@ pub fn validate_media_type(value: Option<&str>) -> Result<String, DomainError> {
     if ok {
         Ok(value.to_string())
     } else {
-        Err(DomainError::invalid(
-            "invalid_media_type",
+        Err(DomainError::new(
+            ErrorCode::InvalidMediaType,
             "`Content-Type` must be a media type such as application/pdf",
         ))
     }
@@ -231,8 +233,8 @@ pub fn validate_filename(value: Option<&str>) -> Result<Option<String>, DomainEr
     if ok {
         Ok(Some(value.to_string()))
     } else {
-        Err(DomainError::invalid(
-            "invalid_filename",
+        Err(DomainError::new(
+            ErrorCode::InvalidFilename,
             "`filename` must be a plain file name (at most 255 characters, no / \\ \" or control characters)",
         ))
     }
@@ -240,7 +242,10 @@ pub fn validate_filename(value: Option<&str>) -> Result<Option<String>, DomainEr
 
 pub fn validate_withdraw_reason(reason: &str) -> Result<String, DomainError> {
     optional_paragraph("reason", Some(reason), REASON_MAX)?.ok_or_else(|| {
-        DomainError::invalid("reason_required", "withdrawing an MOU needs a `reason`")
+        DomainError::new(
+            ErrorCode::ReasonRequired,
+            "withdrawing an MOU needs a `reason`",
+        )
     })
 }
 
@@ -266,7 +271,7 @@ mod tests {
     #[test]
     fn default_and_custom_requirements() {
         let (a, b) = parties();
-        let m = NewMou::validate("p".into(), [&a, &b], " Accord ", None).unwrap();
+        let m = NewMou::validate(PartnershipId::generate(), [&a, &b], " Accord ", None).unwrap();
         assert_eq!(m.title, "Accord");
         assert_eq!(
             m.required,
@@ -277,10 +282,10 @@ mod tests {
             req("us-hou", "signatory", 2),
             req("cn-sha", "signatory", 1),
         ];
-        let m = NewMou::validate("p".into(), [&a, &b], "x", Some(custom)).unwrap();
+        let m = NewMou::validate(PartnershipId::generate(), [&a, &b], "x", Some(custom)).unwrap();
         assert_eq!(m.required[0].city, "cn-sha");
         let code = |list: Vec<RequiredSigner>| {
-            NewMou::validate("p".into(), [&a, &b], "x", Some(list))
+            NewMou::validate(PartnershipId::generate(), [&a, &b], "x", Some(list))
                 .unwrap_err()
                 .code
         };
@@ -318,7 +323,7 @@ mod tests {
             "duplicate_required_signer"
         );
         assert_eq!(
-            NewMou::validate("p".into(), [&a, &b], "  ", None)
+            NewMou::validate(PartnershipId::generate(), [&a, &b], "  ", None)
                 .unwrap_err()
                 .code,
             "missing_field"

@@ -8,6 +8,8 @@
 //! cut_off --> (nothing: re-establishing creates a new partnership linked to the old one)
 //! ```
 
+use super::ids::PartnershipId;
+use crate::domain::ErrorCode;
 use chrono::NaiveDate;
 
 use super::DomainError;
@@ -55,8 +57,8 @@ pub fn check_transition(from: Status, to: Status, trigger: Trigger) -> Result<()
     } else {
         names.join(", ")
     };
-    Err(DomainError::conflict(
-        "invalid_transition",
+    Err(DomainError::new(
+        ErrorCode::InvalidTransition,
         format!(
             "cannot change status from {from} to {to}; allowed from {from}: {allowed_text}{hint}"
         ),
@@ -80,8 +82,8 @@ impl Proposal {
         established: Option<&str>,
     ) -> Result<Self, DomainError> {
         let [first, second] = cities else {
-            return Err(DomainError::invalid(
-                "invalid_cities",
+            return Err(DomainError::new(
+                ErrorCode::InvalidCities,
                 format!(
                     "`cities` must name exactly two city codes, got {}",
                     cities.len()
@@ -91,8 +93,8 @@ impl Proposal {
         let first = CityCode::parse(first)?;
         let second = CityCode::parse(second)?;
         if first == second {
-            return Err(DomainError::invalid(
-                "same_city",
+            return Err(DomainError::new(
+                ErrorCode::SameCity,
                 format!("a partnership needs two different cities; both are `{first}`"),
             ));
         }
@@ -106,8 +108,8 @@ impl Proposal {
             Some(text) => Some(EstablishedDate::parse(text)?),
         };
         if established.as_ref().is_some_and(|e| e.first_day > today()) {
-            return Err(DomainError::invalid(
-                "invalid_date",
+            return Err(DomainError::new(
+                ErrorCode::InvalidDate,
                 "`established` lies in the future",
             ));
         }
@@ -165,10 +167,10 @@ impl StatusChange {
     pub fn validate(input: StatusChangeInput) -> Result<Self, DomainError> {
         let to = input
             .status
-            .ok_or_else(|| DomainError::invalid("missing_field", "`status` is required"))?;
+            .ok_or_else(|| DomainError::new(ErrorCode::MissingField, "`status` is required"))?;
         let reason_category = input.reason_category.ok_or_else(|| {
-            DomainError::invalid(
-                "missing_field",
+            DomainError::new(
+                ErrorCode::MissingField,
                 "`reason_category` is required (political, security, inactivity, funding, \
                  legal, mutual, other)",
             )
@@ -179,15 +181,15 @@ impl StatusChange {
             Some(d) => Some(parse_date("decided_date", d)?),
         };
         if decided_date.is_some_and(|d| d > today()) {
-            return Err(DomainError::invalid(
-                "invalid_date",
+            return Err(DomainError::new(
+                ErrorCode::InvalidDate,
                 "`decided_date` lies in the future; record a decision once it is taken",
             ));
         }
         let reason = optional_paragraph("reason", input.reason.as_deref(), REASON_MAX)?;
         if matches!(to, Status::Curtailed | Status::CutOff) && reason.is_none() {
-            return Err(DomainError::invalid(
-                "reason_required",
+            return Err(DomainError::new(
+                ErrorCode::ReasonRequired,
                 format!("a change to {to} needs a `reason` text"),
             ));
         }
@@ -219,8 +221,8 @@ impl StatusChange {
 /// Parses a lowercase hex SHA-256 digest.
 pub fn parse_sha256_hex(field: &'static str, value: &str) -> Result<[u8; 32], DomainError> {
     let bad = || {
-        DomainError::invalid(
-            "invalid_hash",
+        DomainError::new(
+            ErrorCode::InvalidHash,
             format!("`{field}` must be 64 lowercase hex characters (a SHA-256 digest)"),
         )
     };
@@ -338,7 +340,7 @@ mod tests {
 /// A stored partnership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Partnership {
-    pub id: String,
+    pub id: PartnershipId,
     pub city_a: CityCode,
     pub city_b: CityCode,
     pub country_a: String,
@@ -363,8 +365,8 @@ impl Partnership {
     pub fn check_confirmation_by(&self, city: &CityCode) -> Result<(), DomainError> {
         check_transition(self.status, Status::Active, Trigger::Confirmation)?;
         if self.proposed_by.as_ref() == Some(city) {
-            return Err(DomainError::conflict(
-                "awaiting_partner",
+            return Err(DomainError::new(
+                ErrorCode::AwaitingPartner,
                 format!(
                     "`{city}` proposed this partnership; the partner city's office must confirm it"
                 ),
@@ -378,7 +380,7 @@ impl Partnership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEvent {
     pub id: String,
-    pub partnership_id: String,
+    pub partnership_id: PartnershipId,
     pub seq: i32,
     pub from: Option<Status>,
     pub to: Status,

@@ -11,6 +11,7 @@ use crate::crypto::sshsig::{self, Sshsig};
 use crate::crypto::statement::{
     GENESIS_PREV, MouSignatureStatement, mou_signature_namespace, sha256_hex,
 };
+use crate::domain::ErrorCode;
 
 /// A submitted signature whose statement and SSHSIG parsed strictly.
 #[derive(Debug, Clone)]
@@ -38,8 +39,8 @@ pub fn parse_submission(
     let bytes = decode_statement(statement_b64)?;
     let statement = MouSignatureStatement::parse_strict(&bytes).map_err(statement_error)?;
     if statement.registry != registry {
-        return Err(DomainError::invalid(
-            "wrong_registry",
+        return Err(DomainError::new(
+            ErrorCode::WrongRegistry,
             format!(
                 "the statement names registry {:?}; this registry is {registry:?}",
                 statement.registry
@@ -47,8 +48,8 @@ pub fn parse_submission(
         ));
     }
     if statement.mou_id != mou_id {
-        return Err(DomainError::invalid(
-            "statement_mou_mismatch",
+        return Err(DomainError::new(
+            ErrorCode::StatementMouMismatch,
             format!(
                 "the statement is for MOU `{}`, not `{mou_id}`",
                 statement.mou_id
@@ -90,8 +91,8 @@ pub struct AcceptContext<'a> {
 pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainError> {
     let st = &sub.statement;
     if st.signer_city != ctx.caller_city.as_str() {
-        return Err(DomainError::forbidden(
-            "signer_not_of_your_city",
+        return Err(DomainError::new(
+            ErrorCode::SignerNotOfYourCity,
             format!(
                 "the signer `{}` belongs to `{}`; only that city's office may submit the signature",
                 st.signer, st.signer_city
@@ -99,8 +100,8 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
         ));
     }
     if !ctx.parties.iter().any(|p| p.as_str() == st.signer_city) {
-        return Err(DomainError::forbidden(
-            "not_a_party",
+        return Err(DomainError::new(
+            ErrorCode::NotAParty,
             format!(
                 "`{}` is not a party to this MOU's partnership",
                 st.signer_city
@@ -109,8 +110,8 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
     }
     match ctx.mou.state {
         MouState::Draft => {
-            return Err(DomainError::conflict(
-                "mou_draft",
+            return Err(DomainError::new(
+                ErrorCode::MouDraft,
                 "this MOU has no document version yet; there is nothing to sign",
             ));
         }
@@ -118,44 +119,44 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
         MouState::Open | MouState::Executed => {}
     }
     if ctx.replay {
-        return Err(DomainError::conflict(
-            "duplicate_signature",
+        return Err(DomainError::new(
+            ErrorCode::DuplicateSignature,
             "this exact statement is already in the MOU's signature chain",
         ));
     }
     let current = i64::from(ctx.mou.current_version);
     let claimed = i64::try_from(st.mou_version).unwrap_or(i64::MAX);
     if claimed < current {
-        return Err(DomainError::conflict(
-            "superseded_version",
+        return Err(DomainError::new(
+            ErrorCode::SupersededVersion,
             format!("version {claimed} is superseded by version {current}; review and sign the current one"),
         )
         .with_extra(serde_json::json!({ "current_version": current })));
     }
     if claimed != current {
-        return Err(DomainError::invalid(
-            "unknown_version",
+        return Err(DomainError::new(
+            ErrorCode::UnknownVersion,
             format!("this MOU has no version {claimed}; the current version is {current}"),
         ));
     }
     let doc_hex = ctx.current_doc_sha256.map(hex::encode).unwrap_or_default();
     if st.doc_sha256 != doc_hex {
-        return Err(DomainError::invalid(
-            "doc_sha256_mismatch",
+        return Err(DomainError::new(
+            ErrorCode::DocSha256Mismatch,
             format!(
                 "the statement's doc_sha256 is not the hash of version {current} ({doc_hex}); the signer reviewed other bytes"
             ),
         ));
     }
     let key = ctx.key.ok_or_else(|| {
-        DomainError::invalid(
-            "unknown_key",
+        DomainError::new(
+            ErrorCode::UnknownKey,
             format!("no registered key has the fingerprint {}", st.signer_key),
         )
     })?;
     if key.signer != st.signer || key.city.as_str() != st.signer_city {
-        return Err(DomainError::invalid(
-            "key_signer_mismatch",
+        return Err(DomainError::new(
+            ErrorCode::KeySignerMismatch,
             format!(
                 "key {} is registered to `{}`, not `{}`",
                 key.fingerprint, key.signer, st.signer
@@ -163,8 +164,8 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
         ));
     }
     if key.role != st.role {
-        return Err(DomainError::invalid(
-            "role_mismatch",
+        return Err(DomainError::new(
+            ErrorCode::RoleMismatch,
             format!(
                 "key {} is registered for the role `{}`, not `{}`",
                 key.fingerprint, key.role, st.role
@@ -186,16 +187,16 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
         .map_err(sshsig_error)?;
     }
     if ctx.already_signed {
-        return Err(DomainError::conflict(
-            "already_signed",
+        return Err(DomainError::new(
+            ErrorCode::AlreadySigned,
             format!("`{}` already signed version {current}", st.signer),
         ));
     }
     let expected_seq = ctx.mou.head_seq + 1;
     let head_hex = hex::encode(ctx.mou.head_hash);
     if i64::try_from(st.seq).ok() != Some(expected_seq) || st.prev != head_hex {
-        return Err(DomainError::conflict(
-            "stale_chain_head",
+        return Err(DomainError::new(
+            ErrorCode::StaleChainHead,
             format!(
                 "the chain head moved: the next signature is seq {expected_seq} with prev {head_hex}; fetch the signing statement again and re-sign"
             ),
@@ -222,7 +223,7 @@ pub fn statement_for(
     MouSignatureStatement {
         action: MouSignatureStatement::ACTION.into(),
         doc_sha256: hex::encode(doc_sha256),
-        mou_id: mou.id.clone(),
+        mou_id: mou.id.to_string(),
         mou_version: u64::try_from(mou.current_version).unwrap_or(0),
         prev,
         registry: registry.into(),

@@ -2,6 +2,7 @@
 //! nothing stored can break a page, a CSV report or a terminal.
 
 use super::DomainError;
+use crate::domain::ErrorCode;
 
 /// Limits in characters (not bytes), chosen so that a log entry stays far below 64 KiB.
 pub const NAME_MAX: usize = 200;
@@ -12,8 +13,8 @@ pub const SHORT_MAX: usize = 200;
 pub fn required_line(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(DomainError::invalid(
-            "missing_field",
+        return Err(DomainError::new(
+            ErrorCode::MissingField,
             format!("`{field}` must not be empty"),
         ));
     }
@@ -54,8 +55,8 @@ fn optional(
 fn check(field: &'static str, value: &str, max: usize, multiline: bool) -> Result<(), DomainError> {
     let len = value.chars().count();
     if len > max {
-        return Err(DomainError::invalid(
-            "field_too_long",
+        return Err(DomainError::new(
+            ErrorCode::FieldTooLong,
             format!("`{field}` has {len} characters; the limit is {max}"),
         ));
     }
@@ -63,8 +64,8 @@ fn check(field: &'static str, value: &str, max: usize, multiline: bool) -> Resul
         .chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')));
     if bad {
-        return Err(DomainError::invalid(
-            "invalid_characters",
+        return Err(DomainError::new(
+            ErrorCode::InvalidCharacters,
             format!("`{field}` contains control characters"),
         ));
     }

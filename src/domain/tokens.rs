@@ -1,5 +1,7 @@
 //! Principals and their bearer tokens.
 
+use super::ids::TokenId;
+use crate::domain::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -35,7 +37,7 @@ impl Role {
 /// Who is acting: resolved from a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub token_id: String,
+    pub token_id: TokenId,
     pub role: Role,
     /// Set for office principals only: the office and the city it acts for.
     pub office: Option<OfficeBinding>,
@@ -50,7 +52,7 @@ pub struct OfficeBinding {
 /// A stored token as the database holds it, before the validity checks.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
-    pub id: String,
+    pub id: TokenId,
     pub role: Role,
     pub office: Option<OfficeBinding>,
     pub expires_at: Option<i64>,
@@ -61,21 +63,21 @@ impl TokenRecord {
     /// Turns a stored token into a principal if it is still valid at `now` (microseconds).
     pub fn into_principal(self, now: i64) -> Result<Principal, DomainError> {
         if self.revoked_at.is_some() {
-            return Err(DomainError::unauthenticated(
-                "token_revoked",
+            return Err(DomainError::new(
+                ErrorCode::TokenRevoked,
                 "this token has been revoked",
             ));
         }
         if self.expires_at.is_some_and(|t| t <= now) {
-            return Err(DomainError::unauthenticated(
-                "token_expired",
+            return Err(DomainError::new(
+                ErrorCode::TokenExpired,
                 "this token has expired",
             ));
         }
         if self.role == Role::Office && self.office.is_none() {
             // A database edited by hand could produce this; refuse rather than guess.
-            return Err(DomainError::unauthenticated(
-                "invalid_token",
+            return Err(DomainError::new(
+                ErrorCode::InvalidToken,
                 "office token without an office",
             ));
         }
@@ -104,22 +106,22 @@ impl TokenRequest {
     ) -> Result<Self, DomainError> {
         match (role, &office_id) {
             (Role::Office, None) => {
-                return Err(DomainError::invalid(
-                    "office_required",
+                return Err(DomainError::new(
+                    ErrorCode::OfficeIdRequired,
                     "an office token needs `office` (the office id)",
                 ));
             }
             (Role::Admin | Role::Auditor, Some(_)) => {
-                return Err(DomainError::invalid(
-                    "office_not_allowed",
+                return Err(DomainError::new(
+                    ErrorCode::OfficeNotAllowed,
                     "only office tokens are bound to an office",
                 ));
             }
             _ => {}
         }
         if expires_at.is_some_and(|t| t <= now) {
-            return Err(DomainError::invalid(
-                "invalid_expiry",
+            return Err(DomainError::new(
+                ErrorCode::InvalidExpiry,
                 "`expires_at` must be in the future",
             ));
         }
@@ -137,7 +139,7 @@ mod tests {
 
     fn record() -> TokenRecord {
         TokenRecord {
-            id: "t".into(),
+            id: TokenId::generate(),
             role: Role::Admin,
             office: None,
             expires_at: Some(100),

@@ -2,6 +2,7 @@
 //! proposal, MOU version, activity evidence). Each checks the CSRF token first, then calls the
 //! same use case as the API (`crate::app`).
 
+use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
@@ -37,7 +38,11 @@ pub(super) async fn version_form(
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
-    match crate::api::mous::store_version(&state, who, id.clone(), received, None).await {
+    let mou = match crate::domain::MouId::from_path(&id) {
+        Ok(mou) => mou,
+        Err(e) => return error_page(e.into()),
+    };
+    match crate::api::mous::store_version(&state, who, mou, received, None).await {
         Ok(_) => session::see_other(&format!("/mous/{id}")),
         Err(e) => error_page(e),
     }
@@ -146,7 +151,10 @@ pub(super) async fn status_form(
         Err(e) => return error_page(e.into()),
     };
     let id = id.into_inner();
-    let target = id.clone();
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
     let result = state
         .write(move |tx| {
             crate::app::partnerships::change_status(tx, Some(&principal), &target, change)
@@ -186,14 +194,14 @@ pub(super) async fn activity_form(
     };
     let parsed = (|| {
         let kind = ActivityKind::parse(&f.kind)
-            .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown activity kind"))?;
+            .ok_or_else(|| DomainError::new(ErrorCode::InvalidKind, "unknown activity kind"))?;
         let mode = Mode::parse(&f.mode)
-            .ok_or_else(|| DomainError::invalid("invalid_mode", "unknown mode"))?;
+            .ok_or_else(|| DomainError::new(ErrorCode::InvalidMode, "unknown mode"))?;
         let participants = match blank(&f.participants) {
             None => None,
             Some(p) => Some(p.trim().parse::<i64>().map_err(|_| {
-                DomainError::invalid(
-                    "invalid_participants",
+                DomainError::new(
+                    ErrorCode::InvalidParticipants,
                     "participants must be a whole number",
                 )
             })?),
@@ -212,7 +220,10 @@ pub(super) async fn activity_form(
         Err(e) => return error_page(e.into()),
     };
     let id = id.into_inner();
-    let target = id.clone();
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
     let result = state
         .write(move |tx| crate::app::activities::record(tx, Some(&principal), &target, activity))
         .await;
@@ -247,7 +258,7 @@ pub(super) async fn propose_form(
         Err(e) => return error_page(e),
     };
     let proposal = Kind::parse(&f.kind)
-        .ok_or_else(|| DomainError::invalid("invalid_kind", "unknown partnership kind"))
+        .ok_or_else(|| DomainError::new(ErrorCode::InvalidKind, "unknown partnership kind"))
         .and_then(|kind| {
             Proposal::validate(
                 &[code.into_inner(), f.partner.trim().to_string()],
@@ -304,10 +315,15 @@ pub(super) async fn evidence_form(
         Err(e) => return error_page(e.into()),
     };
     let page = id.clone();
+    let partnership = match PartnershipId::from_path(&id) {
+        Ok(partnership) => partnership,
+        Err(e) => return error_page(e.into()),
+    };
     let result = state
         .write(move |tx| {
             // The activity must belong to this page's partnership.
-            crate::app::activities::add_evidence(tx, who.as_ref(), &activity, document, Some(&id))
+            let on = Some(&partnership);
+            crate::app::activities::add_evidence(tx, who.as_ref(), &activity, document, on)
         })
         .await;
     match result {

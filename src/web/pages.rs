@@ -1,6 +1,7 @@
 //! The pages people read: the registry, search, a city, a partnership, an MOU, the log, the
 //! sign-in page, and the SVG pictures they embed.
 
+use crate::domain::{ErrorCode, MouId, PartnershipId};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use maud::html;
 use serde::Deserialize;
@@ -144,8 +145,8 @@ pub(super) async fn city(
     let (city, mut partners) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "city_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::CityNotFound,
                 format!("no city `{code}`"),
             ));
         }
@@ -216,7 +217,10 @@ pub(super) async fn partnership(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let key = id.clone();
+    let key = match PartnershipId::from_path(&id) {
+        Ok(key) => key,
+        Err(e) => return error_page(e.into()),
+    };
     let found = state
         .read(move |c| {
             let Some(p) = db::partnerships::get(c, &key)? else {
@@ -233,8 +237,8 @@ pub(super) async fn partnership(
     let (p, history, mous, activities, evidence) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "partnership_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::PartnershipNotFound,
                 format!("no partnership `{id}`"),
             ));
         }
@@ -331,7 +335,10 @@ pub(super) async fn mou(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
-    let key = id.clone();
+    let key = match MouId::from_path(&id) {
+        Ok(key) => key,
+        Err(e) => return error_page(e.into()),
+    };
     let found = state
         .read(move |c| {
             let Some(m) = db::mous::get(c, &key)? else {
@@ -346,8 +353,8 @@ pub(super) async fn mou(
     let (m, parent, versions, chain) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
-            return error_page(ApiError::not_found(
-                "mou_not_found",
+            return error_page(ApiError::new(
+                ErrorCode::MouNotFound,
                 format!("no MOU `{id}`"),
             ));
         }
@@ -358,7 +365,7 @@ pub(super) async fn mou(
         state.db.clone(),
         state.signer.clone(),
         state.settings.origin.clone(),
-        id.clone(),
+        m.id.clone(),
     );
     let report =
         match web::block(move || crate::app::evidence::audit_report(&db, &signer, &origin, &key))
@@ -367,8 +374,7 @@ pub(super) async fn mou(
             Ok(Ok(Some(report))) => report,
             Ok(Ok(None)) => {
                 return error_page(ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "log_busy",
+                    ErrorCode::LogBusy,
                     "the log grew during every attempt to read this MOU; try again",
                 ));
             }

@@ -2,6 +2,7 @@
 //! HttpOnly, SameSite=Strict cookie, and every form carries a CSRF token that must match a
 //! second cookie (double submit), so another site can neither read nor forge a form post.
 
+use crate::domain::ErrorCode;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -44,8 +45,7 @@ pub fn check_csrf(req: &HttpRequest, submitted: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "csrf_mismatch",
+            ErrorCode::CsrfMismatch,
             "this form is stale or did not come from this site; reload the page and try again",
         ))
     }
@@ -85,8 +85,7 @@ async fn check_token(state: &AppState, token: &str) -> Result<Cookie<'static>, A
     let record = state.read(move |c| db::tokens::find(c, &lookup)).await?;
     let record = record.ok_or_else(|| {
         ApiError::new(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "this token is not known to the registry",
         )
     })?;

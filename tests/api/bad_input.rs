@@ -177,3 +177,35 @@ both_backends!(errors_never_leak_internals, |srv| {
         }
     }
 });
+
+// An id in a path that is not of the registry's form (a lower-case UUID) names nothing: it is
+// answered with the same 404 as a well-formed id that names nothing, detail included.
+both_backends!(malformed_ids_in_paths_are_not_found, |srv| {
+    let w = World::build(&srv);
+    let unknown = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    for id in ["nope", "0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B", unknown] {
+        for (path, code, detail) in [
+            ("partnerships", "partnership_not_found", "partnership"),
+            ("mous", "mou_not_found", "MOU"),
+            ("keys", "key_not_found", "key"),
+        ] {
+            let body = srv
+                .get(&format!("/api/v1/{path}/{id}"))
+                .assert_problem(404, code);
+            assert_eq!(body["detail"], format!("no {detail} `{id}`"));
+        }
+        srv.get(&format!("/api/v1/partnerships/{id}/history"))
+            .assert_problem(404, "partnership_not_found");
+        srv.get(&format!("/api/v1/mous/{id}/chain"))
+            .assert_problem(404, "mou_not_found");
+        let body = srv
+            .send(
+                "DELETE",
+                &format!("/api/v1/admin/tokens/{id}"),
+                Some(&w.admin),
+                None,
+            )
+            .assert_problem(404, "token_not_found");
+        assert_eq!(body["detail"], format!("no token `{id}`"));
+    }
+});

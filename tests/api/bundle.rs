@@ -362,6 +362,7 @@ both_backends!(key_events_decide_validity_at_log_time, |srv| {
     // A checkpoint older than an entry the bundle rests on cannot prove it: the read says so
     // (and the handler takes a fresh checkpoint) instead of handing out a bad proof.
     let db = amity::db::Db::open(&srv.db.url, 1).unwrap();
+    let mou = amity::domain::MouId::parse(&mou).unwrap();
     let registry = amity::bundle::RegistryInfo {
         origin: ORIGIN.into(),
         vkey: String::new(),

@@ -171,6 +171,39 @@ both_backends!(openapi_documents_errors_as_served, |srv| {
         problems > 100,
         "only {problems} problem responses documented"
     );
+    // The problem's `code` is the closed list of codes (docs/errors.md)...
+    let codes = doc["components"]["schemas"]["Problem"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| {
+            panic!(
+                "Problem.code lists no codes: {}",
+                doc["components"]["schemas"]["Problem"]
+            )
+        });
+    for code in [
+        "invalid_query",
+        "write_queue_full",
+        "writer_stopped",
+        "office_required",
+    ] {
+        assert!(codes.contains(&json!(code)), "{code} not in {codes:?}");
+    }
+    // ...and every write through group commit documents its 503 with Retry-After.
+    for (path, method) in [
+        ("/api/v1/partnerships", "post"),
+        ("/api/v1/mous/{id}/signatures", "post"),
+        ("/api/v1/admin/tokens/{id}", "delete"),
+    ] {
+        let unavailable = &doc["paths"][path][method]["responses"]["503"];
+        assert_eq!(
+            unavailable["content"]["application/problem+json"]["schema"], problem,
+            "{method} {path}"
+        );
+        assert!(
+            unavailable["headers"]["Retry-After"].is_object(),
+            "{method} {path}: {unavailable}"
+        );
+    }
     // And a real error matches: a malformed query answers 400 problem+json where documented.
     let r = srv.get("/api/v1/log/entries?start=x");
     r.assert_problem(400, "invalid_query");
