@@ -89,6 +89,7 @@ pub fn routes() -> UtoipaApp<
                 .service(keys::retire)
                 .service(keys::revoke)
                 .service(mous::create)
+                .service(mous::list)
                 .service(mous::get)
                 .service(mous::upload)
                 .service(mous::document)

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::openapi::Problem;
+use super::pagination::{Page, decode_cursor, limit};
 use crate::db;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
 use crate::domain::dates::format_micros;
@@ -146,6 +147,45 @@ pub async fn create(
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/mous/{}", view.id)))
         .json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MouListQuery {
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Every MOU of the registry, in creation order, each as `GET /mous/{id}` shows it (state,
+/// required signers, versions, chain head). Public, like each MOU; `amity audit` reads it to
+/// compare every MOU with the log.
+#[utoipa::path(
+    operation_id = "list_mous",
+    tag = "mous",
+    params(MouListQuery),
+    responses((status = 200, body = Page<MouView>), (status = 400, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/mous")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<MouListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = limit(q.limit)?;
+    let after = decode_cursor(q.cursor.as_deref())?;
+    let rows = state
+        .read(move |c| db::mous::list(c, after.as_deref(), limit + 1))
+        .await?;
+    let page = Page::from_rows(
+        rows,
+        limit,
+        |(m, _)| m.id.to_string(),
+        |(m, v)| MouView::new(m, v),
+    );
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// One MOU: its state, required signers, versions (hashes, not bytes) and chain head. Public.

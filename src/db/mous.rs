@@ -155,6 +155,50 @@ pub fn get(conn: &mut DbConn, id: &MouId) -> Result<Option<Mou>, DbError> {
     .transpose()
 }
 
+/// One page of every MOU, in id (creation) order after `after`, `limit` of them (the caller
+/// asks for one more to learn whether a next page exists), each with its versions: two
+/// queries for the page, not one per MOU.
+pub fn list(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(Mou, Vec<Version>)>, DbError> {
+    let rows: Vec<MouRow> = per_backend!(conn, |c| {
+        let mut q = mous::table
+            .select(MouRow::as_select())
+            .order(mous::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(after) = after {
+            q = q.filter(mous::id.gt(after));
+        }
+        q.load(c)
+    })?;
+    let mous: Vec<Mou> = rows
+        .into_iter()
+        .map(Mou::try_from)
+        .collect::<Result<_, _>>()?;
+    let ids: Vec<&str> = mous.iter().map(|m| m.id.as_str()).collect();
+    let mut versions: Vec<Version> = mou_versions::table
+        .filter(mou_versions::mou_id.eq_any(&ids))
+        .order((mou_versions::mou_id.asc(), mou_versions::version.asc()))
+        .select(VersionRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Version::try_from)
+        .collect::<Result<_, _>>()?;
+    let mut page = Vec::with_capacity(mous.len());
+    for mou in mous {
+        let split = versions
+            .iter()
+            .position(|v| v.mou_id != mou.id)
+            .unwrap_or(versions.len());
+        let rest = versions.split_off(split);
+        page.push((mou, std::mem::replace(&mut versions, rest)));
+    }
+    Ok(page)
+}
+
 pub fn require(conn: &mut DbConn, id: &MouId) -> Result<Mou, DbError> {
     get(conn, id)?.ok_or_else(|| mou_not_found(id))
 }

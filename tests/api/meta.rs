@@ -81,6 +81,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/keys/{id}/retire"),
         ("post", "/api/v1/keys/{id}/revoke"),
         ("post", "/api/v1/mous"),
+        ("get", "/api/v1/mous"),
         ("get", "/api/v1/mous/{id}"),
         ("post", "/api/v1/mous/{id}/versions"),
         ("get", "/api/v1/mous/{id}/versions/{n}/document"),

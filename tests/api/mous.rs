@@ -269,3 +269,45 @@ both_backends_with!(
         assert_eq!(srv.log_size(), before);
     }
 );
+
+both_backends!(every_mou_is_listed_page_by_page, |srv| {
+    let w = World::build(&srv);
+    let mut created: Vec<String> = (0..3)
+        .map(|_| create_mou(&srv, &w.a, &w.partnership))
+        .collect();
+    assert_eq!(upload(&srv, &w.a, &created[1], b"Text").status, 201);
+    created.sort();
+
+    let first = srv.get("/api/v1/mous?limit=2");
+    assert_eq!(first.status, 200, "{}", first.text());
+    let first = first.json();
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{first}");
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = srv
+        .get(&format!("/api/v1/mous?limit=2&cursor={cursor}"))
+        .json();
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    let listed: Vec<&str> = items
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, created, "every MOU once, in creation order");
+    // Each item is the MOU as `GET /mous/{id}` serves it, versions included.
+    let one = srv.get(&format!("/api/v1/mous/{}", created[1])).json();
+    let listed_one = items
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .find(|m| m["id"] == one["id"])
+        .unwrap();
+    assert_eq!(*listed_one, one);
+    assert_eq!(one["versions"].as_array().unwrap().len(), 1);
+
+    srv.get("/api/v1/mous?limit=0")
+        .assert_problem(400, "invalid_limit");
+    srv.get("/api/v1/mous?cursor=nonsense")
+        .assert_problem(400, "invalid_cursor");
+    srv.get("/api/v1/mous?color=blue")
+        .assert_problem(400, "invalid_query");
+});

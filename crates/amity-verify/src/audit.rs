@@ -8,7 +8,7 @@
 //! The audit reads the API through [`Fetch`], so this crate needs no HTTP client: the binaries
 //! that run it bring one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bundle::{BundleMou, BundleSignature, BundleVersion};
-use crate::engine::{BatchVerified, Evidence, MouClaims, ReplayedLog, check_mou};
+use crate::engine::{MouClaims, ReplayedLog, SignatureCheck, VerifyEach, check_mou};
 use crate::keys::PublicKey;
 use crate::merkle::{self, MemoryTree};
 use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
@@ -354,12 +354,49 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
 
 /// One signature to check in a batch: the signed data, the signature and the key the log
 /// registered for the fingerprint the statement names.
-struct Pending<'k> {
+struct Pending {
     mou: String,
-    seq: i64,
     data: Vec<u8>,
     signature: ed25519_dalek::Signature,
-    key: &'k PublicKey,
+    key: PublicKey,
+}
+
+/// `signature_valid` for the whole-registry audit: the engine's first pass queues each
+/// well-formed signature for a batch and counts it valid; a signature that cannot even be
+/// queued (malformed, another namespace or key) is judged at once by `verify_strict`, which
+/// names why. An MOU whose batch then fails is checked again signature by signature.
+struct Deferred {
+    pending: std::cell::RefCell<Vec<Pending>>,
+}
+
+impl SignatureCheck for Deferred {
+    fn check(
+        &self,
+        mou: &str,
+        _seq: i64,
+        armored: &str,
+        namespace: &str,
+        statement: &[u8],
+        key: &PublicKey,
+    ) -> Result<String, String> {
+        use crate::sshsig;
+        let queued = sshsig::parse_armored(armored)
+            .ok()
+            .filter(|sig| sig.namespace() == namespace && sig.public_key().same_key(key));
+        let Some(sig) = queued else {
+            return crate::rules::signature_valid(armored, namespace, statement, key);
+        };
+        self.pending.borrow_mut().push(Pending {
+            mou: mou.to_string(),
+            data: sshsig::signed_data(namespace, statement),
+            signature: *sig.signature(),
+            key: key.clone(),
+        });
+        Ok(format!(
+            "verified (strict, in a batch) under {}",
+            key.fingerprint()
+        ))
+    }
 }
 
 /// Parallel fetchers for the MOU checks. Each also verifies what it fetched, so the
@@ -372,7 +409,7 @@ const CHAIN_FETCHERS: usize = 8;
 const BATCH: usize = 4096;
 
 /// The part of a served MOU the audit reads: what the server claims about it.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct ServedMou {
     id: String,
     partnership: String,
@@ -384,7 +421,7 @@ struct ServedMou {
     log_index: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct ServedVersion {
     version: i32,
     sha256: String,
@@ -418,10 +455,12 @@ struct Claimed {
 
 /// Fetches one MOU and its chain as the server serves them; `Err` with a finding when the
 /// answer is not what the API serves.
-fn fetch_claims(client: &dyn Fetch, id: &str, logged: usize) -> Result<Claimed, AuditError> {
-    let served: ServedMou =
-        serde_json::from_slice(&client.get_bytes(&format!("/api/v1/mous/{id}"))?)
-            .map_err(|e| AuditError::Fetch(format!("GET /api/v1/mous/{id}: malformed: {e}")))?;
+fn fetch_claims(
+    client: &dyn Fetch,
+    served: ServedMou,
+    logged: usize,
+) -> Result<Claimed, AuditError> {
+    let id = served.id.as_str();
     let signatures = if logged > 0 {
         let path = format!("/api/v1/mous/{id}/chain");
         let chain: ServedChain = serde_json::from_slice(&client.get_bytes(&path)?)
@@ -466,60 +505,49 @@ fn fetch_claims(client: &dyn Fetch, id: &str, logged: usize) -> Result<Claimed, 
     })
 }
 
-/// Queues the signatures of `claimed` whose statement and SSHSIG parse, in the MOU namespace,
-/// by the key the log registered for the statement's `signer_key`. The rest are left to the
-/// engine, which verifies them alone and names why they fail.
-fn queue_signatures<'k>(
-    claimed: &Claimed,
-    log: &'k ReplayedLog,
-    namespace: &str,
-    pending: &mut Vec<Pending<'k>>,
-) {
-    use crate::{sshsig, statement};
-    for link in &claimed.signatures {
-        let Ok(bytes) = STANDARD.decode(&link.statement) else {
-            continue;
+/// One page of `GET /api/v1/mous`.
+#[derive(Deserialize)]
+struct ServedMouPage {
+    items: Vec<ServedMou>,
+    next_cursor: Option<String>,
+}
+
+/// Every MOU the server serves, by id, read 500 to a page.
+fn served_mous(client: &dyn Fetch) -> Result<HashMap<String, ServedMou>, AuditError> {
+    let mut mous = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/mous?limit=500&cursor={c}"),
+            None => "/api/v1/mous?limit=500".to_string(),
         };
-        let Ok(parsed) = statement::MouSignatureStatement::parse_strict(&bytes) else {
-            continue;
-        };
-        let Some(key) = log
-            .key(&parsed.signer_key)
-            .and_then(|f| f.registered.as_ref())
-            .and_then(|r| r.key.as_ref())
-        else {
-            continue;
-        };
-        let Ok(sig) = sshsig::parse_armored(&link.signature) else {
-            continue;
-        };
-        if sig.namespace() != namespace || !sig.public_key().same_key(key) {
-            continue;
+        let page: ServedMouPage = serde_json::from_slice(&client.get_bytes(&path)?)
+            .map_err(|e| AuditError::Fetch(format!("GET {path}: malformed: {e}")))?;
+        for m in page.items {
+            mous.insert(m.id.clone(), m);
         }
-        pending.push(Pending {
-            mou: claimed.mou.id.clone(),
-            seq: link.seq,
-            data: sshsig::signed_data(namespace, &bytes),
-            signature: *sig.signature(),
-            key,
-        });
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(mous),
+        }
     }
 }
 
 /// Checks the queued signatures in one batch that accepts exactly what `verify_strict`
-/// accepts; only if the batch fails is each checked alone with `verify_strict`. Adds the
-/// good ones to `verified`.
-fn verify_pending(pending: &mut Vec<Pending<'_>>, verified: &mut HashSet<(String, i64)>) {
+/// accepts; only if the batch fails is each checked alone, to find the MOUs to check again.
+/// Returns how many signatures verified.
+fn verify_pending(pending: &mut Vec<Pending>, failed: &mut HashSet<String>) -> usize {
     use crate::strict_batch::{Signed, verify_all_strict};
     let items: Vec<Signed<'_>> = pending
         .iter()
         .map(|p| Signed {
             data: &p.data,
             signature: &p.signature,
-            key: p.key,
+            key: &p.key,
         })
         .collect();
     let all = verify_all_strict(&items);
+    let mut verified = 0;
     for p in pending.drain(..) {
         if all
             || p.key
@@ -527,33 +555,89 @@ fn verify_pending(pending: &mut Vec<Pending<'_>>, verified: &mut HashSet<(String
                 .verify_strict(&p.data, &p.signature)
                 .is_ok()
         {
-            verified.insert((p.mou, p.seq));
+            verified += 1;
+        } else {
+            failed.insert(p.mou);
+        }
+    }
+    verified
+}
+
+/// What the MOU phase found: signatures batch-checked, the rule checks (failures, subjects
+/// prefixed with their MOU, and passes counted per rule), and how many MOUs.
+struct MouFindings {
+    verified: usize,
+    workers: usize,
+    checks: Checks,
+    mous: usize,
+}
+
+/// The rules engine over one MOU's claims, `signature_valid` answered by `signatures`; the
+/// failures' subjects name the MOU.
+fn judge(
+    claimed: &Claimed,
+    logged: usize,
+    log: &ReplayedLog,
+    origin: &str,
+    signatures: &dyn SignatureCheck,
+) -> Checks {
+    let mut checks = Checks::summary();
+    if claimed.signatures.len() != logged {
+        checks.add(
+            "statement_logged",
+            "chain",
+            None,
+            false,
+            format!(
+                "the log has {logged} signatures, the chain serves {}",
+                claimed.signatures.len()
+            ),
+        );
+    }
+    check_mou(
+        &mut checks,
+        origin,
+        &MouClaims {
+            mou: &claimed.mou,
+            versions: &claimed.versions,
+            signatures: &claimed.signatures,
+            keys: &[],
+            document_sha256: None,
+        },
+        log,
+        signatures,
+    );
+    for c in &mut checks.checks {
+        c.subject = format!("MOU {} {}", claimed.mou.id, c.subject);
+    }
+    checks
+}
+
+/// Adds `more` to `into`: failures appended, passes counted.
+fn merge_checks(into: &mut Checks, more: Checks) {
+    into.checks.extend(more.checks);
+    for (rule, n) in more.passed {
+        match into.passed.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, total)) => *total += n,
+            None => into.passed.push((rule, n)),
         }
     }
 }
 
-/// What the MOU phase found: signatures batch-checked, the rule checks (subjects prefixed
-/// with their MOU), and how many MOUs.
-struct MouFindings {
-    /// Signatures that passed the batch check (or `verify_strict` alone after a failed batch).
-    verified: usize,
-    workers: usize,
-    checks: Vec<crate::rules::Check>,
-    mous: usize,
-}
-
 /// Every MOU of the log through the rules engine: the server's claims (the MOU, its versions,
-/// its chain) against every MOU and key entry of the replayed log. Signatures are verified in
-/// batches by the fetchers themselves, so the work spreads over every core; the engine then
-/// answers `signature_valid` from the batch.
+/// its chain) against every MOU and key entry of the replayed log. The engine queues each
+/// signature for a batch as it goes (see [`Deferred`]); the fetchers verify their own batches,
+/// so the work spreads over every core, and an MOU with a signature the batch refuses is
+/// judged again with `verify_strict` per signature, which names it.
 fn check_mous(
     client: &dyn Fetch,
     replay: &Replay,
     log: &ReplayedLog,
     origin: &str,
 ) -> Result<(MouFindings, f64), AuditError> {
-    let namespace = crate::statement::mou_signature_namespace(origin);
     let phase = Instant::now();
+    let served = served_mous(client)?;
+    let served = &served;
     let mut mous: Vec<(&String, usize)> = replay
         .mous()
         .iter()
@@ -562,104 +646,108 @@ fn check_mous(
     mous.sort();
     let workers = CHAIN_FETCHERS.min(mous.len()).max(1);
     let chunk = mous.len().div_ceil(workers).max(1);
-    let results: Vec<Result<(usize, Vec<crate::rules::Check>), AuditError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = mous
-                .chunks(chunk)
-                .map(|ids| {
-                    let namespace = &namespace;
-                    scope.spawn(move || {
-                        let mut pending = Vec::new();
-                        let mut verified = HashSet::new();
-                        let mut claims = Vec::with_capacity(ids.len());
-                        for (id, logged) in ids {
-                            let claimed = fetch_claims(client, id, *logged)?;
-                            queue_signatures(&claimed, log, namespace, &mut pending);
-                            if pending.len() >= BATCH {
-                                verify_pending(&mut pending, &mut verified);
-                            }
-                            claims.push((claimed, *logged));
-                        }
-                        verify_pending(&mut pending, &mut verified);
-                        let batched = verified.len();
-                        let oracle = BatchVerified { verified };
-                        let mut all = Vec::new();
-                        for (claimed, logged) in &claims {
-                            let mut checks = Checks::default();
-                            if claimed.signatures.len() != *logged {
-                                checks.add(
-                                    "statement_logged",
-                                    "chain",
-                                    None,
-                                    false,
-                                    format!(
-                                        "the log has {logged} signatures, the chain serves {}",
-                                        claimed.signatures.len()
-                                    ),
-                                );
-                            }
-                            check_mou(
-                                &mut checks,
-                                origin,
-                                &MouClaims {
-                                    mou: &claimed.mou,
-                                    versions: &claimed.versions,
-                                    signatures: &claimed.signatures,
-                                    keys: &[],
-                                    document_sha256: None,
-                                },
-                                log,
-                                &oracle,
+    let results: Vec<Result<(usize, Checks), AuditError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = mous
+            .chunks(chunk)
+            .map(|ids| {
+                scope.spawn(move || {
+                    let deferred = Deferred {
+                        pending: std::cell::RefCell::new(Vec::new()),
+                    };
+                    let mut failed = HashSet::new();
+                    let mut batched = 0;
+                    let mut judged: Vec<(Claimed, usize, Checks)> = Vec::new();
+                    let mut all = Checks::summary();
+                    for (id, logged) in ids {
+                        let Some(m) = served.get(*id) else {
+                            all.add(
+                                "mou_logged",
+                                format!("MOU {id} mou"),
+                                None,
+                                false,
+                                "the log created this MOU, the server does not list it",
                             );
-                            all.extend(checks.checks.into_iter().map(|mut c| {
-                                c.subject = format!("MOU {} {}", claimed.mou.id, c.subject);
-                                c
-                            }));
+                            continue;
+                        };
+                        let claimed = fetch_claims(client, m.clone(), *logged)?;
+                        let checks = judge(&claimed, *logged, log, origin, &deferred);
+                        judged.push((claimed, *logged, checks));
+                        if deferred.pending.borrow().len() >= BATCH {
+                            batched +=
+                                verify_pending(&mut deferred.pending.borrow_mut(), &mut failed);
                         }
-                        Ok((batched, all))
-                    })
+                    }
+                    batched += verify_pending(&mut deferred.pending.borrow_mut(), &mut failed);
+                    for (claimed, logged, checks) in judged {
+                        let checks = if failed.contains(&claimed.mou.id) {
+                            judge(&claimed, logged, log, origin, &VerifyEach)
+                        } else {
+                            checks
+                        };
+                        merge_checks(&mut all, checks);
+                    }
+                    Ok((batched, all))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(AuditError::Fetch("an MOU fetcher panicked".into()))
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(AuditError::Fetch("an MOU fetcher panicked".into())))
+            })
+            .collect()
+    });
     let mut findings = MouFindings {
         verified: 0,
         workers,
-        checks: Vec::new(),
+        checks: Checks::summary(),
         mous: mous.len(),
     };
     for r in results {
         let (n, checks) = r?;
         findings.verified += n;
-        findings.checks.extend(checks);
+        merge_checks(&mut findings.checks, checks);
+    }
+    let mut unlogged: Vec<&String> = served
+        .keys()
+        .filter(|id| !replay.mous().contains_key(*id))
+        .collect();
+    unlogged.sort();
+    for id in unlogged {
+        findings.checks.add(
+            "mou_logged",
+            format!("MOU {id} mou"),
+            None,
+            false,
+            "the server lists this MOU, the log never created it",
+        );
     }
     Ok((findings, phase.elapsed().as_secs_f64()))
 }
 
 /// One report line per MOU rule, in the order the engine applies them: a pass counts the
 /// subjects, a failure lists them (the first 20).
-fn rule_lines(report: &mut Report, checks: &[crate::rules::Check]) {
-    let mut order: Vec<&'static str> = Vec::new();
-    for c in checks {
+fn rule_lines(report: &mut Report, checks: &Checks) {
+    let mut order: Vec<&'static str> = checks.passed.iter().map(|(rule, _)| *rule).collect();
+    for c in &checks.checks {
         if !order.contains(&c.check) {
             order.push(c.check);
         }
     }
     for rule in order {
-        let of_rule: Vec<&crate::rules::Check> =
-            checks.iter().filter(|c| c.check == rule).collect();
-        let failed: Vec<String> = of_rule
+        let passed = checks
+            .passed
             .iter()
-            .filter(|c| c.result == Verdict::Fail)
+            .find(|(r, _)| *r == rule)
+            .map_or(0, |(_, n)| *n);
+        let failed: Vec<String> = checks
+            .checks
+            .iter()
+            .filter(|c| c.check == rule && c.result == Verdict::Fail)
             .map(|c| format!("{}: {}", c.subject, c.detail))
             .collect();
+        let total = passed + failed.len();
         if rule == "required_signers" {
             // Unmet requirements are normal for drafts and open MOUs; what the registry must
             // get right is the state it gives them, which `state_consistent` checks.
@@ -667,24 +755,17 @@ fn rule_lines(report: &mut Report, checks: &[crate::rules::Check]) {
                 rule,
                 true,
                 format!(
-                    "{} of {} MOUs have every required signature; state_consistent checks \
-                     that only those are executed",
-                    of_rule.len() - failed.len(),
-                    of_rule.len()
+                    "{passed} of {total} MOUs have every required signature; state_consistent \
+                     checks that only those are executed"
                 ),
             );
             continue;
         }
         let detail = if failed.is_empty() {
-            format!("{} checked", of_rule.len())
+            format!("{total} checked")
         } else {
             let shown: Vec<String> = failed.iter().take(20).cloned().collect();
-            format!(
-                "{} of {} fail: {}",
-                failed.len(),
-                of_rule.len(),
-                shown.join("; ")
-            )
+            format!("{} of {total} fail: {}", failed.len(), shown.join("; "))
         };
         report.add(rule, failed.is_empty(), detail);
     }

@@ -14,7 +14,7 @@
 //! A claim is trusted only once matched against evidence; keys, required signers and logged
 //! hashes are always taken from the evidence, never from a claim.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -151,7 +151,8 @@ impl Evidence for ReplayedLog {
 }
 
 /// How `signature_valid` is decided. [`VerifyEach`] runs `verify_strict` per signature; the
-/// whole-registry audit first checks every signature in batches and answers from that.
+/// whole-registry audit queues signatures for batches and judges again any MOU whose batch
+/// fails (`audit.rs`, `Deferred`).
 pub trait SignatureCheck {
     /// Whether `armored` is a valid SSHSIG by `key` over `statement` in `namespace`, for the
     /// signature `seq` of MOU `mou`.
@@ -180,33 +181,6 @@ impl SignatureCheck for VerifyEach {
         key: &PublicKey,
     ) -> Result<String, String> {
         signature_valid(armored, namespace, statement, key)
-    }
-}
-
-/// Signatures already verified (in a batch that accepts exactly what `verify_strict` accepts),
-/// by MOU and seq; any other signature is verified alone, so the finding names its reason.
-pub struct BatchVerified {
-    pub verified: HashSet<(String, i64)>,
-}
-
-impl SignatureCheck for BatchVerified {
-    fn check(
-        &self,
-        mou: &str,
-        seq: i64,
-        armored: &str,
-        namespace: &str,
-        statement: &[u8],
-        key: &PublicKey,
-    ) -> Result<String, String> {
-        if self.verified.contains(&(mou.to_string(), seq)) {
-            Ok(format!(
-                "verified (strict, in a batch) under {}",
-                key.fingerprint()
-            ))
-        } else {
-            signature_valid(armored, namespace, statement, key)
-        }
     }
 }
 
