@@ -96,6 +96,19 @@ both_backends!(audit_passes_and_keeps_its_state, |srv| {
     assert!(text.contains("proven"), "{text}");
 });
 
+/// Deletes entry 4 and renumbers the rest, so the log has no gap, and drops the checkpoints.
+fn delete_entry_4_and_renumber(s: &TestServer) {
+    let size = s.log_size();
+    s.db.exec("DELETE FROM log_entries WHERE idx = 4").unwrap();
+    s.db.exec("UPDATE log_entries SET idx = -idx WHERE idx > 4")
+        .unwrap();
+    s.db.exec("UPDATE log_entries SET idx = -idx - 1 WHERE idx < 0")
+        .unwrap();
+    s.db.exec(&format!("UPDATE log_head SET size = {}", size - 1))
+        .unwrap();
+    s.db.exec("DELETE FROM checkpoints").unwrap();
+}
+
 both_backends!(audit_detects_each_rewrite, |srv| {
     let backend = srv.backend();
     drop(srv);
@@ -139,17 +152,7 @@ both_backends!(audit_detects_each_rewrite, |srv| {
         backend,
         "an entry in the middle deleted and the rest renumbered",
         "the log shrank",
-        |s| {
-            let size = s.log_size();
-            s.db.exec("DELETE FROM log_entries WHERE idx = 4").unwrap();
-            s.db.exec("UPDATE log_entries SET idx = -idx WHERE idx > 4")
-                .unwrap();
-            s.db.exec("UPDATE log_entries SET idx = -idx - 1 WHERE idx < 0")
-                .unwrap();
-            s.db.exec(&format!("UPDATE log_head SET size = {}", size - 1))
-                .unwrap();
-            s.db.exec("DELETE FROM checkpoints").unwrap();
-        },
+        delete_entry_4_and_renumber,
     );
     // The replay names the registry rule the renumbered log breaks: entry 4 created the
     // office the next token belongs to.
@@ -157,17 +160,7 @@ both_backends!(audit_detects_each_rewrite, |srv| {
         backend,
         "an entry in the middle deleted: the replay's rule",
         "FAIL  references: ",
-        |s| {
-            let size = s.log_size();
-            s.db.exec("DELETE FROM log_entries WHERE idx = 4").unwrap();
-            s.db.exec("UPDATE log_entries SET idx = -idx WHERE idx > 4")
-                .unwrap();
-            s.db.exec("UPDATE log_entries SET idx = -idx - 1 WHERE idx < 0")
-                .unwrap();
-            s.db.exec(&format!("UPDATE log_head SET size = {}", size - 1))
-                .unwrap();
-            s.db.exec("DELETE FROM checkpoints").unwrap();
-        },
+        delete_entry_4_and_renumber,
     );
     detects(
         backend,

@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
 use crate::note::{
-    ed25519_public_key, is_valid_key_name, key_id, parse_key_id, parse_signature_line,
+    ed25519_public_key, is_valid_key_name, key_id, parse_signature_line, split_vkey,
 };
 
 /// The signature type byte of an Ed25519 `cosignature/v1` key.
@@ -153,23 +153,15 @@ impl CosignerKey {
 
     /// Parses a verifier key `<name>+<8 hex key id>+<base64(0x04 || key)>`.
     pub fn from_vkey(vkey: &str) -> Result<CosignerKey, CosignatureError> {
-        let (name, rest) = vkey.split_once('+').ok_or(CosignatureError::MalformedKey)?;
-        let (id_hex, key_b64) = rest.split_once('+').ok_or(CosignatureError::MalformedKey)?;
-        if !is_valid_key_name(name) {
-            return Err(CosignatureError::MalformedKey);
-        }
-        let id = parse_key_id(id_hex).ok_or(CosignatureError::MalformedKey)?;
-        let raw = B64
-            .decode(key_b64)
-            .map_err(|_| CosignatureError::MalformedKey)?;
-        let (&alg, key_bytes) = raw.split_first().ok_or(CosignatureError::MalformedKey)?;
-        if key_id(name, alg, key_bytes) != id {
+        let (name, id, alg, key_bytes) = split_vkey(vkey).ok_or(CosignatureError::MalformedKey)?;
+        if key_id(name, alg, &key_bytes) != id {
             return Err(CosignatureError::KeyIdMismatch);
         }
         if alg != ALG_COSIGNATURE_V1 {
             return Err(CosignatureError::UnsupportedAlgorithm(alg));
         }
         let key_bytes: &[u8; 32] = key_bytes
+            .as_slice()
             .try_into()
             .map_err(|_| CosignatureError::MalformedKey)?;
         let key = ed25519_public_key(key_bytes).map_err(|_| CosignatureError::InvalidPublicKey)?;

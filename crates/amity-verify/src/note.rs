@@ -124,11 +124,27 @@ pub fn ed25519_key_id(name: &str, key: &VerifyingKey) -> u32 {
 
 /// Parse an 8-digit hex key id. Exactly 8 digits, as in the Go reference;
 /// `u32::from_str_radix` alone would also accept a sign.
-pub(crate) fn parse_key_id(s: &str) -> Option<u32> {
+fn parse_key_id(s: &str) -> Option<u32> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u32::from_str_radix(s, 16).ok()
+}
+
+/// Splits a verifier key `<name>+<8 hex key id>+<base64(alg || key)>` into its name, key id,
+/// algorithm byte and key material; `None` when it is not of that form. The key material may
+/// itself contain `+` (base64 alphabet), so only the first two `+` separate fields; names
+/// cannot contain `+`. The caller checks the key id and the algorithm.
+pub(crate) fn split_vkey(vkey: &str) -> Option<(&str, u32, u8, Vec<u8>)> {
+    let (name, rest) = vkey.split_once('+')?;
+    let (id_hex, key_b64) = rest.split_once('+')?;
+    if !is_valid_key_name(name) {
+        return None;
+    }
+    let id = parse_key_id(id_hex)?;
+    let raw = B64.decode(key_b64).ok()?;
+    let (&alg, key) = raw.split_first()?;
+    Some((name, id, alg, key.to_vec()))
 }
 
 /// Decode an Ed25519 public key and refuse the ones that weaken verification:
@@ -180,29 +196,17 @@ impl NoteVerifier {
     /// The key material may itself contain `+` (base64 alphabet), so only
     /// the first two `+` separate fields; names cannot contain `+`.
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
-        let (name, rest) = vkey
-            .split_once('+')
-            .ok_or(NoteError::MalformedVerifierKey)?;
-        let (id_hex, key_b64) = rest
-            .split_once('+')
-            .ok_or(NoteError::MalformedVerifierKey)?;
-        if !is_valid_key_name(name) {
-            return Err(NoteError::MalformedVerifierKey);
-        }
-        let id = parse_key_id(id_hex).ok_or(NoteError::MalformedVerifierKey)?;
-        let raw = B64
-            .decode(key_b64)
-            .map_err(|_| NoteError::MalformedVerifierKey)?;
-        let (&alg, key_bytes) = raw.split_first().ok_or(NoteError::MalformedVerifierKey)?;
+        let (name, id, alg, key_bytes) = split_vkey(vkey).ok_or(NoteError::MalformedVerifierKey)?;
         // The id covers the algorithm byte too, so check it before
         // interpreting the key: a mismatch is the most specific error.
-        if key_id(name, alg, key_bytes) != id {
+        if key_id(name, alg, &key_bytes) != id {
             return Err(NoteError::KeyIdMismatch);
         }
         if alg != ALG_ED25519 {
             return Err(NoteError::UnsupportedAlgorithm(alg));
         }
         let key_bytes: &[u8; 32] = key_bytes
+            .as_slice()
             .try_into()
             .map_err(|_| NoteError::MalformedVerifierKey)?;
         let key = ed25519_public_key(key_bytes)?;
