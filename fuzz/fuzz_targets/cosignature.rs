@@ -1,11 +1,13 @@
 //! Witness cosignatures (C2SP tlog-cosignature, `cosignature/v1`): signature lines, cosigner
-//! verifier keys, and verification over a fixed checkpoint body. One encoding per
+//! verifier keys, verification over a fixed checkpoint body, and tlog-witness `add-checkpoint`
+//! request bodies. One encoding per
 //! cosignature, so whatever parses must round-trip byte for byte.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use amity_verify::cosignature::{Cosignature, Cosigner, CosignerKey};
+use amity_verify::witness::AddCheckpoint;
 use ed25519_dalek::SigningKey;
 use libfuzzer_sys::fuzz_target;
 
@@ -18,6 +20,10 @@ static WITNESS: LazyLock<Cosigner> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(req) = AddCheckpoint::parse(data) {
+        let body = AddCheckpoint::to_body(req.old, &req.proof, req.note);
+        assert_eq!(body.as_bytes(), data, "one encoding per request body");
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -88,8 +88,14 @@ fn checkpoint_corpus() {
 #[test]
 fn cosignature_corpus() {
     use amity_verify::cosignature::{Cosignature, CosignerKey};
+    use amity_verify::witness::AddCheckpoint;
     let mut parsed = 0;
     for (name, data) in corpus("cosignature") {
+        if let Ok(req) = AddCheckpoint::parse(&data) {
+            let body = AddCheckpoint::to_body(req.old, &req.proof, req.note);
+            assert_eq!(body.as_bytes(), data.as_slice(), "{name}");
+            parsed += 1;
+        }
         let Ok(text) = std::str::from_utf8(&data) else {
             continue;
         };
@@ -102,7 +108,10 @@ fn cosignature_corpus() {
             parsed += 1;
         }
     }
-    assert!(parsed >= 3, "the seeds hold two lines and a key");
+    assert!(
+        parsed >= 4,
+        "the seeds hold two lines, a key and a request body"
+    );
 }
 
 #[test]

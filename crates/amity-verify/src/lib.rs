@@ -20,6 +20,7 @@ pub mod rules;
 pub mod sshsig;
 pub mod statement;
 pub mod strict_batch;
+pub mod witness;
 
 use sha2::{Digest, Sha256};
 
