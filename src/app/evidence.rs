@@ -3,7 +3,7 @@
 //! and the MOU page alike.
 
 use crate::bundle::{Bundle, RegistryInfo};
-use crate::db::{self, Db, DbError};
+use crate::db::{self, Db, DbConn, DbError};
 use crate::domain::MouId;
 use crate::domain::audit::{AuditReport, StoredHead, audit};
 use crate::log::note::NoteSigner;
@@ -22,6 +22,33 @@ pub fn registry_info(signer: &NoteSigner, origin: &str) -> RegistryInfo {
     }
 }
 
+/// Reads MOU `id`'s bundle proven into a fresh checkpoint and hands it to `then`, in the same
+/// read, for whatever else must be read beside it; `None` (from the bundle or from `then`)
+/// sends the read round again with a newer checkpoint, at most [`ATTEMPTS`] times.
+fn read_proven<T>(
+    db: &Db,
+    signer: &NoteSigner,
+    registry: &RegistryInfo,
+    id: &MouId,
+    then: impl Fn(&mut DbConn, Bundle) -> Result<Option<T>, DbError>,
+) -> Result<Option<T>, DbError> {
+    for _ in 0..ATTEMPTS {
+        // The checkpoint first, then the MOU: every entry read with an index below the
+        // checkpoint's size proves into it, and a newer one sends us round again.
+        let checkpoint = db::checkpoints::current(db, signer)?;
+        let read = db.read(
+            |c| match db::bundle::read(c, id, &checkpoint, registry.clone())? {
+                Some(bundle) => then(c, bundle),
+                None => Ok(None),
+            },
+        )?;
+        if read.is_some() {
+            return Ok(read);
+        }
+    }
+    Ok(None)
+}
+
 /// The MOU's evidence bundle, or `None` when the log grew under every attempt to read it.
 pub fn bundle(
     db: &Db,
@@ -30,16 +57,7 @@ pub fn bundle(
     id: &MouId,
 ) -> Result<Option<Bundle>, DbError> {
     let registry = registry_info(signer, origin);
-    for _ in 0..ATTEMPTS {
-        // The checkpoint first, then the MOU: every entry read with an index below the
-        // checkpoint's size proves into it, and a newer one sends us round again.
-        let checkpoint = db::checkpoints::current(db, signer)?;
-        let (id, registry) = (id.clone(), registry.clone());
-        if let Some(bundle) = db.read(move |c| db::bundle::read(c, &id, &checkpoint, registry))? {
-            return Ok(Some(bundle));
-        }
-    }
-    Ok(None)
+    read_proven(db, signer, &registry, id, |_, bundle| Ok(Some(bundle)))
 }
 
 /// The server's audit report of MOU `id` (docs/audit-rules.md, verifier S), or `None` when
@@ -51,32 +69,21 @@ pub fn audit_report(
     id: &MouId,
 ) -> Result<Option<AuditReport>, DbError> {
     let registry = registry_info(signer, origin);
-    let vkey = registry.vkey.clone();
-    for _ in 0..ATTEMPTS {
-        let checkpoint = db::checkpoints::current(db, signer)?;
-        let (id, registry) = (id.clone(), registry.clone());
-        let read = db.read(move |c| {
-            let Some(bundle) = db::bundle::read(c, &id, &checkpoint, registry)? else {
-                return Ok(None);
-            };
-            // The row and the stored bytes are read after the bundle; a write in between
-            // shows as a longer chain or a newer version, and the read starts again.
-            let mou = db::mous::require(c, &id)?;
-            if usize::try_from(mou.head_seq).ok() != Some(bundle.signatures.len())
-                || mou.current_version != bundle.mou.current_version
-            {
-                return Ok(None);
-            }
-            let stored = db::mous::stored_versions(c, &id)?;
-            let head = StoredHead {
-                seq: mou.head_seq,
-                hash: mou.head_hash,
-            };
-            Ok(Some((bundle, stored, head)))
-        })?;
-        if let Some((bundle, stored, head)) = read {
-            return Ok(Some(audit(&bundle, &stored, &head, &vkey)));
+    let read = read_proven(db, signer, &registry, id, |c, bundle| {
+        // The row and the stored bytes are read after the bundle; a write in between shows
+        // as a longer chain or a newer version, and the read starts again.
+        let mou = db::mous::require(c, id)?;
+        if usize::try_from(mou.head_seq).ok() != Some(bundle.signatures.len())
+            || mou.current_version != bundle.mou.current_version
+        {
+            return Ok(None);
         }
-    }
-    Ok(None)
+        let stored = db::mous::stored_versions(c, id)?;
+        let head = StoredHead {
+            seq: mou.head_seq,
+            hash: mou.head_hash,
+        };
+        Ok(Some((bundle, stored, head)))
+    })?;
+    Ok(read.map(|(bundle, stored, head)| audit(&bundle, &stored, &head, &registry.vkey)))
 }

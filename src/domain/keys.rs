@@ -92,6 +92,13 @@ pub struct SignatoryKey {
     pub log_index: i64,
 }
 
+/// Whether a key revoked at `revoked_at` (if at all) with its compromise dating from
+/// `compromised_since` (`None`: unknown) makes a signature received at `t` void: revoked, and
+/// the compromise is unknown or dates from `t` or earlier.
+pub fn revocation_voids(revoked_at: Option<i64>, compromised_since: Option<i64>, t: i64) -> bool {
+    revoked_at.is_some() && compromised_since.is_none_or(|c| t >= c)
+}
+
 impl SignatoryKey {
     /// Whether a signature received at `t` may count.
     pub fn active_at(&self, t: i64) -> bool {
@@ -103,7 +110,7 @@ impl SignatoryKey {
     /// Whether a revocation makes a signature received at `t` void: the key was revoked and
     /// its compromise dates from `t` or earlier, or is unknown.
     pub fn voids_signature_at(&self, t: i64) -> bool {
-        self.revoked_at.is_some() && self.compromised_since.is_none_or(|c| t >= c)
+        revocation_voids(self.revoked_at, self.compromised_since, t)
     }
 
     /// The status shown at `now`: a retirement dated in the future leaves the key active.

@@ -941,7 +941,7 @@ fn replay_entries(
             tree.push_leaf_hash(leaf)
                 .map_err(|e| AuditError::Tree(e.to_string()))?;
             if let Some(entry) = replay.apply(index, &bytes) {
-                log.push(i64::try_from(index).unwrap_or(i64::MAX), &entry);
+                log.push(i64::try_from(index).unwrap_or(i64::MAX), entry);
             }
             index += 1;
             if index >= size {

@@ -122,7 +122,7 @@ impl ReplayedLog {
     }
 
     /// Offers the log's next entry; keeps it when an MOU or key rule reads it.
-    pub fn push(&mut self, index: i64, entry: &Entry) {
+    pub fn push(&mut self, index: i64, entry: Entry) {
         if matches!(
             entry.body,
             EntryBody::MouCreated(_)
@@ -133,7 +133,7 @@ impl ReplayedLog {
                 | EntryBody::KeyRetired(_)
                 | EntryBody::KeyRevoked(_)
         ) {
-            self.0.push(index, Logged::new(entry.clone()));
+            self.0.push(index, Logged::new(entry));
         }
     }
 }
