@@ -114,6 +114,12 @@ pub enum Command {
         /// An auditor token, to also check the (non-public) MOU documents against the log.
         #[arg(long, env = "AMITY_TOKEN", hide_env_values = true)]
         token: Option<String>,
+
+        /// A witness policy (C2SP tlog-policy file, docs/witnessing.md): the checkpoint relied
+        /// on must carry valid cosignatures from its quorum, and the report names who
+        /// cosigned. Without it no witness is required, and the report says so.
+        #[arg(long, env = "AMITY_AUDIT_POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Import partnerships from a CSV file (`city1,country1,lat1,lng1,city2,country2,lat2,lng2`,
     /// the format of data/twin_cities.csv): cities and active partnerships, one log entry each.
@@ -217,6 +223,10 @@ pub enum Command {
         /// The signer's public key line, `ssh-ed25519 AAAA...`.
         #[arg(long)]
         key: Option<String>,
+        /// With a bundle: a witness policy (C2SP tlog-policy file, docs/witnessing.md) whose
+        /// quorum must have cosigned the bundle's checkpoint.
+        #[arg(long, env = "AMITY_AUDIT_POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Registry administration on the host (never over HTTP).
     Admin {
@@ -354,12 +364,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             state,
             registry_key,
             token,
+            policy,
         } => audit(
             &server,
             token,
             amity_verify::audit::AuditOptions {
                 state,
                 registry_key,
+                policy: read_policy(policy.as_deref())?,
             },
         ),
         Command::Import {
@@ -446,12 +458,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             statement,
             signature,
             key,
+            policy,
         } => match (bundle, statement, signature, key) {
-            (Some(bundle), None, None, None) => {
-                verify_bundle(&bundle, document.as_deref(), registry_key)
-            }
+            (Some(bundle), None, None, None) => verify_bundle(
+                &bundle,
+                document.as_deref(),
+                registry_key,
+                read_policy(policy.as_deref())?,
+            ),
             (None, Some(statement), Some(signature), Some(key))
-                if document.is_none() && registry_key.is_none() =>
+                if document.is_none() && registry_key.is_none() && policy.is_none() =>
             {
                 println!("{}", signatory::verify(&statement, &signature, &key)?);
                 Ok(())
@@ -595,13 +611,23 @@ fn audit(
     }
 }
 
+/// The witness policy at `path`, if one was given.
+fn read_policy(
+    path: Option<&std::path::Path>,
+) -> Result<Option<amity_verify::policy::Policy>, CliError> {
+    path.map(amity_verify::policy::Policy::read)
+        .transpose()
+        .map_err(CliError)
+}
+
 /// `amity verify BUNDLE.json`: every check of the bundle, one line each, then the verdict.
 fn verify_bundle(
     path: &std::path::Path,
     document: Option<&std::path::Path>,
     registry_key: Option<String>,
+    policy: Option<amity_verify::policy::Policy>,
 ) -> Result<(), CliError> {
-    let report = crate::bundle::verify_file(path, document, registry_key)
+    let report = crate::bundle::verify_file(path, document, registry_key, policy)
         .map_err(|e| CliError(e.to_string()))?;
     let _ = report.render(&mut std::io::stdout());
     if report.passed() {

@@ -99,6 +99,35 @@ pub struct Settings {
         default_value_t = crate::db::DEFAULT_WRITE_QUEUE_CAPACITY
     )]
     pub write_queue_capacity: usize,
+    /// A C2SP tlog-policy file naming the witnesses that cosign this registry's checkpoints
+    /// and the quorum a checkpoint needs (docs/witnessing.md). Without it, no witness is asked.
+    #[arg(long = "witness-policy", env = "AMITY_WITNESS_POLICY")]
+    pub witness_policy: Option<PathBuf>,
+    /// Milliseconds between a witness thread's looks for a new checkpoint to have cosigned.
+    #[arg(
+        long = "witness-interval-ms",
+        env = "AMITY_WITNESS_INTERVAL_MS",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u64).range(10..=3_600_000)
+    )]
+    pub witness_interval_ms: u64,
+    /// Milliseconds one exchange with a witness may take.
+    #[arg(
+        long = "witness-timeout-ms",
+        env = "AMITY_WITNESS_TIMEOUT_MS",
+        default_value_t = 5_000,
+        value_parser = clap::value_parser!(u64).range(100..=600_000)
+    )]
+    pub witness_timeout_ms: u64,
+    /// Milliseconds `GET /api/v1/log/checkpoint?witnessed=1` waits for the quorum before it
+    /// answers 503 with Retry-After.
+    #[arg(
+        long = "witness-wait-ms",
+        env = "AMITY_WITNESS_WAIT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(0..=120_000)
+    )]
+    pub witness_wait_ms: u64,
 
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
@@ -124,6 +153,10 @@ impl Settings {
             max_connections: 25_000,
             auth_failures_per_minute: 10,
             write_queue_capacity: crate::db::DEFAULT_WRITE_QUEUE_CAPACITY,
+            witness_policy: None,
+            witness_interval_ms: 1_000,
+            witness_timeout_ms: 5_000,
+            witness_wait_ms: 10_000,
         }
     }
 }
@@ -146,6 +179,10 @@ impl std::fmt::Debug for Settings {
             max_connections,
             auth_failures_per_minute,
             write_queue_capacity,
+            witness_policy,
+            witness_interval_ms,
+            witness_timeout_ms,
+            witness_wait_ms,
             log_format,
         } = self;
         f.debug_struct("Settings")
@@ -163,6 +200,10 @@ impl std::fmt::Debug for Settings {
             .field("max_connections", max_connections)
             .field("auth_failures_per_minute", auth_failures_per_minute)
             .field("write_queue_capacity", write_queue_capacity)
+            .field("witness_policy", witness_policy)
+            .field("witness_interval_ms", witness_interval_ms)
+            .field("witness_timeout_ms", witness_timeout_ms)
+            .field("witness_wait_ms", witness_wait_ms)
             .field("log_format", log_format)
             .finish()
     }

@@ -14,6 +14,8 @@ use crate::config::Settings;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::log::registry_key::{self, KeyOrigin};
+use crate::log::witnesses;
+use std::sync::Arc;
 
 /// Pending connections the kernel queues before the server accepts them.
 const LISTEN_BACKLOG: i32 = 4096;
@@ -25,6 +27,8 @@ pub enum StartupError {
     RegistryKey(#[from] registry_key::KeyFileError),
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error(transparent)]
+    WitnessPolicy(#[from] crate::log::witnesses::PolicyFileError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -43,6 +47,12 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupErr
             "created the registry signing key"
         );
     }
+    // The policy is read before anything is opened, so a bad one stops the start at once.
+    let policy = settings
+        .witness_policy
+        .as_deref()
+        .map(|path| witnesses::load_policy(path, &signer))
+        .transpose()?;
     let db = Db::open(&settings.database_url, settings.pool_size)?
         .with_write_queue_capacity(settings.write_queue_capacity);
     let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Listen {
@@ -56,7 +66,25 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupErr
         address: settings.bind.clone(),
         source: e.into(),
     })?;
-    Ok((AppState::new(db, settings, signer), listener))
+    let mut state = AppState::new(db, settings, signer);
+    if let Some(policy) = policy {
+        let timing = witnesses::Timing {
+            interval: Duration::from_millis(state.settings.witness_interval_ms),
+            timeout: Duration::from_millis(state.settings.witness_timeout_ms),
+        };
+        tracing::info!(
+            witnesses = policy.witnesses().len(),
+            quorum = %policy.describe_quorum(),
+            "asking witnesses to cosign checkpoints"
+        );
+        state.witnessing = Some(Arc::new(witnesses::Witnessing::start(
+            state.db.clone(),
+            state.signer.clone(),
+            policy,
+            timing,
+        )));
+    }
+    Ok((state, listener))
 }
 
 /// Raises this process's soft limit on open files to its hard limit, so the connection bound

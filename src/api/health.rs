@@ -46,6 +46,26 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .metrics
         .write_queue_capacity
         .set(gauge(state.db.write_queue_capacity()));
+    if let Some(witnessing) = &state.witnessing {
+        let now = crate::domain::dates::now_micros();
+        for w in witnessing.status() {
+            let labels = super::observe::WitnessLabels { witness: w.name };
+            let cosigned = w.cosigned_size.and_then(|n| i64::try_from(n).ok());
+            let m = &state.metrics;
+            m.witness_cosigned_size
+                .get_or_create(&labels)
+                .set(cosigned.unwrap_or(-1));
+            m.witness_lag_entries
+                .get_or_create(&labels)
+                .set(size - cosigned.unwrap_or(0));
+            m.witness_cosignature_age_seconds
+                .get_or_create(&labels)
+                .set(w.cosigned_received_at.map_or(-1, |t| (now - t) / 1_000_000));
+            m.witness_failures
+                .get_or_create(&labels)
+                .set(i64::from(w.consecutive_failures));
+        }
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.encode()))

@@ -100,14 +100,38 @@ pub async fn entries(
     }))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointQuery {
+    /// `1` (or `true`): answer only with a checkpoint the witness policy's quorum cosigned,
+    /// of at least the log's size when asked; wait for it up to the server's
+    /// `--witness-wait-ms`, then answer 503 `witness_quorum_unavailable` with Retry-After.
+    #[param(value_type = Option<String>, pattern = "^(0|1|true|false)$")]
+    pub witnessed: Option<String>,
+}
+
 /// The latest signed checkpoint (C2SP tlog-checkpoint signed note), signed on demand when the
-/// log has grown since the last one.
+/// log has grown since the last one, followed by the witnesses' cosignature lines that
+/// reached the registry so far (C2SP tlog-cosignature; docs/witnessing.md). With
+/// `witnessed=1`, the latest checkpoint whose cosignatures meet the witness policy's quorum.
 #[utoipa::path(
     tag = "log",
-    responses((status = 200, description = "signed note", content_type = "text/plain"))
+    params(CheckpointQuery),
+    responses(
+        (status = 200, description = "signed note, cosignature lines included", content_type = "text/plain"),
+        (status = 400, body = Problem, description = "`invalid_query`: witnessed is not 0, 1, true or false"),
+        (status = 409, body = Problem, description = "`no_witness_policy`: witnessed=1 on a registry without a witness policy"),
+        (status = 503, body = Problem, description = "`witness_quorum_unavailable`: the quorum has not cosigned in time; see Retry-After",
+            headers(("Retry-After" = u64, description = "seconds to wait before asking again")))
+    )
 )]
 #[get("/log/checkpoint")]
-pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    query: web::Query<CheckpointQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let witnessed = parse_witnessed(query.witnessed.as_deref())?;
     // The common case, the log has not grown since the last checkpoint, is two point reads;
     // signing a new checkpoint is a write and goes to the blocking pool.
     let row = match state.read_short(db::checkpoints::up_to_date).await? {
@@ -118,10 +142,87 @@ pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
             web::block(move || db::checkpoints::current(&db, &signer)).await??
         }
     };
+    let note = if witnessed {
+        witnessed_checkpoint(&state, row.size).await?.note
+    } else {
+        let size = row.size;
+        let cosignatures = state
+            .read_short(move |c| db::cosignatures::at_size(c, size))
+            .await?;
+        db::cosignatures::cosigned_note(&row.note, &cosignatures)
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(("Cache-Control", "no-cache"))
-        .body(row.note))
+        .body(note))
+}
+
+/// The `witnessed` query parameter: absent, `0` or `false` is no; `1` or `true` is yes.
+pub(crate) fn parse_witnessed(value: Option<&str>) -> Result<bool, ApiError> {
+    match value {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("witnessed must be 0, 1, true or false, not {other:?}"),
+        )),
+    }
+}
+
+/// How often a reader waiting for a quorum looks again.
+const QUORUM_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The latest checkpoint of at least `min_size` entries that the quorum cosigned, its note
+/// followed by those cosignatures; waits for the witness threads (kicked at once) up to the
+/// configured limit. The checkpoint endpoint and the bundle's `witnessed=1` share it.
+pub(crate) async fn witnessed_checkpoint(
+    state: &AppState,
+    min_size: i64,
+) -> Result<db::checkpoints::CheckpointRow, ApiError> {
+    let Some(witnessing) = state.witnessing.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::NoWitnessPolicy,
+            "this registry has no witness policy (AMITY_WITNESS_POLICY), so no checkpoint is \
+             witnessed; ask without witnessed=1",
+        ));
+    };
+    witnessing.kick();
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_millis(state.settings.witness_wait_ms);
+    loop {
+        let db = state.db.clone();
+        let w = witnessing.clone();
+        if let Some((mut signed, cosignatures)) =
+            web::block(move || w.quorum_checkpoint(&db, min_size)).await??
+        {
+            signed.note = db::cosignatures::cosigned_note(&signed.note, &cosignatures);
+            return Ok(signed);
+        }
+        if std::time::Instant::now() >= deadline {
+            let waiting: Vec<String> = witnessing
+                .status()
+                .into_iter()
+                .filter(|s| s.cosigned_size.is_none_or(|n| n < min_size.unsigned_abs()))
+                .map(|s| match s.last_error {
+                    Some(e) => format!("{} ({e})", s.name),
+                    None => s.name,
+                })
+                .collect();
+            return Err(ApiError {
+                extra: Some(serde_json::json!({ "retry_after": 5 })),
+                ..ApiError::new(
+                    ErrorCode::WitnessQuorumUnavailable,
+                    format!(
+                        "the witnesses have not cosigned a checkpoint of {min_size} entries or \
+                         more with the quorum ({}); waiting for: {}",
+                        witnessing.policy().describe_quorum(),
+                        waiting.join("; ")
+                    ),
+                )
+            });
+        }
+        actix_web::rt::time::sleep(QUORUM_POLL).await;
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -27,6 +27,12 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// One witness of the policy, by the policy's name for it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WitnessLabels {
+    pub witness: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
@@ -35,6 +41,14 @@ pub struct Metrics {
     /// Grouped writes waiting for the writer thread; near capacity, writes are being refused.
     pub write_queue_depth: Gauge,
     pub write_queue_capacity: Gauge,
+    /// The largest checkpoint size each witness cosigned (-1: none yet).
+    pub witness_cosigned_size: Family<WitnessLabels, Gauge>,
+    /// Log entries each witness's latest cosignature is behind the log.
+    pub witness_lag_entries: Family<WitnessLabels, Gauge>,
+    /// Seconds since the registry stored each witness's latest cosignature (-1: none yet).
+    pub witness_cosignature_age_seconds: Family<WitnessLabels, Gauge>,
+    /// Failed exchanges with each witness since its last success.
+    pub witness_failures: Family<WitnessLabels, Gauge>,
 }
 
 impl Metrics {
@@ -73,7 +87,35 @@ impl Metrics {
             "Writes that may wait before more are refused with 503",
             write_queue_capacity.clone(),
         );
+        let witness_cosigned_size = Family::<WitnessLabels, Gauge>::default();
+        registry.register(
+            "witness_cosigned_size",
+            "Largest checkpoint size each witness cosigned (-1: none yet)",
+            witness_cosigned_size.clone(),
+        );
+        let witness_lag_entries = Family::<WitnessLabels, Gauge>::default();
+        registry.register(
+            "witness_lag_entries",
+            "Log entries each witness's latest cosignature is behind the log",
+            witness_lag_entries.clone(),
+        );
+        let witness_cosignature_age_seconds = Family::<WitnessLabels, Gauge>::default();
+        registry.register(
+            "witness_cosignature_age_seconds",
+            "Seconds since each witness's latest cosignature was stored (-1: none yet)",
+            witness_cosignature_age_seconds.clone(),
+        );
+        let witness_failures = Family::<WitnessLabels, Gauge>::default();
+        registry.register(
+            "witness_failures",
+            "Failed exchanges with each witness since its last success",
+            witness_failures.clone(),
+        );
         Metrics {
+            witness_cosigned_size,
+            witness_lag_entries,
+            witness_cosignature_age_seconds,
+            witness_failures,
             registry: Mutex::new(registry),
             requests,
             latency,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub signer: Arc<NoteSigner>,
     /// Failed token authentications per client address (shared by every worker).
     pub auth_failures: Arc<AuthFailures>,
+    /// The witness client, when a witness policy is configured (docs/witnessing.md).
+    pub witnessing: Option<Arc<crate::log::witnesses::Witnessing>>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             routes: Arc::new(routes),
             signer: Arc::new(signer),
+            witnessing: None,
         }
     }
 

@@ -34,8 +34,11 @@ fn read_proven<T>(
 ) -> Result<Option<T>, DbError> {
     for _ in 0..ATTEMPTS {
         // The checkpoint first, then the MOU: every entry read with an index below the
-        // checkpoint's size proves into it, and a newer one sends us round again.
-        let checkpoint = db::checkpoints::current(db, signer)?;
+        // checkpoint's size proves into it, and a newer one sends us round again. The note
+        // carries the cosignatures witnesses returned for it so far.
+        let mut checkpoint = db::checkpoints::current(db, signer)?;
+        let cosignatures = db.read(|c| db::cosignatures::at_size(c, checkpoint.size))?;
+        checkpoint.note = db::cosignatures::cosigned_note(&checkpoint.note, &cosignatures);
         let read = db.read(
             |c| match db::bundle::read(c, id, &checkpoint, registry.clone())? {
                 Some(bundle) => then(c, bundle),
@@ -58,6 +61,19 @@ pub fn bundle(
 ) -> Result<Option<Bundle>, DbError> {
     let registry = registry_info(signer, origin);
     read_proven(db, signer, &registry, id, |_, bundle| Ok(Some(bundle)))
+}
+
+/// The MOU's evidence bundle proven into `checkpoint` (its note as it should go out, e.g.
+/// with a quorum's cosignatures), or `None` when an entry of the MOU is newer than it.
+pub fn bundle_at(
+    db: &Db,
+    signer: &NoteSigner,
+    origin: &str,
+    id: &MouId,
+    checkpoint: &db::checkpoints::CheckpointRow,
+) -> Result<Option<Bundle>, DbError> {
+    let registry = registry_info(signer, origin);
+    db.read(|c| db::bundle::read(c, id, checkpoint, registry))
 }
 
 /// The server's audit report of MOU `id` (docs/audit-rules.md, verifier S), or `None` when

@@ -23,6 +23,7 @@ pub mod briefing;
 pub mod bundle;
 pub mod checkpoints;
 pub mod cities;
+pub mod cosignatures;
 pub mod error;
 mod group;
 pub mod import;

@@ -279,3 +279,17 @@ diesel::table! {
 }
 
 diesel::joinable!(activity_evidence -> activities (activity_id));
+
+diesel::table! {
+    checkpoint_cosignatures (size, witness, key_id) {
+        size -> BigInt,
+        witness -> Text,
+        key_id -> BigInt,
+        line -> Text,
+        cosigned_at -> BigInt,
+        received_at -> BigInt,
+    }
+}
+
+diesel::joinable!(checkpoint_cosignatures -> checkpoints (size));
+diesel::allow_tables_to_appear_in_same_query!(checkpoints, checkpoint_cosignatures);

@@ -174,6 +174,8 @@ error_codes! {
     DuplicateEvidence = ("duplicate_evidence", 409),
     /// The activity already has the most evidence documents it may keep.
     TooMuchEvidence = ("too_much_evidence", 409),
+    /// A witnessed checkpoint was asked of a registry that has no witness policy.
+    NoWitnessPolicy = ("no_witness_policy", 409),
 
     // 422: well-formed input that breaks a rule.
     /// The JSON body does not have the operation's shape (wrong type, missing member).
@@ -396,6 +398,9 @@ error_codes! {
     WriterStopped = ("writer_stopped", 503),
     /// The log grew during every attempt to read an MOU bundle.
     LogBusy = ("log_busy", 503),
+    /// The witnesses' quorum has not cosigned a checkpoint of the current log in time (see
+    /// Retry-After).
+    WitnessQuorumUnavailable = ("witness_quorum_unavailable", 503),
 }
 
 impl ErrorCode {

@@ -4,3 +4,4 @@
 
 pub use amity_verify::{merkle, note};
 pub mod registry_key;
+pub mod witnesses;

@@ -440,6 +440,22 @@ pub(super) async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>)
         Ok(Err(e)) => return error_page(e.into()),
         Err(e) => return error_page(e.into()),
     };
+    let size = checkpoint.size;
+    let cosignatures = match state
+        .read(move |c| db::cosignatures::at_size(c, size))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => return error_page(e),
+    };
+    let note = db::cosignatures::cosigned_note(&checkpoint.note, &cosignatures);
+    let witnesses = state.witnessing.as_ref().map(|w| {
+        (
+            w.policy().describe_quorum(),
+            w.status(),
+            crate::domain::dates::now_micros(),
+        )
+    });
     let index = query.index;
     let entry = match index {
         Some(i) => match state.read(move |c| db::log::entry(c, i)).await {
@@ -452,8 +468,29 @@ pub(super) async fn log(state: web::Data<AppState>, query: web::Query<LogQuery>)
         "Log",
         html! {
             h1 { "Transparency log" }
-            p { "Latest signed checkpoint (C2SP signed note):" }
-            pre { (checkpoint.note) }
+            p { "Latest signed checkpoint (C2SP signed note), with the cosignatures witnesses returned so far:" }
+            pre { (note) }
+            h2 { "Witnesses" }
+            @if let Some((quorum, status, now)) = &witnesses {
+                p { "Quorum: " (quorum) "." }
+                table {
+                    thead { tr { th { "Witness" } th { "Key name" } th { "Last cosigned size" } th { "Behind the log" } th { "Cosigned" } th { "State" } } }
+                    tbody {
+                        @for w in status {
+                            tr {
+                                td { (w.name) }
+                                td { code { (w.key_name) } }
+                                td { (w.cosigned_size.map_or("none yet".to_string(), |n| n.to_string())) }
+                                td { (w.cosigned_size.map_or("-".to_string(), |n| format!("{} entries", (size.unsigned_abs()).saturating_sub(n)))) }
+                                td { (w.cosigned_received_at.map_or("-".to_string(), |t| format!("{} s ago", (now - t) / 1_000_000))) }
+                                td { (w.last_error.as_deref().map_or("ok".to_string(), |e| format!("failing ({} tries): {e}", w.consecutive_failures))) }
+                            }
+                        }
+                    }
+                }
+            } @else {
+                p { "This registry has no witness policy: no witness cosigns its checkpoints (docs/witnessing.md)." }
+            }
             form action="/log" method="get" {
                 label for="index" { "Entry " } input id="index" name="index" type="number" min="0";
                 " " button type="submit" { "Look up" }

@@ -140,6 +140,9 @@ pub struct AuditOptions {
     pub state: Option<PathBuf>,
     /// The registry key the auditor trusts (C2SP vkey).
     pub registry_key: Option<String>,
+    /// The witness policy whose quorum must have cosigned the checkpoint the audit relies on
+    /// (C2SP tlog-policy; docs/witnessing.md). `None`: no witness is required.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// Runs every check over `client` and returns the report; saves the new checkpoint only if
@@ -186,8 +189,21 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         },
     );
 
-    // 2. The checkpoint.
-    let note = client.get_text("/api/v1/log/checkpoint")?;
+    // 2. The checkpoint: with a policy that requires witnesses, one its quorum cosigned,
+    // which the registry serves when asked `witnessed=1` (waiting a little for it). When it
+    // cannot, the latest checkpoint is judged instead, so the report names who did not cosign.
+    let needs_witnesses = opts
+        .policy
+        .as_ref()
+        .is_some_and(crate::policy::Policy::requires_witnesses);
+    let (note, unwitnessed) = if needs_witnesses {
+        match client.get_text("/api/v1/log/checkpoint?witnessed=1") {
+            Ok(note) => (note, None),
+            Err(e) => (client.get_text("/api/v1/log/checkpoint")?, Some(e)),
+        }
+    } else {
+        (client.get_text("/api/v1/log/checkpoint")?, None)
+    };
     let checkpoint = match open_checkpoint(&note, verifier.name(), std::slice::from_ref(&verifier))
     {
         Ok((cp, _)) => {
@@ -204,6 +220,22 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         }
     };
     report.size = checkpoint.size;
+    match &opts.policy {
+        None => report.add(
+            "witness quorum",
+            true,
+            "no witness was required (no --policy given)",
+        ),
+        Some(policy) => {
+            let (ok, mut detail) = judge_witnesses(policy, &verifier, &note);
+            if let Some(e) = unwitnessed {
+                detail.push_str(&format!(
+                    "; the registry served no witnessed checkpoint: {e}"
+                ));
+            }
+            report.add("witness quorum", ok, detail);
+        }
+    }
 
     // 3. Consistency with the checkpoint kept from the last run.
     match &kept {
@@ -350,6 +382,29 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         )?;
     }
     Ok(report)
+}
+
+/// The policy's verdict on a checkpoint note already verified under `log`: the log must be
+/// one the policy accepts, and the cosignatures must meet its quorum with none forged.
+pub fn judge_witnesses(
+    policy: &crate::policy::Policy,
+    log: &NoteVerifier,
+    note: &str,
+) -> (bool, String) {
+    if !policy.accepts_log(log) {
+        return (
+            false,
+            format!(
+                "the policy does not list the registry key {} among its logs",
+                log.to_vkey()
+            ),
+        );
+    }
+    let Some(body) = note.rfind("\n\n").and_then(|i| note.get(..=i)) else {
+        return (false, "the checkpoint note has no body".to_string());
+    };
+    let verdict = policy.check_cosignatures(body, note);
+    (verdict.passed(), verdict.describe())
 }
 
 /// One signature to check in a batch: the signed data, the signature and the key the log

@@ -182,6 +182,9 @@ pub struct VerifyOptions {
     pub registry_key: Option<String>,
     /// SHA-256 of the auditor's copy of the document.
     pub document_sha256: Option<[u8; 32]>,
+    /// The witness policy whose quorum must have cosigned the bundle's checkpoint
+    /// (docs/witnessing.md). `None`: no witness is required, and the report says so.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +193,9 @@ pub struct BundleReport {
     pub verdict: Verdict,
     /// Caveats that do not fail a check but limit what a pass means.
     pub warnings: Vec<String>,
+    /// What the checks did not cover, said so a reader does not assume it (e.g. that no
+    /// witness was required).
+    pub notes: Vec<String>,
     pub checks: Vec<Check>,
 }
 
@@ -217,6 +223,7 @@ pub fn verify_file(
     path: &std::path::Path,
     document: Option<&std::path::Path>,
     registry_key: Option<String>,
+    policy: Option<crate::policy::Policy>,
 ) -> Result<BundleReport, FileError> {
     use std::io::Read;
     let cannot = |p: &std::path::Path| {
@@ -244,6 +251,7 @@ pub fn verify_file(
         &VerifyOptions {
             registry_key,
             document_sha256,
+            policy,
         },
     )?)
 }
@@ -254,6 +262,9 @@ impl BundleReport {
     pub fn render(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         for w in &self.warnings {
             writeln!(out, "WARNING: {w}")?;
+        }
+        for n in &self.notes {
+            writeln!(out, "NOTE: {n}")?;
         }
         for c in &self.checks {
             let mark = match c.result {
@@ -272,6 +283,7 @@ impl BundleReport {
 pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, BundleError> {
     let mut r = Checks::default();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     let origin = bundle.registry.origin.as_str();
 
     // The registry key: the one the auditor gave, else the bundle's own, which proves only
@@ -297,7 +309,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
                         false,
                         format!("the bundle's registry key is not a valid verifier key: {e}"),
                     );
-                    return Ok(finish(bundle, r, warnings));
+                    return Ok(finish(bundle, r, warnings, notes));
                 }
             }
         }
@@ -348,6 +360,19 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
                 unverified_checkpoint(&bundle.checkpoint)
             }
         };
+
+    // The witnesses: with a policy, its quorum must have cosigned this checkpoint.
+    match &opts.policy {
+        None => notes.push(
+            "no witness was required (no --policy given): the checkpoint shows what the \
+             registry signed, not that others saw the same history"
+                .to_string(),
+        ),
+        Some(policy) => {
+            let (ok, detail) = crate::audit::judge_witnesses(policy, &trusted, &bundle.checkpoint);
+            r.add("witness_quorum", "checkpoint", None, ok, detail);
+        }
+    }
 
     // Inclusion proofs: an entry counts as evidence only once proven.
     let mut proven: BTreeMap<i64, Logged> = BTreeMap::new();
@@ -406,14 +431,15 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
         &evidence,
         &VerifyEach,
     );
-    Ok(finish(bundle, r, warnings))
+    Ok(finish(bundle, r, warnings, notes))
 }
 
-fn finish(bundle: &Bundle, r: Checks, warnings: Vec<String>) -> BundleReport {
+fn finish(bundle: &Bundle, r: Checks, warnings: Vec<String>, notes: Vec<String>) -> BundleReport {
     BundleReport {
         mou: bundle.mou.id.clone(),
         verdict: r.verdict(),
         warnings,
+        notes,
         checks: r.checks,
     }
 }
@@ -502,6 +528,7 @@ mod tests {
         let opts = VerifyOptions {
             registry_key: Some("not a key".into()),
             document_sha256: None,
+            policy: None,
         };
         assert!(matches!(
             verify(&b, &opts),

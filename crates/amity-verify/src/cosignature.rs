@@ -187,6 +187,10 @@ impl CosignerKey {
         self.key_id
     }
 
+    pub fn public_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
     /// Whether `cosignature` is this cosigner's (by name and key id), and verifies over
     /// `body` with `verify_strict`.
     pub fn verify(&self, cosignature: &Cosignature, body: &str) -> Result<(), CosignatureError> {

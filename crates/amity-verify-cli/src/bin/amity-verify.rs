@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use amity_verify::audit::{self, AuditOptions};
+use amity_verify::policy::Policy;
 use amity_verify_cli::{HttpFetch, render_audit};
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,11 @@ enum Command {
         /// Seconds each request may take.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// A witness policy (C2SP tlog-policy file): the checkpoint relied on must carry
+        /// valid cosignatures from its quorum; the report names who cosigned. Without it no
+        /// witness is required, and the report says so.
+        #[arg(long, env = "AMITY_AUDIT_POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Check evidence bundles (GET /api/v1/mous/{id}/bundle): inclusion proofs into the signed
     /// checkpoint, the MOU, its versions and keys as logged, and every signature of the chain.
@@ -64,6 +70,11 @@ enum Command {
         /// warning that a pass then shows only consistency.
         #[arg(long = "registry-key", env = "AMITY_REGISTRY_KEY")]
         registry_key: Option<String>,
+        /// A witness policy (C2SP tlog-policy file): the checkpoint relied on must carry
+        /// valid cosignatures from its quorum; the report names who cosigned. Without it no
+        /// witness is required, and the report says so.
+        #[arg(long, env = "AMITY_AUDIT_POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Check one MOU signature: statement bytes, armored SSHSIG and the signer's key line.
     Signature {
@@ -87,11 +98,20 @@ fn main() -> ExitCode {
             registry_key,
             token,
             timeout,
+            policy,
         } => {
+            let policy = match policy.as_deref().map(Policy::read).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("amity-verify: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let client = HttpFetch::new(&server, token, Duration::from_secs(timeout.max(1)));
             let opts = AuditOptions {
                 state: state.clone(),
                 registry_key,
+                policy,
             };
             match audit::run(&client, &opts) {
                 Ok(report) => {
@@ -115,7 +135,15 @@ fn main() -> ExitCode {
             files,
             document,
             registry_key,
+            policy,
         } => {
+            let policy = match policy.as_deref().map(Policy::read).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("amity-verify: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let mut all_pass = true;
             for file in &files {
                 if files.len() > 1 {
@@ -125,6 +153,7 @@ fn main() -> ExitCode {
                     file,
                     document.as_deref(),
                     registry_key.clone(),
+                    policy.clone(),
                 ) {
                     Ok(report) => {
                         let _ = report.render(&mut std::io::stdout());
