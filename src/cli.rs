@@ -218,6 +218,12 @@ pub enum Command {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Run a C2SP tlog-witness that cosigns the registry's checkpoints (a partner city runs
+    /// it on its own host; see docs/witnessing.md).
+    Witness {
+        #[command(subcommand)]
+        command: crate::witness::cli::WitnessCommand,
+    },
     /// Registry administration on the host (never over HTTP).
     Admin {
         #[command(subcommand)]
@@ -463,6 +469,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     .into(),
             )),
         },
+        Command::Witness { command } => crate::witness::cli::run(command),
         Command::Admin {
             command,
             database_url,

@@ -50,3 +50,4 @@ mod sign_retry;
 mod signatures;
 mod signing;
 mod tlog;
+mod witness_server;
