@@ -228,6 +228,12 @@ pub enum Command {
         #[arg(long, env = "AMITY_AUDIT_POLICY")]
         policy: Option<PathBuf>,
     },
+    /// Run a C2SP tlog-witness that cosigns the registry's checkpoints (a partner city runs
+    /// it on its own host; see docs/witnessing.md).
+    Witness {
+        #[command(subcommand)]
+        command: crate::witness::cli::WitnessCommand,
+    },
     /// Registry administration on the host (never over HTTP).
     Admin {
         #[command(subcommand)]
@@ -479,6 +485,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     .into(),
             )),
         },
+        Command::Witness { command } => crate::witness::cli::run(command),
         Command::Admin {
             command,
             database_url,

@@ -16,3 +16,4 @@ pub mod log;
 pub mod server;
 pub mod signatory;
 pub mod web;
+pub mod witness;

@@ -50,4 +50,5 @@ mod sign_retry;
 mod signatures;
 mod signing;
 mod tlog;
+mod witness_server;
 mod witnessing;

@@ -1,0 +1,3 @@
+DROP TABLE witness_refusals;
+DROP TABLE witness_log_keys;
+DROP TABLE witness_logs;
