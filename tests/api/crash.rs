@@ -3,6 +3,11 @@
 //! that was answered 2xx must be in the log at the index it was given, every checkpoint handed
 //! out before must be consistent with the new one, and `amity audit` must pass.
 //!
+//! Two partner-city witnesses (`amity witness serve`, release binary) cosign throughout, and
+//! one of them is killed with SIGKILL in some rounds too: after the last round the quorum must
+//! cosign the final log, and no witness may ever have cosigned two roots for one size in any
+//! checkpoint the registry handed out.
+//!
 //! Long, so `#[ignore]`d for a plain `cargo test`; CI runs it against the release binary:
 //! `AMITY_BIN=target/release/amity cargo test --release --test api crash -- --ignored`.
 //! AMITY_CRASH_ROUNDS (kills per backend, default 20) and AMITY_CRASH_SEED (to replay a run)
@@ -20,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::log_checks::{self, Seen};
-use crate::process::{ServeProcess, audit, host_admin_token};
+use crate::process::{ServeProcess, WitnessProcess, audit, host_admin_token};
 use crate::signing::{Signatory, enroll, registration_body};
 use crate::support::{Backend, Http, Remote, TestDb, status_body};
 
@@ -116,7 +121,33 @@ fn run(backend: Backend) {
     let admin = host_admin_token(&bin, &db.url);
     let record = Arc::new(Record::default());
 
-    let srv = ServeProcess::start(&bin, &db.url, &keys, &log);
+    // The registry key first, so the witnesses can be told it before the registry starts.
+    let registry_vkey = amity::log::registry_key::create(&keys, "amity.localhost")
+        .expect("registry key")
+        .verifier()
+        .to_vkey();
+    let mut witnesses: Vec<CrashWitness> = ["witness.berlin.example/w1", "witness.lyon.example/w1"]
+        .iter()
+        .map(|name| CrashWitness::start(&bin, db.dir.path(), name, &registry_vkey))
+        .collect();
+    let policy = db.dir.path().join("witnesses.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "witness berlin {} {}\nwitness lyon {} {}\ngroup partners all berlin lyon\nquorum partners\n",
+            witnesses[0].key.to_vkey(),
+            witnesses[0].process.url,
+            witnesses[1].key.to_vkey(),
+            witnesses[1].process.url,
+        ),
+    )
+    .expect("policy");
+    let serve_env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("AMITY_WITNESS_POLICY", policy.as_os_str()),
+        ("AMITY_WITNESS_INTERVAL_MS", std::ffi::OsStr::new("50")),
+        ("AMITY_WITNESS_WAIT_MS", std::ffi::OsStr::new("30000")),
+    ];
+    let srv = ServeProcess::start_with_env(&bin, &db.url, &keys, &log, &serve_env);
     let client = srv.client();
     let vkey = log_checks::verifier(&client).to_vkey();
     let homes: Vec<Arc<Home>> = (0..WRITERS)
@@ -164,17 +195,44 @@ fn run(backend: Backend) {
         // The kill lands anywhere from early in the round's first writes to deep into it.
         let wait = Duration::from_millis(rng.gen_range(50..1200));
         thread::sleep(wait);
+        // Every other round on average, a witness dies too, mid-exchange as likely as not.
+        let witness_killed = rng.gen_bool(0.5).then(|| rng.gen_range(0..witnesses.len()));
+        if let Some(w) = witness_killed {
+            witnesses[w].kill9_and_restart(&bin);
+        }
         running.kill9();
         stop.store(true, Ordering::SeqCst);
         for t in threads {
             t.join().expect("a client thread panicked");
         }
 
-        let restarted = ServeProcess::start(&bin, &db.url, &keys, &log);
+        let restarted = ServeProcess::start_with_env(&bin, &db.url, &keys, &log, &serve_env);
         last = verify_after_restart(&bin, &restarted.client(), &vkey, &record, &last, &state)
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): {e}"));
         srv = Some(restarted);
     }
+
+    // The quorum cosigns the final log, and no witness cosigned two roots for one size.
+    let last_client = srv.as_ref().expect("a running server").client();
+    let final_size = last_client.get("/healthz").json()["log_size"]
+        .as_i64()
+        .expect("log size");
+    let r = last_client.get("/api/v1/log/checkpoint?witnessed=1");
+    assert_eq!(r.status, 200, "no quorum on the final log: {}", r.text());
+    let final_note = r.text();
+    let witnessed_size: i64 = final_note
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .expect("size line");
+    assert!(witnessed_size >= final_size, "{final_note}");
+    record
+        .checkpoints
+        .lock()
+        .expect("checkpoints")
+        .push(final_note);
+    let cosignatures =
+        one_root_per_size(&record.checkpoints.lock().expect("checkpoints"), &witnesses);
 
     let failures = record.failures.lock().expect("failures").clone();
     assert!(
@@ -188,7 +246,8 @@ fn run(backend: Backend) {
     println!(
         "CRASH RESULT backend={backend:?} seed={seed} kills={rounds} writes_acknowledged={acks} \
          writes_lost=0 writes_in_flight_at_kill={unanswered} checkpoints_checked={checkpoints} \
-         log_size={} seconds={:.1}",
+         witness_cosignatures_checked={cosignatures} witness_kills={} log_size={} seconds={:.1}",
+        witnesses.iter().map(|w| w.kills).sum::<usize>(),
         last.size,
         started.elapsed().as_secs_f64()
     );
@@ -198,6 +257,82 @@ fn run(backend: Backend) {
         acks >= rounds * 3,
         "only {acks} writes were acknowledged in {rounds} rounds"
     );
+}
+
+/// A witness process of the harness, with its key and state directory.
+struct CrashWitness {
+    key: amity_verify::cosignature::CosignerKey,
+    dir: PathBuf,
+    log: PathBuf,
+    process: WitnessProcess,
+    kills: usize,
+}
+
+impl CrashWitness {
+    fn start(bin: &Path, under: &Path, name: &str, registry_vkey: &str) -> CrashWitness {
+        let dir = under.join(name.replace(['/', '.'], "-"));
+        let key = amity::witness::keygen(&dir, name).expect("witness key");
+        amity::witness::add_log(&dir, "amity.localhost", registry_vkey).expect("witness log");
+        let log = dir.join("witness.log");
+        let process = WitnessProcess::start(bin, &dir, 0, &log);
+        CrashWitness {
+            key,
+            dir,
+            log,
+            process,
+            kills: 0,
+        }
+    }
+
+    /// SIGKILL, then the same witness again on the same port and state.
+    fn kill9_and_restart(&mut self, bin: &Path) {
+        let port = self.process.port();
+        let url = self.process.url.clone();
+        // The new process takes the old one's place only once the old one is dead.
+        let dead = std::mem::replace(&mut self.process, WitnessProcess::dead(url));
+        dead.kill9();
+        self.process = WitnessProcess::start(bin, &self.dir, port, &self.log);
+        self.kills += 1;
+    }
+}
+
+/// Checks every cosignature in `notes` against the witnesses' keys: each must verify, and no
+/// witness may have cosigned two roots for one size. Returns how many were checked.
+fn one_root_per_size(notes: &[String], witnesses: &[CrashWitness]) -> usize {
+    use amity_verify::cosignature::Cosignature;
+    let mut roots: std::collections::HashMap<(String, String), String> =
+        std::collections::HashMap::new();
+    let mut checked = 0;
+    for note in notes {
+        let body_end = note.rfind("\n\n").expect("a note") + 1;
+        let body = &note[..body_end];
+        let mut lines = body.lines();
+        let (_, size, root) = (
+            lines.next(),
+            lines.next().unwrap_or_default(),
+            lines.next().unwrap_or_default(),
+        );
+        for line in note[body_end + 1..].lines() {
+            let Ok(c) = Cosignature::parse_line(line) else {
+                continue;
+            };
+            let Some(w) = witnesses.iter().find(|w| w.key.name() == c.name) else {
+                continue;
+            };
+            assert!(
+                w.key.verify(&c, body).is_ok(),
+                "a cosignature that does not verify: {note}"
+            );
+            checked += 1;
+            let previous = roots.insert((c.name.clone(), size.to_string()), root.to_string());
+            assert!(
+                previous.is_none_or(|p| p == root),
+                "{} cosigned two roots for size {size}",
+                c.name
+            );
+        }
+    }
+    checked
 }
 
 /// The checks after a restart; returns the new checkpoint. An `Err` says what was lost.
