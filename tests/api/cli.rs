@@ -394,6 +394,99 @@ mod readme_walkthroughs {
     }
 }
 
+/// The README's witness walkthrough ("Partner cities witness the log" and "Checked with the
+/// policy"), run as written in one bash shell in a stand-in checkout. Between the two blocks
+/// the shell does what the README tells the reader to do by hand: start the registry with the
+/// policy (on a free port, given as `AMITY`). The witnesses listen on the README's fixed ports,
+/// so the two backends take turns.
+fn readme_witnesses(backend: Backend) {
+    static FIXED_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = FIXED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let db = TestDb::create(backend);
+    let checkout = db.dir.path();
+    amity::log::registry_key::create(&checkout.join("keys"), "amity.localhost").unwrap();
+    let release = checkout.join("target/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let restart = format!(
+        "AMITY_WITNESS_POLICY=witnesses.policy AMITY_BIND=127.0.0.1:{port} \"$AMITY_BIN\" serve \
+         > serve.out 2>&1 &\n\
+         for _ in $(seq 1 100); do curl -sf $AMITY/healthz > /dev/null && break; sleep 0.1; done\n\
+         ADMIN=$(amity admin create-token --role admin)\n\
+         curl -sf -X POST $AMITY/api/v1/admin/cities -H \"Authorization: Bearer $ADMIN\" \
+         -H 'Content-Type: application/json' \
+         -d '{{\"code\": \"de-ber\", \"name\": \"Berlin\", \"country\": \"DE\", \"lat\": 52.52, \"lon\": 13.40}}' \
+         > /dev/null\n"
+    );
+    let script = format!(
+        "set -euo pipefail\ntrap 'kill $(jobs -p) 2> /dev/null || true' EXIT\n{}{restart}{}",
+        readme_block(&readme, "## Partner cities witness the log"),
+        readme_block(&readme, "### Checked with the policy"),
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(checkout)
+        .env("AMITY", format!("http://127.0.0.1:{port}"))
+        .env_remove("AMITY_BIN")
+        .env("DATABASE_URL", &db.url)
+        .env_remove("AMITY_KEYS_DIR")
+        .env_remove("AMITY_WITNESS_POLICY")
+        .env_remove("AMITY_TOKEN")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let serve_log = std::fs::read_to_string(checkout.join("serve.out")).unwrap_or_default();
+    assert!(out.status.success(), "{stdout}\n{stderr}\n{serve_log}");
+    // The witnessed checkpoint: the registry's line and one cosignature line per city.
+    let signature_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with('\u{2014}'))
+        .collect();
+    assert_eq!(signature_lines.len(), 3, "{stdout}");
+    assert!(
+        signature_lines[1..]
+            .iter()
+            .any(|l| l.contains("witness.berlin.example/w1"))
+    );
+    assert!(
+        signature_lines[1..]
+            .iter()
+            .any(|l| l.contains("witness.lyon.example/w1"))
+    );
+    assert!(
+        stdout.contains(
+            "PASS  witness quorum: quorum met (group partners: 2 of berlin, lyon); cosigned by \
+             berlin, lyon; missing none"
+        ),
+        "{stdout}"
+    );
+}
+
+mod readme_witnesses {
+    use super::*;
+
+    #[test]
+    fn sqlite() {
+        readme_witnesses(Backend::Sqlite);
+    }
+
+    crate::postgres_test! {
+        fn postgres() {
+            readme_witnesses(Backend::Postgres);
+        }
+    }
+}
+
 #[test]
 fn keygen_registry_writes_a_private_key_once() {
     let dir = tempfile::tempdir().unwrap();

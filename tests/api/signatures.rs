@@ -394,28 +394,34 @@ both_backends!(signature_table_rebuild_keeps_chain_and_guards, |srv| {
 
     let db = amity::db::Db::open(&srv.db.url, 1).expect("open the test database");
     let mut conn = db.conn().expect("a connection");
-    let (reverted, reapplied) = match &mut *conn {
-        DbConn::Sqlite(c) => (
-            c.revert_last_migration(migrations::SQLITE)
-                .map(|v| v.to_string()),
-            c.run_pending_migrations(migrations::SQLITE)
-                .map(|v| v.len()),
-        ),
-        DbConn::Pg(c) => (
-            c.revert_last_migration(migrations::POSTGRES)
-                .map(|v| v.to_string()),
-            c.run_pending_migrations(migrations::POSTGRES)
-                .map(|v| v.len()),
-        ),
+    // Undo every migration down to and including the rebuild, then run them all again.
+    const REBUILD: &str = "20261129120000";
+    let mut reverted = Vec::new();
+    while !reverted
+        .last()
+        .is_some_and(|v: &String| v.starts_with(REBUILD))
+    {
+        let last = match &mut *conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(migrations::SQLITE),
+            DbConn::Pg(c) => c.revert_last_migration(migrations::POSTGRES),
+        }
+        .map(|v| v.to_string().replace('-', ""))
+        .expect("revert a migration");
+        assert!(
+            last.as_str() >= REBUILD,
+            "reverted {last} without meeting the rebuild ({REBUILD}): {reverted:?}"
+        );
+        reverted.push(last);
+    }
+    let reapplied = match &mut *conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(migrations::SQLITE)
+            .map(|v| v.len()),
+        DbConn::Pg(c) => c
+            .run_pending_migrations(migrations::POSTGRES)
+            .map(|v| v.len()),
     };
-    assert!(
-        reverted
-            .as_deref()
-            .is_ok_and(|v| v.replace('-', "").starts_with("20261129120000")),
-        "this test undoes the last migration, which it expects to be the rebuild \
-         (2026-11-29-120000); a later migration needs the test to undo down to it: {reverted:?}"
-    );
-    assert_eq!(reapplied.ok(), Some(1));
+    assert_eq!(reapplied.ok(), Some(reverted.len()), "{reverted:?}");
     drop(conn);
     drop(db);
 
