@@ -2,17 +2,22 @@
 //! witness of the policy (`AMITY_WITNESS_POLICY`, C2SP tlog-policy) to cosign it with C2SP
 //! tlog-witness `add-checkpoint`, and store the cosignatures that verify.
 //!
+//! One checkpointer thread signs a checkpoint every interval if the log grew (or at once when
+//! kicked by a reader waiting for a quorum) and publishes it to the witness threads. Every
+//! witness is asked to cosign that same checkpoint: a quorum is counted on one checkpoint, and
+//! witnesses that each cosigned a different size under a steady write load would never meet.
+//!
 //! One thread per witness, so a slow or dead witness delays nobody: not the other witnesses,
-//! and not the registry's writes, which never wait for a witness. Each thread wakes every
-//! interval (or when kicked by a reader waiting for a quorum), signs a checkpoint if the log
-//! grew, and sends it with a consistency proof from the size that witness cosigned last. It
-//! learns that size from its own stored cosignatures, and from the witness's 409 answer on
-//! first contact or when the two disagree (the witness restored, or another registry server on
-//! the same database got there first). Failures back off exponentially up to a minute.
+//! and not the registry's writes, which never wait for a witness. Each sends the published
+//! checkpoint with a consistency proof from the size that witness cosigned last. It learns
+//! that size from its own stored cosignatures, and from the witness's 409 answer on first
+//! contact or when the two disagree (the witness restored, or another registry server on the
+//! same database got there first). Failures back off exponentially up to a minute; a witness
+//! that was behind catches up with the newest published checkpoint, skipping the ones between.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amity_verify::cosignature::{Cosignature, CosignerKey};
 use amity_verify::policy::{Policy, PolicyWitness};
@@ -26,6 +31,10 @@ use crate::log::note::NoteSigner;
 
 /// The longest pause between tries at a failing witness.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How soon after a failed try a kick (a reader waiting for a quorum) may have a witness
+/// tried again, however long its backoff: retries come soon, but never as a flood.
+const KICKED_RETRY_SPACING: Duration = Duration::from_secs(1);
 
 /// Exchanges per checkpoint: a 409 costs one more (learning the witness's size), so three
 /// cover a resynchronisation and a retry.
@@ -98,10 +107,30 @@ pub struct WitnessStatus {
 
 struct Shared {
     stop: AtomicBool,
-    /// Bumped to wake the threads before their interval is over.
-    kicks: Mutex<u64>,
-    wake: Condvar,
+    round: Mutex<Round>,
+    /// Wakes the checkpointer: a kick, or the stop.
+    kicked: Condvar,
+    /// Wakes the witness threads: a new checkpoint, a kick, or the stop.
+    published: Condvar,
     status: Mutex<Vec<WitnessStatus>>,
+}
+
+/// When a witness thread may next talk to its witness.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// The end of the backoff after a failure (or now, after a success).
+    not_before: Instant,
+    /// The earliest a kick may cut the backoff short: an interval (at most
+    /// [`KICKED_RETRY_SPACING`]) after the last try.
+    kicked_not_before: Instant,
+}
+
+/// What the checkpointer and the witness threads share.
+struct Round {
+    /// Bumped by each kick (a reader waiting for a quorum).
+    kicks: u64,
+    /// The checkpoint every witness is asked to cosign, the newest the checkpointer signed.
+    target: Option<CheckpointRow>,
 }
 
 impl Shared {
@@ -112,17 +141,114 @@ impl Shared {
         }
     }
 
-    /// Waits until kicked, stopped or `timeout` passed; returns false once stopped.
-    fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
-        let kicks = self.kicks.lock().unwrap_or_else(|p| p.into_inner());
-        let (kicks, _) = self
-            .wake
-            .wait_timeout_while(kicks, timeout, |k| {
-                *k == *seen && !self.stop.load(Ordering::Acquire)
-            })
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Round> {
+        self.round.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The checkpointer's pause: until kicked, stopped or `timeout` passed; false once stopped.
+    fn wait_for_kick(&self, seen: &mut u64, timeout: Duration) -> bool {
+        let round = self.lock();
+        let (round, _) = self
+            .kicked
+            .wait_timeout_while(round, timeout, |r| r.kicks == *seen && !self.stopped())
             .unwrap_or_else(|p| p.into_inner());
-        *seen = *kicks;
-        !self.stop.load(Ordering::Acquire)
+        *seen = round.kicks;
+        !self.stopped()
+    }
+
+    /// Makes `checkpoint` the one to cosign, if it is newer than the current one.
+    fn publish(&self, checkpoint: CheckpointRow) {
+        let mut round = self.lock();
+        if round
+            .target
+            .as_ref()
+            .is_none_or(|t| t.size < checkpoint.size)
+        {
+            round.target = Some(checkpoint);
+            self.published.notify_all();
+        }
+    }
+
+    fn kick(&self) {
+        let mut round = self.lock();
+        round.kicks = round.kicks.wrapping_add(1);
+        self.kicked.notify_all();
+        self.published.notify_all();
+    }
+
+    /// A witness thread's pause. Returns the published checkpoint once it differs from the
+    /// size the witness is known to hold and the thread's backoff is over; a kick (a reader
+    /// waiting for a quorum) shortens a backoff to `pace.kicked_not_before`, so a failing
+    /// witness is retried soon but a flood of readers cannot make the registry flood it.
+    /// `None` once stopped.
+    fn next_target(
+        &self,
+        known: Option<u64>,
+        pace: Pace,
+        kicks_seen: &mut u64,
+    ) -> Option<CheckpointRow> {
+        let mut round = self.lock();
+        let mut kicked = false;
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            if round.kicks != *kicks_seen {
+                kicked = true;
+                *kicks_seen = round.kicks;
+            }
+            let pending = round
+                .target
+                .as_ref()
+                .filter(|t| u64::try_from(t.size).ok() != known);
+            // Without a pending checkpoint only a publication, a kick or the stop wakes the
+            // thread; the timeout merely bounds the wait.
+            let wait = match pending {
+                Some(t) => {
+                    let until = match kicked {
+                        true => pace.not_before.min(pace.kicked_not_before),
+                        false => pace.not_before,
+                    };
+                    match until.checked_duration_since(Instant::now()) {
+                        Some(left) => left,
+                        None => return Some(t.clone()),
+                    }
+                }
+                None => MAX_BACKOFF,
+            };
+            round = self
+                .published
+                .wait_timeout(round, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn stop_all(&self) {
+        // Under the lock, so no thread misses the stop between its check and its wait.
+        let _round = self.lock();
+        self.stop.store(true, Ordering::Release);
+        self.kicked.notify_all();
+        self.published.notify_all();
+    }
+}
+
+/// Signs a checkpoint every interval if the log grew, or at once when kicked, and publishes it
+/// to the witness threads.
+fn run_checkpointer(db: Db, signer: Arc<NoteSigner>, shared: Arc<Shared>, interval: Duration) {
+    let mut seen = 0;
+    loop {
+        match checkpoints::current(&db, &signer) {
+            Ok(checkpoint) => shared.publish(checkpoint),
+            Err(e) => tracing::warn!(error = %e, "cannot sign a checkpoint for the witnesses"),
+        }
+        if !shared.wait_for_kick(&mut seen, interval) {
+            return;
+        }
     }
 }
 
@@ -154,10 +280,23 @@ impl Witnessing {
             .collect();
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
-            kicks: Mutex::new(0),
-            wake: Condvar::new(),
+            round: Mutex::new(Round {
+                kicks: 0,
+                target: None,
+            }),
+            kicked: Condvar::new(),
+            published: Condvar::new(),
             status: Mutex::new(status),
         });
+        {
+            let (db, signer, shared) = (db.clone(), signer.clone(), shared.clone());
+            let spawned = std::thread::Builder::new()
+                .name("witness-checkpointer".into())
+                .spawn(move || run_checkpointer(db, signer, shared, timing.interval));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start the witness checkpointer thread");
+            }
+        }
         for (index, witness) in policy.witnesses().iter().enumerate() {
             let Some(url) = witness.url.clone() else {
                 continue;
@@ -167,7 +306,6 @@ impl Witnessing {
                 witness: witness.clone(),
                 endpoint: format!("{}/add-checkpoint", url.trim_end_matches('/')),
                 db: db.clone(),
-                signer: signer.clone(),
                 shared: shared.clone(),
                 timing,
                 agent: ureq::Agent::config_builder()
@@ -192,11 +330,10 @@ impl Witnessing {
         &self.policy
     }
 
-    /// Wakes every witness thread now (a reader is waiting for a quorum).
+    /// Has a checkpoint of the current log signed and sent to the witnesses now (a reader is
+    /// waiting for a quorum).
     pub fn kick(&self) {
-        let mut kicks = self.shared.kicks.lock().unwrap_or_else(|p| p.into_inner());
-        *kicks = kicks.wrapping_add(1);
-        self.shared.wake.notify_all();
+        self.shared.kick();
     }
 
     /// A snapshot of every witness's state.
@@ -255,8 +392,7 @@ impl Witnessing {
 
 impl Drop for Witnessing {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.kick();
+        self.shared.stop_all();
     }
 }
 
@@ -266,7 +402,6 @@ struct Worker {
     witness: PolicyWitness,
     endpoint: String,
     db: Db,
-    signer: Arc<NoteSigner>,
     shared: Arc<Shared>,
     timing: Timing,
     agent: ureq::Agent,
@@ -279,8 +414,6 @@ struct Failure(String);
 
 impl Worker {
     fn run(mut self) {
-        let mut seen = 0;
-        let mut pause = self.timing.interval;
         match self.db.read(|c| {
             cosignatures::latest_by(c, self.witness.key.name(), self.witness.key.key_id())
         }) {
@@ -296,14 +429,20 @@ impl Worker {
                 tracing::warn!(witness = %self.witness.name, error = %e, "cannot read stored cosignatures")
             }
         }
-        while self.shared.wait(&mut seen, pause) {
-            pause = match self.round() {
+        let mut pace = Pace {
+            not_before: Instant::now(),
+            kicked_not_before: Instant::now(),
+        };
+        let mut kicks_seen = 0;
+        while let Some(checkpoint) = self.shared.next_target(self.known, pace, &mut kicks_seen) {
+            let tried = Instant::now();
+            let not_before = match self.round(&checkpoint) {
                 Ok(()) => {
                     self.shared.update(self.index, |s| {
                         s.consecutive_failures = 0;
                         s.last_error = None;
                     });
-                    self.timing.interval
+                    Instant::now()
                 }
                 Err(Failure(why)) => {
                     let mut failures = 0;
@@ -314,16 +453,18 @@ impl Worker {
                     });
                     tracing::warn!(witness = %self.witness.name, failures, error = %why, "witness did not cosign");
                     let factor = 1u32 << failures.min(8);
-                    (self.timing.interval * factor).min(MAX_BACKOFF)
+                    Instant::now() + (self.timing.interval * factor).min(MAX_BACKOFF)
                 }
+            };
+            pace = Pace {
+                not_before,
+                kicked_not_before: tried + self.timing.interval.min(KICKED_RETRY_SPACING),
             };
         }
     }
 
-    /// Signs a checkpoint if the log grew, and has the witness cosign it unless it did.
-    fn round(&mut self) -> Result<(), Failure> {
-        let checkpoint = checkpoints::current(&self.db, &self.signer)
-            .map_err(|e| Failure(format!("cannot sign a checkpoint: {e}")))?;
+    /// Has the witness cosign `checkpoint` unless it did.
+    fn round(&mut self, checkpoint: &CheckpointRow) -> Result<(), Failure> {
         let size = u64::try_from(checkpoint.size)
             .map_err(|_| Failure("negative checkpoint size".into()))?;
         if self.known == Some(size) {
@@ -339,7 +480,7 @@ impl Worker {
                     "the witness cosigned size {old}, more than this server's checkpoint of {size}"
                 )));
             }
-            match self.exchange(&checkpoint, old, size)? {
+            match self.exchange(checkpoint, old, size)? {
                 Answer::Cosigned => {
                     self.known = Some(size);
                     return Ok(());

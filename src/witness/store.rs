@@ -99,6 +99,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     }
 }
 
+/// A `witness_logs` row: origin, cosigned size and root (both or neither), last change.
+type LogRow = (String, Option<i64>, Option<Vec<u8>>, i64);
+
 /// What the witness stores about one log, for the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogStatus {
@@ -207,7 +210,7 @@ impl Store {
         let mut conn = self.pool.get()?;
         // One read transaction, so the keys and the sizes are of one moment.
         conn.transaction(|conn| {
-            let rows: Vec<(String, Option<i64>, Option<Vec<u8>>, i64)> = witness_logs::table
+            let rows: Vec<LogRow> = witness_logs::table
                 .select((
                     witness_logs::origin,
                     witness_logs::size,

@@ -272,6 +272,134 @@ fn two_witnesses_cosign_under_load(backend: Backend) {
     assert!(page.contains("witness.lyon.example/w1"), "{page}");
 }
 
+/// Under a steady load of concurrent writers, with no reader asking for `witnessed=1` (so
+/// nothing kicks the witness threads) and one witness slower than the other, both are asked
+/// to cosign the same checkpoints: nearly every checkpoint the slow witness cosigned is one the
+/// fast witness cosigned too, so the quorum is met again and again during the load. Had each
+/// witness thread a checkpoint of its own signed, the two would meet on a size by chance only.
+fn witnesses_meet_on_one_checkpoint_under_concurrent_load(backend: Backend) {
+    // Lyon answers 40 ms later than Berlin, as a witness abroad would.
+    let (srv, berlin, lyon, _policy, _vkey) = start_with(backend, |s| {
+        let path = s.witness_policy.clone().unwrap();
+        let policy = std::fs::read_to_string(&path).unwrap();
+        let far = policy
+            .lines()
+            .map(|line| match line.strip_prefix("witness lyon ") {
+                Some(rest) => {
+                    let (vkey, url) = rest.split_once(' ').unwrap();
+                    let upstream = url.trim_start_matches("http://").to_string();
+                    let proxy = slow_proxy(upstream, Duration::from_millis(40));
+                    format!("witness lyon {vkey} {proxy}\n")
+                }
+                None => format!("{line}\n"),
+            })
+            .collect::<String>();
+        std::fs::write(&path, far).unwrap();
+    });
+    let w = World::build(&srv);
+    let size_before = srv.log_size();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (base, admin, stop) = (srv.base.clone(), w.admin.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let remote = crate::support::Remote::new(&base);
+                let mut written = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && written < 5_000 {
+                    let r = remote.try_post(
+                        "/api/v1/admin/cities",
+                        Some(&admin),
+                        &json!({"code": format!("it-c{t}{written:04}"), "name": "Load", "country": "IT", "lat": 1.0, "lon": 2.0}),
+                    );
+                    assert_eq!(r.map(|r| r.status).ok(), Some(201));
+                    written += 1;
+                }
+                written
+            })
+        })
+        .collect();
+
+    // Sizes each witness cosigned since the load began, until Lyon has cosigned ten.
+    let db = amity::db::Db::open(&srv.db.url, 1).expect("open the test database");
+    let cosigned_by = |rows: &[amity::db::cosignatures::CosignatureRow], name: &str| {
+        rows.iter()
+            .filter(|r| r.witness == name)
+            .map(|r| r.size)
+            .collect::<std::collections::BTreeSet<i64>>()
+    };
+    let started = Instant::now();
+    let (mut by_berlin, mut by_lyon) = Default::default();
+    while started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+        let rows = db
+            .read(|c| amity::db::cosignatures::from_size(c, size_before + 1))
+            .unwrap();
+        (by_berlin, by_lyon) = (
+            cosigned_by(&rows, &berlin.name),
+            cosigned_by(&rows, &lyon.name),
+        );
+        if by_lyon.len() >= 10 {
+            break;
+        }
+    }
+    let load_running = writers.iter().all(|t| !t.is_finished());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written: u32 = writers.into_iter().map(|t| t.join().unwrap()).sum();
+    let met: Vec<&i64> = by_lyon.intersection(&by_berlin).collect();
+    assert!(
+        load_running && by_lyon.len() >= 10,
+        "Lyon cosigned {} checkpoints in {:?} and {written} writes",
+        by_lyon.len(),
+        started.elapsed()
+    );
+    // Berlin may miss a checkpoint now and then (a slow machine); by chance alone the two
+    // meet on a small share.
+    assert!(
+        met.len() * 10 >= by_lyon.len() * 8,
+        "of the {} sizes Lyon cosigned during the load, Berlin cosigned only {met:?}: {by_lyon:?} \
+         against {by_berlin:?}",
+        by_lyon.len()
+    );
+}
+
+/// A TCP proxy in front of `upstream` that holds every chunk a client sends for `delay`
+/// before passing it on (so each request, also on a kept-alive connection): a witness far
+/// away. Returns the proxy's base URL.
+fn slow_proxy(upstream: String, delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let upstream = upstream.clone();
+            std::thread::spawn(move || {
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let (Ok(mut client_r), Ok(mut server_w)) = (client.try_clone(), server.try_clone())
+                else {
+                    return;
+                };
+                let forward = std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = client_r.read(&mut buf) {
+                        std::thread::sleep(delay);
+                        if server_w.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_w.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut server_r, mut client_w) = (server, client);
+                let _ = std::io::copy(&mut server_r, &mut client_w);
+                let _ = client_w.shutdown(std::net::Shutdown::Write);
+                let _ = forward.join();
+            });
+        }
+    });
+    url
+}
+
 /// A stopped witness: writes go on, `witnessed=1` answers 503 naming it, the audit with the
 /// policy fails naming it; restarted, it cosigns again.
 fn a_stopped_witness_blocks_the_quorum_not_writes(backend: Backend) {
@@ -684,6 +812,7 @@ macro_rules! on_both {
 
 on_both!(
     two_witnesses_cosign_under_load,
+    witnesses_meet_on_one_checkpoint_under_concurrent_load,
     a_stopped_witness_blocks_the_quorum_not_writes,
     a_witness_ahead_of_the_registry_resynchronises_through_409,
     a_witness_killed_with_sigkill_keeps_cosigning,
