@@ -103,7 +103,8 @@ pub struct Settings {
     /// and the quorum a checkpoint needs (docs/witnessing.md). Without it, no witness is asked.
     #[arg(long = "witness-policy", env = "AMITY_WITNESS_POLICY")]
     pub witness_policy: Option<PathBuf>,
-    /// Milliseconds between a witness thread's looks for a new checkpoint to have cosigned.
+    /// Milliseconds between checkpoints signed for the witnesses while the log grows (a
+    /// reader waiting with `witnessed=1` has one signed at once).
     #[arg(
         long = "witness-interval-ms",
         env = "AMITY_WITNESS_INTERVAL_MS",

@@ -83,7 +83,7 @@ pub fn load_policy(path: &std::path::Path, signer: &NoteSigner) -> Result<Policy
 /// Timing of the client.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
-    /// How often each witness thread looks for a new checkpoint.
+    /// How often a checkpoint of a grown log is signed and sent to the witnesses.
     pub interval: Duration,
     /// The limit on one exchange with a witness.
     pub timeout: Duration,
@@ -259,7 +259,7 @@ pub struct Witnessing {
 }
 
 impl Witnessing {
-    /// Starts one thread per witness of `policy`.
+    /// Starts the checkpointer and one thread per witness of `policy`.
     pub fn start(db: Db, signer: Arc<NoteSigner>, policy: Policy, timing: Timing) -> Witnessing {
         let policy = Arc::new(policy);
         let status = policy
