@@ -14,7 +14,8 @@
 #
 #   bench/witness.sh
 #
-# Knobs (environment): DURATION (default 10s per run), CONC (default 64), ROUNDS (default 2),
+# Knobs (environment): DURATION (default 10s per run), CONC (default 64), ROUNDS (default 3),
+# MOUS (default 2500: 125,000 prepared signatures, more than a run submits),
 # AMITY_WITNESS_INTERVAL_MS (passed to the server), OUT (working directory, default
 # target/bench-witness, removed at the end unless KEEP=1).
 set -euo pipefail
@@ -22,8 +23,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DURATION=${DURATION:-10s}
+MOUS=${MOUS:-2500}
 CONC=${CONC:-64}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-$ROOT/target/bench-witness}
 PORT=${PORT:-$((20000 + RANDOM % 20000))}
 W1_PORT=$((PORT + 1))
@@ -91,7 +93,7 @@ POLICY
   local admin
   admin=$("$AMITY_BIN" admin create-token --role admin --database-url "$url" 2>/dev/null)
   local api=http://127.0.0.1:$PORT
-  "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups 1 --mous "${MOUS:-1000}" --signers "${SIGNERS:-25}" >/dev/null 2>&1
+  "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups 1 --mous "$MOUS" --signers "${SIGNERS:-25}" >/dev/null 2>&1
   # Let the witnesses catch up with the fixture, so the load starts from a cosigned log.
   if [ "$mode" = on ]; then curl -sf -o /dev/null --max-time 30 "$api/api/v1/log/checkpoint?witnessed=1"; fi
   local size_before
@@ -112,10 +114,10 @@ POLICY
     END { printf "%s\t%.0f\t%.2f\t%.2f\t%d\n", m, (total - bad) / secs, p50, p99, bad + 0 }
   ' "$log" >>"$RESULTS"
   if [ "$mode" = on ]; then
-    python3 - "$dir/amity.db" "$size_before" >>"$OUT/latency.txt" <<'PY'
+    python3 - "$dir/amity.db" "$size_before" "$OUT" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
-size_before = int(sys.argv[2])
+size_before, out = int(sys.argv[2]), sys.argv[3]
 # Checkpoints cosigned by both witnesses (quorum "all of two"), with when the quorum was stored.
 quorum = db.execute(
     "SELECT c.size, c.created_at, MAX(s.received_at) FROM checkpoints c "
@@ -124,20 +126,20 @@ quorum = db.execute(
     (size_before,),
 ).fetchall()
 signed = db.execute("SELECT COUNT(*) FROM checkpoints WHERE size > ?", (size_before,)).fetchone()[0]
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-cp = [(done - created) / 1000 for _, created, done in quorum]
-entries = db.execute("SELECT idx, logged_at FROM log_entries WHERE idx >= ? ORDER BY idx", (size_before,)).fetchall()
-per_entry, q = [], 0
-for idx, logged in entries:
-    while q < len(quorum) and quorum[q][0] <= idx:
-        q += 1
-    if q < len(quorum):
-        per_entry.append((quorum[q][2] - logged) / 1000)
-print(f"checkpoints signed during the load: {signed}, cosigned by both: {len(quorum)}")
-print(f"checkpoint to quorum ms: p50 {pct(cp, 50):.1f} p99 {pct(cp, 99):.1f} max {max(cp):.1f}")
-print(f"entry to quorum ms ({len(per_entry)} entries): p50 {pct(per_entry, 50):.0f} p99 {pct(per_entry, 99):.0f}")
+with open(f"{out}/checkpoints.txt", "a") as f:
+    f.write(f"{signed} {len(quorum)}\n")
+with open(f"{out}/checkpoint_ms.txt", "a") as f:
+    for _, created, done in quorum:
+        f.write(f"{(done - created) / 1000}\n")
+# Each entry: from its logging to the quorum on the first checkpoint that covers it.
+entries = db.execute("SELECT idx, logged_at FROM log_entries WHERE idx >= ? ORDER BY idx", (size_before,))
+q = 0
+with open(f"{out}/entry_ms.txt", "a") as f:
+    for idx, logged in entries:
+        while q < len(quorum) and quorum[q][0] <= idx:
+            q += 1
+        if q < len(quorum):
+            f.write(f"{(quorum[q][2] - logged) / 1000}\n")
 PY
   fi
 }
@@ -151,5 +153,18 @@ echo "| witnessing | signatures/s (64 conn) | p50 ms | p99 ms | non-2xx |"
 echo "|---|---|---|---|---|"
 awk -F'\t' '{ printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' "$RESULTS"
 awk -F'\t' '{ sum[$1] += $2; n[$1]++ } END { if (n["off"] && n["on"]) printf "\nthroughput with witnessing on / off: %.2f (mean of %d rounds each)\n", (sum["on"] / n["on"]) / (sum["off"] / n["off"]), n["on"] }' "$RESULTS"
-echo
-cat "$OUT/latency.txt"
+python3 - "$OUT" <<'PY'
+import sys
+out = sys.argv[1]
+def values(name):
+    with open(f"{out}/{name}") as f:
+        return sorted(float(line) for line in f if line.strip())
+def pct(v, p):
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+with open(f"{out}/checkpoints.txt") as f:
+    signed, cosigned = map(sum, zip(*(map(int, line.split()) for line in f)))
+cp, entry = values("checkpoint_ms.txt"), values("entry_ms.txt")
+print(f"\ncheckpoints signed during the witnessed loads: {signed}, cosigned by both witnesses: {cosigned}")
+print(f"checkpoint to quorum (ms, {len(cp)} checkpoints): p50 {pct(cp, 50):.1f}, p99 {pct(cp, 99):.1f}, max {cp[-1]:.1f}")
+print(f"entry to quorum (ms, {len(entry)} entries): p50 {pct(entry, 50):.0f}, p99 {pct(entry, 99):.0f}, max {entry[-1]:.0f}")
+PY
