@@ -379,20 +379,7 @@ fn readme_walkthroughs(backend: Backend) {
     assert_eq!(left, ["target"]);
 }
 
-mod readme_walkthroughs {
-    use super::*;
-
-    #[test]
-    fn sqlite() {
-        readme_walkthroughs(Backend::Sqlite);
-    }
-
-    crate::postgres_test! {
-        fn postgres() {
-            readme_walkthroughs(Backend::Postgres);
-        }
-    }
-}
+crate::on_both_backends!(readme_walkthroughs);
 
 /// The README's witness walkthrough ("Partner cities witness the log" and "Checked with the
 /// policy"), run as written in one bash shell in a stand-in checkout. Between the two blocks
@@ -472,20 +459,7 @@ fn readme_witnesses(backend: Backend) {
     );
 }
 
-mod readme_witnesses {
-    use super::*;
-
-    #[test]
-    fn sqlite() {
-        readme_witnesses(Backend::Sqlite);
-    }
-
-    crate::postgres_test! {
-        fn postgres() {
-            readme_witnesses(Backend::Postgres);
-        }
-    }
-}
+crate::on_both_backends!(readme_witnesses);
 
 #[test]
 fn keygen_registry_writes_a_private_key_once() {

@@ -33,6 +33,26 @@ macro_rules! both_backends {
     };
 }
 
+/// Runs functions that take the backend once per backend: `on_both_backends!(f, g)` makes the
+/// tests `f::sqlite`, `f::postgres`, `g::sqlite` and `g::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::support::Backend::Sqlite);
+            }
+
+            $crate::postgres_test! {
+                fn postgres() {
+                    super::$name($crate::support::Backend::Postgres);
+                }
+            }
+        }
+    )+};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

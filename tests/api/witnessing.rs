@@ -175,6 +175,13 @@ fn audit(srv: &TestServer, policy: &Path, vkey: &str) -> (bool, String) {
     )
 }
 
+/// Runs [`audit`] and checks its verdict and its witness-quorum line.
+fn assert_audit(srv: &TestServer, policy: &Path, vkey: &str, passes: bool, quorum_line: &str) {
+    let (ok, out) = audit(srv, policy, vkey);
+    assert_eq!(ok, passes, "{out}");
+    assert!(out.contains(quorum_line), "{out}");
+}
+
 /// Creates `n` cities (one log entry each) with names unique to `tag`.
 fn write_cities(srv: &TestServer, admin: &str, tag: &str, n: usize) {
     for i in 0..n {
@@ -249,11 +256,12 @@ fn two_witnesses_cosign_under_load(backend: Backend) {
         "the same checkpoint, the same cosignatures"
     );
 
-    let (ok, out) = audit(&srv, &policy, &vkey);
-    assert!(ok, "{out}");
-    assert!(
-        out.contains("PASS  witness quorum: quorum met (group partners: 2 of berlin, lyon); cosigned by berlin, lyon; missing none"),
-        "{out}"
+    assert_audit(
+        &srv,
+        &policy,
+        &vkey,
+        true,
+        "PASS  witness quorum: quorum met (group partners: 2 of berlin, lyon); cosigned by berlin, lyon; missing none",
     );
 
     let metrics = srv.get("/metrics").text();
@@ -434,11 +442,12 @@ fn a_stopped_witness_blocks_the_quorum_not_writes(backend: Backend) {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let (ok, out) = audit(&srv, &policy, &vkey);
-    assert!(!ok, "{out}");
-    assert!(
-        out.contains("FAIL  witness quorum: quorum NOT met (group partners: 2 of berlin, lyon); cosigned by berlin; missing lyon"),
-        "{out}"
+    assert_audit(
+        &srv,
+        &policy,
+        &vkey,
+        false,
+        "FAIL  witness quorum: quorum NOT met (group partners: 2 of berlin, lyon); cosigned by berlin; missing lyon",
     );
     let metrics = srv.get("/metrics").text();
     assert!(
@@ -681,11 +690,12 @@ fn a_forked_history_never_gathers_the_quorum(backend: Backend) {
     );
     let r = fork.get("/api/v1/log/checkpoint?witnessed=1");
     r.assert_problem(503, "witness_quorum_unavailable");
-    let (ok, out) = audit(&fork, &policy, &vkey);
-    assert!(!ok, "{out}");
-    assert!(
-        out.contains("FAIL  witness quorum: quorum NOT met (group partners: 2 of berlin, lyon); cosigned by none; missing berlin, lyon"),
-        "{out}"
+    assert_audit(
+        &fork,
+        &policy,
+        &vkey,
+        false,
+        "FAIL  witness quorum: quorum NOT met (group partners: 2 of berlin, lyon); cosigned by none; missing berlin, lyon",
     );
     let fork_note = fork.get("/api/v1/log/checkpoint").text();
     assert!(
@@ -791,26 +801,7 @@ fn witnessed_needs_a_policy(backend: Backend) {
     assert!(page.contains("no witness policy"), "{page}");
 }
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            use crate::support::Backend;
-
-            #[test]
-            fn sqlite() {
-                super::$name(Backend::Sqlite);
-            }
-
-            crate::postgres_test! {
-                fn postgres() {
-                    super::$name(Backend::Postgres);
-                }
-            }
-        }
-    )+};
-}
-
-on_both!(
+crate::on_both_backends!(
     two_witnesses_cosign_under_load,
     witnesses_meet_on_one_checkpoint_under_concurrent_load,
     a_stopped_witness_blocks_the_quorum_not_writes,
