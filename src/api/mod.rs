@@ -12,6 +12,7 @@ pub mod health;
 pub mod import;
 pub mod keys;
 pub mod limits;
+pub mod links;
 pub mod log;
 pub mod mous;
 pub mod observe;
@@ -104,6 +105,13 @@ pub fn routes() -> UtoipaApp<
         )
         .service(health::healthz)
         .service(health::metrics)
+}
+
+/// The OpenAPI document as served: [`openapi_doc`] with the links between operations.
+pub fn openapi_json_doc() -> serde_json::Value {
+    let mut doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
+    links::add_links(&mut doc);
+    doc
 }
 
 /// The OpenAPI document of every route.

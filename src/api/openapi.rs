@@ -175,5 +175,5 @@ pub fn methods_of(item: &utoipa::openapi::PathItem) -> Vec<String> {
 #[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi_doc())
+    HttpResponse::Ok().json(super::openapi_json_doc())
 }

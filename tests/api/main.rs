@@ -34,6 +34,7 @@ mod hostile;
 mod import;
 mod interop;
 mod keys;
+mod links;
 mod log;
 mod log_checks;
 mod meta;
