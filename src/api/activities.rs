@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
-use super::openapi::Problem;
+use super::openapi::{FileBytes, FileForm, Problem};
 use super::pagination::{Page, decode_cursor, limit};
 use crate::app;
 use crate::db;
@@ -252,7 +252,18 @@ async fn activity_with_parties(
     tag = "activities",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Activity id"), EvidenceQuery),
-    request_body(content = Vec<u8>, description = "The document's exact bytes, or a multipart/form-data body with one file part", content_type = "application/octet-stream"),
+    request_body(
+        description = "The document's exact bytes with their own media type (any media type; \
+                       `application/octet-stream` when none is sent), or a `multipart/form-data` \
+                       body with one file part. At most AMITY_MAX_DOCUMENT_BYTES bytes \
+                       (26214400 by default); 413 `document_too_large` beyond.",
+        content(
+            (FileBytes = "application/pdf"),
+            (FileBytes = "text/plain"),
+            (FileBytes = "application/octet-stream"),
+            (FileForm = "multipart/form-data"),
+        )
+    ),
     responses(
         (status = 201, body = EvidenceView),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),

@@ -1,14 +1,16 @@
 //! Bulk import over HTTP (admin): the same CSV format and rules as `amity import`.
 
 use crate::domain::ErrorCode;
-use actix_web::{HttpResponse, post, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
-use super::openapi::Problem;
+use super::documents::receive_multipart;
+use super::openapi::{FileBytes, FileForm, Problem};
 use crate::db;
 use crate::domain::access::require_admin;
 use crate::error::ApiError;
@@ -54,7 +56,17 @@ pub struct ImportView {
     tag = "import",
     security(("bearer" = [])),
     params(ImportQuery),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(
+        description = "The CSV file (UTF-8, header `city1,country1,lat1,lng1,city2,country2,lat2,lng2`): \
+                       the raw body as `text/csv` or `application/octet-stream`, or a \
+                       `multipart/form-data` body with one file part. At most 33554432 bytes; \
+                       413 `payload_too_large` beyond.",
+        content(
+            (FileBytes = "text/csv"),
+            (FileBytes = "application/octet-stream"),
+            (FileForm = "multipart/form-data"),
+        )
+    ),
     responses(
         (status = 200, body = ImportView),
         (status = 401, body = Problem), (status = 403, body = Problem),
@@ -66,20 +78,42 @@ pub async fn import(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<ImportQuery>,
+    req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(caller.principal()?)?;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::UnreadableBody, e.to_string()))?;
-        if body.len() + chunk.len() > MAX_CSV_BYTES {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the CSV is larger than {MAX_CSV_BYTES} bytes"),
-            ));
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the CSV is larger than {MAX_CSV_BYTES} bytes"),
+        )
+    };
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let body = if multipart {
+        // The one file part, by the same reader as document uploads.
+        receive_multipart(&req, payload, MAX_CSV_BYTES, |_| Ok(()))
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::DocumentTooLarge => too_large(),
+                _ => e,
+            })?
+            .bytes
+    } else {
+        let mut body = Vec::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::new(ErrorCode::UnreadableBody, e.to_string()))?;
+            if body.len() + chunk.len() > MAX_CSV_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        body
+    };
     let dry_run = query.dry_run.unwrap_or(false);
     let database = state.db.clone();
     let report =

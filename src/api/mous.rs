@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
-use super::openapi::Problem;
+use super::openapi::{FileBytes, FileForm, Problem};
 use super::pagination::{Page, decode_cursor, limit};
 use crate::db;
 use crate::domain::access::{require_document_reader, require_office, require_party_office};
@@ -256,7 +256,18 @@ pub(crate) async fn store_version(
     tag = "mous",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "MOU id"), UploadQuery),
-    request_body(content = Vec<u8>, description = "The document's exact bytes, or a multipart/form-data body with one file part", content_type = "application/octet-stream"),
+    request_body(
+        description = "The document's exact bytes with their own media type (any media type; \
+                       `application/octet-stream` when none is sent), or a `multipart/form-data` \
+                       body with one file part. At most AMITY_MAX_DOCUMENT_BYTES bytes \
+                       (26214400 by default); 413 `document_too_large` beyond.",
+        content(
+            (FileBytes = "application/pdf"),
+            (FileBytes = "text/plain"),
+            (FileBytes = "application/octet-stream"),
+            (FileForm = "multipart/form-data"),
+        )
+    ),
     responses(
         (status = 201, body = UploadView),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),

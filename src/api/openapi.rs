@@ -43,6 +43,31 @@ pub struct Problem {
     code: crate::domain::ErrorCode,
 }
 
+/// A raw upload body: the file's exact bytes (the document's schema for `application/pdf`,
+/// `text/plain`, `text/csv`, `application/octet-stream` and the like).
+pub struct FileBytes;
+
+impl utoipa::PartialSchema for FileBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for FileBytes {}
+
+/// A `multipart/form-data` upload: one file part (its content type and file name are kept);
+/// the part's field name is free.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FileForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 const PROBLEM_REF: &str = "#/components/schemas/Problem";
 
 /// Makes the document say what the service does with errors, for every operation at once:

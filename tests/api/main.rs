@@ -51,5 +51,6 @@ mod sign_retry;
 mod signatures;
 mod signing;
 mod tlog;
+mod upload_bodies;
 mod witness_server;
 mod witnessing;

@@ -5,7 +5,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::signing::{create_mou, upload};
-use crate::support::World;
+use crate::support::{World, multipart};
 use crate::{both_backends, both_backends_with};
 
 both_backends!(versions_and_downloads, |srv| {
@@ -174,32 +174,6 @@ fn large_upload_is_checkpointed_into_the_database_file() {
     let r = srv.get_as(&format!("/api/v1/mous/{id}/versions/1/document"), &w.a);
     assert_eq!(r.status, 200);
     assert!(r.body == doc, "the stored bytes differ");
-}
-
-/// A form part: field name, optional (file name, content type), bytes.
-type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
-
-fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "amity-test-boundary-7f3a";
-    let mut body = Vec::new();
-    for (name, file, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file {
-            Some((filename, content_type)) => body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
-                )
-                .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 both_backends!(multipart_upload_keeps_the_part_type_and_name, |srv| {
