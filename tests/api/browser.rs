@@ -105,6 +105,9 @@ struct Session {
     client: Client,
     base: String,
     shots: PathBuf,
+    /// Chromium's profile directory: removed when the session is dropped, after
+    /// `client.close()` has ended the browser.
+    _profile: tempfile::TempDir,
 }
 
 impl Session {
@@ -133,14 +136,13 @@ impl Session {
             .connect(&driver.url)
             .await
             .expect("start a Chromium session");
-        // The profile directory must outlive the browser; it is removed with the target dir.
-        std::mem::forget(profile);
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
         std::fs::create_dir_all(&shots).expect("screenshot dir");
         Session {
             client,
             base: base.to_string(),
             shots,
+            _profile: profile,
         }
     }
 
