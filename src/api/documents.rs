@@ -151,6 +151,13 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// Whether a `Content-Type` value announces a `multipart/form-data` body.
+pub(crate) fn is_multipart(content_type: &str) -> bool {
+    content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+}
+
 /// A document sent either way: multipart when the `Content-Type` says so, else the raw body.
 pub(crate) async fn receive_document(
     req: &HttpRequest,
@@ -169,7 +176,7 @@ pub(crate) async fn receive_document(
             })
         })
         .transpose()?;
-    if content_type.is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data")) {
+    if content_type.is_some_and(is_multipart) {
         return receive_multipart(req, payload, limit, |_| Ok(())).await;
     }
     let media_type = validate_media_type(content_type)?;

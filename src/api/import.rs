@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
-use super::documents::receive_multipart;
+use super::documents::{is_multipart, receive_multipart};
 use super::openapi::{FileBytes, FileForm, Problem};
 use crate::db;
 use crate::domain::access::require_admin;
@@ -92,7 +92,7 @@ pub async fn import(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        .is_some_and(is_multipart);
     let body = if multipart {
         // The one file part, by the same reader as document uploads.
         receive_multipart(&req, payload, MAX_CSV_BYTES, |_| Ok(()))

@@ -5,7 +5,7 @@
 //! The links are a table over operation ids, applied to the generated document in one place,
 //! as JSON: utoipa 5.5 serializes its `Link` with snake-case field names (`operation_id`),
 //! which no OpenAPI tool reads.
-//! `tests/api/meta.rs` checks that every operation with a path parameter is the target of a
+//! `tests/api/links.rs` checks that every operation with a path parameter is the target of a
 //! link, that every expression names a field of the response schema, and walks the links over
 //! HTTP.
 

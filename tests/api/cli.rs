@@ -243,6 +243,19 @@ fn import_command_and_demo() {
     assert_eq!(health["log_size"], 17117 + 24704);
 }
 
+/// The README as the repository has it.
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+/// Makes `dir` stand in for a checkout after `cargo build --release`: it holds
+/// `target/release/amity`, a link to the binary under test.
+fn stand_in_checkout(dir: &Path) {
+    let release = dir.join("target/release");
+    std::fs::create_dir_all(&release).unwrap();
+    std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
+}
+
 /// The first `sh` block after `heading` in the README.
 fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
     let section = &readme[readme.find(heading).expect("section")..];
@@ -268,8 +281,7 @@ fn readme_walkthroughs(backend: Backend) {
         &db.dir.path().join("serve.log"),
     );
     let base = srv.base.as_str();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = readme();
     let script = format!(
         "set -euo pipefail\n{}{}{}",
         readme_block(&readme, "## Walkthrough"),
@@ -277,9 +289,7 @@ fn readme_walkthroughs(backend: Backend) {
         readme_block(&readme, "### The evidence bundle, offline")
     );
     let start = tempfile::tempdir().unwrap();
-    let release = start.path().join("target/release");
-    std::fs::create_dir_all(&release).unwrap();
-    std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
+    stand_in_checkout(start.path());
     // `mktemp -d` in the signing block creates its directory here, so nothing is left behind.
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new("bash")
@@ -392,16 +402,13 @@ fn readme_witnesses(backend: Backend) {
     let db = TestDb::create(backend);
     let checkout = db.dir.path();
     amity::log::registry_key::create(&checkout.join("keys"), "amity.localhost").unwrap();
-    let release = checkout.join("target/release");
-    std::fs::create_dir_all(&release).unwrap();
-    std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
+    stand_in_checkout(checkout);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = readme();
     let restart = format!(
         "AMITY_WITNESS_POLICY=witnesses.policy AMITY_BIND=127.0.0.1:{port} \"$AMITY_BIN\" serve \
          > serve.out 2>&1 &\n\

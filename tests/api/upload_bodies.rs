@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::signing::create_mou;
-use crate::support::{Backend, TestServer, World, multipart};
+use crate::support::{Backend, Reply, TestServer, World, multipart};
 
 /// The declared request media types of an operation, with their schemas.
 fn declared(doc: &Value, path: &str) -> Vec<(String, Value)> {
@@ -26,13 +26,22 @@ fn declared(doc: &Value, path: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// The body a client sends for `media_type`: the bytes themselves, or one file part.
-fn body_for(media_type: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    if media_type == "multipart/form-data" {
+/// POSTs `bytes` as a client sends them for `media_type`: the bytes themselves, or one file
+/// part of a multipart form.
+fn send_as(
+    srv: &TestServer,
+    token: &str,
+    url: &str,
+    media_type: &str,
+    filename: &str,
+    bytes: &[u8],
+) -> Reply {
+    let (content_type, body) = if media_type == "multipart/form-data" {
         multipart(&[("file", Some((filename, "application/octet-stream")), bytes)])
     } else {
         (media_type.to_string(), bytes.to_vec())
-    }
+    };
+    srv.send("POST", url, Some(token), Some((&content_type, body)))
 }
 
 fn every_declared_upload_body_is_accepted(backend: Backend) {
@@ -61,13 +70,8 @@ fn every_declared_upload_body_is_accepted(backend: Backend) {
             assert_eq!(schema, &binary, "{media_type}");
         }
         let text = format!("Version {n}: the cities agree to exchange students.");
-        let (content_type, body) = body_for(media_type, "mou.pdf", text.as_bytes());
-        let r = srv.send(
-            "POST",
-            &format!("/api/v1/mous/{mou}/versions?filename=mou.pdf"),
-            Some(&w.a),
-            Some((&content_type, body)),
-        );
+        let url = format!("/api/v1/mous/{mou}/versions?filename=mou.pdf");
+        let r = send_as(&srv, &w.a, &url, media_type, "mou.pdf", text.as_bytes());
         assert_eq!(r.status, 201, "{media_type}: {}", r.text());
     }
 
@@ -87,13 +91,8 @@ fn every_declared_upload_body_is_accepted(backend: Backend) {
         .enumerate()
     {
         let text = format!("Minutes {n}");
-        let (content_type, body) = body_for(media_type, "minutes.txt", text.as_bytes());
-        let r = srv.send(
-            "POST",
-            &format!("/api/v1/activities/{activity}/evidence?filename=minutes.txt"),
-            Some(&w.a),
-            Some((&content_type, body)),
-        );
+        let url = format!("/api/v1/activities/{activity}/evidence?filename=minutes.txt");
+        let r = send_as(&srv, &w.a, &url, media_type, "minutes.txt", text.as_bytes());
         assert_eq!(r.status, 201, "{media_type}: {}", r.text());
     }
 
@@ -112,12 +111,13 @@ fn every_declared_upload_body_is_accepted(backend: Backend) {
     );
     let mut created = Vec::new();
     for (media_type, _) in &import {
-        let (content_type, body) = body_for(media_type, "twins.csv", csv.as_bytes());
-        let r = srv.send(
-            "POST",
+        let r = send_as(
+            &srv,
+            &w.admin,
             "/api/v1/admin/import",
-            Some(&w.admin),
-            Some((&content_type, body)),
+            media_type,
+            "twins.csv",
+            csv.as_bytes(),
         );
         assert_eq!(r.status, 200, "{media_type}: {}", r.text());
         // The row was read each time (then refused as already registered after the first).
