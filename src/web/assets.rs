@@ -9,6 +9,12 @@ td,th{border-bottom:1px solid #dde;padding:.3em .5em;text-align:left;vertical-al
 .active{color:#2a8a4a}.curtailed{color:#b36b00}.cut_off{color:#c0392b}.proposed{color:#3a6fc4}\
 .pass{color:#2a8a4a;font-weight:bold}.fail{color:#c0392b;font-weight:bold}code{word-break:break-all}\
 footer{max-width:62em;margin:2em auto;padding:0 1em;color:#667;font-size:.85em}\
+.method{display:inline-block;min-width:3.7em;font:bold .8em ui-monospace,monospace;color:#1f3a5f}\
+.method.post{color:#2a8a4a}.method.delete{color:#c0392b}section.op{border-top:1px solid #dde;margin-top:1.6em}\
+.meta,.optional,.nullable,.constraint,.summary{color:#667;font-size:.9em}.required{color:#b36b00;font-size:.9em}\
+ul.fields{list-style:none;padding-left:1em;border-left:2px solid #e4e8ee}ul.fields li{margin:.3em 0}\
+.description p,td p{margin:0 0 .3em}pre{background:#f0f2f5;padding:.5em;overflow-x:auto}nav.toc ul ul{font-size:.9em}\
+.constraint code,.responses code,.params code{word-break:normal;overflow-wrap:break-word}details.constraint summary{cursor:pointer}\
 @media print{header,form{display:none}}";
 
 #[get("/assets/amity.css")]

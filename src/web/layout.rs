@@ -18,7 +18,7 @@ pub(super) fn layout(title: &str, body: Markup) -> HttpResponse {
                 link rel="icon" type="image/svg+xml" href="/assets/amity.svg";
             }
             body {
-                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/v1/openapi.json" { "API" } a href="/signin" { "Office sign-in" } }
+                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/docs" { "API" } a href="/signin" { "Office sign-in" } }
                 main { (body) }
                 footer {
                     "Amity, the registry of record for sister-city partnerships. Imported partnership data: Wikipedia, "

@@ -7,6 +7,7 @@ mod assets;
 mod forms;
 mod layout;
 mod pages;
+pub mod reference;
 pub mod session;
 pub mod svg;
 
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(pages::partnership)
         .service(pages::mou)
         .service(pages::log)
+        .service(reference::api_docs)
         .service(pages::signin_page)
         .service(forms::signin)
         .service(forms::signout)

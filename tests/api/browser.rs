@@ -346,6 +346,7 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
         ("mou", format!("/mous/{}", scene.mou)),
         ("log", "/log?index=3".to_string()),
         ("signin", "/signin".to_string()),
+        ("api-docs", "/api/docs".to_string()),
         (
             "briefing",
             "/api/v1/cities/us-hou/briefing?format=html".to_string(),

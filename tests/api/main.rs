@@ -46,6 +46,7 @@ mod partnerships;
 mod pgbin;
 mod pgtemp;
 mod process;
+mod reference;
 mod rules;
 mod sign_retry;
 mod signatures;
