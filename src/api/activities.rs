@@ -1,5 +1,6 @@
 //! Engagement activities and the metrics rolled up from them.
 
+use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -25,11 +26,16 @@ pub struct NewActivityBody {
     pub kind: ActivityKind,
     pub mode: Mode,
     /// YYYY-MM-DD, not in the future.
+    #[schema(value_type = S::Date, example = "2024-05-01")]
     pub start_date: String,
     /// YYYY-MM-DD, not before `start_date`.
+    #[schema(value_type = Option<S::DateOrEmpty>, example = "2024-05-03")]
     pub end_date: Option<String>,
+    #[schema(value_type = Option<S::Participants>, example = 24)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64")]
     pub participants: Option<i64>,
     /// What came of it, e.g. an agreement signed or a programme launched.
+    #[schema(value_type = Option<S::Paragraph>, example = "Trade delegation; two supply agreements signed")]
     pub outcome: Option<String>,
 }
 
@@ -115,7 +121,10 @@ pub async fn record(
 #[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<S::PageLimit>, inline)]
     pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
     pub cursor: Option<String>,
 }
 
@@ -152,8 +161,10 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct EngagementQuery {
     /// Only partnerships of this city.
+    #[param(value_type = Option<S::CityCodeText>, inline)]
     pub city: Option<String>,
     /// Only activities that started in this year.
+    #[param(value_type = Option<S::Year>, inline)]
     pub year: Option<i32>,
 }
 
@@ -220,6 +231,7 @@ impl From<EvidenceRow> for EvidenceView {
 #[into_params(parameter_in = Query)]
 pub struct EvidenceQuery {
     /// File name shown in downloads (raw uploads; a multipart part carries its own).
+    #[param(value_type = Option<S::Filename>, inline)]
     pub filename: Option<String>,
 }
 
@@ -328,7 +340,7 @@ pub async fn list_evidence(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Activity id"), ("n" = i32, Path, description = "Evidence number")),
     responses(
-        (status = 200, description = "The document bytes with their stored Content-Type"),
+        (status = 200, description = "The document bytes with their stored Content-Type", body = super::openapi::FileBytes, content_type = "*/*"),
         (status = 304, description = "If-None-Match matched"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
     )

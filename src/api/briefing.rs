@@ -1,6 +1,7 @@
 //! A city's briefing report as Markdown, HTML (prints well) or CSV.
 
 use crate::domain::ErrorCode;
+use crate::domain::schemas as S;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 use maud::{DOCTYPE, Markup, html};
@@ -20,10 +21,13 @@ use crate::error::ApiError;
 #[into_params(parameter_in = Query)]
 pub struct BriefingQuery {
     /// `md` (default), `html` or `csv`.
+    #[param(value_type = Option<String>, pattern = "^(md|html|csv)$")]
     pub format: Option<String>,
     /// First day of the period (default: a year before `to`).
+    #[param(value_type = Option<S::Date>, inline)]
     pub from: Option<String>,
-    /// Last day of the period (default: today).
+    /// Last day of the period (default: today); not before `from`.
+    #[param(value_type = Option<S::Date>, inline)]
     pub to: Option<String>,
 }
 
@@ -33,7 +37,11 @@ pub struct BriefingQuery {
     tag = "reports",
     params(("code" = String, Path, description = "City code"), BriefingQuery),
     responses(
-        (status = 200, description = "the report", content_type = "text/markdown"),
+        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`) or CSV (`csv`)", content(
+            (String = "text/markdown"),
+            (String = "text/html"),
+            (String = "text/csv")
+        )),
         (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     )
 )]

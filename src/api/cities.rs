@@ -1,6 +1,7 @@
 //! Cities and offices.
 
 use crate::domain::ErrorCode;
+use crate::domain::schemas as S;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -76,11 +77,15 @@ pub async fn create_city(
 #[into_params(parameter_in = Query)]
 pub struct CityQuery {
     /// ISO 3166-1 alpha-2 country.
+    #[param(value_type = Option<S::CountryCode>, inline)]
     pub country: Option<String>,
     /// Name prefix, any case.
     pub q: Option<String>,
     /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<S::PageLimit>, inline)]
     pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

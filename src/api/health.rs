@@ -32,7 +32,7 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 }
 
 /// Prometheus text exposition: requests by route and status, latency, log size, write queue.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(tag = "meta", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let size = state.read(db::log::size).await?;

@@ -1,6 +1,7 @@
 //! Signatory keys: challenge, registration with proof of possession, approval, retirement,
 //! revocation, and the public listing.
 
+use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, KeyId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
@@ -74,8 +75,10 @@ pub async fn challenge(
 #[serde(deny_unknown_fields)]
 pub struct ProofBody {
     /// The key-registration statement bytes, standard base64.
+    #[schema(value_type = S::Base64)]
     pub statement: String,
     /// Armored SSHSIG over them by the key being registered, namespace `amity-key-v1@<registry>`.
+    #[schema(value_type = S::ArmoredSshsig)]
     pub signature: String,
 }
 
@@ -83,11 +86,12 @@ pub struct ProofBody {
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     /// `<handle>@<city code>`.
-    #[schema(example = "j.doe@us-hou")]
+    #[schema(value_type = S::Signer, example = "j.doe@us-hou")]
     pub signer: String,
-    #[schema(example = "signatory")]
+    #[schema(value_type = S::SignerRole, example = "signatory")]
     pub role: String,
     /// OpenSSH public key line: `ssh-ed25519 AAAA... [comment]`.
+    #[schema(value_type = S::SshEd25519Key)]
     pub public_key: String,
     pub proof: ProofBody,
 }
@@ -200,7 +204,7 @@ pub async fn list(
     let city = city_code(&code)?;
     let keys = state
         .read(move |c| {
-            db::cities::require(c, &city)?;
+            db::cities::require_in_path(c, &city)?;
             db::keys::list(c, city.as_str(), None)
         })
         .await?;
@@ -258,7 +262,9 @@ pub async fn approve(
 #[serde(deny_unknown_fields)]
 pub struct RetireBody {
     /// RFC 3339; default now. Signatures received before it stay valid.
+    #[schema(value_type = Option<S::Instant>)]
     pub effective_at: Option<String>,
+    #[schema(value_type = Option<S::Paragraph>)]
     pub reason: Option<String>,
 }
 
@@ -267,7 +273,9 @@ pub struct RetireBody {
 pub struct RevokeBody {
     /// RFC 3339. Signatures received at or after it are void; leave it out when unknown, and
     /// every signature by the key is void.
+    #[schema(value_type = Option<S::Instant>)]
     pub compromised_since: Option<String>,
+    #[schema(value_type = Option<S::Paragraph>)]
     pub reason: Option<String>,
 }
 

@@ -2,6 +2,7 @@
 //! inclusion / consistency proofs.
 
 use crate::domain::ErrorCode;
+use crate::domain::schemas as S;
 use actix_web::{HttpResponse, get, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -58,8 +59,10 @@ pub const MAX_ENTRIES_PAGE: i64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// First index (default 0).
+    #[param(value_type = Option<S::LogIndex>, inline)]
     pub start: Option<i64>,
     /// How many, 1-1000 (default 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -119,7 +122,7 @@ pub struct CheckpointQuery {
     tag = "log",
     params(CheckpointQuery),
     responses(
-        (status = 200, description = "signed note, cosignature lines included", content_type = "text/plain"),
+        (status = 200, description = "signed note, cosignature lines included", body = String, content_type = "text/plain"),
         (status = 400, body = Problem, description = "`invalid_query`: witnessed is not 0, 1, true or false"),
         (status = 409, body = Problem, description = "`no_witness_policy`: witnessed=1 on a registry without a witness policy"),
         (status = 503, body = Problem, description = "`witness_quorum_unavailable`: the quorum has not cosigned in time; see Retry-After",
@@ -255,10 +258,13 @@ pub async fn key(state: web::Data<AppState>) -> HttpResponse {
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Entry index; give this or `hash`.
+    #[param(value_type = Option<S::LogIndex>, inline)]
     pub index: Option<i64>,
     /// Leaf hash (64 hex); give this or `index`.
+    #[param(value_type = Option<S::HexSha256>, inline)]
     pub hash: Option<String>,
-    /// Tree size the proof is for (default: the current size).
+    /// Tree size the proof is for (default: the current size), at most the log's size.
+    #[param(value_type = Option<S::LogIndex>, inline)]
     pub size: Option<i64>,
 }
 
@@ -368,8 +374,10 @@ pub async fn inclusion_proof(
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The older tree size (at least 1).
+    #[param(value_type = S::OlderSize, inline)]
     pub from: i64,
-    /// The newer tree size (default: the current size).
+    /// The newer tree size (default: the current size), at most the log's size.
+    #[param(value_type = Option<S::LogIndex>, inline)]
     pub to: Option<i64>,
 }
 

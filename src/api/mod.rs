@@ -7,9 +7,11 @@ pub mod briefing;
 pub mod bundle;
 pub mod cities;
 pub mod documents;
+pub mod examples;
 pub mod fallback;
 pub mod health;
 pub mod import;
+pub mod json_numbers;
 pub mod keys;
 pub mod limits;
 pub mod links;
@@ -19,6 +21,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pagination;
 pub mod partnerships;
+pub mod rules;
 pub mod signatures;
 pub mod state;
 pub mod tokens;
@@ -107,10 +110,13 @@ pub fn routes() -> UtoipaApp<
         .service(health::metrics)
 }
 
-/// The OpenAPI document as served: [`openapi_doc`] with the links between operations.
+/// The OpenAPI document as served: [`openapi_doc`] with the links between operations, the
+/// rules no schema can state and the examples.
 pub fn openapi_json_doc() -> serde_json::Value {
     let mut doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
     links::add_links(&mut doc);
+    rules::add_rules(&mut doc);
+    examples::add_examples(&mut doc);
     doc
 }
 

@@ -1,6 +1,7 @@
 //! MOUs: creation, document versions (streamed in, hashed on the way), downloads, withdrawal.
 //! Signatures, chains and audits are in `signatures.rs`.
 
+use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, MouId, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -23,10 +24,41 @@ use crate::error::ApiError;
 #[serde(deny_unknown_fields)]
 pub struct NewMouBody {
     /// The partnership the MOU belongs to; the caller's city must be a party.
+    #[schema(value_type = S::Id)]
     pub partnership: String,
+    #[schema(value_type = S::Name, example = "Memorandum of Understanding on Friendship")]
     pub title: String,
     /// Default: one `signatory` of each party city.
+    #[schema(value_type = Option<S::RequiredSigners>)]
+    #[serde(default, deserialize_with = "required_signers")]
     pub required_signers: Option<Vec<RequiredSigner>>,
+}
+
+/// A required signer as a request gives it: `count` read as JSON Schema reads an integer
+/// (`api::json_numbers`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequiredSignerInput {
+    city: String,
+    role: String,
+    #[serde(deserialize_with = "crate::api::json_numbers::u32_integral")]
+    count: u32,
+}
+
+fn required_signers<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<RequiredSigner>>, D::Error> {
+    let input: Option<Vec<RequiredSignerInput>> = Option::deserialize(d)?;
+    Ok(input.map(|signers| {
+        signers
+            .into_iter()
+            .map(|r| RequiredSigner {
+                city: r.city,
+                role: r.role,
+                count: r.count,
+            })
+            .collect()
+    }))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -154,8 +186,10 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct MouListQuery {
     /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<S::PageLimit>, inline)]
     pub limit: Option<i64>,
     /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
     pub cursor: Option<String>,
 }
 
@@ -219,6 +253,7 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// File name shown in downloads.
+    #[param(value_type = Option<S::Filename>, inline)]
     pub filename: Option<String>,
 }
 
@@ -327,7 +362,7 @@ pub async fn upload(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "MOU id"), ("n" = i32, Path, description = "Version number")),
     responses(
-        (status = 200, description = "The document bytes with their stored Content-Type"),
+        (status = 200, description = "The document bytes with their stored Content-Type", body = super::openapi::FileBytes, content_type = "*/*"),
         (status = 304, description = "If-None-Match matched"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
     )
@@ -366,6 +401,7 @@ pub async fn document(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawBody {
+    #[schema(value_type = S::RequiredParagraph)]
     pub reason: String,
 }
 

@@ -75,23 +75,12 @@ const PROBLEM_REF: &str = "#/components/schemas/Problem";
 /// and the refusals the framework layer gives before a handler runs are listed: 400 for a path,
 /// query or body that does not parse, 413 and 415 for a body too large or of another type, and
 /// 503 with Retry-After on every operation that writes (`write_queue_full`, `writer_stopped`).
+/// Path parameters get the schema of what they name (`domain::schemas::path_parameter`).
+/// Each problem response names the schema of its status (`Problem422`), whose `code` enum
+/// holds only the codes answered with that status.
 pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-    let problem = |description: &str| {
-        RefOr::T(
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    crate::error::PROBLEM_JSON,
-                    ContentBuilder::new()
-                        .schema(Some(Ref::new(PROBLEM_REF)))
-                        .build(),
-                )
-                .build(),
-        )
-    };
+    use utoipa::openapi::{Ref, RefOr};
+    let mut statuses = std::collections::BTreeSet::new();
     for (path, item) in doc.paths.paths.iter_mut() {
         // Writes go through group commit (`AppState::write`), which refuses with 503 when its
         // queue is full or its writer stopped; the import writes its batches directly.
@@ -110,70 +99,167 @@ pub fn document_problems(doc: &mut utoipa::openapi::OpenApi) {
             let Some(op) = op else {
                 continue;
             };
-            for response in op.responses.responses.values_mut() {
-                let RefOr::T(response) = response else {
-                    continue;
-                };
-                let is_problem = response.content.get("application/json").is_some_and(
-                    |c| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF),
-                );
-                if is_problem
-                    && let Some(content) = response.content.shift_remove("application/json")
+            for parameter in op.parameters.iter_mut().flatten() {
+                if parameter.parameter_in == utoipa::openapi::path::ParameterIn::Path
+                    && let Some(schema) = crate::domain::schemas::path_parameter(&parameter.name)
                 {
-                    response
-                        .content
-                        .insert(crate::error::PROBLEM_JSON.to_string(), content);
+                    parameter.schema = Some(schema);
                 }
             }
             let takes_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let has_body = op.request_body.is_some();
-            let responses = &mut op.responses.responses;
-            if takes_input || has_body {
-                responses
-                    .entry("400".into())
-                    .or_insert_with(|| problem("A path, query or body that does not parse"));
-            }
-            // Past the per-address budget of failed token checks, a request carrying a
-            // token is refused before the handler runs (api/auth.rs), on any operation.
-            responses.entry("429".into()).or_insert_with(|| {
-                problem("Too many failed authentications from this address; see Retry-After")
-            });
-            if is_write {
-                responses.entry("503".into()).or_insert_with(|| {
-                    let mut r = problem(
-                        "The write was not made: too many writes wait to be committed \
-                         (`write_queue_full`, send it again after Retry-After) or the service \
-                         cannot commit writes (`writer_stopped`)",
-                    );
-                    if let RefOr::T(r) = &mut r {
-                        r.headers.insert(
-                            "Retry-After".into(),
-                            HeaderBuilder::new()
-                                .schema(
-                                    ObjectBuilder::new()
-                                        .schema_type(SchemaType::Type(Type::Integer))
-                                        .minimum(Some(0)),
-                                )
-                                .description(Some(
-                                    "Seconds to wait before sending the write again \
-                                     (with `write_queue_full`)",
-                                ))
-                                .build(),
-                        );
-                    }
-                    r
-                });
-            }
-            if has_body {
-                responses
-                    .entry("413".into())
-                    .or_insert_with(|| problem("The body is larger than this operation takes"));
-                responses
-                    .entry("415".into())
-                    .or_insert_with(|| problem("The body is not of a type this operation takes"));
+            add_framework_refusals(&mut op.responses.responses, takes_input, has_body, is_write);
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let content = response
+                    .content
+                    .shift_remove("application/json")
+                    .or_else(|| response.content.shift_remove(crate::error::PROBLEM_JSON));
+                let Some(mut content) = content else {
+                    continue;
+                };
+                let is_problem =
+                    matches!(&content.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF);
+                let Some(status) = status.parse::<u16>().ok().filter(|_| is_problem) else {
+                    response
+                        .content
+                        .insert("application/json".to_string(), content);
+                    continue;
+                };
+                // The problem of this status: only the codes answered with it.
+                statuses.insert(status);
+                content.schema = Some(RefOr::Ref(Ref::new(format!(
+                    "#/components/schemas/{}",
+                    problem_schema_name(status)
+                ))));
+                response
+                    .content
+                    .insert(crate::error::PROBLEM_JSON.to_string(), content);
             }
         }
     }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for status in statuses {
+        components
+            .schemas
+            .insert(problem_schema_name(status), problem_of_status(status));
+    }
+}
+
+/// Adds the refusals the framework layer gives before a handler runs (see
+/// [`document_problems`]).
+fn add_framework_refusals(
+    responses: &mut std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::Response>,
+    >,
+    takes_input: bool,
+    has_body: bool,
+    is_write: bool,
+) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::error::PROBLEM_JSON,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::new(PROBLEM_REF)))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    if takes_input || has_body {
+        responses
+            .entry("400".into())
+            .or_insert_with(|| problem("A path, query or body that does not parse"));
+    }
+    // Past the per-address budget of failed token checks, a request carrying a
+    // token is refused before the handler runs (api/auth.rs), on any operation.
+    responses.entry("429".into()).or_insert_with(|| {
+        problem("Too many failed authentications from this address; see Retry-After")
+    });
+    if is_write {
+        responses.entry("503".into()).or_insert_with(|| {
+            let mut r = problem(
+                "The write was not made: too many writes wait to be committed \
+                     (`write_queue_full`, send it again after Retry-After) or the service \
+                     cannot commit writes (`writer_stopped`)",
+            );
+            if let RefOr::T(r) = &mut r {
+                r.headers.insert(
+                    "Retry-After".into(),
+                    HeaderBuilder::new()
+                        .schema(
+                            ObjectBuilder::new()
+                                .schema_type(SchemaType::Type(Type::Integer))
+                                .minimum(Some(0)),
+                        )
+                        .description(Some(
+                            "Seconds to wait before sending the write again \
+                                 (with `write_queue_full`)",
+                        ))
+                        .build(),
+                );
+            }
+            r
+        });
+    }
+    if has_body {
+        responses
+            .entry("413".into())
+            .or_insert_with(|| problem("The body is larger than this operation takes"));
+        responses
+            .entry("415".into())
+            .or_insert_with(|| problem("The body is not of a type this operation takes"));
+    }
+}
+
+/// The name of the problem schema of one HTTP status (`Problem404`).
+fn problem_schema_name(status: u16) -> String {
+    format!("Problem{status}")
+}
+
+/// `Problem` narrowed to one status: `status` is that number and `code` one of the codes
+/// answered with it, taken from the one table of codes (`ErrorCode`), so a client generated
+/// from the document can switch on the codes each response can carry.
+fn problem_of_status(status: u16) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaType, Type};
+    let mut codes: Vec<&'static str> = crate::domain::ErrorCode::ALL
+        .iter()
+        .filter(|c| c.http_status() == status)
+        .map(|c| c.as_str())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let mut narrowed = ObjectBuilder::new().property(
+        "status",
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Integer))
+            .enum_values(Some([status])),
+    );
+    if !codes.is_empty() {
+        narrowed = narrowed.property(
+            "code",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .enum_values(Some(codes)),
+        );
+    }
+    AllOfBuilder::new()
+        .item(Ref::new(PROBLEM_REF))
+        .item(narrowed)
+        .description(Some(format!(
+            "A problem document answered with HTTP {status}; `code` is one of the codes listed."
+        )))
+        .into()
 }
 
 /// The HTTP methods of a path item, upper case.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
+pub const MAX_LIMIT: i64 = crate::domain::schemas::PAGE_LIMIT_MAX;
 
 /// Checks `limit` (1 to 500, default 50).
 pub fn limit(value: Option<i64>) -> Result<i64, ApiError> {

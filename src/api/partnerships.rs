@@ -1,5 +1,6 @@
 //! Partnerships: proposal, confirmation, status changes, lists and history.
 
+use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, PartnershipId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
@@ -65,15 +66,21 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct PartnershipQuery {
     /// City code: partnerships where this city is either party.
+    #[param(value_type = Option<S::CityCodeText>, inline)]
     pub city: Option<String>,
     /// ISO 3166-1 alpha-2: partnerships with a city of this country.
+    #[param(value_type = Option<S::CountryCode>, inline)]
     pub country: Option<String>,
     pub status: Option<Status>,
     pub kind: Option<Kind>,
     /// YYYY-MM-DD: established on or after this date.
+    #[param(value_type = Option<S::Date>, inline)]
     pub since: Option<String>,
     /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<S::PageLimit>, inline)]
     pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
     pub cursor: Option<String>,
 }
 

@@ -1,6 +1,7 @@
 //! Signing an MOU: the statement offered at the chain head, signature submission, the chain
 //! and the audit report.
 
+use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, KeyId, MouId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
@@ -24,15 +25,47 @@ use crate::domain::mous::{MouState, validate_role};
 use crate::domain::signatures::{parse_submission, statement_for};
 use crate::error::ApiError;
 
+/// The members of an MOU signature statement (docs/formats/statements.md). Only for the
+/// document: the server sends the canonical bytes it built, never this struct.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StatementShape {
+    #[schema(example = "sign")]
+    action: String,
+    #[schema(value_type = S::Sha256Hex)]
+    doc_sha256: String,
+    #[schema(value_type = S::Id)]
+    mou_id: String,
+    mou_version: i32,
+    /// Hex SHA-256 of the previous statement of the chain; 64 zeros for the first.
+    #[schema(value_type = S::Sha256Hex)]
+    prev: String,
+    registry: String,
+    #[schema(value_type = S::SignerRole)]
+    role: String,
+    seq: i64,
+    signed_at: String,
+    #[schema(value_type = S::Signer)]
+    signer: String,
+    #[schema(value_type = S::CityCodeText)]
+    signer_city: String,
+    #[schema(value_type = S::KeyFingerprint)]
+    signer_key: String,
+    r#type: String,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// `<handle>@<city code>`; may be left out when `key` is given.
+    #[param(value_type = Option<S::Signer>, inline)]
     pub signer: Option<String>,
     /// Default: the role the key is registered for.
+    #[param(value_type = Option<S::SignerRole>, inline)]
     pub role: Option<String>,
     /// The `SHA256:` fingerprint of the key to sign with, when the signer has several.
+    #[param(value_type = Option<S::KeyFingerprint>, inline)]
     pub key: Option<String>,
 }
 
@@ -82,7 +115,7 @@ fn pick_key(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "MOU id"), StatementQuery),
     responses(
-        (status = 200, description = "The statement bytes (canonical JSON)", content_type = "application/json"),
+        (status = 200, description = "The statement bytes (canonical JSON, docs/formats/statements.md): sign them as they are", body = StatementShape, content_type = "application/json"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)
     )
@@ -164,8 +197,10 @@ pub async fn signing_statement(
 #[serde(deny_unknown_fields)]
 pub struct SignatureBody {
     /// The exact statement bytes that were signed, standard base64.
+    #[schema(value_type = S::Base64)]
     pub statement: String,
     /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`).
+    #[schema(value_type = S::ArmoredSshsig)]
     pub signature: String,
 }
 

@@ -8,27 +8,35 @@ use crate::db::offices::OfficeRow;
 use crate::domain::cities::degrees;
 use crate::domain::dates::{format_date, format_micros};
 use crate::domain::partnerships::{Kind, Partnership, ReasonCategory, Status, StatusEvent};
+use crate::domain::schemas as S;
 use crate::domain::tokens::Role;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCityBody {
     /// Stable code: lower-case ISO country, a dash, a local part (`us-hou`).
-    #[schema(example = "us-hou")]
+    #[schema(value_type = S::CityCodeText, example = "us-hou")]
     pub code: String,
+    #[schema(value_type = S::Name, example = "Houston")]
     pub name: String,
-    /// ISO 3166-1 alpha-2.
-    #[schema(example = "US")]
+    /// ISO 3166-1 alpha-2; the code starts with it in lower case.
+    #[schema(value_type = S::CountryCode, example = "US")]
     pub country: String,
-    /// ISO 3166-2 subdivision.
-    #[schema(example = "US-TX")]
+    /// ISO 3166-2 subdivision of `country`.
+    #[schema(value_type = Option<S::RegionCode>, example = "US-TX")]
     pub region: Option<String>,
-    #[schema(example = "Q16555")]
+    #[schema(value_type = Option<S::WikidataId>, example = "Q16555")]
     pub wikidata: Option<String>,
+    #[schema(value_type = Option<S::GeonamesId>, example = 4699066)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64")]
     pub geonames_id: Option<i64>,
-    #[schema(example = "USHOU")]
+    /// UN/LOCODE of a place in `country`.
+    #[schema(value_type = Option<S::Unlocode>, example = "USHOU")]
     pub unlocode: Option<String>,
+    /// Give both `lat` and `lon`, or neither.
+    #[schema(value_type = Option<S::Latitude>, example = 29.7604)]
     pub lat: Option<f64>,
+    #[schema(value_type = Option<S::Longitude>, example = -95.3698)]
     pub lon: Option<f64>,
 }
 
@@ -95,7 +103,9 @@ pub struct OfficeSummary {
 #[serde(deny_unknown_fields)]
 pub struct NewOfficeBody {
     /// The city code the office acts for.
+    #[schema(value_type = S::CityCodeText, example = "us-hou")]
     pub city: String,
+    #[schema(value_type = S::Name, example = "Office of International Affairs")]
     pub name: String,
 }
 
@@ -124,9 +134,11 @@ impl From<OfficeRow> for OfficeView {
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     pub role: Role,
-    /// Office id; required for office tokens.
+    /// Office id; required for office tokens, refused for the others.
+    #[schema(value_type = Option<S::Id>)]
     pub office: Option<String>,
-    /// RFC 3339 time or YYYY-MM-DD.
+    /// RFC 3339 time or YYYY-MM-DD, in the future.
+    #[schema(value_type = Option<S::Instant>)]
     pub expires_at: Option<String>,
 }
 
@@ -153,11 +165,11 @@ pub struct RevokedTokenView {
 #[serde(deny_unknown_fields)]
 pub struct NewPartnershipBody {
     /// The two city codes, in any order; one must be the caller's city.
-    #[schema(example = json!(["us-hou", "cn-sha"]))]
+    #[schema(value_type = S::CityPair, example = json!(["us-hou", "cn-sha"]))]
     pub cities: Vec<String>,
     pub kind: Kind,
-    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
-    #[schema(example = "1979")]
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, not in the future.
+    #[schema(value_type = Option<S::Established>, example = "1979")]
     pub established: Option<String>,
 }
 
@@ -205,15 +217,21 @@ impl From<Partnership> for PartnershipView {
 pub struct StatusChangeBody {
     pub status: Status,
     /// YYYY-MM-DD: when the change takes effect.
+    #[schema(value_type = S::Date, example = "2022-03-02")]
     pub effective_date: String,
-    /// YYYY-MM-DD: when the deciding body decided.
+    /// YYYY-MM-DD: when the deciding body decided; not in the future.
+    #[schema(value_type = Option<S::DateOrEmpty>, example = "2022-03-01")]
     pub decided_date: Option<String>,
+    #[schema(value_type = Option<S::ShortLine>, example = "Coventry City Council")]
     pub deciding_body: Option<String>,
     pub reason_category: ReasonCategory,
-    /// Required for `curtailed` and `cut_off`.
+    /// Required (not blank) for `curtailed` and `cut_off`.
+    #[schema(value_type = Option<S::Paragraph>, example = "Suspended after the invasion of Ukraine")]
     pub reason: Option<String>,
+    #[schema(value_type = Option<S::Paragraph>)]
     pub resumption_condition: Option<String>,
     /// Lower-case hex SHA-256 of the decision document.
+    #[schema(value_type = Option<S::Sha256HexOrEmpty>)]
     pub decision_document_sha256: Option<String>,
 }
 

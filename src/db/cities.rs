@@ -152,6 +152,13 @@ pub fn require(conn: &mut DbConn, code: &CityCode) -> Result<CityRecord, DbError
     })
 }
 
+/// Loads the city a path names, or answers 404 `city_not_found`.
+pub fn require_in_path(conn: &mut DbConn, code: &CityCode) -> Result<CityRecord, DbError> {
+    get(conn, code.as_str())?.ok_or_else(|| {
+        DomainError::new(ErrorCode::CityNotFound, format!("no city `{code}`")).into()
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CityFilter {
     pub country: Option<String>,

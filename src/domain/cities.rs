@@ -183,7 +183,7 @@ pub fn degrees(e6: i64) -> f64 {
     e6 as f64 / 1e6
 }
 
-fn parse_region(value: &str, country: &str) -> Result<String, DomainError> {
+pub(crate) fn parse_region(value: &str, country: &str) -> Result<String, DomainError> {
     let known = rust_iso3166::iso3166_2::from_code(value).is_some();
     if !known || !value.starts_with(&format!("{country}-")) {
         return Err(DomainError::new(
@@ -194,7 +194,7 @@ fn parse_region(value: &str, country: &str) -> Result<String, DomainError> {
     Ok(value.to_string())
 }
 
-fn parse_wikidata(value: &str) -> Result<String, DomainError> {
+pub(crate) fn parse_wikidata(value: &str) -> Result<String, DomainError> {
     let ok = value.len() <= 12
         && value.starts_with('Q')
         && value[1..].bytes().all(|c| c.is_ascii_digit())
@@ -211,7 +211,7 @@ fn parse_wikidata(value: &str) -> Result<String, DomainError> {
 }
 
 /// UN/LOCODE: the country code and three letters or digits 2-9, with or without a space.
-fn parse_unlocode(value: &str, country: &str) -> Result<String, DomainError> {
+pub(crate) fn parse_unlocode(value: &str, country: &str) -> Result<String, DomainError> {
     let compact: String = value.chars().filter(|c| *c != ' ').collect();
     let b = compact.as_bytes();
     let ok = b.len() == 5

@@ -48,6 +48,7 @@ pub mod names;
 pub mod offices;
 pub mod partnerships;
 pub use amity_verify::replay;
+pub mod schemas;
 pub mod signatures;
 pub mod text;
 pub mod tokens;

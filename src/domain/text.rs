@@ -10,7 +10,11 @@ pub const REASON_MAX: usize = 4000;
 pub const SHORT_MAX: usize = 200;
 
 /// A required single-line text: trimmed, non-empty, at most `max` characters.
+///
+/// Length and characters are checked before trimming, so that the rule is the one the OpenAPI
+/// document states (`domain::schemas`): a value's white space counts towards its limit.
 pub fn required_line(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    check(field, value, max, false)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(DomainError::new(
@@ -18,7 +22,6 @@ pub fn required_line(field: &'static str, value: &str, max: usize) -> Result<Str
             format!("`{field}` must not be empty"),
         ));
     }
-    check(field, trimmed, max, false)?;
     Ok(trimmed.to_string())
 }
 
@@ -46,9 +49,13 @@ fn optional(
     max: usize,
     multiline: bool,
 ) -> Result<Option<String>, DomainError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => check(field, v, max, multiline).map(|_| Some(v.to_string())),
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    check(field, value, max, multiline)?;
+    match value.trim() {
+        "" => Ok(None),
+        v => Ok(Some(v.to_string())),
     }
 }
 

@@ -139,6 +139,28 @@ both_backends!(openapi_documents_errors_as_served, |srv| {
     let doc = srv.get("/api/v1/openapi.json").json();
     let problem = json!({"$ref": "#/components/schemas/Problem"});
     let mut problems = 0;
+    // Every code of a per-status schema is answered with that status.
+    for (name, schema) in doc["components"]["schemas"].as_object().unwrap() {
+        let Some(status) = name
+            .strip_prefix("Problem")
+            .and_then(|s| s.parse::<u16>().ok())
+        else {
+            continue;
+        };
+        let codes = schema["allOf"][1]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap();
+        for code in codes {
+            let code = code.as_str().unwrap();
+            let known = amity::domain::ErrorCode::ALL
+                .iter()
+                .any(|c| c.as_str() == code && c.http_status() == status);
+            assert!(
+                known,
+                "{name} lists `{code}`, which is not answered with {status}"
+            );
+        }
+    }
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
@@ -148,7 +170,10 @@ both_backends!(openapi_documents_errors_as_served, |srv| {
                 if content["application/json"]["schema"] == problem {
                     panic!("{method} {path} {status}: Problem documented as application/json");
                 }
-                if content["application/problem+json"]["schema"] == problem {
+                // Each status has its own problem schema, `Problem` narrowed to the codes
+                // answered with that status.
+                let per_status = json!({"$ref": format!("#/components/schemas/Problem{status}")});
+                if content["application/problem+json"]["schema"] == per_status {
                     problems += 1;
                 }
             }
@@ -197,7 +222,8 @@ both_backends!(openapi_documents_errors_as_served, |srv| {
     ] {
         let unavailable = &doc["paths"][path][method]["responses"]["503"];
         assert_eq!(
-            unavailable["content"]["application/problem+json"]["schema"], problem,
+            unavailable["content"]["application/problem+json"]["schema"],
+            json!({"$ref": "#/components/schemas/Problem503"}),
             "{method} {path}"
         );
         assert!(

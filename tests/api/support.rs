@@ -195,6 +195,22 @@ pub struct TestServer {
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
     agent: ureq::Agent,
+    /// Every request and its reply, once [`TestServer::record`] was called (the API examples
+    /// are recorded this way: tests/api/examples.rs).
+    recording: std::sync::Mutex<Option<Vec<Exchange>>>,
+}
+
+/// A request sent and the reply it got.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub method: String,
+    /// Path and query, as sent.
+    pub path: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub reply_status: u16,
+    pub reply_content_type: Option<String>,
+    pub reply_body: Vec<u8>,
 }
 
 /// A response, read fully.
@@ -305,6 +321,42 @@ impl TestServer {
             db,
             handle,
             agent,
+            recording: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records every exchange from now on.
+    pub fn record(&self) {
+        *self.recording.lock().expect("recording") = Some(Vec::new());
+    }
+
+    /// The exchanges recorded so far.
+    pub fn recorded(&self) -> Vec<Exchange> {
+        self.recording
+            .lock()
+            .expect("recording")
+            .clone()
+            .unwrap_or_default()
+    }
+
+    fn keep(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        reply: &Reply,
+    ) {
+        if let Some(log) = self.recording.lock().expect("recording").as_mut() {
+            log.push(Exchange {
+                method: method.to_string(),
+                path: path.to_string(),
+                content_type: content_type.map(str::to_string),
+                body: body.to_vec(),
+                reply_status: reply.status,
+                reply_content_type: reply.header("content-type").map(str::to_string),
+                reply_body: reply.body.clone(),
+            });
         }
     }
 
@@ -320,7 +372,12 @@ impl TestServer {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
-        request(&self.agent, &self.base, method, path, token, body).expect("request sent")
+        let sent = body.as_ref().map(|(t, b)| (t.to_string(), b.clone()));
+        let reply =
+            request(&self.agent, &self.base, method, path, token, body).expect("request sent");
+        let (content_type, bytes) = sent.map_or((None, Vec::new()), |(t, b)| (Some(t), b));
+        self.keep(method, path, content_type.as_deref(), &bytes, &reply);
+        reply
     }
 
     /// Sends a request with extra headers (cookies, form content types).

@@ -1,0 +1,355 @@
+//! The rules an operation enforces that its JSON Schema cannot state: one field against
+//! another, a date against today, a signature against its key, a cursor against the server
+//! that issued it. Every other rule is in the schemas (`domain::schemas`).
+//!
+//! Each rule goes into the served document twice: as the operation's `x-amity-rules` (a list
+//! of `{codes, rule}`, for tools) and as a list at the end of its description (for people).
+//! CI's schemathesis run accepts a refusal of data the schema allows only when its `code` is
+//! one listed here for that operation (.ci/schemathesis_hooks.py), so a rule missing from both
+//! the schemas and this table fails CI; `tests/api/contract.rs` checks that every operation
+//! named here is served and documents the status of each code named.
+
+use serde_json::{Value, json};
+
+use crate::domain::ErrorCode;
+
+/// One rule: the operation, the codes of its refusals, and the rule in words.
+pub struct Rule {
+    pub operation: &'static str,
+    pub codes: &'static [ErrorCode],
+    pub rule: &'static str,
+}
+
+const fn rule(operation: &'static str, code: &'static [ErrorCode], rule: &'static str) -> Rule {
+    Rule {
+        operation,
+        codes: code,
+        rule,
+    }
+}
+
+use ErrorCode as E;
+
+/// The refusals of a statement that is not the canonical JSON its format requires
+/// (docs/formats/statements.md).
+const STATEMENT: &[ErrorCode] = &[
+    E::InvalidStatementEncoding,
+    E::StatementTooLarge,
+    E::InvalidUtf8,
+    E::InvalidJson,
+    E::NotAnObject,
+    E::DuplicateKey,
+    E::MissingKey,
+    E::KeysOutOfOrder,
+    E::WrongType,
+    E::InvalidField,
+    E::SignerCityMismatch,
+    E::StatementNotCanonical,
+];
+
+/// The refusals of a `multipart/form-data` body that is not one well-formed file part.
+const MULTIPART: &[ErrorCode] = &[E::InvalidMultipart, E::MissingFile, E::MultipleFiles];
+
+const ONE_FILE_PART: &str = "a `multipart/form-data` body holds exactly one file part";
+
+/// The refusals of an SSHSIG that does not parse strictly or does not verify.
+const SSHSIG: &[ErrorCode] = &[
+    E::SignatureTooLarge,
+    E::BadArmor,
+    E::NonCanonicalBase64,
+    E::BadMagic,
+    E::UnsupportedVersion,
+    E::MalformedSignature,
+    E::InvalidNamespace,
+    E::ReservedNotEmpty,
+    E::UnsupportedHash,
+    E::UnsupportedSignatureType,
+    E::BadSignatureEncoding,
+    E::NonCanonicalSignature,
+    E::TrailingBytes,
+    E::WrongNamespace,
+    E::WrongKey,
+    E::SignatureInvalid,
+];
+
+/// The refusals of a public key line that is not a canonical, strong Ed25519 key.
+const KEY: &[ErrorCode] = &[
+    E::KeyLineTooLong,
+    E::MalformedKeyLine,
+    E::UnsupportedKeyType,
+    E::BadKeyEncoding,
+    E::KeyTypeMismatch,
+    E::InvalidKey,
+    E::NonCanonicalKey,
+    E::WeakKey,
+    E::NonPrimeOrderKey,
+    E::CommentTooLong,
+    E::InvalidComment,
+];
+
+const PAGED: [&str; 4] = [
+    "list_cities",
+    "list_partnerships",
+    "list_mous",
+    "list_activities",
+];
+
+/// The table. Cursors belong to every paged list and are added by [`rules_of`].
+pub const RULES: &[Rule] = &[
+    rule(
+        "create_city",
+        &[E::CityCodeCountryMismatch],
+        "`code` starts with `country` in lower case",
+    ),
+    rule(
+        "create_city",
+        &[E::InvalidRegion],
+        "`region` is an assigned ISO 3166-2 code of `country`",
+    ),
+    rule(
+        "create_city",
+        &[E::InvalidUnlocode],
+        "`unlocode` starts with `country`",
+    ),
+    rule(
+        "create_city",
+        &[E::InvalidCoordinates],
+        "`lat` and `lon` are given together or not at all",
+    ),
+    rule(
+        "create_city",
+        &[E::MissingField],
+        "`name` is not blank once normalised (NFC)",
+    ),
+    rule(
+        "create_office",
+        &[E::UnknownCity],
+        "`city` is a registered city",
+    ),
+    rule(
+        "create_partnership",
+        &[E::UnknownCity],
+        "both cities are registered",
+    ),
+    rule(
+        "create_mou",
+        &[E::UnknownPartnership],
+        "`partnership` names a partnership",
+    ),
+    rule(
+        "create_mou",
+        &[
+            E::SignerCityNotParty,
+            E::PartyWithoutSigner,
+            E::DuplicateRequiredSigner,
+        ],
+        "`required_signers` names only the two party cities, each at least once, each (city, role) once",
+    ),
+    rule("upload", &[E::EmptyDocument], "the document is not empty"),
+    rule(
+        "upload",
+        &[E::InvalidMediaType],
+        "`Content-Type` is a media type",
+    ),
+    rule(
+        "add_evidence",
+        &[E::EmptyDocument],
+        "the document is not empty",
+    ),
+    rule(
+        "add_evidence",
+        &[E::InvalidMediaType],
+        "`Content-Type` is a media type",
+    ),
+    rule(
+        "retire",
+        &[E::EffectiveAtInPast],
+        "`effective_at` does not lie in the past",
+    ),
+    rule(
+        "revoke",
+        &[E::CompromisedSinceInFuture],
+        "`compromised_since` does not lie in the future",
+    ),
+    rule(
+        "create_token",
+        &[E::UnknownOffice],
+        "`office` names an office",
+    ),
+    rule(
+        "create_token",
+        &[E::OfficeIdRequired],
+        "an `office` token names its `office`",
+    ),
+    rule(
+        "create_token",
+        &[E::OfficeNotAllowed],
+        "`admin` and `auditor` tokens name no `office`",
+    ),
+    rule(
+        "create_token",
+        &[E::InvalidExpiry],
+        "`expires_at` lies in the future",
+    ),
+    rule(
+        "create_partnership",
+        &[E::InvalidDate],
+        "`established` does not lie in the future",
+    ),
+    rule(
+        "change_status",
+        &[E::InvalidDate],
+        "`decided_date` does not lie in the future",
+    ),
+    rule(
+        "change_status",
+        &[E::ReasonRequired],
+        "a change to `curtailed` or `cut_off` has a non-blank `reason`",
+    ),
+    rule(
+        "record",
+        &[E::InvalidDate],
+        "`start_date` does not lie in the future and `end_date` is not before it",
+    ),
+    rule("briefing", &[E::InvalidPeriod], "`from` is not after `to`"),
+    rule(
+        "register",
+        STATEMENT,
+        "`statement` is a canonical key-registration statement (docs/formats/statements.md)",
+    ),
+    rule(
+        "register",
+        &[
+            E::ProofMismatch,
+            E::UnknownChallenge,
+            E::ChallengeUsed,
+            E::ChallengeExpired,
+            E::WrongRegistry,
+        ],
+        "the statement names this registry, the path's city, `signer`, `role`, `public_key` and a live challenge of this registry",
+    ),
+    rule(
+        "register",
+        SSHSIG,
+        "`signature` is an SSHSIG by `public_key` over `statement` in the namespace `amity-key-v1@<registry>`",
+    ),
+    rule(
+        "register",
+        KEY,
+        "`public_key` is a canonical Ed25519 key that is not weak",
+    ),
+    rule(
+        "submit",
+        STATEMENT,
+        "`statement` is a canonical MOU signature statement (docs/formats/statements.md)",
+    ),
+    rule(
+        "submit",
+        SSHSIG,
+        "`signature` is an armored SSHSIG that verifies over `statement` in the namespace `amity-mou-v1@<registry>`",
+    ),
+    rule(
+        "submit",
+        &[E::WrongRegistry],
+        "the statement names this registry",
+    ),
+    rule(
+        "submit",
+        &[E::StatementMouMismatch],
+        "the statement names the path's MOU",
+    ),
+    rule(
+        "import",
+        &[E::InvalidCsv],
+        "the body is UTF-8 CSV with the documented header",
+    ),
+    rule("import", MULTIPART, ONE_FILE_PART),
+    rule("upload", MULTIPART, ONE_FILE_PART),
+    rule("add_evidence", MULTIPART, ONE_FILE_PART),
+    rule(
+        "inclusion_proof",
+        &[E::IndexOutOfRange],
+        "`index` names an entry of the tree",
+    ),
+    rule(
+        "signing_statement",
+        &[E::MissingField],
+        "give `signer` (and `role`) or `key`",
+    ),
+    rule(
+        "inclusion_proof",
+        &[E::InvalidQuery],
+        "give exactly one of `index` and `hash`",
+    ),
+    rule(
+        "inclusion_proof",
+        &[E::InvalidSize],
+        "`index` is below `size`, and `size` at most the log's size",
+    ),
+    rule(
+        "consistency_proof",
+        &[E::InvalidSize],
+        "`from` is at most `to`, and `to` at most the log's size",
+    ),
+];
+
+/// The rules of one operation, with the cursor rule of paged lists.
+pub fn rules_of(operation: &str) -> Vec<(&'static [ErrorCode], &'static str)> {
+    let mut out: Vec<(&'static [ErrorCode], &'static str)> = RULES
+        .iter()
+        .filter(|r| r.operation == operation)
+        .map(|r| (r.codes, r.rule))
+        .collect();
+    if PAGED.contains(&operation) {
+        out.push((
+            &[E::InvalidCursor],
+            "`cursor` is a `next_cursor` this server issued",
+        ));
+    }
+    out
+}
+
+/// Writes the rules into the document (`x-amity-rules` and the description) of every
+/// operation that has some.
+pub fn add_rules(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for op in item.values_mut() {
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            let rules = rules_of(id);
+            if rules.is_empty() {
+                continue;
+            }
+            let mut text = op
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            text.push_str("\n\nRules beyond the schema (refused with the code named):\n");
+            for (codes, rule) in &rules {
+                let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+                text.push_str(&format!("\n- {rule} ({})", codes.join(", ")));
+            }
+            let rules = Value::Array(
+                rules
+                    .iter()
+                    .map(|(codes, rule)| {
+                        let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+                        json!({"codes": codes, "rule": rule})
+                    })
+                    .collect(),
+            );
+            if let Some(op) = op.as_object_mut() {
+                op.insert("description".into(), Value::String(text));
+                op.insert("x-amity-rules".into(), rules);
+            }
+        }
+    }
+}
