@@ -53,19 +53,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A fresh database for the backend: a file for SQLite, a new database next to the one
-# AMITY_TEST_POSTGRES_URL names for PostgreSQL (its role may create databases, as in tests).
-database_url() {
+# A fresh database for the backend, in DATABASE_URL: a file for SQLite, a new database next to
+# the one AMITY_TEST_POSTGRES_URL names for PostgreSQL (its role may create databases, as in
+# tests), dropped on exit. Not in a command substitution: `pg_db` must reach `cleanup`.
+use_fresh_database() {
   case $1 in
-    sqlite) echo "sqlite://$work/sqlite/amity.db" ;;
+    sqlite)
+      mkdir -p "$work/sqlite"
+      DATABASE_URL="sqlite://$work/sqlite/amity.db"
+      ;;
     postgres)
       pg_db="amity_schemathesis_$$"
       psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
       psql "$AMITY_TEST_POSTGRES_URL" -qtAc "CREATE DATABASE $pg_db" >/dev/null \
         || die "cannot create database $pg_db"
-      echo "${AMITY_TEST_POSTGRES_URL%/*}/$pg_db"
+      DATABASE_URL="${AMITY_TEST_POSTGRES_URL%/*}/$pg_db"
       ;;
   esac
+  export DATABASE_URL
 }
 
 start_server() {
@@ -129,10 +134,8 @@ exclude_checks=${SCHEMATHESIS_EXCLUDE_CHECKS:-positive_data_acceptance}
 phases=${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}
 failed=0
 for backend in "${backends[@]}"; do
-  export DATABASE_URL
-  DATABASE_URL=$(database_url "$backend")
+  use_fresh_database "$backend"
   export AMITY_KEYS_DIR="$work/$backend-keys"
-  mkdir -p "$work/sqlite"
   "$bin" migrate >/dev/null || die "amity migrate failed on $backend"
   start_server
   seed
