@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The served OpenAPI document, checked two ways against the release server on a fresh SQLite
-# database: openapi-spec-validator must accept it (an invalid document, a query parameter
+# The served OpenAPI document, checked two ways against the release server on a fresh registry
+# (SQLite; PostgreSQL too when AMITY_TEST_POSTGRES_URL is set, required with CI=true):
+# openapi-spec-validator must accept it (an invalid document, a query parameter
 # declared in the path say, breaks every client generated from it, and schemathesis tolerates
 # some of what a strict validator refuses), and openapi-python-client must generate every
 # operation of it; then .ci/client_walkthrough.py runs the README's walkthrough and MOU signing
@@ -41,36 +42,66 @@ if ! pinned openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" \
     || die "pip install of the OpenAPI tools failed"
 fi
 
+backends=(sqlite)
+if [ -n "${AMITY_TEST_POSTGRES_URL:-}" ]; then
+  command -v psql >/dev/null 2>&1 || die "psql is needed to make the PostgreSQL database"
+  backends+=(postgres)
+elif [ "${CI:-}" = true ]; then
+  die "CI=true but AMITY_TEST_POSTGRES_URL is not set: the PostgreSQL run cannot be skipped"
+fi
+
 work=$(mktemp -d)
 server_pid=
+pg_db=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$pg_db" ] && psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-export DATABASE_URL="sqlite://$work/amity.db"
-export AMITY_KEYS_DIR="$work/keys"
 # The signing namespaces name the registry's origin (README, "Signing an MOU"); fixed here so
 # that the walkthrough signs under the README's amity-mou-v1@amity.localhost.
 export AMITY_ORIGIN=amity.localhost
-"$bin" migrate >/dev/null || die "amity migrate failed"
-admin=$("$bin" admin create-token --role admin) || die "cannot create the admin token"
 
-# Without --auto-approve-keys: the walkthrough's admin approves the signatories' keys.
-"$bin" serve --bind 127.0.0.1:0 >"$work/stdout" 2>"$work/server.log" &
-server_pid=$!
-base=
-for _ in $(seq 1 100); do
-  base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -n 1 || true)
-  [ -n "$base" ] && break
-  kill -0 "$server_pid" 2>/dev/null || die "amity serve exited: $(cat "$work/server.log")"
-  sleep 0.1
-done
-[ -n "$base" ] || die "amity serve did not print its URL"
-echo "server at $base"
+# A fresh registry on the backend, served without --auto-approve-keys (the walkthrough's admin
+# approves the signatories' keys); sets `base` and `admin`. Not in a command substitution:
+# `pg_db` and `server_pid` must reach `cleanup`.
+start_registry() {
+  case $1 in
+    sqlite) export DATABASE_URL="sqlite://$work/sqlite.db" ;;
+    postgres)
+      pg_db="amity_client_$$"
+      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
+      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "CREATE DATABASE $pg_db" >/dev/null \
+        || die "cannot create database $pg_db"
+      export DATABASE_URL="${AMITY_TEST_POSTGRES_URL%/*}/$pg_db"
+      ;;
+  esac
+  export AMITY_KEYS_DIR="$work/$1-keys"
+  "$bin" migrate >/dev/null || die "amity migrate failed on $1"
+  admin=$("$bin" admin create-token --role admin) || die "cannot create the admin token on $1"
+  "$bin" serve --bind 127.0.0.1:0 >"$work/stdout" 2>"$work/server.log" &
+  server_pid=$!
+  base=
+  for _ in $(seq 1 100); do
+    base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -n 1 || true)
+    [ -n "$base" ] && break
+    kill -0 "$server_pid" 2>/dev/null || die "amity serve exited: $(cat "$work/server.log")"
+    sleep 0.1
+  done
+  [ -n "$base" ] || die "amity serve did not print its URL"
+  echo "server at $base ($1)"
+}
 
+stop_registry() {
+  kill -0 "$server_pid" 2>/dev/null || die "the server died during the walkthrough: $(tail -n 20 "$work/server.log")"
+  kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
+  server_pid=
+}
+
+start_registry "${backends[0]}"
 curl -fsS "$base/api/v1/openapi.json" >"$work/openapi.json" \
   || die "cannot fetch $base/api/v1/openapi.json"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json" \
@@ -91,10 +122,15 @@ if grep -q "will not be generated" "$work/generate.log" || [ "$generated" -ne "$
   die "openapi-python-client skipped operations: $(grep -A2 'will not be generated' "$work/generate.log")"
 fi
 
-# The README's walkthrough through the generated client (keys and documents in $work).
-mkdir "$work/walkthrough"
-AMITY_URL=$base AMITY_ADMIN_TOKEN=$admin AMITY_CLIENT_DIR="$work/client" \
-  AMITY_WALKTHROUGH_DIR="$work/walkthrough" \
-  "$venv/bin/python" .ci/client_walkthrough.py \
-  || die "the walkthrough through the generated client failed (above; server log: $(tail -n 20 "$work/server.log"))"
-kill -0 "$server_pid" 2>/dev/null || die "the server died during the walkthrough: $(tail -n 20 "$work/server.log")"
+# The README's walkthrough through the generated client, on a fresh registry of each backend
+# (keys and documents in $work).
+for backend in "${backends[@]}"; do
+  [ -n "$server_pid" ] || start_registry "$backend"
+  rm -rf "$work/walkthrough" && mkdir "$work/walkthrough"
+  echo "walkthrough on $backend"
+  AMITY_URL=$base AMITY_ADMIN_TOKEN=$admin AMITY_CLIENT_DIR="$work/client" \
+    AMITY_WALKTHROUGH_DIR="$work/walkthrough" \
+    "$venv/bin/python" .ci/client_walkthrough.py \
+    || die "the walkthrough through the generated client failed on $backend (above; server log: $(tail -n 20 "$work/server.log"))"
+  stop_registry
+done
