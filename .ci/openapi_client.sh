@@ -42,65 +42,15 @@ if ! pinned openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" \
     || die "pip install of the OpenAPI tools failed"
 fi
 
-backends=(sqlite)
-if [ -n "${AMITY_TEST_POSTGRES_URL:-}" ]; then
-  command -v psql >/dev/null 2>&1 || die "psql is needed to make the PostgreSQL database"
-  backends+=(postgres)
-elif [ "${CI:-}" = true ]; then
-  die "CI=true but AMITY_TEST_POSTGRES_URL is not set: the PostgreSQL run cannot be skipped"
-fi
-
-work=$(mktemp -d)
-server_pid=
-pg_db=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [ -n "$pg_db" ] && psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=.ci/registry.sh
+. .ci/registry.sh
 
 # The signing namespaces name the registry's origin (README, "Signing an MOU"); fixed here so
 # that the walkthrough signs under the README's amity-mou-v1@amity.localhost.
 export AMITY_ORIGIN=amity.localhost
 
-# A fresh registry on the backend, served without --auto-approve-keys (the walkthrough's admin
-# approves the signatories' keys); sets `base` and `admin`. Not in a command substitution:
-# `pg_db` and `server_pid` must reach `cleanup`.
-start_registry() {
-  case $1 in
-    sqlite) export DATABASE_URL="sqlite://$work/sqlite.db" ;;
-    postgres)
-      pg_db="amity_client_$$"
-      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
-      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "CREATE DATABASE $pg_db" >/dev/null \
-        || die "cannot create database $pg_db"
-      export DATABASE_URL="${AMITY_TEST_POSTGRES_URL%/*}/$pg_db"
-      ;;
-  esac
-  export AMITY_KEYS_DIR="$work/$1-keys"
-  "$bin" migrate >/dev/null || die "amity migrate failed on $1"
-  admin=$("$bin" admin create-token --role admin) || die "cannot create the admin token on $1"
-  "$bin" serve --bind 127.0.0.1:0 >"$work/stdout" 2>"$work/server.log" &
-  server_pid=$!
-  base=
-  for _ in $(seq 1 100); do
-    base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -n 1 || true)
-    [ -n "$base" ] && break
-    kill -0 "$server_pid" 2>/dev/null || die "amity serve exited: $(cat "$work/server.log")"
-    sleep 0.1
-  done
-  [ -n "$base" ] || die "amity serve did not print its URL"
-  echo "server at $base ($1)"
-}
-
-stop_registry() {
-  kill -0 "$server_pid" 2>/dev/null || die "the server died during the walkthrough: $(tail -n 20 "$work/server.log")"
-  kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
-
+# The registry is served without --auto-approve-keys: the walkthrough's admin approves the
+# signatories' keys.
 start_registry "${backends[0]}"
 curl -fsS "$base/api/v1/openapi.json" >"$work/openapi.json" \
   || die "cannot fetch $base/api/v1/openapi.json"

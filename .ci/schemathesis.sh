@@ -35,67 +35,8 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
 fi
 "$venv/bin/schemathesis" --version
 
-backends=(sqlite)
-if [ -n "${AMITY_TEST_POSTGRES_URL:-}" ]; then
-  command -v psql >/dev/null || die "psql is needed to make the PostgreSQL database"
-  backends+=(postgres)
-elif [ "${CI:-}" = true ]; then
-  die "CI=true but AMITY_TEST_POSTGRES_URL is not set: the PostgreSQL run cannot be skipped"
-fi
-
-work=$(mktemp -d)
-server_pid=
-pg_db=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  [ -n "$pg_db" ] && psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# A fresh database for the backend, in DATABASE_URL: a file for SQLite, a new database next to
-# the one AMITY_TEST_POSTGRES_URL names for PostgreSQL (its role may create databases, as in
-# tests), dropped on exit. Not in a command substitution: `pg_db` must reach `cleanup`.
-use_fresh_database() {
-  case $1 in
-    sqlite)
-      mkdir -p "$work/sqlite"
-      DATABASE_URL="sqlite://$work/sqlite/amity.db"
-      ;;
-    postgres)
-      pg_db="amity_schemathesis_$$"
-      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS $pg_db" >/dev/null
-      psql "$AMITY_TEST_POSTGRES_URL" -qtAc "CREATE DATABASE $pg_db" >/dev/null \
-        || die "cannot create database $pg_db"
-      DATABASE_URL="${AMITY_TEST_POSTGRES_URL%/*}/$pg_db"
-      ;;
-  esac
-  export DATABASE_URL
-}
-
-start_server() {
-  # The budget of failed authentications per address is lifted: schemathesis sends thousands
-  # of bad tokens from one address, and its `ignored_auth` check wants their 401, not the 429
-  # the budget gives past 10 a minute (tests/api/abuse.rs tests the budget).
-  AMITY_AUTH_FAILURES_PER_MINUTE=1000000 \
-    "$bin" serve --bind 127.0.0.1:0 --auto-approve-keys >"$work/stdout" 2>"$work/server.log" &
-  server_pid=$!
-  base=
-  for _ in $(seq 1 100); do
-    base=$(grep -o 'http://[0-9.:]*' "$work/stdout" | head -n 1 || true)
-    [ -n "$base" ] && break
-    kill -0 "$server_pid" 2>/dev/null || die "amity serve exited: $(cat "$work/server.log")"
-    sleep 0.1
-  done
-  [ -n "$base" ] || die "amity serve did not print its URL"
-  echo "server at $base"
-}
-
-stop_server() {
-  kill -0 "$server_pid" 2>/dev/null || die "the server died during the run: $(tail -n 20 "$work/server.log")"
-  kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
-  server_pid=
-}
+# shellcheck source=.ci/registry.sh
+. .ci/registry.sh
 
 post() {
   local token=$1 path=$2 body=$3
@@ -105,9 +46,8 @@ post() {
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 # Seeded records, so some generated requests reach real ones (the examples in the document
-# name these codes). Sets the tokens `admin`, `office` and `auditor`.
+# name these codes). Sets the tokens `office` and `auditor`.
 seed() {
-  admin=$("$bin" admin create-token --role admin) || die "cannot create the admin token"
   post "$admin" /api/v1/admin/cities '{"code":"us-hou","name":"Houston","country":"US","lat":29.76,"lon":-95.37}' >/dev/null
   post "$admin" /api/v1/admin/cities '{"code":"cn-sha","name":"Shanghai","country":"CN","lat":31.23,"lon":121.47}' >/dev/null
   post "$admin" /api/v1/admin/cities '{"code":"de-ber","name":"Berlin","country":"DE"}' >/dev/null
@@ -134,10 +74,10 @@ exclude_checks=${SCHEMATHESIS_EXCLUDE_CHECKS:-positive_data_acceptance}
 phases=${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}
 failed=0
 for backend in "${backends[@]}"; do
-  use_fresh_database "$backend"
-  export AMITY_KEYS_DIR="$work/$backend-keys"
-  "$bin" migrate >/dev/null || die "amity migrate failed on $backend"
-  start_server
+  # The budget of failed authentications per address is lifted: schemathesis sends thousands
+  # of bad tokens from one address, and its `ignored_auth` check wants their 401, not the 429
+  # the budget gives past 10 a minute (tests/api/abuse.rs tests the budget).
+  AMITY_AUTH_FAILURES_PER_MINUTE=1000000 start_registry "$backend" --auto-approve-keys
   seed
   for principal in ${SCHEMATHESIS_PRINCIPALS:-admin office auditor anonymous}; do
     auth=()
@@ -166,7 +106,7 @@ for backend in "${backends[@]}"; do
     echo "SCHEMATHESIS RESULT backend=$backend principal=$principal max_examples=$max_examples cases=$cases failures=$failures exit=$rc"
     [ "$rc" -eq 0 ] || failed=1
   done
-  stop_server
+  stop_registry
 done
 [ "$failed" -eq 0 ] || die "schemathesis found failures (see above)"
 echo "schemathesis: no failures"

@@ -3,7 +3,7 @@
 //! tests/api/examples.rs, which also checks each example against its schema); problem
 //! documents get one example per status, from the table of error codes.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::domain::ErrorCode;
 
@@ -15,29 +15,18 @@ const RECORDED: &str = include_str!("examples.json");
 /// problem schemas of each status (`Problem404`, ...).
 pub fn add_examples(doc: &mut Value) {
     let recorded: Value = serde_json::from_str(RECORDED).unwrap_or_default();
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut() {
-            for op in item
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|m| m.values_mut())
-            {
-                let Some(id) = op.get("operationId").and_then(Value::as_str) else {
-                    continue;
-                };
-                let Some(examples) = recorded.get(id).cloned() else {
-                    continue;
-                };
-                place(
-                    op.pointer_mut("/requestBody/content"),
-                    examples.get("request"),
-                );
-                let responses = examples.get("responses").and_then(Value::as_object);
-                for (status, by_media) in responses.into_iter().flatten() {
-                    let content = op.pointer_mut(&format!("/responses/{status}/content"));
-                    place(content, Some(by_media));
-                }
-            }
+    for (id, op) in super::openapi::operations_mut(doc) {
+        let Some(examples) = recorded.get(&id) else {
+            continue;
+        };
+        place(
+            op.pointer_mut("/requestBody/content"),
+            examples.get("request"),
+        );
+        let responses = examples.get("responses").and_then(Value::as_object);
+        for (status, by_media) in responses.into_iter().flatten() {
+            let content = op.pointer_mut(&format!("/responses/{status}/content"));
+            place(content, Some(by_media));
         }
     }
     if let Some(schemas) = doc
@@ -71,22 +60,12 @@ fn place(content: Option<&mut Value>, examples: Option<&Value>) {
     }
 }
 
-/// A problem document of `status` as the server writes one, for the first code (by name)
-/// answered with that status.
+/// A problem document of `status` as the server writes one (`ApiError::body`), for the first
+/// code (by name) answered with that status.
 fn problem_example(status: u16) -> Option<Value> {
     let code = ErrorCode::ALL
         .iter()
         .filter(|c| c.http_status() == status)
         .min_by_key(|c| c.as_str())?;
-    let title = actix_web::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error");
-    Some(json!({
-        "type": format!("urn:amity:problem:{}", code.as_str()),
-        "title": title,
-        "status": status,
-        "detail": code.description(),
-        "code": code.as_str(),
-    }))
+    Some(crate::error::ApiError::new(*code, code.description()).body())
 }

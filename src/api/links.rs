@@ -182,43 +182,28 @@ pub const LINKS: &[LinkSpec] = &[
 /// Adds [`LINKS`] to the responses of the serialized document. A link whose source operation
 /// or response is missing is left out; the tests make sure none is.
 pub fn add_links(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for op in item.values_mut() {
-            let Some(id) = op
-                .get("operationId")
-                .and_then(Value::as_str)
-                .map(str::to_string)
+    for (id, op) in super::openapi::operations_mut(doc) {
+        for spec in LINKS.iter().filter(|l| l.from == id) {
+            let Some(response) = op
+                .get_mut("responses")
+                .and_then(|r| r.get_mut(spec.status))
+                .and_then(Value::as_object_mut)
             else {
                 continue;
             };
-            for spec in LINKS.iter().filter(|l| l.from == id) {
-                let Some(response) = op
-                    .get_mut("responses")
-                    .and_then(|r| r.get_mut(spec.status))
-                    .and_then(Value::as_object_mut)
-                else {
-                    continue;
-                };
-                let parameters: Map<String, Value> = spec
-                    .parameters
-                    .iter()
-                    .map(|(name, expression)| (name.to_string(), json!(expression)))
-                    .collect();
-                let links = response
-                    .entry("links")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Some(links) = links.as_object_mut() {
-                    links.insert(
-                        spec.name.to_string(),
-                        json!({"operationId": spec.to, "parameters": parameters}),
-                    );
-                }
+            let parameters: Map<String, Value> = spec
+                .parameters
+                .iter()
+                .map(|(name, expression)| (name.to_string(), json!(expression)))
+                .collect();
+            let links = response
+                .entry("links")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(links) = links.as_object_mut() {
+                links.insert(
+                    spec.name.to_string(),
+                    json!({"operationId": spec.to, "parameters": parameters}),
+                );
             }
         }
     }

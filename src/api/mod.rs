@@ -111,13 +111,17 @@ pub fn routes() -> UtoipaApp<
 }
 
 /// The OpenAPI document as served: [`openapi_doc`] with the links between operations, the
-/// rules no schema can state and the examples.
-pub fn openapi_json_doc() -> serde_json::Value {
-    let mut doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
-    links::add_links(&mut doc);
-    rules::add_rules(&mut doc);
-    examples::add_examples(&mut doc);
-    doc
+/// rules no schema can state and the examples. Built once per process (it follows from the
+/// code alone), not on every request for it.
+pub fn openapi_json_doc() -> &'static serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
+        links::add_links(&mut doc);
+        rules::add_rules(&mut doc);
+        examples::add_examples(&mut doc);
+        doc
+    })
 }
 
 /// The OpenAPI document of every route.

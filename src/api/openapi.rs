@@ -232,13 +232,7 @@ fn problem_schema_name(status: u16) -> String {
 fn problem_of_status(status: u16) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::Ref;
     use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaType, Type};
-    let mut codes: Vec<&'static str> = crate::domain::ErrorCode::ALL
-        .iter()
-        .filter(|c| c.http_status() == status)
-        .map(|c| c.as_str())
-        .collect();
-    codes.sort_unstable();
-    codes.dedup();
+    let codes = crate::domain::ErrorCode::answered_with(status);
     let mut narrowed = ObjectBuilder::new().property(
         "status",
         ObjectBuilder::new()
@@ -260,6 +254,24 @@ fn problem_of_status(status: u16) -> utoipa::openapi::RefOr<utoipa::openapi::sch
             "A problem document answered with HTTP {status}; `code` is one of the codes listed."
         )))
         .into()
+}
+
+/// Every operation of a serialized document, with its `operationId`: the one walk that the
+/// additions made to the JSON (links, rules, examples) share.
+pub fn operations_mut(
+    doc: &mut serde_json::Value,
+) -> impl Iterator<Item = (String, &mut serde_json::Value)> {
+    use serde_json::Value;
+    doc.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| {
+            let id = op.get("operationId")?.as_str()?.to_string();
+            Some((id, op))
+        })
 }
 
 /// The HTTP methods of a path item, upper case.

@@ -312,44 +312,33 @@ pub fn rules_of(operation: &str) -> Vec<(&'static [ErrorCode], &'static str)> {
 /// Writes the rules into the document (`x-amity-rules` and the description) of every
 /// operation that has some.
 pub fn add_rules(doc: &mut Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        let Some(item) = item.as_object_mut() else {
+    for (id, op) in super::openapi::operations_mut(doc) {
+        let rules = rules_of(&id);
+        if rules.is_empty() {
             continue;
-        };
-        for op in item.values_mut() {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
-                continue;
-            };
-            let rules = rules_of(id);
-            if rules.is_empty() {
-                continue;
-            }
-            let mut text = op
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            text.push_str("\n\nRules beyond the schema (refused with the code named):\n");
-            for (codes, rule) in &rules {
-                let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
-                text.push_str(&format!("\n- {rule} ({})", codes.join(", ")));
-            }
-            let rules = Value::Array(
-                rules
-                    .iter()
-                    .map(|(codes, rule)| {
-                        let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
-                        json!({"codes": codes, "rule": rule})
-                    })
-                    .collect(),
-            );
-            if let Some(op) = op.as_object_mut() {
-                op.insert("description".into(), Value::String(text));
-                op.insert("x-amity-rules".into(), rules);
-            }
+        }
+        let mut text = op
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        text.push_str("\n\nRules beyond the schema (refused with the code named):\n");
+        for (codes, rule) in &rules {
+            let codes: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+            text.push_str(&format!("\n- {rule} ({})", codes.join(", ")));
+        }
+        let rules = Value::Array(
+            rules
+                .iter()
+                .map(|(codes, rule)| {
+                    let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+                    json!({"codes": codes, "rule": rule})
+                })
+                .collect(),
+        );
+        if let Some(op) = op.as_object_mut() {
+            op.insert("description".into(), Value::String(text));
+            op.insert("x-amity-rules".into(), rules);
         }
     }
 }

@@ -404,6 +404,19 @@ error_codes! {
 }
 
 impl ErrorCode {
+    /// The codes answered with `status`, by name, each once (the OpenAPI document's per-status
+    /// problem schemas and their examples).
+    pub fn answered_with(status: u16) -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = ErrorCode::ALL
+            .iter()
+            .filter(|c| c.http_status() == status)
+            .map(|c| c.as_str())
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
     /// The strings that go out with two statuses, each with one variant per status.
     pub const SHARED_STRINGS: &'static [&'static str] = &["invalid_body", "office_required"];
 }

@@ -35,6 +35,14 @@ fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(SchemaType::Type(Type::String))
 }
 
+/// An integer within `min..=max`.
+fn integer(min: impl Into<i64>, max: impl Into<i64>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Integer))
+        .minimum(Some(min.into()))
+        .maximum(Some(max.into()))
+}
+
 fn formatted(format: KnownFormat) -> ObjectBuilder {
     string().format(Some(SchemaFormat::KnownFormat(format)))
 }
@@ -198,10 +206,7 @@ marker_schema!(
 );
 marker_schema!(
     /// A GeoNames id.
-    GeonamesId => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1))
-        .maximum(Some(GEONAMES_MAX))
+    GeonamesId => integer(1, GEONAMES_MAX)
 );
 marker_schema!(
     /// Latitude in degrees.
@@ -235,10 +240,7 @@ marker_schema!(
 );
 marker_schema!(
     /// A participant count (`activities::MAX_PARTICIPANTS`).
-    Participants => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(0))
-        .maximum(Some(MAX_PARTICIPANTS))
+    Participants => integer(0, MAX_PARTICIPANTS)
 );
 marker_schema!(
     /// The two city codes of a partnership, different from each other.
@@ -250,10 +252,7 @@ marker_schema!(
 );
 marker_schema!(
     /// How many signers of one city and role must sign (`mous::MAX_COUNT`).
-    SignerCount => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1))
-        .maximum(Some(MAX_COUNT))
+    SignerCount => integer(1, MAX_COUNT)
 );
 
 /// A marker's schema as an object, to nest in another.
@@ -272,10 +271,7 @@ impl<T: utoipa::PartialSchema> SchemaObject for T {
 
 marker_schema!(
     /// A page size (`api::pagination::MAX_LIMIT`).
-    PageLimit => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1))
-        .maximum(Some(PAGE_LIMIT_MAX))
+    PageLimit => integer(1, PAGE_LIMIT_MAX)
 );
 marker_schema!(
     /// A page cursor: the `next_cursor` of the previous page, as given.
@@ -283,24 +279,15 @@ marker_schema!(
 );
 marker_schema!(
     /// A log index or tree size, counted from 0.
-    LogIndex => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(0))
-        .maximum(Some(i64::MAX))
+    LogIndex => integer(0, i64::MAX)
 );
 marker_schema!(
     /// The older size of a consistency proof: at least 1.
-    OlderSize => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1))
-        .maximum(Some(i64::MAX))
+    OlderSize => integer(1, i64::MAX)
 );
 marker_schema!(
     /// A four-digit year.
-    Year => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1000))
-        .maximum(Some(9999))
+    Year => integer(1000, 9999)
 );
 marker_schema!(
     /// A file name shown in downloads (`mous::validate_filename`): no `/`, `\`, `"` or control
@@ -338,10 +325,7 @@ marker_schema!(
 pub const PAGE_LIMIT_MAX: i64 = 500;
 marker_schema!(
     /// A version or evidence number, counted from 1.
-    Ordinal => ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::Integer))
-        .minimum(Some(1))
-        .maximum(Some(i32::MAX))
+    Ordinal => integer(1, i32::MAX)
 );
 
 /// The schema of a path parameter, by its name: every path names a city by `code`, a record by

@@ -75,7 +75,7 @@ const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
 #[get("/api/docs")]
 pub(super) async fn api_docs() -> HttpResponse {
     static PAGE: OnceLock<String> = OnceLock::new();
-    let body = PAGE.get_or_init(|| render(&crate::api::openapi_json_doc()));
+    let body = PAGE.get_or_init(|| render(crate::api::openapi_json_doc()));
     layout("API reference", PreEscaped(body.clone()))
 }
 
