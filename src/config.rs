@@ -130,9 +130,23 @@ pub struct Settings {
     )]
     pub witness_wait_ms: u64,
 
+    /// Milliseconds between two runs of the expiry sweep, which logs the expiry of every
+    /// round of signature requests whose deadline has passed (docs/signing-workflow.md).
+    #[arg(
+        long = "request-sweep-ms",
+        env = "AMITY_REQUEST_SWEEP_MS",
+        default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(10..=3_600_000)
+    )]
+    pub request_sweep_ms: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// The clock writes and deadlines use: the system clock, except in tests that move it.
+    #[arg(skip)]
+    pub clock: crate::domain::dates::Clock,
 }
 
 impl Settings {
@@ -158,6 +172,8 @@ impl Settings {
             witness_interval_ms: 1_000,
             witness_timeout_ms: 5_000,
             witness_wait_ms: 10_000,
+            request_sweep_ms: 30_000,
+            clock: crate::domain::dates::Clock::system(),
         }
     }
 }
@@ -184,7 +200,9 @@ impl std::fmt::Debug for Settings {
             witness_interval_ms,
             witness_timeout_ms,
             witness_wait_ms,
+            request_sweep_ms,
             log_format,
+            clock,
         } = self;
         f.debug_struct("Settings")
             .field("bind", bind)
@@ -205,7 +223,9 @@ impl std::fmt::Debug for Settings {
             .field("witness_interval_ms", witness_interval_ms)
             .field("witness_timeout_ms", witness_timeout_ms)
             .field("witness_wait_ms", witness_wait_ms)
+            .field("request_sweep_ms", request_sweep_ms)
             .field("log_format", log_format)
+            .field("clock", clock)
             .finish()
     }
 }

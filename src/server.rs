@@ -54,7 +54,8 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupErr
         .map(|path| witnesses::load_policy(path, &signer))
         .transpose()?;
     let db = Db::open(&settings.database_url, settings.pool_size)?
-        .with_write_queue_capacity(settings.write_queue_capacity);
+        .with_write_queue_capacity(settings.write_queue_capacity)
+        .with_clock(settings.clock.clone());
     let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Listen {
         address: settings.bind.clone(),
         source,
@@ -126,7 +127,29 @@ pub fn build(
     if !signals {
         server = server.disable_signals();
     }
-    Ok(server.run())
+    let server = server.run();
+    spawn_expiry_sweep(state);
+    Ok(server)
+}
+
+/// Every `--request-sweep-ms`, logs the expiry of the rounds of signature requests whose
+/// deadline passed (docs/signing-workflow.md). A task of the server's runtime: it ends with
+/// the server. A failed sweep is logged and retried at the next tick; nothing is lost, since
+/// a due round stays due until its expiry is committed.
+fn spawn_expiry_sweep(state: AppState) {
+    let every = Duration::from_millis(state.settings.request_sweep_ms.max(10));
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            let db = state.db.clone();
+            match web::block(move || crate::app::requests::expire_due(&db)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(rounds)) => tracing::info!(rounds, "signature requests expired"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "expiry sweep failed"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep did not run"),
+            }
+        }
+    });
 }
 
 /// Runs the server until a signal stops it.

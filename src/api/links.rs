@@ -52,6 +52,14 @@ const EVIDENCE_DOCUMENT: &[(&str, &str)] = &[
     ("id", "$response.body#/activity"),
     ("n", "$response.body#/seq"),
 ];
+const REQUEST: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("request", "$response.body#/requests/0/id"),
+];
+const DECLINED_REQUEST: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("request", "$response.body#/request/id"),
+];
 const FIRST_EVIDENCE_DOCUMENT: &[(&str, &str)] =
     &[("id", "$request.path.id"), ("n", "$response.body#/0/seq")];
 
@@ -175,6 +183,77 @@ pub const LINKS: &[LinkSpec] = &[
     link("submit", "201", "GetMou", "get_mou", SAME_ID),
     link("submit", "201", "LogEntry", "entry", LOG_ENTRY),
     link("withdraw", "200", "GetMou", "get_mou", SAME_ID),
+    // Signature requests.
+    link(
+        "upload",
+        "201",
+        "SendSignatureRequests",
+        "send_signature_requests",
+        SAME_ID,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "GetFirstRequest",
+        "get_signature_request",
+        REQUEST,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "DeclineStatement",
+        "decline_statement",
+        REQUEST,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "Decline",
+        "decline_signature_request",
+        REQUEST,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "ListRequests",
+        "list_signature_requests",
+        SAME_ID,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "CancelRequests",
+        "cancel_signature_requests",
+        SAME_ID,
+    ),
+    link(
+        "send_signature_requests",
+        "201",
+        "LogEntry",
+        "entry",
+        LOG_ENTRY,
+    ),
+    link(
+        "decline_signature_request",
+        "201",
+        "GetRequest",
+        "get_signature_request",
+        DECLINED_REQUEST,
+    ),
+    link(
+        "decline_signature_request",
+        "201",
+        "LogEntry",
+        "entry",
+        LOG_ENTRY,
+    ),
+    link(
+        "cancel_signature_requests",
+        "200",
+        "LogEntry",
+        "entry",
+        LOG_ENTRY,
+    ),
     // The log.
     link("entries", "200", "FirstEntry", "entry", FIRST_LOG_ENTRY),
 ];

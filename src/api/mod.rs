@@ -21,6 +21,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pagination;
 pub mod partnerships;
+pub mod requests;
 pub mod rules;
 pub mod signatures;
 pub mod state;
@@ -101,6 +102,12 @@ pub fn routes() -> UtoipaApp<
                 .service(signatures::signing_statement)
                 .service(signatures::chain)
                 .service(signatures::audit_report)
+                .service(requests::send)
+                .service(requests::list)
+                .service(requests::cancel)
+                .service(requests::get)
+                .service(requests::decline_statement)
+                .service(requests::decline)
                 .service(bundle::bundle)
                 .service(log::entries)
                 .service(log::key)

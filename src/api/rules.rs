@@ -259,6 +259,66 @@ pub const RULES: &[Rule] = &[
         "the statement names the path's MOU",
     ),
     rule(
+        "send_signature_requests",
+        &[E::InvalidDate, E::InvalidDeadline],
+        "`deadline` is a real instant in the future and at most 366 days ahead",
+    ),
+    rule(
+        "send_signature_requests",
+        &[E::DuplicateRequestedSigner],
+        "each `signer` is named once in a round",
+    ),
+    rule(
+        "send_signature_requests",
+        &[E::InvalidSequenceGroups],
+        "the `group` numbers used are 1, 2, 3 ... without gaps",
+    ),
+    rule(
+        "send_signature_requests",
+        &[E::SignerCityNotParty],
+        "each signer's city is a party to the MOU's partnership",
+    ),
+    rule(
+        "send_signature_requests",
+        &[E::SignerNotRegistered],
+        "each signer has a registered, unretired, unrevoked key for the `role` asked",
+    ),
+    rule(
+        "send_signature_requests",
+        &[E::RequestsMissRequiredSigners],
+        "the signers asked, with those who already signed the current version, meet every required signer of the MOU",
+    ),
+    rule(
+        "decline_statement",
+        &[E::InvalidCharacters],
+        "`reason` takes at most 2000 bytes in UTF-8 (1000 characters of up to two bytes each)",
+    ),
+    rule(
+        "decline_signature_request",
+        STATEMENT,
+        "`statement` is a canonical MOU decline statement (docs/formats/statements.md)",
+    ),
+    rule(
+        "decline_signature_request",
+        SSHSIG,
+        "`signature` is an armored SSHSIG by the signer's registered key over `statement` in the namespace `amity-mou-decline-v1@<registry>`",
+    ),
+    rule(
+        "decline_signature_request",
+        &[E::WrongRegistry],
+        "the statement names this registry",
+    ),
+    rule(
+        "decline_signature_request",
+        &[E::DeclineMismatch],
+        "the statement names the path's MOU and request, the request's version, its document's SHA-256, signer and role",
+    ),
+    rule(
+        "decline_signature_request",
+        &[E::UnknownKey, E::KeySignerMismatch, E::RoleMismatch],
+        "`signer_key` is the fingerprint of a key registered to the request's signer for its role",
+    ),
+    rule(
         "import",
         &[E::InvalidCsv],
         "the body is UTF-8 CSV with the documented header",

@@ -156,6 +156,9 @@ pub async fn signing_statement(
             .into());
         }
         MouState::Withdrawn => mou.check_not_withdrawn()?,
+        MouState::Declined | MouState::Expired => {
+            return Err(crate::domain::signatures::closed_by_requests(&mou).into());
+        }
         _ => {}
     }
     let registry = state.settings.origin.clone();
@@ -187,10 +190,16 @@ pub async fn signing_statement(
                 .map_err(|e| db::DbError::from(crate::domain::keys::statement_error(e)))
         })
         .await?;
-    Ok(HttpResponse::Ok()
+    Ok(statement_response(statement))
+}
+
+/// A statement to sign, as bytes: exactly what the signatory signs, never cached (it names the
+/// chain head or the time).
+pub fn statement_response(statement: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(statement))
+        .body(statement)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

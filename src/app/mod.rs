@@ -10,3 +10,4 @@ pub mod activities;
 pub mod evidence;
 pub mod mous;
 pub mod partnerships;
+pub mod requests;

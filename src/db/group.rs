@@ -26,7 +26,7 @@ use diesel::r2d2::Pool;
 use tokio::sync::oneshot;
 
 use super::{DbConn, DbError, Manager, WriteTx, log};
-use crate::domain::dates::now_micros;
+use crate::domain::dates::Clock;
 
 /// At most this many writes share one transaction, which bounds how long the first of them
 /// waits for the batch to finish.
@@ -121,7 +121,11 @@ impl Drop for AliveGuard {
 impl GroupWriter {
     /// Starts the writer thread on `pool` with room for `capacity` queued writes. It ends
     /// when the last `GroupWriter` is dropped, or at `stop`.
-    pub(super) fn start(pool: Pool<Manager>, capacity: usize) -> Result<GroupWriter, DbError> {
+    pub(super) fn start(
+        pool: Pool<Manager>,
+        capacity: usize,
+        clock: Clock,
+    ) -> Result<GroupWriter, DbError> {
         let (queue, rx) = sync_channel::<Message>(capacity.max(1));
         let depth = Arc::new(AtomicUsize::new(0));
         let alive = Arc::new(AtomicBool::new(true));
@@ -130,7 +134,7 @@ impl GroupWriter {
             .name("amity-group-commit".into())
             .spawn(move || {
                 let _guard = guard;
-                writer_loop(&pool, &rx, &thread_depth);
+                writer_loop(&pool, &rx, &thread_depth, &clock);
             })
             .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
         Ok(GroupWriter {
@@ -187,7 +191,7 @@ impl GroupWriter {
     }
 }
 
-fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize) {
+fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize, clock: &Clock) {
     let mut stopping = false;
     while !stopping {
         let Ok(Message::Write(first)) = rx.recv() else {
@@ -208,7 +212,7 @@ fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(pool, &mut batch);
+        let committed = commit_batch(pool, &mut batch, clock);
         for request in batch {
             request.answer(committed.as_ref().map(|_| ()));
         }
@@ -223,7 +227,11 @@ fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize
 }
 
 /// Runs every write of the batch in one transaction and commits it.
-fn commit_batch(pool: &Pool<Manager>, batch: &mut [Box<dyn Queued>]) -> Result<(), DbError> {
+fn commit_batch(
+    pool: &Pool<Manager>,
+    batch: &mut [Box<dyn Queued>],
+    clock: &Clock,
+) -> Result<(), DbError> {
     let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
     let conn: &mut DbConn = &mut pooled;
     conn.transaction(|conn| {
@@ -233,7 +241,7 @@ fn commit_batch(pool: &Pool<Manager>, batch: &mut [Box<dyn Queued>]) -> Result<(
                 let mut tx = WriteTx {
                     conn,
                     size,
-                    now: now_micros(),
+                    now: clock.now(),
                 };
                 // A panicking write is answered as failed instead of taking the writer down.
                 let ok = catch_unwind(AssertUnwindSafe(|| request.run(&mut tx))).unwrap_or(false);

@@ -34,6 +34,7 @@ pub mod mous;
 pub mod offices;
 pub mod pages;
 pub mod partnerships;
+pub mod requests;
 pub mod schema;
 pub mod tokens;
 pub mod tree;
@@ -50,7 +51,7 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
 pub use error::DbError;
 pub use url::{Backend, DbTarget, redact as redact_url};
 
-use crate::domain::dates::now_micros;
+use crate::domain::dates::Clock;
 use crate::domain::entries::LogEntry;
 
 /// One connection type for both backends; queries written against it run on either.
@@ -142,6 +143,8 @@ pub struct Db {
     /// The migrations this open applied, oldest first (an upgrade may rebuild tables, so the
     /// operator is told which ran).
     applied_migrations: Arc<Vec<String>>,
+    /// What `WriteTx::now` reads (see `with_clock`).
+    clock: Clock,
 }
 
 impl Db {
@@ -200,6 +203,7 @@ impl Db {
             group_stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             checkpointer,
             applied_migrations: Arc::new(applied_migrations),
+            clock: Clock::system(),
         })
     }
 
@@ -208,6 +212,17 @@ impl Db {
     pub fn with_write_queue_capacity(mut self, capacity: usize) -> Db {
         self.write_queue_capacity = capacity.max(1);
         self
+    }
+
+    /// Writes take their time from `clock` (tests move it to reach deadlines).
+    pub fn with_clock(mut self, clock: Clock) -> Db {
+        self.clock = clock;
+        self
+    }
+
+    /// The time writes assert now.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// Grouped writes queued and not yet taken into a batch.
@@ -286,7 +301,7 @@ impl Db {
             let mut tx = WriteTx {
                 conn,
                 size,
-                now: now_micros(),
+                now: self.clock.now(),
             };
             let out = f(&mut tx)?;
             log::store_head(tx.conn, tx.size)?;
@@ -318,8 +333,11 @@ impl Db {
         let writer = match self.group.get() {
             Some(w) => w.clone(),
             None => {
-                let started =
-                    group::GroupWriter::start(self.writer.clone(), self.write_queue_capacity)?;
+                let started = group::GroupWriter::start(
+                    self.writer.clone(),
+                    self.write_queue_capacity,
+                    self.clock.clone(),
+                )?;
                 // Two first writes may race here; the loser's thread ends with its queue.
                 self.group.get_or_init(|| started).clone()
             }

@@ -13,7 +13,7 @@ use super::error::is_unique_violation;
 use super::schema::{
     mou_signatures, mou_versions, mous, partnerships as partnerships_table, signatory_keys,
 };
-use super::{DbConn, DbError, WriteTx, keys, partnerships};
+use super::{DbConn, DbError, WriteTx, keys, partnerships, requests};
 use crate::domain::DomainError;
 use crate::domain::audit::StoredVersion;
 use crate::domain::cities::CityCode;
@@ -25,6 +25,7 @@ use crate::domain::mous::{
     Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
 };
 use crate::domain::partnerships::{Partnership, Status, StatusChange, Trigger};
+use crate::domain::requests::CancelCause;
 use crate::domain::signatures::{AcceptContext, Submission, accept};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -293,7 +294,11 @@ pub fn versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<Version>, DbError> 
         .collect()
 }
 
-fn version_hash(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Option<[u8; 32]>, DbError> {
+pub fn version_sha256(
+    conn: &mut DbConn,
+    id: &MouId,
+    version: i32,
+) -> Result<Option<[u8; 32]>, DbError> {
     let hash: Option<Vec<u8>> = per_backend!(conn, |c| mou_versions::table
         .filter(mou_versions::mou_id.eq(id.as_str()))
         .filter(mou_versions::version.eq(version))
@@ -312,7 +317,7 @@ pub fn current_hash(conn: &mut DbConn, mou: &Mou) -> Result<Option<[u8; 32]>, Db
     if mou.current_version == 0 {
         return Ok(None);
     }
-    version_hash(conn, &mou.id, mou.current_version)
+    version_sha256(conn, &mou.id, mou.current_version)
 }
 
 /// One version with its bytes.
@@ -359,6 +364,15 @@ pub fn upload(
     let current = current_hash(tx.conn, &mou)?;
     check_new_version(&mou, current.as_ref(), &upload.sha256)?;
     let version = mou.current_version + 1;
+    // Requests to sign the old version can no longer be answered: they end first, logged.
+    requests::cancel_pending(
+        tx,
+        id.as_str(),
+        CancelCause::NewVersion,
+        None,
+        None,
+        token_id.clone(),
+    )?;
     let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
     let entry = LogEntry::new(
         tx.now,
@@ -420,6 +434,14 @@ pub fn withdraw(
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     let city = authorize(&p)?;
     mou.check_not_withdrawn()?;
+    requests::cancel_pending(
+        tx,
+        id.as_str(),
+        CancelCause::Withdrawn,
+        Some(&city),
+        None,
+        token_id.clone(),
+    )?;
     let entry = LogEntry::new(
         tx.now,
         EntryBody::MouWithdrawn(MouWithdrawn {
@@ -439,6 +461,19 @@ pub fn withdraw(
         ))
         .execute(tx.conn)?;
     Ok((require(tx.conn, id)?, log_index))
+}
+
+/// Sets an MOU's state (a workflow step that the caller has logged).
+pub fn set_state(tx: &mut WriteTx<'_>, id: &MouId, state: MouState) -> Result<(), DbError> {
+    diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
+        .set((mous::state.eq(state.as_str()), mous::updated_at.eq(tx.now)))
+        .execute(tx.conn)?;
+    Ok(())
+}
+
+/// Who signed `version` so far, as counted against the requirements.
+pub fn signers_of(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Vec<SignedBy>, DbError> {
+    signed_by(conn, id, version)
 }
 
 /// A signature's signer, city, role and receive time, and its key's revocation time and
@@ -614,7 +649,8 @@ pub fn add_signature(
         // Beyond the head (or beyond i64): no signature is stored there.
         _ => false,
     };
-    accept(
+    let round = requests::latest_round(tx.conn, id.as_str())?;
+    let request = accept(
         &sub,
         &AcceptContext {
             mou: &mou,
@@ -626,6 +662,7 @@ pub fn add_signature(
             already_signed: already,
             registry,
             now: tx.now,
+            round: &round,
         },
     )?;
     let key = key.ok_or_else(|| DbError::corrupt("accepted signature without key"))?;
@@ -641,10 +678,14 @@ pub fn add_signature(
             key: key.id.to_string(),
             signer: sub.statement.signer.clone(),
             role: sub.statement.role.clone(),
+            request: request.clone(),
             by: token_id.as_ref().map(TokenId::to_string),
         }),
     )?;
     let log_index = tx.append(&entry)?;
+    if let Some(request) = &request {
+        requests::mark_signed(tx.conn, request, seq, tx.now, log_index)?;
+    }
     let row = SignatureRow {
         id: uuid::Uuid::now_v7().to_string(),
         mou_id: id.to_string(),

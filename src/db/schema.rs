@@ -293,3 +293,31 @@ diesel::table! {
 
 diesel::joinable!(checkpoint_cosignatures -> checkpoints (size));
 diesel::allow_tables_to_appear_in_same_query!(checkpoints, checkpoint_cosignatures);
+
+diesel::table! {
+    signature_requests (id) {
+        id -> Text,
+        mou_id -> Text,
+        round -> Integer,
+        version -> Integer,
+        signer -> Text,
+        signer_city -> Text,
+        role -> Text,
+        sequence_group -> Integer,
+        deadline -> BigInt,
+        state -> Text,
+        requested_by_city -> Text,
+        requested_by -> Nullable<Text>,
+        requested_at -> BigInt,
+        log_index -> BigInt,
+        answered_at -> Nullable<BigInt>,
+        answer_log_index -> Nullable<BigInt>,
+        signature_seq -> Nullable<BigInt>,
+        decline_reason -> Nullable<Text>,
+        decline_statement -> Nullable<Binary>,
+        decline_signature -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(signature_requests -> mous (mou_id));
+diesel::allow_tables_to_appear_in_same_query!(signature_requests, mous);

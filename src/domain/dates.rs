@@ -84,6 +84,37 @@ pub fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// The time a registry's writes assert and its deadlines are judged by: the system clock, or
+/// the system clock moved forward by an offset that tests set (deadlines and expiry are about
+/// days, which no test can wait for). Only ever moved forward, so log times stay ordered.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    /// The system clock plus `offset` microseconds, read at every call.
+    pub fn shifted(offset: std::sync::Arc<std::sync::atomic::AtomicI64>) -> Clock {
+        Clock {
+            offset: Some(offset),
+        }
+    }
+
+    /// Now, in Unix microseconds.
+    pub fn now(&self) -> i64 {
+        let shift = self
+            .offset
+            .as_ref()
+            .map_or(0, |o| o.load(std::sync::atomic::Ordering::SeqCst));
+        now_micros().saturating_add(shift)
+    }
+}
+
 /// Unix microseconds as RFC 3339 UTC with microseconds, e.g. `2026-11-28T14:50:00.123456Z`.
 pub fn format_micros(micros: i64) -> String {
     DateTime::<Utc>::from_timestamp_micros(micros)

@@ -12,9 +12,10 @@ use super::dates::format_micros;
 
 pub use amity_verify::entries::{
     ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, EntryError,
-    KeyApproved, KeyEnded, KeyRegistered, MAX_ENTRY_BYTES, MouCreated, MouSignatureAdded,
+    KeyApproved, KeyEnded, KeyRegistered, MAX_ENTRY_BYTES, MouCreated, MouRequestDeclined,
+    MouRequestsCancelled, MouRequestsExpired, MouSignatureAdded, MouSignaturesRequested,
     MouVersionUploaded, MouWithdrawn, OfficeCreated, PartnershipRegistered,
-    PartnershipStatusChanged, TokenIssued, TokenRevoked, kinds,
+    PartnershipStatusChanged, RequestedSigner as LoggedRequest, TokenIssued, TokenRevoked, kinds,
 };
 
 /// A log entry before it is appended: its type and its canonical bytes.

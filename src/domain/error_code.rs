@@ -118,6 +118,8 @@ error_codes! {
     EvidenceNotFound = ("evidence_not_found", 404),
     /// The log has no entry at this index.
     EntryNotFound = ("entry_not_found", 404),
+    /// The MOU has no signature request with this id.
+    RequestNotFound = ("request_not_found", 404),
 
     // 405, 408, 413, 415: framework-level refusals.
     /// The path exists, but not under this method (see Allow).
@@ -176,6 +178,20 @@ error_codes! {
     TooMuchEvidence = ("too_much_evidence", 409),
     /// A witnessed checkpoint was asked of a registry that has no witness policy.
     NoWitnessPolicy = ("no_witness_policy", 409),
+    /// A requested signatory declined the current round; a new version or a new round of requests reopens the MOU.
+    MouDeclined = ("mou_declined", 409),
+    /// The current round of requests expired unanswered; a new version or a new round of requests reopens the MOU.
+    MouExpired = ("mou_expired", 409),
+    /// A round of signature requests is open and this signer has no pending request in it.
+    SignerNotRequested = ("signer_not_requested", 409),
+    /// An earlier sequence group of the round has not signed yet (the problem names it).
+    SigningOutOfOrder = ("signing_out_of_order", 409),
+    /// The signature request was already signed, declined, expired or cancelled.
+    RequestNotPending = ("request_not_pending", 409),
+    /// The round's deadline has passed; its pending requests expire.
+    DeadlinePassed = ("deadline_passed", 409),
+    /// The MOU has no pending signature request to cancel.
+    NoPendingRequests = ("no_pending_requests", 409),
 
     // 422: well-formed input that breaks a rule.
     /// The JSON body does not have the operation's shape (wrong type, missing member).
@@ -258,6 +274,20 @@ error_codes! {
     InvalidExpiry = ("invalid_expiry", 422),
     /// A log size is outside the log.
     InvalidSize = ("invalid_size", 422),
+    /// A round's deadline is not in the future, or more than 366 days ahead.
+    InvalidDeadline = ("invalid_deadline", 422),
+    /// A round of signature requests names no signatory, or more than 50.
+    InvalidRequestCount = ("invalid_request_count", 422),
+    /// A signatory is named twice in one round.
+    DuplicateRequestedSigner = ("duplicate_requested_signer", 422),
+    /// Sequence groups are not numbered 1, 2, 3 ... without gaps.
+    InvalidSequenceGroups = ("invalid_sequence_groups", 422),
+    /// A requested signatory has no registered, unretired key for the requested role.
+    SignerNotRegistered = ("signer_not_registered", 422),
+    /// The round, with the signatures already on the version, cannot meet the MOU's required signers.
+    RequestsMissRequiredSigners = ("requests_miss_required_signers", 422),
+    /// A decline statement does not name this request, its version and document, its signer, role or the key.
+    DeclineMismatch = ("decline_mismatch", 422),
     /// A log index is not in a tree of the given size.
     IndexOutOfRange = ("index_out_of_range", 422),
     /// A write's log entry could not be encoded.

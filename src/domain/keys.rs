@@ -144,6 +144,30 @@ impl SignatoryKey {
         .with_extra(serde_json::json!({ "key_status": status })))
     }
 
+    /// Rule `key_bound`: a key signs (or declines) only for the signer, city and role it was
+    /// registered to.
+    pub fn check_holder(&self, signer: &str, city: &str, role: &str) -> Result<(), DomainError> {
+        if self.signer != signer || self.city.as_str() != city {
+            return Err(DomainError::new(
+                ErrorCode::KeySignerMismatch,
+                format!(
+                    "key {} is registered to `{}`, not `{signer}`",
+                    self.fingerprint, self.signer
+                ),
+            ));
+        }
+        if self.role != role {
+            return Err(DomainError::new(
+                ErrorCode::RoleMismatch,
+                format!(
+                    "key {} is registered for the role `{}`, not `{role}`",
+                    self.fingerprint, self.role
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn check_approvable(&self) -> Result<(), DomainError> {
         if self.approved_at.is_some()
             || self.revoked_at.is_some()

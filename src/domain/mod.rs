@@ -47,6 +47,7 @@ pub mod mous;
 pub mod names;
 pub mod offices;
 pub mod partnerships;
+pub mod requests;
 pub use amity_verify::replay;
 pub mod schemas;
 pub mod signatures;

@@ -21,7 +21,9 @@ use utoipa::openapi::{RefOr, schema::ArrayBuilder};
 
 use super::activities::MAX_PARTICIPANTS;
 use super::mous::{MAX_COUNT, MAX_REQUIREMENTS};
+use super::requests::MAX_REQUESTS_PER_ROUND;
 use super::text::{NAME_MAX, REASON_MAX, SHORT_MAX};
+use crate::crypto::statement::MAX_DECLINE_REASON_CHARS;
 
 /// Characters no text field takes: Unicode control characters (`char::is_control`).
 const NOT_CONTROL: &str = r"[^\x00-\x1f\x7f-\x9f]";
@@ -191,6 +193,19 @@ marker_schema!(
         .pattern(Some(format!(
             "^{NOT_CONTROL_OR_NEWLINE_EXCEPTED}*{VISIBLE}{NOT_CONTROL_OR_NEWLINE_EXCEPTED}*$"
         )))
+);
+marker_schema!(
+    /// A decline's reason (`requests::validate_decline_reason`): one line or several, at most
+    /// 1000 characters, no control characters, nothing blank at either end.
+    DeclineReason => string()
+        .min_length(Some(1))
+        .max_length(Some(MAX_DECLINE_REASON_CHARS))
+        .pattern(Some(format!("^{VISIBLE}(?:{NOT_CONTROL}*{VISIBLE})?$")))
+        .examples(["The council has not yet approved the exchange programme."])
+);
+marker_schema!(
+    /// A sequence group of a round of signature requests: group 1 signs first.
+    SequenceGroup => integer(1, i64::try_from(MAX_REQUESTS_PER_ROUND).unwrap_or(i64::MAX))
 );
 marker_schema!(
     /// An ISO 3166-2 subdivision code, or `""` for none.
@@ -458,6 +473,23 @@ mod tests {
             &long,
             |s| mous::validate_withdraw_reason(s).is_ok(),
         );
+        let reasons = samples(
+            &[
+                "", " ", "x", " x", "x ", "a\nb", "a\tb", "\u{feff}", "\u{a0}x",
+            ],
+            MAX_DECLINE_REASON_CHARS,
+        );
+        // The byte limit is beyond JSON Schema (lengths count characters): it is a stated
+        // rule of the operation (`api::rules`), so the schema is compared within it.
+        let (within, beyond): (Vec<String>, Vec<String>) = reasons
+            .into_iter()
+            .partition(|s| s.len() <= crate::crypto::statement::MAX_DECLINE_REASON_BYTES);
+        agree("DeclineReason", DeclineReason::schema(), &within, |s| {
+            crate::domain::requests::validate_decline_reason(s).is_ok()
+        });
+        for s in beyond {
+            assert!(crate::domain::requests::validate_decline_reason(&s).is_err());
+        }
         let names = samples(&["", ".", "..", "...", ".a", "a.", "mou.pdf"], 255);
         agree("Filename", Filename::schema(), &names, |s| {
             mous::validate_filename(Some(s)).is_ok()

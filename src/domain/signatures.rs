@@ -6,6 +6,7 @@ use super::DomainError;
 use super::cities::CityCode;
 use super::keys::{SignatoryKey, decode_statement, sshsig_error, statement_error};
 use super::mous::{Mou, MouState};
+use super::requests::{SignatureRequest, gate_signature};
 use crate::crypto::sha256;
 use crate::crypto::sshsig::{self, Sshsig};
 use crate::crypto::statement::{
@@ -38,15 +39,7 @@ pub fn parse_submission(
 ) -> Result<Submission, DomainError> {
     let bytes = decode_statement(statement_b64)?;
     let statement = MouSignatureStatement::parse_strict(&bytes).map_err(statement_error)?;
-    if statement.registry != registry {
-        return Err(DomainError::new(
-            ErrorCode::WrongRegistry,
-            format!(
-                "the statement names registry {:?}; this registry is {registry:?}",
-                statement.registry
-            ),
-        ));
-    }
+    check_names_registry(&statement.registry, registry)?;
     if statement.mou_id != mou_id {
         return Err(DomainError::new(
             ErrorCode::StatementMouMismatch,
@@ -69,6 +62,18 @@ pub fn parse_submission(
     })
 }
 
+/// A signed statement must name this registry: a signature made for another registry (or a
+/// test instance) is refused here before anything else is looked at.
+pub fn check_names_registry(named: &str, registry: &str) -> Result<(), DomainError> {
+    if named != registry {
+        return Err(DomainError::new(
+            ErrorCode::WrongRegistry,
+            format!("the statement names registry {named:?}; this registry is {registry:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Everything the acceptance checks need, loaded inside the write transaction.
 pub struct AcceptContext<'a> {
     pub mou: &'a Mou,
@@ -83,12 +88,15 @@ pub struct AcceptContext<'a> {
     pub already_signed: bool,
     pub registry: &'a str,
     pub now: i64,
+    /// The MOU's latest round of signature requests (empty before its first).
+    pub round: &'a [SignatureRequest],
 }
 
 /// The acceptance algorithm, in the order a client can act on: who may submit, the MOU's
 /// state, the version and document hash, the key, the signature itself, and last the chain
-/// position (so a 409 `stale_chain_head` means only "re-fetch and re-sign").
-pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainError> {
+/// position (so a 409 `stale_chain_head` means only "re-fetch and re-sign"). Returns the id of
+/// the signature request the signature answers, when a round is open.
+pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<Option<String>, DomainError> {
     let st = &sub.statement;
     if st.signer_city != ctx.caller_city.as_str() {
         return Err(DomainError::new(
@@ -116,6 +124,7 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
             ));
         }
         MouState::Withdrawn => ctx.mou.check_not_withdrawn()?,
+        MouState::Declined | MouState::Expired => return Err(closed_by_requests(ctx.mou)),
         MouState::Open | MouState::Executed => {}
     }
     if ctx.replay {
@@ -154,24 +163,7 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
             format!("no registered key has the fingerprint {}", st.signer_key),
         )
     })?;
-    if key.signer != st.signer || key.city.as_str() != st.signer_city {
-        return Err(DomainError::new(
-            ErrorCode::KeySignerMismatch,
-            format!(
-                "key {} is registered to `{}`, not `{}`",
-                key.fingerprint, key.signer, st.signer
-            ),
-        ));
-    }
-    if key.role != st.role {
-        return Err(DomainError::new(
-            ErrorCode::RoleMismatch,
-            format!(
-                "key {} is registered for the role `{}`, not `{}`",
-                key.fingerprint, key.role, st.role
-            ),
-        ));
-    }
+    key.check_holder(&st.signer, &st.signer_city, &st.role)?;
     key.check_can_sign(ctx.now)?;
     // The same outcome as verifying under the registered key: the signature verified under
     // the key it carries, and that key is the registered one. Only on failure is the full
@@ -192,6 +184,7 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
             format!("`{}` already signed version {current}", st.signer),
         ));
     }
+    let request = gate_signature(ctx.round, &st.signer, &st.role, ctx.now)?.map(|r| r.id.clone());
     let expected_seq = ctx.mou.head_seq + 1;
     let head_hex = hex::encode(ctx.mou.head_hash);
     if i64::try_from(st.seq).ok() != Some(expected_seq) || st.prev != head_hex {
@@ -203,7 +196,22 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<(), DomainErr
         )
         .with_extra(serde_json::json!({ "head": ctx.mou.head_json() })));
     }
-    Ok(())
+    Ok(request)
+}
+
+/// The refusal of a write that needs an open MOU when a round of requests closed it.
+pub fn closed_by_requests(mou: &Mou) -> DomainError {
+    let (code, what) = match mou.state {
+        MouState::Expired => (ErrorCode::MouExpired, "expired unanswered"),
+        _ => (ErrorCode::MouDeclined, "was declined"),
+    };
+    DomainError::new(
+        code,
+        format!(
+            "the last round of signature requests on MOU `{}` {what}; upload a new version or send a new round of requests to reopen it",
+            mou.id
+        ),
+    )
 }
 
 /// The statement offered to a signer at the current chain head.

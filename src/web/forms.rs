@@ -331,3 +331,112 @@ pub(super) async fn evidence_form(
         Err(e) => error_page(e),
     }
 }
+
+#[derive(Debug, Deserialize)]
+struct RoundForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    deadline: String,
+    /// One signatory per line: `handle@city [group] [role]`.
+    signatories: String,
+}
+
+/// One line of the round form: `handle@city`, then optionally the group and the role, in
+/// either order (a number is the group).
+fn ask_line(line: &str) -> crate::api::requests::AskBody {
+    let mut words = line.split_whitespace();
+    let signer = words.next().unwrap_or_default().to_string();
+    let (mut group, mut role) = (None, None);
+    for word in words {
+        match word.parse::<i64>() {
+            Ok(n) => group = Some(n),
+            Err(_) => role = Some(word.to_string()),
+        }
+    }
+    crate::api::requests::AskBody {
+        signer,
+        role,
+        group,
+    }
+}
+
+/// The MOU page's "send for signature" form: the same use case and rules as
+/// `POST /api/v1/mous/{id}/signature-requests`.
+#[post("/mous/{id}/signature-requests")]
+pub(super) async fn round_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<RoundForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let body = crate::api::requests::RoundBody {
+        deadline: f.deadline.trim().to_string(),
+        requests: f
+            .signatories
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(ask_line)
+            .collect(),
+    };
+    let round = match crate::api::requests::new_round(body) {
+        Ok(r) => r,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let mou = match crate::domain::MouId::from_path(&id) {
+        Ok(mou) => mou,
+        Err(e) => return error_page(e.into()),
+    };
+    let result = state
+        .write(move |tx| crate::app::requests::send_round(tx, Some(&principal), &mou, round))
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/mous/{id}")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelForm {
+    /// Missing is the same as wrong: refused by the CSRF check with a page, not a parse error.
+    #[serde(default)]
+    csrf: String,
+    reason: String,
+}
+
+/// The MOU page's "cancel the pending requests" form.
+#[post("/mous/{id}/signature-requests/cancel")]
+pub(super) async fn cancel_requests_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CancelForm>,
+) -> HttpResponse {
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let reason = match crate::domain::mous::validate_withdraw_reason(&f.reason) {
+        Ok(r) => r,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let mou = match crate::domain::MouId::from_path(&id) {
+        Ok(mou) => mou,
+        Err(e) => return error_page(e.into()),
+    };
+    let result = state
+        .write(move |tx| crate::app::requests::cancel(tx, Some(&principal), &mou, reason))
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/mous/{id}")),
+        Err(e) => error_page(e),
+    }
+}

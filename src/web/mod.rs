@@ -35,5 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(forms::activity_form)
         .service(forms::propose_form)
         .service(forms::version_form)
-        .service(forms::evidence_form);
+        .service(forms::evidence_form)
+        .service(forms::round_form)
+        .service(forms::cancel_requests_form);
 }

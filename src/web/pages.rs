@@ -347,10 +347,11 @@ pub(super) async fn mou(
             let parent = db::partnerships::get(c, &m.partnership_id)?;
             let versions = db::mous::versions(c, &key)?;
             let chain = db::mous::chain(c, &key)?;
-            Ok(Some((m, parent, versions, chain)))
+            let requests = db::requests::list(c, key.as_str())?;
+            Ok(Some((m, parent, versions, chain, requests)))
         })
         .await;
-    let (m, parent, versions, chain) = match found {
+    let (m, parent, versions, chain, requests) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::new(
@@ -388,6 +389,9 @@ pub(super) async fn mou(
         .map(|o| o.city.clone())
         .filter(|c| parent.as_ref().is_some_and(|p| p.parties().contains(&c)))
         .filter(|_| m.check_not_withdrawn().is_ok());
+    let pending = requests
+        .iter()
+        .any(|r| r.state == crate::domain::requests::RequestState::Pending);
     let res = layout(
         &m.title,
         html! {
@@ -397,6 +401,22 @@ pub(super) async fn mou(
             table {
                 tr { th { "version" } th { "file" } th { "size" } th { "SHA-256" } }
                 @for v in &versions { tr { td { (v.version) } td { (v.filename.as_deref().unwrap_or("")) " (" (v.media_type) ")" } td { (v.size) } td { code { (hex::encode(v.sha256)) } } } }
+            }
+            h2 { "Signature requests" }
+            @if requests.is_empty() {
+                p { "Nobody has been asked to sign yet: any registered signatory of a party city may sign." }
+            } @else {
+                p { "Who was asked to sign, in what order (group 1 signs first) and by when; every step is in the log." }
+                table {
+                    tr { th { "round" } th { "group" } th { "signatory" } th { "role" } th { "version" } th { "deadline" } th { "state" } th { "answered" } th { "reason" } }
+                    @for r in &requests { tr {
+                        td { (r.round) } td { (r.group) } td { (r.signer) } td { (r.role) } td { (r.version) }
+                        td { (format_micros(r.deadline)) }
+                        td { (r.state.as_str()) }
+                        td { (r.answered_at.map(format_micros).unwrap_or_default()) }
+                        td { (r.decline_reason.as_deref().unwrap_or("")) }
+                    } }
+                }
             }
             h2 { "Signature chain" }
             table {
@@ -419,6 +439,24 @@ pub(super) async fn mou(
                     input type="hidden" name="csrf" value=(csrf);
                     p { label { "Document " input type="file" name="document" required; } }
                     p { button type="submit" { "Upload" } }
+                }
+                @if m.current_version > 0 {
+                    h2 { "Send version " (m.current_version) " for signature" }
+                    p { "One signatory per line: " code { "handle@city" } ", then optionally the sequence group (1 signs first) and the role (default " code { "signatory" } "). Pending requests of an earlier round are cancelled." }
+                    form method="post" action={ "/mous/" (m.id) "/signature-requests" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Signatories " textarea name="signatories" rows="4" cols="40" required { } } }
+                        p { label { "Deadline (midnight UTC) " input type="date" name="deadline" required; } }
+                        p { button type="submit" { "Send" } }
+                    }
+                }
+                @if pending {
+                    h2 { "Cancel the pending requests" }
+                    form method="post" action={ "/mous/" (m.id) "/signature-requests/cancel" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Reason " input type="text" name="reason" required; } }
+                        p { button type="submit" { "Cancel requests" } }
+                    }
                 }
             }
         },

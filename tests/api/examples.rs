@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::signing::{Signatory, enroll, register, sign_mou, statement, upload};
+use crate::signing::{Signatory, decline_request, enroll, register, sign_mou, statement, upload};
 use crate::support::{Backend, Exchange, TestServer, status_body};
 
 const EXAMPLES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/examples.json");
@@ -149,9 +149,83 @@ fn walk(srv: &TestServer) {
         ),
         201,
     );
+    // Sent for signature: Coventry's mayor first, then Volgograd's.
+    // Deadlines lie ahead of the run (at most 366 days, as the server requires).
+    let ahead = |days: i64| {
+        let t = chrono::Utc::now() + chrono::Duration::days(days);
+        t.format("%Y-%m-%dT17:00:00Z").to_string()
+    };
+    let body = json!({"deadline": ahead(30), "requests": [
+        {"signer": "mayor@gb-cov", "role": "signatory", "group": 1},
+        {"signer": "mayor@ru-vgg", "role": "signatory", "group": 2}
+    ]});
+    let round = ok(
+        srv.post(
+            &format!("/api/v1/mous/{mou}/signature-requests"),
+            Some(&coventry),
+            &body,
+        ),
+        201,
+    )
+    .json();
+    let first = round["requests"][0]["id"].as_str().unwrap().to_string();
+    ok(
+        srv.get(&format!("/api/v1/mous/{mou}/signature-requests/{first}")),
+        200,
+    );
     statement(srv, &mayor_cov, &mou);
     ok(sign_mou(srv, &mayor_cov, &mou), 201);
     ok(sign_mou(srv, &mayor_vgg, &mou), 201);
+    ok(
+        srv.get(&format!("/api/v1/mous/{mou}/signature-requests")),
+        200,
+    );
+
+    // A cultural protocol Volgograd's mayor declines, sent again, then put off by Coventry.
+    let body = json!({"partnership": tie, "title": "Protocol on Cultural Exchanges 2022"});
+    let r = ok(srv.post("/api/v1/mous", Some(&coventry), &body), 201);
+    let protocol = r.json()["id"].as_str().unwrap().to_string();
+    ok(
+        upload(
+            srv,
+            &volgograd,
+            &protocol,
+            b"Protocol on Cultural Exchanges between Coventry and Volgograd, 2022\n",
+        ),
+        201,
+    );
+    let body = json!({"deadline": ahead(60)[..10], "requests": [
+        {"signer": "mayor@gb-cov"}, {"signer": "mayor@ru-vgg"}
+    ]});
+    let path = format!("/api/v1/mous/{protocol}/signature-requests");
+    let round = ok(srv.post(&path, Some(&volgograd), &body), 201).json();
+    let vgg = round["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["signer"] == "mayor@ru-vgg")
+        .and_then(|r| r["id"].as_str())
+        .unwrap()
+        .to_string();
+    ok(
+        decline_request(
+            srv,
+            &mayor_vgg,
+            &protocol,
+            &vgg,
+            "The festival budget for 2022 is not yet approved by the city duma.",
+        ),
+        201,
+    );
+    ok(srv.post(&path, Some(&volgograd), &body), 201);
+    ok(
+        srv.post(
+            &format!("{path}/cancel"),
+            Some(&coventry),
+            &json!({"reason": "Postponed until the festival budget is approved"}),
+        ),
+        200,
+    );
     ok(srv.get("/api/v1/mous"), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}")), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}/chain")), 200);

@@ -321,6 +321,21 @@ fn links_lead_to_what_they_promise(backend: Backend) {
         b"The cities agree to exchange students.",
     );
     walk.follow("upload", 201, &[("id", &mou)], &r);
+    // Both mayors asked at once; a decline statement needs the signatory's reason.
+    walk.input.insert(
+        "decline_statement",
+        "reason=Not%20yet%20approved".to_string(),
+    );
+    let deadline = chrono::Utc::now() + chrono::Duration::days(10);
+    let body = json!({"deadline": deadline.to_rfc3339(), "requests": [
+        {"signer": "mayor@us-hou"}, {"signer": "mayor@cn-sha"}
+    ]});
+    let r = srv.post(
+        &format!("/api/v1/mous/{mou}/signature-requests"),
+        Some(&houston),
+        &body,
+    );
+    walk.follow("send_signature_requests", 201, &[("id", &mou)], &r);
     walk.follow(
         "submit",
         201,

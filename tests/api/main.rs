@@ -49,6 +49,8 @@ mod pgbin;
 mod pgtemp;
 mod process;
 mod reference;
+mod requests;
+mod requests_audit;
 mod rules;
 mod sign_retry;
 mod signatures;

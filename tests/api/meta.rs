@@ -91,6 +91,18 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/mous/{id}/chain"),
         ("get", "/api/v1/mous/{id}/audit"),
         ("get", "/api/v1/mous/{id}/bundle"),
+        ("post", "/api/v1/mous/{id}/signature-requests"),
+        ("get", "/api/v1/mous/{id}/signature-requests"),
+        ("get", "/api/v1/mous/{id}/signature-requests/{request}"),
+        (
+            "get",
+            "/api/v1/mous/{id}/signature-requests/{request}/decline-statement",
+        ),
+        (
+            "post",
+            "/api/v1/mous/{id}/signature-requests/{request}/decline",
+        ),
+        ("post", "/api/v1/mous/{id}/signature-requests/cancel"),
     ];
     for (method, path) in expected {
         assert!(
@@ -110,7 +122,8 @@ both_backends!(openapi_lists_every_route, |srv| {
                 .replace("{code}", "us-hou")
                 .replace("{id}", "some-id")
                 .replace("{index}", "0")
-                .replace("{n}", "1");
+                .replace("{n}", "1")
+                .replace("{request}", "some-request");
             let r = srv.send(&method.to_uppercase(), &concrete, None, None);
             let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
                 && r.status != 405;

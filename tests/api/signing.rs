@@ -171,6 +171,35 @@ pub fn sign_mou(srv: &impl Http, s: &Signatory, mou: &str) -> Reply {
     submit(srv, &s.office, mou, &st, &s.sign(&st))
 }
 
+/// Declines signature request `request` of `mou` for `s`, with `reason`: fetches the decline
+/// statement, signs it with the signatory's key, submits it through their office.
+pub fn decline_request(
+    srv: &impl Http,
+    s: &Signatory,
+    mou: &str,
+    request: &str,
+    reason: &str,
+) -> Reply {
+    let path = format!("/api/v1/mous/{mou}/signature-requests/{request}");
+    let query: String = url::form_urlencoded::byte_serialize(reason.as_bytes()).collect();
+    let r = srv.get_as(
+        &format!("{path}/decline-statement?reason={query}"),
+        &s.office,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let signature = sshsig::sign(
+        &s.key,
+        &amity::crypto::statement::mou_decline_namespace(ORIGIN),
+        &r.body,
+    )
+    .expect("signs");
+    srv.post(
+        &format!("{path}/decline"),
+        Some(&s.office),
+        &json!({"statement": STANDARD.encode(&r.body), "signature": signature}),
+    )
+}
+
 /// Parses statement bytes.
 pub fn parse(bytes: &[u8]) -> MouSignatureStatement {
     MouSignatureStatement::parse_strict(bytes).expect("canonical statement")

@@ -23,7 +23,7 @@ use crate::engine::{MouClaims, ReplayedLog, SignatureCheck, VerifyEach, check_mo
 use crate::keys::PublicKey;
 use crate::merkle::{self, MemoryTree};
 use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
-use crate::replay::Replay;
+use crate::replay::{Replay, ReplayedRound};
 use crate::rules::{Checks, MouState, Verdict};
 
 /// Why an audit could not run to its verdict (as opposed to a check that failed).
@@ -255,7 +255,8 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
 
     // 4. Replay every entry up to the checkpoint: leaf hashes, the root, the rules.
     let started = Instant::now();
-    let (tree, replay, log, entry_problems) = replay_entries(client, checkpoint.size)?;
+    let (tree, replay, log, entry_problems) =
+        replay_entries(client, checkpoint.size, verifier.name())?;
     report.entries_per_second = checkpoint.size as f64 / started.elapsed().as_secs_f64().max(1e-9);
     report.add(
         "entries match their leaf hashes",
@@ -287,8 +288,8 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         report.add(
             "registry rules hold",
             true,
-            "references, unique ids, status transitions, token and key lifecycles and \
-             sequences all valid",
+            "references, unique ids, status transitions, token and key lifecycles, \
+             sequences and signature requests all valid",
         );
     }
     let mut broken: Vec<&'static str> = Vec::new();
@@ -322,7 +323,7 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
 
     // 5. Every MOU through the rules engine: what the server serves about it against the log,
     //    every signature re-verified (in batches) under the key the log registered.
-    let (mou_findings, seconds) = check_mous(client, &replay, &log, verifier.name())?;
+    let (mou_findings, seconds, served_mous) = check_mous(client, &replay, &log, verifier.name())?;
     let mut detail = format!(
         "{} signatures verified (strict, in batches of up to {BATCH} on {} threads) in {} \
          MOUs; with fetching and parsing, {:.0} signatures/s ({seconds:.2} s)",
@@ -344,8 +345,9 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
     let (ok, detail) = check_documents(client, &replay);
     report.add("documents match their logged hashes", ok, detail);
 
-    // 7. The registry's current state says what the log says.
-    let mismatches = compare_state(client, &replay)?;
+    // 7. The registry's current state says what the log says: partnerships, keys, and the
+    //    signature requests and workflow state of every MOU.
+    let (mismatches, with_rounds) = compare_state(client, &replay, &served_mous)?;
     let grew = client
         .get_json("/healthz")?
         .get("log_size")
@@ -356,7 +358,8 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         mismatches.is_empty() || grew,
         if mismatches.is_empty() {
             format!(
-                "{} partnerships and {} keys agree with the log",
+                "{} partnerships and {} keys agree with the log, as do the signature requests \
+                 of {with_rounds} MOUs",
                 replay.partnerships().len(),
                 replay.keys().len()
             )
@@ -683,16 +686,17 @@ fn merge_checks(into: &mut Checks, more: Checks) {
 /// its chain) against every MOU and key entry of the replayed log. The engine queues each
 /// signature for a batch as it goes (see [`Deferred`]); the fetchers verify their own batches,
 /// so the work spreads over every core, and an MOU with a signature the batch refuses is
-/// judged again with `verify_strict` per signature, which names it.
+/// judged again with `verify_strict` per signature, which names it. Also returns the MOUs
+/// the server listed, for the comparison of served state.
 fn check_mous(
     client: &dyn Fetch,
     replay: &Replay,
     log: &ReplayedLog,
     origin: &str,
-) -> Result<(MouFindings, f64), AuditError> {
+) -> Result<(MouFindings, f64, HashMap<String, ServedMou>), AuditError> {
     let phase = Instant::now();
-    let served = served_mous(client)?;
-    let served = &served;
+    let listed = served_mous(client)?;
+    let served = &listed;
     let mut mous: Vec<(&String, usize)> = replay
         .mous()
         .iter()
@@ -778,7 +782,7 @@ fn check_mous(
             "the server lists this MOU, the log never created it",
         );
     }
-    Ok((findings, phase.elapsed().as_secs_f64()))
+    Ok((findings, phase.elapsed().as_secs_f64(), listed))
 }
 
 /// One report line per MOU rule, in the order the engine applies them: a pass counts the
@@ -948,13 +952,15 @@ fn progress(total: u64) -> indicatif::ProgressBar {
     }
 }
 
-/// Fetches entries `[0, size)`, checking each against its served leaf hash.
+/// Fetches entries `[0, size)`, checking each against its served leaf hash; `origin` is the
+/// registry's, which decline statements must name.
 fn replay_entries(
     client: &dyn Fetch,
     size: u64,
+    origin: &str,
 ) -> Result<(MemoryTree, Replay, ReplayedLog, Vec<String>), AuditError> {
     let mut tree = MemoryTree::new();
-    let mut replay = Replay::new();
+    let mut replay = Replay::with_origin(origin);
     let mut log = ReplayedLog::new();
     let mut problems = Vec::new();
     let bar = progress(size);
@@ -1013,8 +1019,14 @@ fn replay_entries(
     Ok((tree, replay, log, problems))
 }
 
-/// Compares every served partnership's status with the replayed one.
-fn compare_state(client: &dyn Fetch, replay: &Replay) -> Result<Vec<String>, AuditError> {
+/// Compares every served partnership's status and every key's with the replayed ones, and
+/// the signature workflow of every MOU (see [`compare_workflow`]). Returns the mismatches and
+/// how many MOUs have rounds of requests in the log.
+fn compare_state(
+    client: &dyn Fetch,
+    replay: &Replay,
+    mous: &HashMap<String, ServedMou>,
+) -> Result<(Vec<String>, usize), AuditError> {
     let mut mismatches = Vec::new();
     let mut seen = 0usize;
     let mut cursor: Option<String> = None;
@@ -1069,5 +1081,381 @@ fn compare_state(client: &dyn Fetch, replay: &Replay) -> Result<Vec<String>, Aud
             seen + mismatches.len()
         ));
     }
-    Ok(mismatches)
+    let with_rounds = compare_workflow(client, replay, mous, &mut mismatches);
+    Ok((mismatches, with_rounds))
+}
+
+/// The signature workflow as served against the log. For every MOU whose log has a round of
+/// signature requests, one `GET /api/v1/mous/{id}/signature-requests`: every logged request
+/// served and every served one logged, each with the logged round, version, signer, role,
+/// group, state and decline reason, and the MOU's state `declined` or `expired` exactly when
+/// the log's last round ended that way ([`crate::replay::ReplayedMou::workflow_state`]). An
+/// MOU without rounds must not be served as `declined` or `expired` (its state from the MOU
+/// list already fetched). A server that cannot answer for an MOU with logged rounds (no such
+/// route, the MOU unknown, a malformed answer) is a mismatch. Returns how many MOUs have
+/// rounds.
+fn compare_workflow(
+    client: &dyn Fetch,
+    replay: &Replay,
+    mous: &HashMap<String, ServedMou>,
+    mismatches: &mut Vec<String>,
+) -> usize {
+    let mut ids: Vec<&String> = replay.mous().keys().collect();
+    ids.sort();
+    let mut with_rounds = 0;
+    for id in ids {
+        let logged = &replay.mous()[id];
+        if logged.rounds.is_empty() {
+            if let Some(m) = mous.get(id)
+                && matches!(m.state, MouState::Declined | MouState::Expired)
+            {
+                mismatches.push(format!(
+                    "MOU {id} is served as {} but the log has no round of signature requests \
+                     for it",
+                    m.state.as_str()
+                ));
+            }
+            continue;
+        }
+        with_rounds += 1;
+        let path = format!("/api/v1/mous/{id}/signature-requests");
+        let served = client.get_bytes(&path).and_then(|bytes| {
+            serde_json::from_slice::<ServedRequests>(&bytes)
+                .map_err(|e| AuditError::Fetch(format!("GET {path}: malformed: {e}")))
+        });
+        match served {
+            Ok(served) => mismatches.extend(workflow_mismatches(
+                id,
+                &logged.rounds,
+                logged.workflow_state(),
+                &served,
+            )),
+            Err(e) => mismatches.push(format!(
+                "MOU {id}: the log has {} round(s) of signature requests, but the server does \
+                 not serve them: {e}",
+                logged.rounds.len()
+            )),
+        }
+    }
+    with_rounds
+}
+
+/// The part of `GET /api/v1/mous/{id}/signature-requests` the audit reads.
+#[derive(Deserialize)]
+struct ServedRequests {
+    state: MouState,
+    requests: Vec<ServedRequest>,
+}
+
+#[derive(Deserialize)]
+struct ServedRequest {
+    id: String,
+    round: i64,
+    version: i64,
+    signer: String,
+    role: String,
+    group: i64,
+    state: String,
+    decline: Option<ServedDecline>,
+}
+
+#[derive(Deserialize)]
+struct ServedDecline {
+    reason: String,
+}
+
+/// How one MOU's served requests and state differ from its logged `rounds` and
+/// `workflow` state (`None`: neither declined nor expired).
+fn workflow_mismatches(
+    id: &str,
+    rounds: &[ReplayedRound],
+    workflow: Option<MouState>,
+    served: &ServedRequests,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    // request id -> (its round, the request); a request id logged twice (a `request_valid`
+    // finding) counts for the round that first named it, as `Replay::requests` does.
+    let mut logged = HashMap::new();
+    for round in rounds {
+        for q in &round.requests {
+            logged.entry(q.id.as_str()).or_insert((round, q));
+        }
+    }
+    let mut seen = HashSet::new();
+    for s in &served.requests {
+        let rid = s.id.as_str();
+        if !seen.insert(rid) {
+            out.push(format!("MOU {id}: request {rid} is served twice"));
+            continue;
+        }
+        let Some((round, q)) = logged.get(rid) else {
+            out.push(format!(
+                "MOU {id}: the server serves request {rid} (round {}, {}), which is not in the \
+                 log",
+                s.round, s.signer
+            ));
+            continue;
+        };
+        let mut differs = |what: &str, served: String, logged: String| {
+            if served != logged {
+                out.push(format!(
+                    "MOU {id}: request {rid} is served with {what} {served} but the log says \
+                     {logged}"
+                ));
+            }
+        };
+        differs("round", s.round.to_string(), round.round.to_string());
+        differs("version", s.version.to_string(), round.version.to_string());
+        differs("signer", s.signer.clone(), q.signer.clone());
+        differs("role", s.role.clone(), q.role.clone());
+        differs("group", s.group.to_string(), q.group.to_string());
+        if s.state != q.state.as_str() {
+            out.push(format!(
+                "MOU {id}: request {rid} is served as {} but the log says {}",
+                s.state, q.state
+            ));
+        }
+        match (&s.decline, &q.decline_reason) {
+            (Some(d), Some(reason)) if d.reason != *reason => out.push(format!(
+                "MOU {id}: request {rid} is served with decline reason {:?} but the log says \
+                 {reason:?}",
+                d.reason
+            )),
+            (Some(d), None) => out.push(format!(
+                "MOU {id}: request {rid} is served with decline reason {:?} but the log has no \
+                 decline of it",
+                d.reason
+            )),
+            (None, Some(reason)) => out.push(format!(
+                "MOU {id}: request {rid} is served without the decline the log has (reason \
+                 {reason:?})"
+            )),
+            _ => {}
+        }
+    }
+    let mut missing: Vec<(i64, &str, &str)> = logged
+        .iter()
+        .filter(|(rid, _)| !seen.contains(*rid))
+        .map(|(rid, (round, q))| (round.round, *rid, q.signer.as_str()))
+        .collect();
+    missing.sort();
+    for (round, rid, signer) in missing {
+        out.push(format!(
+            "MOU {id}: request {rid} (round {round}, {signer}) is in the log but the server \
+             does not serve it"
+        ));
+    }
+    let served_workflow =
+        matches!(served.state, MouState::Declined | MouState::Expired).then_some(served.state);
+    if served_workflow != workflow {
+        let says = match workflow {
+            Some(state) => format!("the log's last round ended {}", state.as_str()),
+            None => "the log says it is neither declined nor expired".to_string(),
+        };
+        out.push(format!(
+            "MOU {id} is served as {} but {says}",
+            served.state.as_str()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::replay::{ReplayedRequest, RequestState};
+
+    const MOU: &str = "01a222d9-510a-7051-a07f-0cc152c1440c";
+
+    fn request(id: &str, signer: &str, group: i64, state: RequestState) -> ReplayedRequest {
+        ReplayedRequest {
+            id: id.into(),
+            signer: signer.into(),
+            role: "signatory".into(),
+            group,
+            state,
+            decline_reason: (state == RequestState::Declined).then(|| "Not yet".to_string()),
+        }
+    }
+
+    /// Round 1: Shanghai's mayor declined, Houston's cancelled; round 2 on version 2 pending.
+    fn rounds() -> Vec<ReplayedRound> {
+        vec![
+            ReplayedRound {
+                round: 1,
+                version: 1,
+                doc_sha256: "00".repeat(32),
+                deadline: Some(0),
+                requests: vec![
+                    request("r1", "mayor@us-hou", 1, RequestState::Cancelled),
+                    request("r2", "mayor@cn-sha", 2, RequestState::Declined),
+                ],
+            },
+            ReplayedRound {
+                round: 2,
+                version: 2,
+                doc_sha256: "11".repeat(32),
+                deadline: Some(0),
+                requests: vec![request("r3", "mayor@us-hou", 1, RequestState::Pending)],
+            },
+        ]
+    }
+
+    /// What an honest server serves for [`rounds`], as JSON to edit.
+    fn served() -> Value {
+        let one = |id: &str, round: i64, version: i64, signer: &str, group: i64, state: &str| {
+            json!({"id": id, "mou": MOU, "round": round, "version": version, "signer": signer,
+                   "signer_city": signer.split_once('@').map(|(_, c)| c), "role": "signatory",
+                   "group": group, "state": state, "deadline": "2026-12-20T17:00:00Z",
+                   "decline": null, "signature_seq": null})
+        };
+        let mut declined = one("r2", 1, 1, "mayor@cn-sha", 2, "declined");
+        declined["decline"] = json!({"reason": "Not yet", "statement": "e30=",
+                                     "signature": "sig", "namespace": "ns"});
+        json!({"mou": MOU, "state": "open", "requests": [
+            one("r1", 1, 1, "mayor@us-hou", 1, "cancelled"),
+            declined,
+            one("r3", 2, 2, "mayor@us-hou", 1, "pending"),
+        ]})
+    }
+
+    fn mismatches(served: Value, workflow: Option<MouState>) -> Vec<String> {
+        let served: ServedRequests = serde_json::from_value(served).expect("served shape");
+        workflow_mismatches(MOU, &rounds(), workflow, &served)
+    }
+
+    #[test]
+    fn an_honest_workflow_has_no_mismatch() {
+        assert_eq!(mismatches(served(), None), Vec::<String>::new());
+        let mut declined = served();
+        declined["state"] = json!("declined");
+        assert_eq!(
+            mismatches(declined, Some(MouState::Declined)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn each_edited_request_field_is_named() {
+        let cases: [(&str, Value, &str); 7] = [
+            (
+                "state",
+                json!("signed"),
+                "request r2 is served as signed but the log says declined",
+            ),
+            (
+                "signer",
+                json!("deputy@cn-sha"),
+                "served with signer deputy@cn-sha",
+            ),
+            (
+                "role",
+                json!("witness"),
+                "served with role witness but the log says signatory",
+            ),
+            ("group", json!(1), "served with group 1 but the log says 2"),
+            ("round", json!(2), "served with round 2 but the log says 1"),
+            (
+                "version",
+                json!(2),
+                "served with version 2 but the log says 1",
+            ),
+            (
+                "decline",
+                json!(null),
+                "served without the decline the log has",
+            ),
+        ];
+        for (field, value, expect) in cases {
+            let mut edited = served();
+            edited["requests"][1][field] = value;
+            let found = mismatches(edited, None);
+            assert_eq!(found.len(), 1, "{field}: {found:?}");
+            assert!(found[0].contains(expect), "{field}: {found:?}");
+        }
+        let mut reason = served();
+        reason["requests"][1]["decline"]["reason"] = json!("Something else");
+        let found = mismatches(reason, None);
+        assert_eq!(
+            found,
+            [format!(
+                "MOU {MOU}: request r2 is served with decline reason \"Something else\" but the \
+                 log says \"Not yet\""
+            )]
+        );
+        let mut invented = served();
+        invented["requests"][0]["decline"] = json!({"reason": "Invented"});
+        let found = mismatches(invented, None);
+        assert!(
+            found[0].contains("the log has no decline of it"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn missing_extra_and_duplicate_requests_are_named() {
+        let mut missing = served();
+        missing["requests"]
+            .as_array_mut()
+            .expect("requests")
+            .remove(2);
+        let found = mismatches(missing, None);
+        assert_eq!(
+            found,
+            [format!(
+                "MOU {MOU}: request r3 (round 2, mayor@us-hou) is in the log but the server does \
+                 not serve it"
+            )]
+        );
+        let mut extra = served();
+        let mut invented = extra["requests"][2].clone();
+        invented["id"] = json!("r9");
+        extra["requests"]
+            .as_array_mut()
+            .expect("requests")
+            .push(invented.clone());
+        extra["requests"]
+            .as_array_mut()
+            .expect("requests")
+            .push(invented);
+        let found = mismatches(extra, None);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("serves request r9 (round 2, mayor@us-hou), which is not in the log")
+        );
+        assert!(found[1].contains("request r9 is served twice"));
+    }
+
+    #[test]
+    fn a_declined_or_expired_state_must_be_the_logs() {
+        // The log says declined; the server reopened the MOU.
+        let found = mismatches(served(), Some(MouState::Declined));
+        assert_eq!(
+            found,
+            [format!(
+                "MOU {MOU} is served as open but the log's last round ended declined"
+            )]
+        );
+        // The server says expired (or declined) where the log says neither, or the other.
+        for (state, workflow) in [
+            ("expired", None),
+            ("declined", None),
+            ("expired", Some(MouState::Declined)),
+            ("executed", Some(MouState::Expired)),
+        ] {
+            let mut edited = served();
+            edited["state"] = json!(state);
+            let found = mismatches(edited, workflow);
+            assert_eq!(found.len(), 1, "{state}: {found:?}");
+            assert!(found[0].starts_with(&format!("MOU {MOU} is served as {state} but")));
+        }
+        // Withdrawn, executed, open: no workflow state, nothing to compare.
+        for state in ["withdrawn", "executed", "open"] {
+            let mut edited = served();
+            edited["state"] = json!(state);
+            assert_eq!(mismatches(edited, None), Vec::<String>::new(), "{state}");
+        }
+    }
 }

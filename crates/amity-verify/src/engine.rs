@@ -132,6 +132,10 @@ impl ReplayedLog {
                 | EntryBody::KeyApproved(_)
                 | EntryBody::KeyRetired(_)
                 | EntryBody::KeyRevoked(_)
+                | EntryBody::MouSignaturesRequested(_)
+                | EntryBody::MouRequestDeclined(_)
+                | EntryBody::MouRequestsExpired(_)
+                | EntryBody::MouRequestsCancelled(_)
         ) {
             self.0.push(index, Logged::new(entry));
         }

@@ -39,9 +39,13 @@ pub mod kinds {
     pub const KEY_APPROVED: &str = "key.approved";
     pub const KEY_RETIRED: &str = "key.retired";
     pub const KEY_REVOKED: &str = "key.revoked";
+    pub const MOU_SIGNATURES_REQUESTED: &str = "mou.signatures_requested";
+    pub const MOU_REQUEST_DECLINED: &str = "mou.request_declined";
+    pub const MOU_REQUESTS_EXPIRED: &str = "mou.requests_expired";
+    pub const MOU_REQUESTS_CANCELLED: &str = "mou.requests_cancelled";
 
     /// Every kind, in the order docs/formats/log-entries.md lists them.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 20] = [
         CITY_CREATED,
         OFFICE_CREATED,
         TOKEN_ISSUED,
@@ -58,6 +62,10 @@ pub mod kinds {
         KEY_APPROVED,
         KEY_RETIRED,
         KEY_REVOKED,
+        MOU_SIGNATURES_REQUESTED,
+        MOU_REQUEST_DECLINED,
+        MOU_REQUESTS_EXPIRED,
+        MOU_REQUESTS_CANCELLED,
     ];
 }
 
@@ -234,6 +242,97 @@ pub struct MouSignatureAdded {
     pub key: String,
     pub signer: String,
     pub role: String,
+    /// The signature request this signature answered, when the signer was asked in an open
+    /// round (absent before signature requests existed, and for unrequested signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// One signatory asked in a round of signature requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedSigner {
+    /// The request's id (UUID).
+    pub request: String,
+    /// `<handle>@<city>`.
+    pub signer: String,
+    pub role: String,
+    /// Sequence group, from 1: nobody of group g+1 signs before every request of group g is
+    /// signed. One group means all at once.
+    pub group: i64,
+}
+
+/// `mou.signatures_requested`: an office of a party city asks named signatories to sign the
+/// current version, by a deadline (a round of requests).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MouSignaturesRequested {
+    pub mou: String,
+    /// The round's number for this MOU, from 1.
+    pub round: i64,
+    pub version: i64,
+    /// The requested version's document SHA-256 (hex), as the log recorded it.
+    pub doc_sha256: String,
+    /// RFC 3339 UTC: pending requests expire at this instant.
+    pub deadline: String,
+    pub requests: Vec<RequestedSigner>,
+    /// The requesting office's city.
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `mou.request_declined`: a requested signatory declined, with a reason, in a decline
+/// statement signed with their key. The statement and its SSHSIG are in the entry, so an
+/// auditor checks the decline from the log alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MouRequestDeclined {
+    pub mou: String,
+    pub round: i64,
+    pub request: String,
+    pub version: i64,
+    pub signer: String,
+    pub role: String,
+    pub key: String,
+    pub key_fingerprint: String,
+    pub reason: String,
+    /// The signed decline statement (canonical JSON, docs/formats/statements.md), as text.
+    pub statement: String,
+    /// Its armored SSHSIG.
+    pub signature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `mou.requests_expired`: the round's deadline passed with these requests unanswered; logged
+/// by the registry itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MouRequestsExpired {
+    pub mou: String,
+    pub round: i64,
+    pub requests: Vec<String>,
+    pub deadline: String,
+}
+
+/// `mou.requests_cancelled`: pending requests ended without an answer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MouRequestsCancelled {
+    pub mou: String,
+    pub round: i64,
+    pub requests: Vec<String>,
+    /// `office` (a party office cancelled them), `new_version`, `new_round`, `withdrawn`, or
+    /// `declined` (another signatory of the round declined).
+    pub cause: String,
+    /// The cancelling office's city, for `office`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }
@@ -315,6 +414,10 @@ pub enum EntryBody {
     KeyApproved(KeyApproved),
     KeyRetired(KeyEnded),
     KeyRevoked(KeyEnded),
+    MouSignaturesRequested(MouSignaturesRequested),
+    MouRequestDeclined(MouRequestDeclined),
+    MouRequestsExpired(MouRequestsExpired),
+    MouRequestsCancelled(MouRequestsCancelled),
 }
 
 /// A log entry: when it was logged and what it says.
@@ -364,6 +467,10 @@ impl EntryBody {
             EntryBody::KeyApproved(_) => kinds::KEY_APPROVED,
             EntryBody::KeyRetired(_) => kinds::KEY_RETIRED,
             EntryBody::KeyRevoked(_) => kinds::KEY_REVOKED,
+            EntryBody::MouSignaturesRequested(_) => kinds::MOU_SIGNATURES_REQUESTED,
+            EntryBody::MouRequestDeclined(_) => kinds::MOU_REQUEST_DECLINED,
+            EntryBody::MouRequestsExpired(_) => kinds::MOU_REQUESTS_EXPIRED,
+            EntryBody::MouRequestsCancelled(_) => kinds::MOU_REQUESTS_CANCELLED,
         }
     }
 
@@ -384,6 +491,10 @@ impl EntryBody {
             EntryBody::KeyRegistered(b) => serde_json::to_value(b),
             EntryBody::KeyApproved(b) => serde_json::to_value(b),
             EntryBody::KeyRetired(b) | EntryBody::KeyRevoked(b) => serde_json::to_value(b),
+            EntryBody::MouSignaturesRequested(b) => serde_json::to_value(b),
+            EntryBody::MouRequestDeclined(b) => serde_json::to_value(b),
+            EntryBody::MouRequestsExpired(b) => serde_json::to_value(b),
+            EntryBody::MouRequestsCancelled(b) => serde_json::to_value(b),
         }
     }
 
@@ -427,6 +538,18 @@ impl EntryBody {
             kinds::KEY_APPROVED => EntryBody::KeyApproved(read(kinds::KEY_APPROVED, fields)?),
             kinds::KEY_RETIRED => EntryBody::KeyRetired(read(kinds::KEY_RETIRED, fields)?),
             kinds::KEY_REVOKED => EntryBody::KeyRevoked(read(kinds::KEY_REVOKED, fields)?),
+            kinds::MOU_SIGNATURES_REQUESTED => {
+                EntryBody::MouSignaturesRequested(read(kinds::MOU_SIGNATURES_REQUESTED, fields)?)
+            }
+            kinds::MOU_REQUEST_DECLINED => {
+                EntryBody::MouRequestDeclined(read(kinds::MOU_REQUEST_DECLINED, fields)?)
+            }
+            kinds::MOU_REQUESTS_EXPIRED => {
+                EntryBody::MouRequestsExpired(read(kinds::MOU_REQUESTS_EXPIRED, fields)?)
+            }
+            kinds::MOU_REQUESTS_CANCELLED => {
+                EntryBody::MouRequestsCancelled(read(kinds::MOU_REQUESTS_CANCELLED, fields)?)
+            }
             other => return Err(EntryError::UnknownKind(other.to_string())),
         })
     }
@@ -508,6 +631,32 @@ mod tests {
             r#"{"city":"us-hou","country":"US","lat_e6":29760400,"lon_e6":-95369800,"name":"Houston","time":"1970-01-01T00:00:00.000000Z","type":"city.created"}"#
         );
         assert_eq!(Entry::parse_canonical(&bytes).unwrap(), city(None));
+    }
+
+    #[test]
+    fn signatures_logged_before_requests_existed_keep_their_bytes() {
+        // Entry 17 of docs/formats/log-entries.md, logged before `request` existed.
+        let old = br#"{"by":"01a23719-ad8b-720b-9611-2db1e54e64e3","key":"01a23719-b233-7629-8787-3d76bee289d2","key_fingerprint":"SHA256:Gb0Y7vMjD+vQ6YugQsqokiLeLWKiGFUB05D8KGa9hs8","mou":"01a23719-b462-76dd-b14a-dce2a1fe4b07","role":"signatory","seq":1,"signer":"mayor@us-hou","statement_sha256":"0332c97cc0abc6a988498bb5e4d1c24b7fb7efeab62e2800d49efedce32394cf","time":"2026-12-02T14:12:41.889539Z","type":"mou.signature_added","version":1}"#;
+        let entry = Entry::parse_canonical(old).unwrap();
+        let EntryBody::MouSignatureAdded(added) = &entry.body else {
+            panic!("{entry:?}");
+        };
+        assert_eq!(added.request, None);
+        assert_eq!(entry.to_bytes().unwrap(), old);
+        // With a request, the field is written in its sorted place.
+        let mut answered = added.clone();
+        answered.request = Some("01a2371a-0c4d-7e2f-8a3b-4c5d6e7f8091".into());
+        let entry = Entry {
+            time: entry.time.clone(),
+            body: EntryBody::MouSignatureAdded(answered),
+        };
+        let bytes = entry.to_bytes().unwrap();
+        assert!(
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .contains(r#""mou":"01a23719-b462-76dd-b14a-dce2a1fe4b07","request":"01a2371a-"#)
+        );
+        assert_eq!(Entry::parse_canonical(&bytes).unwrap(), entry);
     }
 
     #[test]

@@ -2,14 +2,20 @@
 //! bytes alone (docs/audit-rules.md). An auditor runs this over a whole log it fetched;
 //! nothing here trusts the server's tables.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::entries::{
     ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved, KeyEnded,
-    KeyRegistered, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn, OfficeCreated,
+    KeyRegistered, MouCreated, MouRequestDeclined, MouRequestsCancelled, MouRequestsExpired,
+    MouSignatureAdded, MouSignaturesRequested, MouVersionUploaded, MouWithdrawn, OfficeCreated,
     PartnershipRegistered, PartnershipStatusChanged, TokenIssued, TokenRevoked,
 };
-use crate::rules::{Status, Trigger, allowed_targets};
+use crate::keys::PublicKey;
+use crate::rules::{
+    MAX_REQUESTS_PER_ROUND, MouState, RequiredSigner, SignedBy, Status, Trigger, allowed_targets,
+    is_executed, signature_valid,
+};
+use crate::statement::{MouDeclineStatement, mou_decline_namespace};
 
 /// A logged instant (RFC 3339, as entries write them) in microseconds since the epoch.
 fn parse_instant(value: &str) -> Option<i64> {
@@ -44,6 +50,105 @@ pub struct ReplayedMou {
     pub signatures: HashMap<i64, (String, String)>,
     /// version -> document SHA-256 hex as the log recorded it.
     pub documents: HashMap<i64, String>,
+    /// The partnership its `mou.created` names.
+    pub partnership: String,
+    /// That partnership's two cities as `partnership.registered` logged them; empty when the
+    /// log never registered the partnership (a `references` finding).
+    pub cities: Vec<String>,
+    /// Who must sign, as `mou.created` logged it.
+    pub required_signers: Vec<RequiredSigner>,
+    /// Its rounds of signature requests, in log order.
+    pub rounds: Vec<ReplayedRound>,
+    /// (seq, version, who) of every logged signature, to tell whether the MOU was executed.
+    signed_by: Vec<(i64, i64, SignedBy)>,
+    /// `Declined` or `Expired` when the last round ended that way and no version or round
+    /// came after it.
+    workflow: Option<MouState>,
+}
+
+impl ReplayedMou {
+    /// `Some(MouState::Declined)` when a requested signatory declined in the last round, or
+    /// `Some(MouState::Expired)` when the last round's deadline passed with requests
+    /// unanswered, and no new version or round of requests came since; `None` otherwise,
+    /// and for a withdrawn MOU (its state is `withdrawn` whatever its rounds did). As the
+    /// registry does, a decline or expiry while the MOU was executed (every required signer
+    /// had signed the current version, counting the signatures logged and not void at that
+    /// point) leaves it executed, so `None`.
+    pub fn workflow_state(&self) -> Option<MouState> {
+        if self.withdrawn { None } else { self.workflow }
+    }
+
+    /// The last round of requests, if any.
+    pub fn last_round(&self) -> Option<&ReplayedRound> {
+        self.rounds.last()
+    }
+
+    /// True while some request of some round is pending. In a log that follows the rules only
+    /// the last round can have pending requests.
+    pub fn has_pending_requests(&self) -> bool {
+        self.rounds.iter().any(ReplayedRound::is_open)
+    }
+}
+
+/// Where a signature request stands, as the log tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestState {
+    Pending,
+    Signed,
+    Declined,
+    Expired,
+    Cancelled,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Signed => "signed",
+            RequestState::Declined => "declined",
+            RequestState::Expired => "expired",
+            RequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for RequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One signatory asked in a round, and where their request stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedRequest {
+    pub id: String,
+    pub signer: String,
+    pub role: String,
+    pub group: i64,
+    pub state: RequestState,
+    /// The reason its `mou.request_declined` entry logged, when a decline ended it.
+    pub decline_reason: Option<String>,
+}
+
+/// A round of signature requests (`mou.signatures_requested`) and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedRound {
+    pub round: i64,
+    pub version: i64,
+    pub doc_sha256: String,
+    /// The deadline in microseconds since the epoch; `None` when the logged deadline is not an
+    /// RFC 3339 instant (a `request_valid` finding).
+    pub deadline: Option<i64>,
+    pub requests: Vec<ReplayedRequest>,
+}
+
+impl ReplayedRound {
+    /// True while a request of the round is pending.
+    pub fn is_open(&self) -> bool {
+        self.requests
+            .iter()
+            .any(|r| r.state == RequestState::Pending)
+    }
 }
 
 /// A signatory key after replay.
@@ -86,6 +191,12 @@ pub struct Replay {
     keys: HashMap<String, ReplayedKey>,
     /// (key id, mou, seq, logged at) of every accepted signature, for revocations to void.
     signed: Vec<(String, String, i64, i64)>,
+    /// partnership id -> its two cities, as registered.
+    partnership_cities: HashMap<String, [String; 2]>,
+    /// request id -> (MOU, round) of the round that first named it.
+    request_ids: HashMap<String, (String, i64)>,
+    /// The registry origin, when known: decline statements must name it.
+    origin: Option<String>,
     pub voided: Vec<VoidedSignature>,
     pub findings: Vec<Finding>,
     pub entries: u64,
@@ -94,6 +205,15 @@ pub struct Replay {
 impl Replay {
     pub fn new() -> Replay {
         Replay::default()
+    }
+
+    /// A replay that also requires decline statements to name `origin` as their registry
+    /// (rule `decline_signed`), as `amity audit` knows it from the checkpoint.
+    pub fn with_origin(origin: &str) -> Replay {
+        Replay {
+            origin: Some(origin.to_string()),
+            ..Replay::default()
+        }
     }
 
     fn finding(&mut self, index: u64, rule: &'static str, message: impl Into<String>) {
@@ -119,6 +239,26 @@ impl Replay {
 
     pub fn keys(&self) -> &HashMap<String, ReplayedKey> {
         &self.keys
+    }
+
+    /// Every signature request the log named: request id -> (MOU id, round, state), the state
+    /// one of `pending`, `signed`, `declined`, `expired` or `cancelled`. A request id logged
+    /// twice (a `request_valid` finding) is reported for the round that first named it.
+    pub fn requests(&self) -> HashMap<&str, (&str, i64, &'static str)> {
+        self.request_ids
+            .iter()
+            .filter_map(|(id, (mou, round))| {
+                let state = self
+                    .mous
+                    .get(mou)?
+                    .rounds
+                    .iter()
+                    .filter(|r| r.round == *round)
+                    .find_map(|r| r.requests.iter().find(|q| q.id == *id))?
+                    .state;
+                Some((id.as_str(), (mou.as_str(), *round, state.as_str())))
+            })
+            .collect()
     }
 
     /// Applies one entry (its exact bytes) at `index`. An entry that is not a known kind
@@ -166,6 +306,10 @@ impl Replay {
             EntryBody::KeyApproved(e) => self.key_approved(index, e),
             EntryBody::KeyRetired(e) => self.key_retired(index, e, time),
             EntryBody::KeyRevoked(e) => self.key_revoked(index, e),
+            EntryBody::MouSignaturesRequested(e) => self.signatures_requested(index, e, time),
+            EntryBody::MouRequestDeclined(e) => self.request_declined(index, e, time),
+            EntryBody::MouRequestsExpired(e) => self.requests_expired(index, e, time),
+            EntryBody::MouRequestsCancelled(e) => self.requests_cancelled(index, e),
         }
         Some(entry)
     }
@@ -262,6 +406,7 @@ impl Replay {
                 format!("partnership `{id}` registered twice"),
             );
         }
+        self.partnership_cities.insert(id.clone(), e.cities.clone());
         self.partnerships.insert(
             id,
             ReplayedPartnership {
@@ -362,11 +507,17 @@ impl Replay {
                 format!("MOU `{id}` for unknown partnership `{partnership}`"),
             );
         }
-        if self
-            .mous
-            .insert(id.clone(), ReplayedMou::default())
-            .is_some()
-        {
+        let mou = ReplayedMou {
+            partnership: partnership.clone(),
+            required_signers: e.required_signers.clone(),
+            cities: self
+                .partnership_cities
+                .get(partnership)
+                .map(|c| c.to_vec())
+                .unwrap_or_default(),
+            ..ReplayedMou::default()
+        };
+        if self.mous.insert(id.clone(), mou).is_some() {
             self.finding(index, "unique_ids", format!("MOU `{id}` created twice"));
         }
     }
@@ -450,6 +601,7 @@ impl Replay {
         let Some(id) = self.open_mou(index, &e.mou) else {
             return;
         };
+        self.pending_on_change(index, &id, "a new version was uploaded");
         let version = e.version;
         let Some(mou) = self.mous.get_mut(&id) else {
             return;
@@ -457,6 +609,8 @@ impl Replay {
         let expected = mou.version + 1;
         mou.version = version;
         mou.documents.insert(version, e.sha256.clone());
+        // A new version reopens a declined or expired MOU.
+        mou.workflow = None;
         if version != expected {
             self.finding(
                 index,
@@ -464,6 +618,97 @@ impl Replay {
                 format!("MOU `{id}`: version {version} after {}", expected - 1),
             );
         }
+    }
+
+    /// Whether MOU `id` is executed now as far as the log tells: every required signer signed
+    /// its current version, counting the signatures logged and not voided by a revocation.
+    fn executed(&self, id: &str) -> bool {
+        let Some(mou) = self.mous.get(id) else {
+            return false;
+        };
+        let signed: Vec<SignedBy> = mou
+            .signed_by
+            .iter()
+            .filter(|(seq, version, _)| {
+                *version == mou.version && !self.voided.iter().any(|v| v.mou == id && v.seq == *seq)
+            })
+            .map(|(_, _, by)| by.clone())
+            .collect();
+        mou.version > 0 && !signed.is_empty() && is_executed(&mou.required_signers, &signed)
+    }
+
+    /// Rule `requests_pending_on_change`: the registry ends a round's pending requests (a
+    /// `mou.requests_cancelled` entry) before it logs a new version or a withdrawal.
+    fn pending_on_change(&mut self, index: u64, id: &str, change: &str) {
+        let pending: Vec<String> = self
+            .mous
+            .get(id)
+            .map(|m| {
+                m.rounds
+                    .iter()
+                    .flat_map(|r| &r.requests)
+                    .filter(|q| q.state == RequestState::Pending)
+                    .map(|q| format!("`{}`", q.id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !pending.is_empty() {
+            self.finding(
+                index,
+                "requests_pending_on_change",
+                format!(
+                    "MOU `{id}`: {change} while requests {} were pending",
+                    pending.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Rules `signature_key_logged`, `key_bound` and `key_active` for an entry made with key
+    /// `key_id` (named with `fingerprint`) by `signer` as `role` at `time`; `what` names the
+    /// entry in the messages.
+    fn key_problems(
+        &self,
+        what: &str,
+        key_id: &str,
+        fingerprint: &str,
+        signer: &str,
+        role: &str,
+        time: i64,
+    ) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        match self.keys.get(key_id) {
+            None => problems.push((
+                "signature_key_logged",
+                format!("{what} by unregistered key `{key_id}`"),
+            )),
+            Some(k) => {
+                if k.fingerprint != fingerprint {
+                    problems.push((
+                        "signature_key_logged",
+                        format!("key `{key_id}` logged with another fingerprint"),
+                    ));
+                }
+                // Rule key_bound, on the log's own record of the entry.
+                if k.signer != signer || k.role != role {
+                    problems.push((
+                        "key_bound",
+                        format!(
+                            "{what} logged for {signer} as {role}, key `{key_id}` is registered \
+                             to {} as {}",
+                            k.signer, k.role
+                        ),
+                    ));
+                }
+                if !k.active || k.revoked || k.retired_from.is_some_and(|t| t <= time) {
+                    problems.push((
+                        "key_active",
+                        format!("{what} by key `{key_id}` while it was not active"),
+                    ));
+                }
+            }
+        }
+        problems
     }
 
     fn signature_added(&mut self, index: u64, e: &MouSignatureAdded, time: i64) {
@@ -474,33 +719,40 @@ impl Replay {
         let version = e.version;
         let key_id = e.key.clone();
         let statement = e.statement_sha256.clone();
-        let mut problems: Vec<(&'static str, String)> = Vec::new();
-        match self.keys.get(&key_id) {
-            None => problems.push((
-                "signature_key_logged",
-                format!("signature by unregistered key `{key_id}`"),
-            )),
-            Some(k) => {
-                if k.fingerprint != e.key_fingerprint {
+        let mut problems = self.key_problems(
+            "signature",
+            &key_id,
+            &e.key_fingerprint,
+            &e.signer,
+            &e.role,
+            time,
+        );
+        match &e.request {
+            Some(request) => {
+                let answer = Answer {
+                    round: None,
+                    request,
+                    signer: &e.signer,
+                    role: &e.role,
+                    version,
+                    time,
+                };
+                problems.extend(self.answer(&id, &answer, RequestState::Signed).0);
+            }
+            None => {
+                // While a round is open only the signatories it asked sign.
+                if let Some(round) = self
+                    .mous
+                    .get(&id)
+                    .and_then(|m| m.rounds.iter().find(|r| r.is_open()))
+                {
                     problems.push((
-                        "signature_key_logged",
-                        format!("key `{key_id}` logged with another fingerprint"),
-                    ));
-                }
-                // Rule key_bound, on the log's own record of the signature.
-                if k.signer != e.signer || k.role != e.role {
-                    problems.push((
-                        "key_bound",
+                        "request_order",
                         format!(
-                            "signature logged for {} as {}, key `{key_id}` is registered to {} as {}",
-                            e.signer, e.role, k.signer, k.role
+                            "MOU `{id}`: a signature without a request while round {} has \
+                             pending requests",
+                            round.round
                         ),
-                    ));
-                }
-                if !k.active || k.revoked || k.retired_from.is_some_and(|t| t <= time) {
-                    problems.push((
-                        "key_active",
-                        format!("signature by key `{key_id}` while it was not active"),
                     ));
                 }
             }
@@ -523,6 +775,19 @@ impl Replay {
             }
             mou.last_seq = seq;
             mou.signatures.insert(seq, (statement, key_id.clone()));
+            mou.signed_by.push((
+                seq,
+                version,
+                SignedBy {
+                    signer: e.signer.clone(),
+                    city: e
+                        .signer
+                        .split_once('@')
+                        .map(|(_, c)| c.to_string())
+                        .unwrap_or_default(),
+                    role: e.role.clone(),
+                },
+            ));
         }
         self.signed.push((key_id, id, seq, time));
         for (rule, message) in problems {
@@ -531,10 +796,499 @@ impl Replay {
     }
 
     fn mou_withdrawn(&mut self, index: u64, e: &MouWithdrawn) {
-        if let Some(id) = self.open_mou(index, &e.mou)
-            && let Some(m) = self.mous.get_mut(&id)
+        if let Some(id) = self.open_mou(index, &e.mou) {
+            self.pending_on_change(index, &id, "it was withdrawn");
+            if let Some(m) = self.mous.get_mut(&id) {
+                m.withdrawn = true;
+            }
+        }
+    }
+
+    /// Rule `request_valid` for a new round, then the round is recorded whatever its
+    /// problems, so later entries are judged against what the log says was asked.
+    fn signatures_requested(&mut self, index: u64, e: &MouSignaturesRequested, time: i64) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
+            return;
+        };
+        let Some(mou) = self.mous.get(&id) else {
+            return;
+        };
+        let mut problems: Vec<String> = Vec::new();
+        let deadline = parse_instant(&e.deadline);
+        match deadline {
+            None => problems.push(format!(
+                "deadline {:?} is not an RFC 3339 instant",
+                e.deadline
+            )),
+            Some(d) if d <= time => problems.push(format!(
+                "deadline {} is not after the entry's time",
+                e.deadline
+            )),
+            Some(_) => {}
+        }
+        let expected_round = mou.rounds.last().map_or(0, |r| r.round).saturating_add(1);
+        if e.round != expected_round {
+            problems.push(format!(
+                "round {} where the next round is {expected_round}",
+                e.round
+            ));
+        }
+        if e.version < 1 || e.version != mou.version {
+            problems.push(format!(
+                "round on version {}, the current version is {}",
+                e.version, mou.version
+            ));
+        }
+        if mou.documents.get(&e.version) != Some(&e.doc_sha256) {
+            problems.push(format!(
+                "doc_sha256 {} is not the hash logged for version {}",
+                e.doc_sha256, e.version
+            ));
+        }
+        let party = |city: &str| mou.cities.is_empty() || mou.cities.iter().any(|c| c == city);
+        if !party(&e.city) {
+            problems.push(format!(
+                "requested by an office of {}, not a party city",
+                e.city
+            ));
+        }
+        if !(1..=MAX_REQUESTS_PER_ROUND).contains(&e.requests.len()) {
+            problems.push(format!(
+                "{} requests; a round asks 1 to {MAX_REQUESTS_PER_ROUND}",
+                e.requests.len()
+            ));
+        }
+        let mut ids = HashSet::new();
+        let mut signers = HashSet::new();
+        for r in &e.requests {
+            if !ids.insert(r.request.as_str()) || self.request_ids.contains_key(&r.request) {
+                problems.push(format!("request id `{}` is used twice", r.request));
+            }
+            if !signers.insert(r.signer.as_str()) {
+                problems.push(format!("{} is asked twice", r.signer));
+            }
+            match r.signer.split_once('@') {
+                Some((_, city)) if party(city) => {}
+                Some((_, city)) => problems.push(format!(
+                    "{} is asked, but {city} is not a party city",
+                    r.signer
+                )),
+                None => problems.push(format!("signer {:?} names no city", r.signer)),
+            }
+        }
+        let groups: BTreeSet<i64> = e.requests.iter().map(|r| r.group).collect();
+        if !groups.iter().copied().eq(1..=groups.len() as i64) {
+            problems.push(format!(
+                "groups {groups:?} do not run 1, 2, ... without a gap"
+            ));
+        }
+        for round in mou.rounds.iter().filter(|r| r.is_open()) {
+            problems.push(format!(
+                "round {} of the MOU still has pending requests",
+                round.round
+            ));
+        }
+        let round = ReplayedRound {
+            round: e.round,
+            version: e.version,
+            doc_sha256: e.doc_sha256.clone(),
+            deadline,
+            requests: e
+                .requests
+                .iter()
+                .map(|r| ReplayedRequest {
+                    id: r.request.clone(),
+                    signer: r.signer.clone(),
+                    role: r.role.clone(),
+                    group: r.group,
+                    state: RequestState::Pending,
+                    decline_reason: None,
+                })
+                .collect(),
+        };
+        for r in &e.requests {
+            self.request_ids
+                .entry(r.request.clone())
+                .or_insert_with(|| (id.clone(), e.round));
+        }
+        if let Some(mou) = self.mous.get_mut(&id) {
+            mou.rounds.push(round);
+            // A new round reopens a declined or expired MOU.
+            mou.workflow = None;
+        }
+        for message in problems {
+            self.finding(index, "request_valid", format!("MOU `{id}`: {message}"));
+        }
+    }
+
+    /// Judges an answer (a signature or a decline) against the request it names, and ends the
+    /// request as `to` when it is pending. Returns the problems, and whether the request
+    /// ended here. Rule `request_answered_once`; for signatures also `request_order`; an
+    /// unknown request is `references`.
+    fn answer(
+        &mut self,
+        mou_id: &str,
+        a: &Answer<'_>,
+        to: RequestState,
+    ) -> (Vec<(&'static str, String)>, bool) {
+        let mut problems = Vec::new();
+        let Some(mou) = self.mous.get_mut(mou_id) else {
+            return (problems, false);
+        };
+        let current = mou.rounds.last().map(|r| r.round);
+        let found = mou.rounds.iter_mut().rev().find_map(|r| {
+            let at = r.requests.iter().position(|q| q.id == a.request)?;
+            Some((r, at))
+        });
+        let Some((round, at)) = found else {
+            problems.push((
+                "references",
+                format!("MOU `{mou_id}`: answer to unknown request `{}`", a.request),
+            ));
+            return (problems, false);
+        };
+        let id = a.request;
+        let mut wrong = |message: String| {
+            problems.push((
+                "request_answered_once",
+                format!("MOU `{mou_id}`: request `{id}`: {message}"),
+            ))
+        };
+        if let Some(n) = a.round
+            && n != round.round
         {
-            m.withdrawn = true;
+            wrong(format!(
+                "the entry names round {n}, the request is of round {}",
+                round.round
+            ));
+        }
+        if current != Some(round.round) {
+            wrong(format!(
+                "round {} is not the MOU's current round",
+                round.round
+            ));
+        }
+        if a.version != round.version {
+            wrong(format!(
+                "answered on version {}, the round asked for version {}",
+                a.version, round.version
+            ));
+        }
+        if let Some(deadline) = round.deadline
+            && a.time >= deadline
+        {
+            wrong("answered at or after the round's deadline".to_string());
+        }
+        let Some(request) = round.requests.get(at) else {
+            return (problems, false);
+        };
+        if request.signer != a.signer || request.role != a.role {
+            wrong(format!(
+                "asked {} as {}, answered by {} as {}",
+                request.signer, request.role, a.signer, a.role
+            ));
+        }
+        let state = request.state;
+        if state != RequestState::Pending {
+            wrong(format!("answered when already {state}"));
+        }
+        if to == RequestState::Signed {
+            let group = request.group;
+            let waiting: Vec<String> = round
+                .requests
+                .iter()
+                .filter(|q| q.group < group && q.state != RequestState::Signed)
+                .map(|q| format!("`{}`", q.id))
+                .collect();
+            if !waiting.is_empty() {
+                problems.push((
+                    "request_order",
+                    format!(
+                        "MOU `{mou_id}`: request `{id}` of group {group} signed before {} of \
+                         an earlier group",
+                        waiting.join(", ")
+                    ),
+                ));
+            }
+        }
+        if state != RequestState::Pending {
+            return (problems, false);
+        }
+        if let Some(request) = round.requests.get_mut(at) {
+            request.state = to;
+        }
+        (problems, true)
+    }
+
+    /// Rule `decline_signed`: the decline's key, statement and signature.
+    fn decline_problems(&self, id: &str, e: &MouRequestDeclined, time: i64) -> Vec<String> {
+        let mut problems: Vec<String> = self
+            .key_problems(
+                "decline",
+                &e.key,
+                &e.key_fingerprint,
+                &e.signer,
+                &e.role,
+                time,
+            )
+            .into_iter()
+            .map(|(rule, message)| format!("{rule}: {message}"))
+            .collect();
+        let statement = match MouDeclineStatement::parse_strict(e.statement.as_bytes()) {
+            Ok(s) => s,
+            Err(err) => {
+                problems.push(format!(
+                    "the statement does not parse strictly: {}",
+                    err.code()
+                ));
+                return problems;
+            }
+        };
+        let logged_hash = self.mous.get(id).and_then(|m| m.documents.get(&e.version));
+        let city = e.signer.split_once('@').map(|(_, c)| c);
+        let disagreements = [
+            ("mou_id", statement.mou_id == e.mou),
+            (
+                "mou_version",
+                i64::try_from(statement.mou_version).ok() == Some(e.version),
+            ),
+            ("request_id", statement.request_id == e.request),
+            ("reason", statement.reason == e.reason),
+            ("signer", statement.signer == e.signer),
+            ("signer_city", Some(statement.signer_city.as_str()) == city),
+            ("role", statement.role == e.role),
+            ("signer_key", statement.signer_key == e.key_fingerprint),
+            ("doc_sha256", logged_hash == Some(&statement.doc_sha256)),
+        ];
+        for (field, agrees) in disagreements {
+            if !agrees {
+                problems.push(format!("the statement's {field} differs from the entry's"));
+            }
+        }
+        if let Some(origin) = &self.origin
+            && statement.registry != *origin
+        {
+            problems.push(format!(
+                "the statement names registry {}, not {origin}",
+                statement.registry
+            ));
+        }
+        let Some(k) = self.keys.get(&e.key) else {
+            problems.push(format!("no public key logged for key `{}`", e.key));
+            return problems;
+        };
+        let key = match PublicKey::parse_openssh_line(&k.public_key) {
+            Ok(key) if key.fingerprint() == k.fingerprint => key,
+            _ => {
+                problems.push(format!(
+                    "the public key logged for key `{}` does not parse or has another \
+                     fingerprint",
+                    e.key
+                ));
+                return problems;
+            }
+        };
+        if let Err(code) = signature_valid(
+            &e.signature,
+            &mou_decline_namespace(&statement.registry),
+            e.statement.as_bytes(),
+            &key,
+        ) {
+            problems.push(format!("the signature does not verify: {code}"));
+        }
+        problems
+    }
+
+    fn request_declined(&mut self, index: u64, e: &MouRequestDeclined, time: i64) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
+            return;
+        };
+        let declined = self.decline_problems(&id, e, time);
+        let answer = Answer {
+            round: Some(e.round),
+            request: &e.request,
+            signer: &e.signer,
+            role: &e.role,
+            version: e.version,
+            time,
+        };
+        let executed = self.executed(&id);
+        let (problems, ended) = self.answer(&id, &answer, RequestState::Declined);
+        if ended && let Some(mou) = self.mous.get_mut(&id) {
+            // The request `answer` ended: the last round that names it.
+            if let Some(request) = mou
+                .rounds
+                .iter_mut()
+                .rev()
+                .find_map(|r| r.requests.iter_mut().find(|q| q.id == e.request))
+            {
+                request.decline_reason = Some(e.reason.clone());
+            }
+            if !executed {
+                mou.workflow = Some(MouState::Declined);
+            }
+        }
+        for (rule, message) in problems {
+            self.finding(index, rule, message);
+        }
+        for message in declined {
+            self.finding(
+                index,
+                "decline_signed",
+                format!("MOU `{id}`: request `{}`: {message}", e.request),
+            );
+        }
+    }
+
+    /// Ends the listed requests of round `round` of MOU `id` as `to`. Returns the problems
+    /// under `rule` (a request not of the round, listed twice, or an empty list), under
+    /// `request_answered_once` (a request already ended) and `references` (an unknown round),
+    /// and whether any request ended here. `check` adds the kind's own rules about the round.
+    fn end_listed(
+        &mut self,
+        id: &str,
+        round: i64,
+        listed: &[String],
+        to: RequestState,
+        rule: &'static str,
+        check: impl FnOnce(&ReplayedRound, &mut Vec<String>),
+    ) -> (Vec<(&'static str, String)>, bool) {
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
+        let Some(r) = self
+            .mous
+            .get_mut(id)
+            .and_then(|m| m.rounds.iter_mut().rev().find(|r| r.round == round))
+        else {
+            problems.push(("references", format!("MOU `{id}`: unknown round {round}")));
+            return (problems, false);
+        };
+        let mut own = Vec::new();
+        if listed.is_empty() {
+            own.push("the entry lists no request".to_string());
+        }
+        check(r, &mut own);
+        let mut seen = HashSet::new();
+        let mut ended = false;
+        for request in listed {
+            if !seen.insert(request.as_str()) {
+                own.push(format!("request `{request}` is listed twice"));
+                continue;
+            }
+            match r.requests.iter_mut().find(|q| q.id == *request) {
+                None => own.push(format!(
+                    "request `{request}` is not a request of round {round}"
+                )),
+                Some(q) if q.state != RequestState::Pending => problems.push((
+                    "request_answered_once",
+                    format!(
+                        "MOU `{id}`: request `{request}` {to} when already {}",
+                        q.state
+                    ),
+                )),
+                Some(q) => {
+                    q.state = to;
+                    ended = true;
+                }
+            }
+        }
+        problems.extend(own.into_iter().map(|m| (rule, format!("MOU `{id}`: {m}"))));
+        (problems, ended)
+    }
+
+    /// Rule `request_expiry`.
+    fn requests_expired(&mut self, index: u64, e: &MouRequestsExpired, time: i64) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
+            return;
+        };
+        let deadline = parse_instant(&e.deadline);
+        let listed: HashSet<&str> = e.requests.iter().map(String::as_str).collect();
+        let (problems, ended) = self.end_listed(
+            &id,
+            e.round,
+            &e.requests,
+            RequestState::Expired,
+            "request_expiry",
+            |round, own| {
+                if deadline.is_none() || deadline != round.deadline {
+                    own.push(format!(
+                        "deadline {} is not round {}'s deadline",
+                        e.deadline, round.round
+                    ));
+                }
+                if let Some(d) = round.deadline
+                    && time < d
+                {
+                    own.push(format!("round {} expired before its deadline", round.round));
+                }
+                for q in &round.requests {
+                    if q.state == RequestState::Pending && !listed.contains(q.id.as_str()) {
+                        own.push(format!(
+                            "pending request `{}` of round {} is not listed",
+                            q.id, round.round
+                        ));
+                    }
+                }
+            },
+        );
+        let executed = self.executed(&id);
+        if ended
+            && !executed
+            && let Some(mou) = self.mous.get_mut(&id)
+        {
+            mou.workflow = Some(MouState::Expired);
+        }
+        for (rule, message) in problems {
+            self.finding(index, rule, message);
+        }
+    }
+
+    /// Rule `request_cancel`.
+    fn requests_cancelled(&mut self, index: u64, e: &MouRequestsCancelled) {
+        let Some(id) = self.open_mou(index, &e.mou) else {
+            return;
+        };
+        let cities = self
+            .mous
+            .get(&id)
+            .map(|m| m.cities.clone())
+            .unwrap_or_default();
+        let (problems, _) = self.end_listed(
+            &id,
+            e.round,
+            &e.requests,
+            RequestState::Cancelled,
+            "request_cancel",
+            |round, own| match e.cause.as_str() {
+                "office" => {
+                    match &e.city {
+                        Some(city) if cities.is_empty() || cities.contains(city) => {}
+                        Some(city) => own.push(format!(
+                            "cancelled by an office of {city}, not a party city"
+                        )),
+                        None => own.push("cancelled by an office that names no city".to_string()),
+                    }
+                    if e.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                        own.push("cancelled by an office without a reason".to_string());
+                    }
+                }
+                "new_version" | "new_round" | "withdrawn" => {}
+                "declined" => {
+                    if !round
+                        .requests
+                        .iter()
+                        .any(|q| q.state == RequestState::Declined)
+                    {
+                        own.push(format!(
+                            "cause `declined`, but no request of round {} was declined",
+                            round.round
+                        ));
+                    }
+                }
+                other => own.push(format!("unknown cause {other:?}")),
+            },
+        );
+        for (rule, message) in problems {
+            self.finding(index, rule, message);
         }
     }
 
@@ -647,6 +1401,17 @@ impl Replay {
     }
 }
 
+/// An answer to a signature request, as a signature or decline entry logs it.
+struct Answer<'a> {
+    /// The round the entry names (declines name it; signatures do not).
+    round: Option<i64>,
+    request: &'a str,
+    signer: &'a str,
+    role: &'a str,
+    version: i64,
+    time: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,6 +1440,15 @@ mod tests {
                 json!({"statement_sha256": "00", "signer": "s@us-hou", "role": "signatory"})
             }
             kinds::KEY_APPROVED | kinds::KEY_REVOKED => json!({"fingerprint": "SHA256:x"}),
+            kinds::MOU_SIGNATURES_REQUESTED => json!({
+                "doc_sha256": "00", "city": "us-hou", "deadline": "1970-01-10T00:00:00.000000Z"
+            }),
+            kinds::MOU_REQUEST_DECLINED => json!({
+                "signer": "s@us-hou", "role": "signatory", "reason": "R", "statement": "",
+                "signature": ""
+            }),
+            kinds::MOU_REQUESTS_EXPIRED => json!({"deadline": "1970-01-10T00:00:00.000000Z"}),
+            kinds::MOU_REQUESTS_CANCELLED => json!({"cause": "new_version"}),
             _ => json!({}),
         }
     }
@@ -684,7 +1458,9 @@ mod tests {
         let mut object = required_fields(kind).as_object().cloned().unwrap();
         object.extend(fields.as_object().cloned().unwrap());
         object.insert("type".into(), json!(kind));
-        object.insert("time".into(), json!("1970-01-01T00:00:00.000000Z"));
+        object
+            .entry("time")
+            .or_insert(json!("1970-01-01T00:00:00.000000Z"));
         let bytes = canonical_json(&Value::Object(object)).unwrap();
         Entry::parse_canonical(&bytes).expect("a complete entry");
         bytes
@@ -845,5 +1621,427 @@ mod tests {
         let r = replay(&log);
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].rule, "key_bound", "{:?}", r.findings);
+    }
+
+    // ----- signature requests -----
+
+    use crate::keys::PublicKey;
+    use crate::sshsig;
+    use crate::statement::{MouDeclineStatement, mou_decline_namespace, sha256_hex};
+    use ed25519_dalek::SigningKey;
+
+    const MOU: &str = "0b7f3c1e-5a4d-4c2b-9e8f-1a2b3c4d5e6f";
+    const REGISTRY: &str = "registry.example.org";
+    const R1: &str = "00000000-0000-4000-8000-000000000001";
+    const R2: &str = "00000000-0000-4000-8000-000000000002";
+    const DEADLINE: &str = "1970-01-10T00:00:00.000000Z";
+
+    /// `1970-01-0<day>` at midnight, as entries write it.
+    fn day(day: u8) -> String {
+        format!("1970-01-{day:02}T00:00:00.000000Z")
+    }
+
+    fn doc() -> String {
+        sha256_hex(b"the MOU")
+    }
+
+    /// Signatory keys: `k1` is mayor@us-hou's, `k2` mayor@cn-sha's.
+    fn signing_key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn fingerprint(n: u8) -> String {
+        PublicKey::from_signing_key(&signing_key(n)).fingerprint()
+    }
+
+    fn signer(n: u8) -> &'static str {
+        if n == 1 {
+            "mayor@us-hou"
+        } else {
+            "mayor@cn-sha"
+        }
+    }
+
+    /// The base, an MOU with version 1 that a signatory of each city must sign, and the two
+    /// signatories' active keys.
+    fn workflow_base() -> Vec<Vec<u8>> {
+        workflow_base_requiring(&["cn-sha", "us-hou"])
+    }
+
+    /// [`workflow_base`] with a signatory of each of `cities` required.
+    fn workflow_base_requiring(cities: &[&str]) -> Vec<Vec<u8>> {
+        let required: Vec<Value> = cities
+            .iter()
+            .map(|c| json!({"city": c, "count": 1, "role": "signatory"}))
+            .collect();
+        let mut log = base();
+        log.push(entry(
+            kinds::MOU_CREATED,
+            json!({"mou": MOU, "partnership": "p", "required_signers": required}),
+        ));
+        log.push(entry(
+            kinds::MOU_VERSION_UPLOADED,
+            json!({"mou": MOU, "version": 1, "sha256": doc()}),
+        ));
+        for n in [1, 2] {
+            let public = PublicKey::from_signing_key(&signing_key(n));
+            log.push(entry(
+                kinds::KEY_REGISTERED,
+                json!({"key": format!("k{n}"), "fingerprint": public.fingerprint(),
+                       "public_key": public.to_openssh_line(), "signer": signer(n),
+                       "city": signer(n).split_once('@').unwrap().1, "status": "active"}),
+            ));
+        }
+        log
+    }
+
+    /// Round 1: mayor@us-hou (R1) in `group1`, mayor@cn-sha (R2) in `group2`.
+    fn round(group1: i64, group2: i64) -> Vec<u8> {
+        entry(
+            kinds::MOU_SIGNATURES_REQUESTED,
+            json!({"mou": MOU, "round": 1, "version": 1, "doc_sha256": doc(), "time": day(2),
+            "requests": [
+                {"request": R1, "signer": signer(1), "role": "signatory", "group": group1},
+                {"request": R2, "signer": signer(2), "role": "signatory", "group": group2},
+            ]}),
+        )
+    }
+
+    /// Signatory `n`'s signature number `seq`, answering `request`.
+    fn requested_signature(n: u8, seq: i64, request: Option<&str>, time: &str) -> Vec<u8> {
+        let mut fields = json!({"mou": MOU, "seq": seq, "version": 1, "key": format!("k{n}"),
+                                "key_fingerprint": fingerprint(n), "signer": signer(n),
+                                "time": time});
+        if let Some(request) = request {
+            fields["request"] = json!(request);
+        }
+        entry(kinds::MOU_SIGNATURE_ADDED, fields)
+    }
+
+    fn decline_statement(reason: &str) -> MouDeclineStatement {
+        MouDeclineStatement {
+            action: "decline".into(),
+            declined_at: "1970-01-03T00:00:00Z".into(),
+            doc_sha256: doc(),
+            mou_id: MOU.into(),
+            mou_version: 1,
+            reason: reason.into(),
+            registry: REGISTRY.into(),
+            request_id: R2.into(),
+            role: "signatory".into(),
+            signer: signer(2).into(),
+            signer_city: "cn-sha".into(),
+            signer_key: fingerprint(2),
+            r#type: MouDeclineStatement::type_for(REGISTRY),
+        }
+    }
+
+    /// mayor@cn-sha declines R2 with `reason` logged in the entry; the statement says
+    /// `signed_reason` and is signed by key `by`.
+    fn decline(reason: &str, signed_reason: &str, by: u8) -> Vec<u8> {
+        let bytes = decline_statement(signed_reason).to_bytes().unwrap();
+        let signature =
+            sshsig::sign(&signing_key(by), &mou_decline_namespace(REGISTRY), &bytes).unwrap();
+        entry(
+            kinds::MOU_REQUEST_DECLINED,
+            json!({"mou": MOU, "round": 1, "request": R2, "version": 1, "signer": signer(2),
+                   "key": "k2", "key_fingerprint": fingerprint(2), "reason": reason,
+                   "statement": String::from_utf8(bytes).unwrap(), "signature": signature,
+                   "time": day(3)}),
+        )
+    }
+
+    fn rules(r: &Replay) -> Vec<&'static str> {
+        r.findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn a_round_signed_group_by_group_has_no_findings() {
+        let mut log = workflow_base();
+        log.push(round(1, 2));
+        log.push(requested_signature(1, 1, Some(R1), &day(3)));
+        log.push(requested_signature(2, 2, Some(R2), &day(4)));
+        let r = replay(&log);
+        assert_eq!(r.findings, vec![]);
+        let requests = r.requests();
+        assert_eq!(requests[R1], (MOU, 1, "signed"));
+        assert_eq!(requests[R2], (MOU, 1, "signed"));
+        let mou = &r.mous()[MOU];
+        assert_eq!(mou.workflow_state(), None);
+        assert!(!mou.has_pending_requests());
+        // With the round over, unrequested signatures are the old behaviour again.
+        log.push(requested_signature(1, 3, None, &day(5)));
+        assert_eq!(replay(&log).findings, vec![]);
+    }
+
+    #[test]
+    fn a_later_group_signing_first_breaks_request_order() {
+        let mut log = workflow_base();
+        log.push(round(1, 2));
+        log.push(requested_signature(2, 1, Some(R2), &day(3)));
+        let r = replay(&log);
+        assert_eq!(rules(&r), ["request_order"], "{:?}", r.findings);
+        assert!(r.findings[0].message.contains(R1));
+        // One group: any order.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(2, 1, Some(R2), &day(3)));
+        assert_eq!(replay(&log).findings, vec![]);
+        // An unrequested signature while the round is open.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, None, &day(3)));
+        assert_eq!(rules(&replay(&log)), ["request_order"]);
+    }
+
+    #[test]
+    fn a_signed_decline_declines_the_mou() {
+        let mut log = workflow_base();
+        log.push(round(1, 2));
+        log.push(decline(
+            "Not yet approved by council",
+            "Not yet approved by council",
+            2,
+        ));
+        log.push(entry(
+            kinds::MOU_REQUESTS_CANCELLED,
+            json!({"mou": MOU, "round": 1, "requests": [R1], "cause": "declined",
+                   "time": day(3)}),
+        ));
+        let mut r = Replay::with_origin(REGISTRY);
+        for (i, e) in log.iter().enumerate() {
+            r.apply(i as u64, e);
+        }
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.mous()[MOU].workflow_state(), Some(MouState::Declined));
+        assert_eq!(r.requests()[R1].2, "cancelled");
+        assert_eq!(r.requests()[R2].2, "declined");
+        let reasons: Vec<Option<&str>> = r.mous()[MOU].rounds[0]
+            .requests
+            .iter()
+            .map(|q| q.decline_reason.as_deref())
+            .collect();
+        assert!(reasons.contains(&Some("Not yet approved by council")));
+        assert!(
+            reasons.contains(&None),
+            "only the declined request has a reason"
+        );
+        // Another origin: the statement names another registry.
+        let mut other = Replay::with_origin("other.example.org");
+        for (i, e) in log.iter().enumerate() {
+            other.apply(i as u64, e);
+        }
+        assert_eq!(rules(&other), ["decline_signed"]);
+        // A new version reopens it.
+        log.push(entry(
+            kinds::MOU_VERSION_UPLOADED,
+            json!({"mou": MOU, "version": 2, "time": day(4)}),
+        ));
+        let r = replay(&log);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.mous()[MOU].workflow_state(), None);
+    }
+
+    #[test]
+    fn a_decline_by_another_key_or_with_another_reason_breaks_decline_signed() {
+        for (entry_reason, signed_reason, by) in [
+            ("Not yet approved", "Not yet approved", 1),
+            ("Not yet approved", "Approved, but later", 2),
+        ] {
+            let mut log = workflow_base();
+            log.push(round(1, 1));
+            log.push(decline(entry_reason, signed_reason, by));
+            let r = replay(&log);
+            assert_eq!(rules(&r), ["decline_signed"], "{:?}", r.findings);
+        }
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        let mut forged = decline("No", "No", 2);
+        let text = String::from_utf8(forged.clone()).unwrap();
+        // Not a statement at all.
+        let statement_start = text.find("\"statement\":\"").unwrap() + 13;
+        let statement_end = statement_start + text[statement_start..].find("\",\"time\"").unwrap();
+        let mut edited = text.clone();
+        edited.replace_range(statement_start..statement_end, "{}");
+        forged = edited.into_bytes();
+        log.push(forged);
+        let r = replay(&log);
+        assert_eq!(rules(&r), ["decline_signed"], "{:?}", r.findings);
+        assert!(r.findings[0].message.contains("does not parse strictly"));
+    }
+
+    #[test]
+    fn an_expiry_before_the_deadline_breaks_request_expiry() {
+        let expiry = |time: &str, requests: Value| {
+            entry(
+                kinds::MOU_REQUESTS_EXPIRED,
+                json!({"mou": MOU, "round": 1, "requests": requests, "deadline": DEADLINE,
+                       "time": time}),
+            )
+        };
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(expiry(&day(9), json!([R1, R2])));
+        assert_eq!(rules(&replay(&log)), ["request_expiry"]);
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, Some(R1), &day(3)));
+        log.push(expiry(DEADLINE, json!([R2])));
+        let r = replay(&log);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.mous()[MOU].workflow_state(), Some(MouState::Expired));
+        // A pending request left out, or none listed.
+        for listed in [json!([R1]), json!([])] {
+            let mut log = workflow_base();
+            log.push(round(1, 1));
+            log.push(expiry(DEADLINE, listed));
+            assert!(rules(&replay(&log)).contains(&"request_expiry"));
+        }
+        // A signature after the deadline.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, Some(R1), DEADLINE));
+        assert_eq!(rules(&replay(&log)), ["request_answered_once"]);
+    }
+
+    #[test]
+    fn a_second_answer_breaks_request_answered_once() {
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, Some(R1), &day(3)));
+        log.push(requested_signature(1, 2, Some(R1), &day(4)));
+        let r = replay(&log);
+        assert_eq!(rules(&r), ["request_answered_once"], "{:?}", r.findings);
+        assert!(r.findings[0].message.contains("already signed"));
+        // A cancellation of a signed request.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, Some(R1), &day(3)));
+        log.push(entry(
+            kinds::MOU_REQUESTS_CANCELLED,
+            json!({"mou": MOU, "round": 1, "requests": [R1, R2], "cause": "office",
+                   "city": "cn-sha", "reason": "Postponed", "time": day(4)}),
+        ));
+        let r = replay(&log);
+        assert_eq!(rules(&r), ["request_answered_once"], "{:?}", r.findings);
+        assert_eq!(r.requests()[R1].2, "signed");
+        assert_eq!(r.requests()[R2].2, "cancelled");
+    }
+
+    #[test]
+    fn a_change_with_pending_requests_breaks_requests_pending_on_change() {
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(entry(
+            kinds::MOU_VERSION_UPLOADED,
+            json!({"mou": MOU, "version": 2, "time": day(3)}),
+        ));
+        assert_eq!(rules(&replay(&log)), ["requests_pending_on_change"]);
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(entry(
+            kinds::MOU_WITHDRAWN,
+            json!({"mou": MOU, "city": "us-hou", "reason": "R", "from": "open",
+                   "time": day(3)}),
+        ));
+        assert_eq!(rules(&replay(&log)), ["requests_pending_on_change"]);
+        // Cancelled first, as the registry does: no finding.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        log.push(entry(
+            kinds::MOU_REQUESTS_CANCELLED,
+            json!({"mou": MOU, "round": 1, "requests": [R1, R2], "cause": "new_version",
+                   "time": day(3)}),
+        ));
+        log.push(entry(
+            kinds::MOU_VERSION_UPLOADED,
+            json!({"mou": MOU, "version": 2, "time": day(3)}),
+        ));
+        assert_eq!(replay(&log).findings, vec![]);
+    }
+
+    #[test]
+    fn a_malformed_round_breaks_request_valid() {
+        let request = |id: &str, who: &str, group: i64| json!({"request": id, "signer": who, "role": "signatory", "group": group});
+        let cases = [
+            json!({"requests": [request(R1, "mayor@us-hou", 1), request(R2, "mayor@fr-par", 2)]}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1), request(R2, "mayor@cn-sha", 3)]}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1), request(R2, "mayor@us-hou", 1)]}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1), request(R1, "mayor@cn-sha", 1)]}),
+            json!({"requests": []}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1)], "round": 2}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1)], "city": "fr-par"}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1)], "deadline": day(2)}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1)], "doc_sha256": "00"}),
+            json!({"requests": [request(R1, "mayor@us-hou", 1)], "version": 2}),
+        ];
+        for case in cases {
+            let mut fields = json!({"mou": MOU, "round": 1, "version": 1, "doc_sha256": doc(),
+                                    "time": day(2)});
+            fields
+                .as_object_mut()
+                .unwrap()
+                .extend(case.as_object().cloned().unwrap());
+            let mut log = workflow_base();
+            log.push(entry(kinds::MOU_SIGNATURES_REQUESTED, fields));
+            let r = replay(&log);
+            assert!(!r.findings.is_empty(), "{case}");
+            assert!(
+                r.findings.iter().all(|f| f.rule == "request_valid"),
+                "{case}: {:?}",
+                r.findings
+            );
+        }
+        // A second round while the first is pending.
+        let mut log = workflow_base();
+        log.push(round(1, 1));
+        let mut second = String::from_utf8(round(1, 1)).unwrap();
+        second = second
+            .replace("\"round\":1", "\"round\":2")
+            .replace(R1, "00000000-0000-4000-8000-000000000003")
+            .replace(R2, "00000000-0000-4000-8000-000000000004");
+        log.push(second.into_bytes());
+        let r = replay(&log);
+        assert_eq!(rules(&r), ["request_valid"]);
+        assert!(r.findings[0].message.contains("still has pending"));
+    }
+
+    #[test]
+    fn a_decline_or_expiry_after_execution_leaves_the_mou_executed() {
+        // Only Houston must sign: its signature executes the MOU, cn-sha's request stays.
+        let mut log = workflow_base_requiring(&["us-hou"]);
+        log.push(round(1, 1));
+        log.push(requested_signature(1, 1, Some(R1), &day(3)));
+        let mut declined = log.clone();
+        declined.push(decline("Not needed", "Not needed", 2));
+        let r = replay(&declined);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.requests()[R2].2, "declined");
+        assert_eq!(r.mous()[MOU].workflow_state(), None);
+        log.push(entry(
+            kinds::MOU_REQUESTS_EXPIRED,
+            json!({"mou": MOU, "round": 1, "requests": [R2], "deadline": DEADLINE,
+                   "time": DEADLINE}),
+        ));
+        let r = replay(&log);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.requests()[R2].2, "expired");
+        assert_eq!(r.mous()[MOU].workflow_state(), None);
+        // A revocation that voids the signature reopens it: the expiry then counts.
+        let mut voided = workflow_base_requiring(&["us-hou"]);
+        voided.push(round(1, 1));
+        voided.push(requested_signature(1, 1, Some(R1), &day(3)));
+        voided.push(entry(
+            kinds::KEY_REVOKED,
+            json!({"key": "k1", "fingerprint": fingerprint(1), "time": day(4)}),
+        ));
+        voided.push(entry(
+            kinds::MOU_REQUESTS_EXPIRED,
+            json!({"mou": MOU, "round": 1, "requests": [R2], "deadline": DEADLINE,
+                   "time": DEADLINE}),
+        ));
+        let r = replay(&voided);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(r.mous()[MOU].workflow_state(), Some(MouState::Expired));
     }
 }

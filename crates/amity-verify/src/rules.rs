@@ -165,12 +165,17 @@ pub fn allowed_targets(from: Status, trigger: Trigger) -> &'static [Status] {
     }
 }
 
+/// The most signatories one round of signature requests may ask (rule `request_valid`).
+pub const MAX_REQUESTS_PER_ROUND: usize = 50;
+
 /// The states of an MOU (docs/design.md):
 ///
 /// ```text
 /// draft --(first version)--> open --(every required signer signed the current version)--> executed
 /// executed --(new version)--> open
-/// draft | open | executed --(a party office withdraws, with a reason)--> withdrawn (final)
+/// open --(a requested signatory declines)--> declined --(new version | new round)--> open
+/// open --(a round's deadline passes unanswered)--> expired --(new version | new round)--> open
+/// any but withdrawn --(a party office withdraws, with a reason)--> withdrawn (final)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -180,6 +185,10 @@ pub enum MouState {
     Open,
     Executed,
     Withdrawn,
+    /// A requested signatory declined; a new version or a new round of requests reopens it.
+    Declined,
+    /// A round of requests reached its deadline unanswered; reopened like `declined`.
+    Expired,
 }
 
 impl MouState {
@@ -191,6 +200,7 @@ impl MouState {
             MouState::Open => !all_signed,
             MouState::Draft => current_version == 0,
             MouState::Withdrawn => true,
+            MouState::Declined | MouState::Expired => !all_signed && current_version > 0,
         }
     }
 
@@ -200,6 +210,8 @@ impl MouState {
             MouState::Open => "open",
             MouState::Executed => "executed",
             MouState::Withdrawn => "withdrawn",
+            MouState::Declined => "declined",
+            MouState::Expired => "expired",
         }
     }
 
@@ -209,6 +221,8 @@ impl MouState {
             "open" => Some(MouState::Open),
             "executed" => Some(MouState::Executed),
             "withdrawn" => Some(MouState::Withdrawn),
+            "declined" => Some(MouState::Declined),
+            "expired" => Some(MouState::Expired),
             _ => None,
         }
     }

@@ -172,44 +172,15 @@ impl MouSignatureStatement {
     /// Checks every field and cross-field rule.
     pub fn validate(&self) -> Result<(), StatementError> {
         check(self.action == Self::ACTION, "action", "must be \"sign\"")?;
-        check(
-            is_lower_hex_sha256(&self.doc_sha256),
-            "doc_sha256",
-            "must be 64 lowercase hex characters",
-        )?;
-        check(
-            is_lower_uuid(&self.mou_id),
-            "mou_id",
-            "must be a lowercase hyphenated UUID",
-        )?;
+        check_sha256(&self.doc_sha256, "doc_sha256")?;
+        check_uuid(&self.mou_id, "mou_id")?;
         check_counter(self.mou_version, "mou_version")?;
-        check(
-            is_lower_hex_sha256(&self.prev),
-            "prev",
-            "must be 64 lowercase hex characters",
-        )?;
+        check_sha256(&self.prev, "prev")?;
         check_registry(&self.registry)?;
         check_role(&self.role)?;
         check_counter(self.seq, "seq")?;
-        check(
-            is_utc_timestamp(&self.signed_at),
-            "signed_at",
-            "must be a real date-time formatted YYYY-MM-DDTHH:MM:SSZ",
-        )?;
-        let signer_city = check_signer(&self.signer)?;
-        check(
-            is_city_code(&self.signer_city),
-            "signer_city",
-            "must match ^[a-z]{2}-[a-z0-9-]{2,29}$",
-        )?;
-        if signer_city != self.signer_city {
-            return Err(StatementError::SignerCityMismatch);
-        }
-        check(
-            is_fingerprint(&self.signer_key),
-            "signer_key",
-            "must be SHA256: followed by 43 canonical base64 characters",
-        )?;
+        check_timestamp(&self.signed_at, "signed_at")?;
+        check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
         check(
             self.r#type == Self::type_for(&self.registry),
             "type",
@@ -344,6 +315,136 @@ impl KeyRegistrationStatement {
     }
 }
 
+/// SSHSIG namespace for declines of signature requests under `registry`: a decline can never
+/// be presented as a signature, nor a signature as a decline.
+pub fn mou_decline_namespace(registry: &str) -> String {
+    format!("amity-mou-decline-v1@{registry}")
+}
+
+/// The most characters a decline's reason may have.
+pub const MAX_DECLINE_REASON_CHARS: usize = 1000;
+/// And the most bytes (UTF-8) it may take, so that every valid decline statement stays within
+/// [`MAX_STATEMENT_LEN`] (1000 four-byte characters would not).
+pub const MAX_DECLINE_REASON_BYTES: usize = 2000;
+
+/// The statement a requested signatory signs to decline a signature request, with the reason
+/// (docs/formats/statements.md). Signed with the same key rules as a signature, so nobody can
+/// decline on a signatory's behalf.
+///
+/// Fields are declared in lexicographic order, as canonical form requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MouDeclineStatement {
+    /// Always `"decline"`.
+    pub action: String,
+    /// `YYYY-MM-DDTHH:MM:SSZ`.
+    pub declined_at: String,
+    /// Lowercase hex SHA-256 of the requested version's document.
+    pub doc_sha256: String,
+    pub mou_id: String,
+    pub mou_version: u64,
+    /// Why, in the signatory's words: 1..=1000 characters, no control characters, no
+    /// surrounding white space (so the JSON escaping is the same in every canonical writer).
+    pub reason: String,
+    pub registry: String,
+    /// Lowercase hyphenated UUID of the signature request declined.
+    pub request_id: String,
+    pub role: String,
+    pub signer: String,
+    pub signer_city: String,
+    pub signer_key: String,
+    /// `<registry>/schemas/mou-decline/v1`.
+    pub r#type: String,
+}
+
+const DECLINE_FIELDS: &[&str] = &[
+    "action",
+    "declined_at",
+    "doc_sha256",
+    "mou_id",
+    "mou_version",
+    "reason",
+    "registry",
+    "request_id",
+    "role",
+    "signer",
+    "signer_city",
+    "signer_key",
+    "type",
+];
+
+/// True when `reason` is a decline reason this format accepts.
+pub fn is_decline_reason(reason: &str) -> bool {
+    let chars = reason.chars().count();
+    (1..=MAX_DECLINE_REASON_CHARS).contains(&chars)
+        && reason.len() <= MAX_DECLINE_REASON_BYTES
+        && !reason.chars().any(char::is_control)
+        && reason.trim() == reason
+}
+
+impl MouDeclineStatement {
+    pub const ACTION: &'static str = "decline";
+
+    /// The `type` value required for `registry`.
+    pub fn type_for(registry: &str) -> String {
+        format!("{registry}/schemas/mou-decline/v1")
+    }
+
+    /// Checks every field and cross-field rule.
+    pub fn validate(&self) -> Result<(), StatementError> {
+        check(self.action == Self::ACTION, "action", "must be \"decline\"")?;
+        check_timestamp(&self.declined_at, "declined_at")?;
+        check_sha256(&self.doc_sha256, "doc_sha256")?;
+        check_uuid(&self.mou_id, "mou_id")?;
+        check_counter(self.mou_version, "mou_version")?;
+        check(
+            is_decline_reason(&self.reason),
+            "reason",
+            "must be 1..=1000 characters and at most 2000 bytes, without control characters or surrounding white space",
+        )?;
+        check_registry(&self.registry)?;
+        check_uuid(&self.request_id, "request_id")?;
+        check_role(&self.role)?;
+        check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
+        check(
+            self.r#type == Self::type_for(&self.registry),
+            "type",
+            "must be <registry>/schemas/mou-decline/v1",
+        )?;
+        Ok(())
+    }
+
+    /// True when `signer_key` is the fingerprint of `key`.
+    pub fn signer_key_matches(&self, key: &PublicKey) -> bool {
+        self.signer_key == key.fingerprint()
+    }
+
+    /// Validates and returns the canonical bytes to be signed.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, StatementError> {
+        self.validate()?;
+        let bytes =
+            serde_json::to_vec(self).map_err(|e| StatementError::InvalidJson(e.to_string()))?;
+        // Unreachable with a valid reason and registry; kept so that what this writes, the
+        // strict parser always reads back.
+        if bytes.len() > MAX_STATEMENT_LEN {
+            return Err(StatementError::TooLarge);
+        }
+        Ok(bytes)
+    }
+
+    /// Parses `bytes`, accepting only the exact canonical encoding of a valid statement.
+    pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
+        let statement: Self =
+            parse_canonical_object(bytes, DECLINE_FIELDS, MOU_INTEGER_FIELDS_DECLINE)?;
+        statement.validate()?;
+        ensure_reserializes(&statement, bytes)?;
+        Ok(statement)
+    }
+}
+
+/// Fields of [`MouDeclineStatement`] that are JSON integers.
+const MOU_INTEGER_FIELDS_DECLINE: &[&str] = &["mou_version"];
+
 // ----- strict parsing machinery -----
 
 /// The top-level keys of a JSON object in document order, plus the first
@@ -475,6 +576,53 @@ fn ensure_reserializes<T: Serialize>(statement: &T, bytes: &[u8]) -> Result<(), 
 
 // ----- field validators -----
 
+fn check_sha256(value: &str, field: &'static str) -> Result<(), StatementError> {
+    check(
+        is_lower_hex_sha256(value),
+        field,
+        "must be 64 lowercase hex characters",
+    )
+}
+
+fn check_uuid(value: &str, field: &'static str) -> Result<(), StatementError> {
+    check(
+        is_lower_uuid(value),
+        field,
+        "must be a lowercase hyphenated UUID",
+    )
+}
+
+fn check_timestamp(value: &str, field: &'static str) -> Result<(), StatementError> {
+    check(
+        is_utc_timestamp(value),
+        field,
+        "must be a real date-time formatted YYYY-MM-DDTHH:MM:SSZ",
+    )
+}
+
+/// `signer`, `signer_city` (the city part of `signer`) and `signer_key` (a fingerprint) of a
+/// statement a signatory signs.
+fn check_signer_identity(
+    signer: &str,
+    signer_city: &str,
+    signer_key: &str,
+) -> Result<(), StatementError> {
+    let city_of_signer = check_signer(signer)?;
+    check(
+        is_city_code(signer_city),
+        "signer_city",
+        "must match ^[a-z]{2}-[a-z0-9-]{2,29}$",
+    )?;
+    if city_of_signer != signer_city {
+        return Err(StatementError::SignerCityMismatch);
+    }
+    check(
+        is_fingerprint(signer_key),
+        "signer_key",
+        "must be SHA256: followed by 43 canonical base64 characters",
+    )
+}
+
 fn check(ok: bool, field: &'static str, reason: &'static str) -> Result<(), StatementError> {
     if ok {
         Ok(())
@@ -501,6 +649,11 @@ fn check_registry(registry: &str) -> Result<(), StatementError> {
 
 fn check_role(role: &str) -> Result<(), StatementError> {
     check(is_role(role), "role", "must match ^[a-z][a-z0-9_-]{0,31}$")
+}
+
+/// The city part of a valid `<handle>@<city code>` signer.
+pub fn signer_city(signer: &str) -> Option<&str> {
+    check_signer(signer).ok()
 }
 
 /// Validates `<handle>@<city>` and returns the city part.
@@ -711,6 +864,151 @@ mod tests {
         }
     }
 
+    fn decline() -> MouDeclineStatement {
+        MouDeclineStatement {
+            action: "decline".into(),
+            declined_at: "2025-03-15T10:00:00Z".into(),
+            doc_sha256: sha256_hex(b"test"),
+            mou_id: "0b7f3c1e-5a4d-4c2b-9e8f-1a2b3c4d5e6f".into(),
+            mou_version: 1,
+            reason: "The council has not approved the text yet".into(),
+            registry: "registry.example.org".into(),
+            request_id: "5d0c2f4e-8a1b-4c3d-9e7f-0a1b2c3d4e5f".into(),
+            role: "signatory".into(),
+            signer: "mayor@fr-paris".into(),
+            signer_city: "fr-paris".into(),
+            signer_key: "SHA256:lbmsoA0yIEcEiVDRnMWuzm+nV+3ZEEpVIURqFoeSspg".into(),
+            r#type: "registry.example.org/schemas/mou-decline/v1".into(),
+        }
+    }
+
+    #[test]
+    fn decline_statements_round_trip_and_refuse_other_spellings() {
+        let code = |bytes: &[u8]| match MouDeclineStatement::parse_strict(bytes) {
+            Ok(_) => panic!("accepted {}", String::from_utf8_lossy(bytes)),
+            Err(e) => e.code(),
+        };
+        let bytes = decline().to_bytes().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with(r#"{"action":"decline","declined_at":"2025-03-15T10:00:00Z","#));
+        assert_eq!(
+            MouDeclineStatement::parse_strict(&bytes).unwrap(),
+            decline()
+        );
+        // A reason may hold quotes, backslashes and any non-control character: serde_json's
+        // compact form escapes exactly what RFC 8785 escapes.
+        let mut free = decline();
+        free.reason = r#"Le conseil n'a pas "approuvé" \ 市议会"#.into();
+        let bytes = free.to_bytes().unwrap();
+        assert_eq!(
+            bytes,
+            crate::jcs::canonical_json(&serde_json::to_value(&free).unwrap()).unwrap()
+        );
+        assert_eq!(MouDeclineStatement::parse_strict(&bytes).unwrap(), free);
+        // Not canonical.
+        assert_eq!(
+            code(text.replacen(":", ": ", 1).as_bytes()),
+            "statement_not_canonical"
+        );
+        assert_eq!(
+            code(
+                text.replacen("\"decline\"", "\"\\u0064ecline\"", 1)
+                    .as_bytes()
+            ),
+            "statement_not_canonical"
+        );
+        assert_eq!(
+            code(format!("{text}\n").as_bytes()),
+            "statement_not_canonical"
+        );
+        assert_eq!(
+            code(
+                text.replacen("\"mou_version\":1", "\"mou_version\":1.0", 1)
+                    .as_bytes()
+            ),
+            "wrong_type"
+        );
+        // Unknown, missing and reordered keys.
+        assert_eq!(
+            code(text.replacen("{", "{\"a\":\"x\",", 1).as_bytes()),
+            "unknown_key"
+        );
+        assert_eq!(
+            code(text.replacen("\"reason\"", "\"why\"", 1).as_bytes()),
+            "unknown_key"
+        );
+        assert_eq!(
+            code(text.replacen("\"action\":\"decline\",", "", 1).as_bytes()),
+            "missing_key"
+        );
+        // Reasons: control characters, surrounding white space, empty, too long.
+        for reason in [
+            "Not approved\nyet".to_string(),
+            "Not\tapproved".to_string(),
+            "Not approved\u{7f}".to_string(),
+            " Not approved".to_string(),
+            "Not approved ".to_string(),
+            "Not approved\u{a0}".to_string(),
+            String::new(),
+            "x".repeat(MAX_DECLINE_REASON_CHARS + 1),
+        ] {
+            assert!(!is_decline_reason(&reason), "{reason:?}");
+            let mut s = decline();
+            s.reason = reason.clone();
+            assert_eq!(
+                s.to_bytes().unwrap_err().code(),
+                "invalid_field",
+                "{reason:?}"
+            );
+            assert_eq!(code(&serde_json::to_vec(&s).unwrap()), "invalid_field");
+        }
+        assert!(is_decline_reason(&"é".repeat(MAX_DECLINE_REASON_CHARS)));
+        // Other fields.
+        type Edit = fn(&mut MouDeclineStatement);
+        let cases: &[Edit] = &[
+            |s| s.action = "sign".into(),
+            |s| s.declined_at = "2025-03-15T10:00:00.5Z".into(),
+            |s| s.request_id = s.request_id.to_uppercase(),
+            |s| s.mou_version = 0,
+            |s| s.r#type = MouSignatureStatement::type_for(&s.registry),
+        ];
+        for edit in cases {
+            let mut s = decline();
+            edit(&mut s);
+            assert_eq!(s.to_bytes().unwrap_err().code(), "invalid_field", "{s:?}");
+        }
+        let mut s = decline();
+        s.signer = "mayor@de-berlin".into();
+        assert_eq!(s.to_bytes().unwrap_err().code(), "signer_city_mismatch");
+    }
+
+    #[test]
+    fn a_decline_signature_is_not_a_mou_signature() {
+        use super::super::sshsig;
+        use ed25519_dalek::SigningKey;
+
+        let signing = SigningKey::from_bytes(&[42u8; 32]);
+        let public = PublicKey::from_signing_key(&signing);
+        let mut statement = decline();
+        statement.signer_key = public.fingerprint();
+        let bytes = statement.to_bytes().unwrap();
+        let ns = mou_decline_namespace(&statement.registry);
+        assert_eq!(ns, "amity-mou-decline-v1@registry.example.org");
+        let sig = sshsig::parse_armored(&sshsig::sign(&signing, &ns, &bytes).unwrap()).unwrap();
+        sshsig::verify(&sig, &ns, &bytes, Some(&public)).unwrap();
+        assert_eq!(
+            sshsig::verify(
+                &sig,
+                &mou_signature_namespace(&statement.registry),
+                &bytes,
+                Some(&public)
+            )
+            .unwrap_err()
+            .code(),
+            "wrong_namespace"
+        );
+    }
+
     fn mou_code(bytes: &[u8]) -> &'static str {
         match MouSignatureStatement::parse_strict(bytes) {
             Ok(_) => panic!("accepted {}", String::from_utf8_lossy(bytes)),
@@ -761,6 +1059,13 @@ mod tests {
             .unwrap()
             .keys;
         assert_eq!(keys, KEY_EVENT_FIELDS);
+        let mut sorted = DECLINE_FIELDS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, DECLINE_FIELDS);
+        let keys = serde_json::from_slice::<TopLevelKeys>(&decline().to_bytes().unwrap())
+            .unwrap()
+            .keys;
+        assert_eq!(keys, DECLINE_FIELDS);
     }
 
     #[test]

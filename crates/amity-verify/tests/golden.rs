@@ -65,3 +65,31 @@ fn the_docs_show_the_golden_bytes() {
         );
     }
 }
+
+#[test]
+fn the_golden_decline_is_signed_by_its_key() {
+    use amity_verify::entries::EntryBody;
+    use amity_verify::sshsig;
+    use amity_verify::statement::{MouDeclineStatement, mou_decline_namespace};
+
+    let bytes = std::fs::read(golden_dir().join("mou.request_declined.json")).unwrap();
+    let entry = Entry::parse_canonical(&bytes).unwrap();
+    let EntryBody::MouRequestDeclined(decline) = entry.body else {
+        panic!("not a decline");
+    };
+    let statement = MouDeclineStatement::parse_strict(decline.statement.as_bytes()).unwrap();
+    assert_eq!(statement.mou_id, decline.mou);
+    assert_eq!(statement.request_id, decline.request);
+    assert_eq!(statement.reason, decline.reason);
+    assert_eq!(statement.signer, decline.signer);
+    assert_eq!(statement.signer_key, decline.key_fingerprint);
+    let sig = sshsig::parse_armored(&decline.signature).unwrap();
+    assert_eq!(sig.public_key().fingerprint(), decline.key_fingerprint);
+    sshsig::verify(
+        &sig,
+        &mou_decline_namespace(&statement.registry),
+        decline.statement.as_bytes(),
+        None,
+    )
+    .unwrap();
+}

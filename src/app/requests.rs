@@ -1,0 +1,306 @@
+//! Signature requests (docs/signing-workflow.md): sending a round, declining, cancelling, and
+//! the expiry of rounds whose deadline passed. Each step logs its entry and moves the stored
+//! requests and the MOU in the same transaction.
+
+use crate::db::{self, Db, DbError, WriteTx};
+use crate::domain::access::{require_office, require_party_office};
+use crate::domain::entries::{
+    EntryBody, LogEntry, LoggedRequest, MouRequestDeclined, MouSignaturesRequested,
+};
+use crate::domain::ids::MouId;
+use crate::domain::mous::{Mou, MouState};
+use crate::domain::requests::{
+    CancelCause, DeclineSubmission, RequestState, RequestedSigner, SignatureRequest,
+    check_covers_requirements, check_decline, validate_round,
+};
+use crate::domain::tokens::Principal;
+use crate::domain::{DomainError, ErrorCode};
+
+/// A round as an office asks for it, validated for shape.
+#[derive(Debug, Clone)]
+pub struct NewRound {
+    pub deadline: i64,
+    pub requests: Vec<RequestedSigner>,
+}
+
+/// What sending a round did.
+#[derive(Debug, Clone)]
+pub struct RoundSent {
+    pub round: i32,
+    pub requests: Vec<SignatureRequest>,
+    pub log_index: i64,
+    pub mou: Mou,
+}
+
+fn not_found(mou: &MouId, request: &str) -> DbError {
+    DomainError::new(
+        ErrorCode::RequestNotFound,
+        format!("MOU `{mou}` has no signature request `{request}`"),
+    )
+    .into()
+}
+
+fn draft(mou: &Mou) -> DbError {
+    DomainError::new(
+        ErrorCode::MouDraft,
+        format!(
+            "MOU `{}` has no document version yet; upload one before asking for signatures",
+            mou.id
+        ),
+    )
+    .into()
+}
+
+/// An office of a party city asks named signatories to sign the current version. Pending
+/// requests of an earlier round are cancelled first (cause `new_round`); a declined or expired
+/// MOU is open again.
+pub fn send_round(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    id: &MouId,
+    round: NewRound,
+) -> Result<RoundSent, DbError> {
+    require_office(principal)?;
+    let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
+    let city = require_party_office(principal, &p.parties())?.clone();
+    mou.check_not_withdrawn()?;
+    if mou.current_version == 0 {
+        return Err(draft(&mou));
+    }
+    validate_round(&round.requests, round.deadline, tx.now, p.parties())?;
+    let signed = db::mous::signers_of(tx.conn, id, mou.current_version)?;
+    for r in &round.requests {
+        if signed.iter().any(|s| s.signer == r.signer) {
+            return Err(DomainError::new(
+                ErrorCode::AlreadySigned,
+                format!(
+                    "`{}` already signed version {}; ask only those who have not",
+                    r.signer, mou.current_version
+                ),
+            )
+            .into());
+        }
+        let keys = db::keys::list(tx.conn, r.city.as_str(), Some(&r.signer))?;
+        let now = tx.now;
+        let usable = keys.iter().any(|k| {
+            k.role == r.role
+                && k.revoked_at.is_none()
+                && k.retire_effective_at.is_none_or(|t| t > now)
+        });
+        if !usable {
+            return Err(DomainError::new(
+                ErrorCode::SignerNotRegistered,
+                format!(
+                    "`{}` has no registered key for the role `{}`; the signatory registers one first (`amity keys register`)",
+                    r.signer, r.role
+                ),
+            )
+            .into());
+        }
+    }
+    check_covers_requirements(&mou.required, &signed, &round.requests)?;
+    let doc = db::mous::current_hash(tx.conn, &mou)?
+        .ok_or_else(|| DbError::corrupt("MOU with a version but no document hash"))?;
+    let token = principal.map(|p| p.token_id.to_string());
+    db::requests::cancel_pending(
+        tx,
+        id.as_str(),
+        CancelCause::NewRound,
+        Some(&city),
+        None,
+        token.clone(),
+    )?;
+    let number = db::requests::latest_round_number(tx.conn, id.as_str())? + 1;
+    let mut requests: Vec<SignatureRequest> = round
+        .requests
+        .iter()
+        .map(|r| SignatureRequest {
+            id: uuid::Uuid::now_v7().to_string(),
+            mou_id: id.to_string(),
+            round: number,
+            version: mou.current_version,
+            signer: r.signer.clone(),
+            signer_city: r.city.to_string(),
+            role: r.role.clone(),
+            group: r.group,
+            deadline: round.deadline,
+            state: RequestState::Pending,
+            requested_by_city: city.to_string(),
+            requested_by: token.clone(),
+            requested_at: tx.now,
+            log_index: 0,
+            answered_at: None,
+            answer_log_index: None,
+            signature_seq: None,
+            decline_reason: None,
+            decline_statement: None,
+            decline_signature: None,
+        })
+        .collect();
+    requests.sort_by(|a, b| (a.group, &a.signer).cmp(&(b.group, &b.signer)));
+    let entry = LogEntry::new(
+        tx.now,
+        EntryBody::MouSignaturesRequested(MouSignaturesRequested {
+            mou: id.to_string(),
+            round: i64::from(number),
+            version: i64::from(mou.current_version),
+            doc_sha256: hex::encode(doc),
+            deadline: crate::domain::dates::format_micros(round.deadline),
+            requests: requests
+                .iter()
+                .map(|r| LoggedRequest {
+                    request: r.id.clone(),
+                    signer: r.signer.clone(),
+                    role: r.role.clone(),
+                    group: i64::from(r.group),
+                })
+                .collect(),
+            city: city.to_string(),
+            by: token,
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    for r in &mut requests {
+        r.log_index = log_index;
+    }
+    db::requests::insert(tx.conn, &requests)?;
+    if matches!(mou.state, MouState::Declined | MouState::Expired) {
+        db::mous::set_state(tx, id, MouState::Open)?;
+    }
+    Ok(RoundSent {
+        round: number,
+        requests,
+        log_index,
+        mou: db::mous::require(tx.conn, id)?,
+    })
+}
+
+/// What a decline did.
+#[derive(Debug, Clone)]
+pub struct Declined {
+    pub request: SignatureRequest,
+    pub log_index: i64,
+    pub mou: Mou,
+}
+
+/// A requested signatory declines, in a decline statement signed with their registered key,
+/// submitted by the office of their city. Unless the MOU is already executed, the round ends:
+/// the MOU is `declined` and the round's other pending requests are cancelled.
+pub fn decline(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    id: &MouId,
+    request_id: &str,
+    sub: DeclineSubmission,
+    registry: &str,
+) -> Result<Declined, DbError> {
+    let office_city = require_office(principal)?.city.clone();
+    let (mou, _) = db::mous::require_with_partnership(tx.conn, id)?;
+    mou.check_not_withdrawn()?;
+    let request = db::requests::get(tx.conn, id.as_str(), request_id)?
+        .ok_or_else(|| not_found(id, request_id))?;
+    if request.signer_city != office_city.as_str() {
+        return Err(DomainError::new(
+            ErrorCode::SignerNotOfYourCity,
+            format!(
+                "the signer `{}` belongs to `{}`; only that city's office may submit the decline",
+                request.signer, request.signer_city
+            ),
+        )
+        .into());
+    }
+    let doc = db::mous::version_sha256(tx.conn, id, request.version)?
+        .ok_or_else(|| DbError::corrupt("request for a version without a document"))?;
+    let key = db::keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
+    check_decline(&sub, &request, &doc, key.as_ref(), registry, tx.now)?;
+    let key = key.ok_or_else(|| DbError::corrupt("accepted decline without key"))?;
+    let token = principal.map(|p| p.token_id.to_string());
+    let statement_text = String::from_utf8(sub.bytes.clone())
+        .map_err(|_| DbError::corrupt("decline statement is not UTF-8 after parsing"))?;
+    let entry = LogEntry::new(
+        tx.now,
+        EntryBody::MouRequestDeclined(MouRequestDeclined {
+            mou: id.to_string(),
+            round: i64::from(request.round),
+            request: request.id.clone(),
+            version: i64::from(request.version),
+            signer: request.signer.clone(),
+            role: request.role.clone(),
+            key: key.id.to_string(),
+            key_fingerprint: key.fingerprint.clone(),
+            reason: sub.statement.reason.clone(),
+            statement: statement_text,
+            signature: sub.armored.clone(),
+            by: token.clone(),
+        }),
+    )?;
+    let log_index = tx.append(&entry)?;
+    db::requests::mark_declined(
+        tx.conn,
+        &request.id,
+        &sub.statement.reason,
+        &sub.bytes,
+        &sub.armored,
+        tx.now,
+        log_index,
+    )?;
+    if mou.state != MouState::Executed {
+        db::requests::cancel_pending(tx, id.as_str(), CancelCause::Declined, None, None, token)?;
+        db::mous::set_state(tx, id, MouState::Declined)?;
+    }
+    let request = db::requests::get(tx.conn, id.as_str(), request_id)?
+        .ok_or_else(|| not_found(id, request_id))?;
+    Ok(Declined {
+        request,
+        log_index,
+        mou: db::mous::require(tx.conn, id)?,
+    })
+}
+
+/// An office of a party city cancels the pending requests of the MOU's current round, with a
+/// reason. The MOU's state does not change.
+pub fn cancel(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    id: &MouId,
+    reason: String,
+) -> Result<(i64, Vec<String>), DbError> {
+    require_office(principal)?;
+    let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
+    let city = require_party_office(principal, &p.parties())?.clone();
+    mou.check_not_withdrawn()?;
+    let token = principal.map(|p| p.token_id.to_string());
+    db::requests::cancel_pending(
+        tx,
+        id.as_str(),
+        CancelCause::Office,
+        Some(&city),
+        Some(reason),
+        token,
+    )?
+    .ok_or_else(|| {
+        DomainError::new(
+            ErrorCode::NoPendingRequests,
+            format!("MOU `{id}` has no pending signature request"),
+        )
+        .into()
+    })
+}
+
+/// Logs the expiry of every round whose deadline has passed, one write per round; returns how
+/// many rounds expired. Safe to run on several servers at once: each write re-reads the round
+/// under the log-head lock and does nothing when another was first.
+pub fn expire_due(db: &Db) -> Result<usize, DbError> {
+    let now = db.now();
+    let due = db.read(|c| db::requests::due_rounds(c, now))?;
+    let mut expired = 0;
+    for (mou, round) in due {
+        if db
+            .write(|tx| db::requests::expire_round(tx, &mou, round))?
+            .is_some()
+        {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
