@@ -140,6 +140,33 @@ pub struct Settings {
     )]
     pub request_sweep_ms: u64,
 
+    /// Deliver webhooks to loopback, private and link-local addresses too (closed networks
+    /// and tests); refused by default (docs/notifications.md).
+    #[arg(
+        long = "webhook-allow-internal",
+        env = "AMITY_WEBHOOK_ALLOW_INTERNAL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhook_allow_internal: bool,
+
+    /// Milliseconds one webhook delivery attempt may take.
+    #[arg(
+        long = "webhook-timeout-ms",
+        env = "AMITY_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(100..=120_000)
+    )]
+    pub webhook_timeout_ms: u64,
+
+    /// Milliseconds between two looks at the outbox for messages due.
+    #[arg(
+        long = "outbox-poll-ms",
+        env = "AMITY_OUTBOX_POLL_MS",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u64).range(10..=3_600_000)
+    )]
+    pub outbox_poll_ms: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -173,6 +200,9 @@ impl Settings {
             witness_timeout_ms: 5_000,
             witness_wait_ms: 10_000,
             request_sweep_ms: 30_000,
+            webhook_allow_internal: false,
+            webhook_timeout_ms: 10_000,
+            outbox_poll_ms: 1_000,
             clock: crate::domain::dates::Clock::system(),
         }
     }
@@ -201,6 +231,9 @@ impl std::fmt::Debug for Settings {
             witness_timeout_ms,
             witness_wait_ms,
             request_sweep_ms,
+            webhook_allow_internal,
+            webhook_timeout_ms,
+            outbox_poll_ms,
             log_format,
             clock,
         } = self;
@@ -224,6 +257,9 @@ impl std::fmt::Debug for Settings {
             .field("witness_timeout_ms", witness_timeout_ms)
             .field("witness_wait_ms", witness_wait_ms)
             .field("request_sweep_ms", request_sweep_ms)
+            .field("webhook_allow_internal", webhook_allow_internal)
+            .field("webhook_timeout_ms", webhook_timeout_ms)
+            .field("outbox_poll_ms", outbox_poll_ms)
             .field("log_format", log_format)
             .field("clock", clock)
             .finish()

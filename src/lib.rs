@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod log;
+pub mod notify;
 pub mod server;
 pub mod signatory;
 pub mod web;

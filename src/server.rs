@@ -128,8 +128,31 @@ pub fn build(
         server = server.disable_signals();
     }
     let server = server.run();
-    spawn_expiry_sweep(state);
+    spawn_expiry_sweep(state.clone());
+    spawn_webhook_delivery(state);
     Ok(server)
+}
+
+/// Every `--outbox-poll-ms`, delivers the webhook messages that are due (`notify`). A task of
+/// the server's runtime; each round runs on the blocking pool, since delivery waits on the
+/// network.
+fn spawn_webhook_delivery(state: AppState) {
+    let every = Duration::from_millis(state.settings.outbox_poll_ms.max(10));
+    let how = crate::notify::Delivery {
+        allow_internal: state.settings.webhook_allow_internal,
+        timeout: Duration::from_millis(state.settings.webhook_timeout_ms),
+    };
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            let (db, how) = (state.db.clone(), how.clone());
+            match web::block(move || crate::notify::deliver_due(&db, &how)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "webhook delivery round failed"),
+                Err(e) => tracing::warn!(error = %e, "webhook delivery round did not run"),
+            }
+        }
+    });
 }
 
 /// Every `--request-sweep-ms`, logs the expiry of the rounds of signature requests whose

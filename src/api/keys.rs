@@ -33,7 +33,8 @@ pub struct ChallengeView {
     pub namespace: String,
 }
 
-fn city_code(code: &str) -> Result<CityCode, ApiError> {
+/// A city code from the path; one that cannot be a code names no city (404).
+pub(super) fn city_code(code: &str) -> Result<CityCode, ApiError> {
     CityCode::parse(code).map_err(|e| ApiError::new(ErrorCode::CityNotFound, e.message))
 }
 

@@ -60,6 +60,11 @@ const DECLINED_REQUEST: &[(&str, &str)] = &[
     ("id", "$request.path.id"),
     ("request", "$response.body#/request/id"),
 ];
+const ENDPOINT: &[(&str, &str)] = &[("id", "$response.body#/endpoint/id")];
+const FIRST_MESSAGE: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("message", "$response.body#/items/0/id"),
+];
 const FIRST_EVIDENCE_DOCUMENT: &[(&str, &str)] =
     &[("id", "$request.path.id"), ("n", "$response.body#/0/seq")];
 
@@ -72,6 +77,14 @@ pub const LINKS: &[LinkSpec] = &[
     link("create_city", "201", "RegisterKey", "register", CITY),
     link("create_city", "201", "Briefing", "briefing", CITY),
     link("create_city", "201", "LogEntry", "entry", LOG_ENTRY),
+    link("create_city", "201", "ListWebhooks", "list_webhooks", CITY),
+    link(
+        "create_city",
+        "201",
+        "RegisterWebhook",
+        "register_webhook",
+        CITY,
+    ),
     link("list_cities", "200", "GetFirstCity", "get_city", FIRST_CITY),
     link(
         "create_office",
@@ -253,6 +266,49 @@ pub const LINKS: &[LinkSpec] = &[
         "LogEntry",
         "entry",
         LOG_ENTRY,
+    ),
+    // Webhook endpoints and their messages.
+    link(
+        "register_webhook",
+        "201",
+        "GetWebhook",
+        "get_webhook",
+        ENDPOINT,
+    ),
+    link(
+        "register_webhook",
+        "201",
+        "Messages",
+        "list_webhook_messages",
+        ENDPOINT,
+    ),
+    link(
+        "register_webhook",
+        "201",
+        "RotateSecret",
+        "rotate_webhook_secret",
+        ENDPOINT,
+    ),
+    link(
+        "register_webhook",
+        "201",
+        "SetEnabled",
+        "set_webhook_enabled",
+        ENDPOINT,
+    ),
+    link(
+        "list_webhooks",
+        "200",
+        "GetFirstWebhook",
+        "get_webhook",
+        FIRST_OF_ARRAY,
+    ),
+    link(
+        "list_webhook_messages",
+        "200",
+        "ResendFirst",
+        "resend_webhook_message",
+        FIRST_MESSAGE,
     ),
     // The log.
     link("entries", "200", "FirstEntry", "entry", FIRST_LOG_ENTRY),

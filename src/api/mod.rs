@@ -27,6 +27,7 @@ pub mod signatures;
 pub mod state;
 pub mod tokens;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::App;
 use actix_web::body::MessageBody;
@@ -108,6 +109,13 @@ pub fn routes() -> UtoipaApp<
                 .service(requests::get)
                 .service(requests::decline_statement)
                 .service(requests::decline)
+                .service(webhooks::register)
+                .service(webhooks::list)
+                .service(webhooks::get)
+                .service(webhooks::rotate)
+                .service(webhooks::set_enabled)
+                .service(webhooks::messages)
+                .service(webhooks::resend)
                 .service(bundle::bundle)
                 .service(log::entries)
                 .service(log::key)

@@ -87,11 +87,12 @@ const KEY: &[ErrorCode] = &[
     E::InvalidComment,
 ];
 
-const PAGED: [&str; 4] = [
+const PAGED: [&str; 5] = [
     "list_cities",
     "list_partnerships",
     "list_mous",
     "list_activities",
+    "list_webhook_messages",
 ];
 
 /// The table. Cursors belong to every paged list and are added by [`rules_of`].
@@ -317,6 +318,16 @@ pub const RULES: &[Rule] = &[
         "decline_signature_request",
         &[E::UnknownKey, E::KeySignerMismatch, E::RoleMismatch],
         "`signer_key` is the fingerprint of a key registered to the request's signer for its role",
+    ),
+    rule(
+        "register_webhook",
+        &[E::InvalidWebhookUrl],
+        "`url` parses as an absolute http(s) URL with a host, without user info, fragment or control characters",
+    ),
+    rule(
+        "register_webhook",
+        &[E::WebhookAddressRefused],
+        "`url`'s host is not a loopback, private, link-local or otherwise internal address, unless the operator allows them (AMITY_WEBHOOK_ALLOW_INTERNAL)",
     ),
     rule(
         "import",

@@ -91,6 +91,17 @@ impl AppState {
 
     /// Runs a write (with its log entries) through group commit: it resolves only after
     /// the transaction holding it committed.
+    /// Runs a write of working state that is not registry data (webhook endpoints and their
+    /// deliveries) on the blocking pool: committed before it answers, and never in the log.
+    pub async fn db_side_write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Ok(web::block(move || db.side_write(f)).await??)
+    }
+
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,

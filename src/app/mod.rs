@@ -11,3 +11,4 @@ pub mod evidence;
 pub mod mous;
 pub mod partnerships;
 pub mod requests;
+pub mod webhooks;

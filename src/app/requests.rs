@@ -14,7 +14,9 @@ use crate::domain::requests::{
     check_covers_requirements, check_decline, validate_round,
 };
 use crate::domain::tokens::Principal;
+use crate::domain::webhooks::EventType;
 use crate::domain::{DomainError, ErrorCode};
+use serde_json::json;
 
 /// A round as an office asks for it, validated for shape.
 #[derive(Debug, Clone)]
@@ -164,6 +166,28 @@ pub fn send_round(
         r.log_index = log_index;
     }
     db::requests::insert(tx.conn, &requests)?;
+    db::webhooks::emit(
+        tx,
+        db::webhooks::Event {
+            event_type: EventType::SignatureRequestSent,
+            cities: db::mous::party_codes(&p),
+            data: json!({
+                "mou": id.as_str(),
+                "title": mou.title,
+                "partnership": p.id.as_str(),
+                "round": number,
+                "version": mou.current_version,
+                "doc_sha256": hex::encode(doc),
+                "deadline": crate::domain::dates::format_micros(round.deadline),
+                "requested_by_city": city.as_str(),
+                "requests": requests.iter().map(|r| json!({
+                    "id": r.id, "signer": r.signer, "role": r.role, "group": r.group,
+                })).collect::<Vec<_>>(),
+                "log_index": log_index,
+            }),
+        },
+        log_index,
+    )?;
     if matches!(mou.state, MouState::Declined | MouState::Expired) {
         db::mous::set_state(tx, id, MouState::Open)?;
     }
@@ -195,7 +219,7 @@ pub fn decline(
     registry: &str,
 ) -> Result<Declined, DbError> {
     let office_city = require_office(principal)?.city.clone();
-    let (mou, _) = db::mous::require_with_partnership(tx.conn, id)?;
+    let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
     mou.check_not_withdrawn()?;
     let request = db::requests::get(tx.conn, id.as_str(), request_id)?
         .ok_or_else(|| not_found(id, request_id))?;
@@ -242,6 +266,24 @@ pub fn decline(
         &sub.bytes,
         &sub.armored,
         tx.now,
+        log_index,
+    )?;
+    db::webhooks::emit(
+        tx,
+        db::webhooks::Event {
+            event_type: EventType::SignatureRequestDeclined,
+            cities: db::mous::party_codes(&p),
+            data: json!({
+                "mou": id.as_str(),
+                "title": mou.title,
+                "request": request.id,
+                "signer": request.signer,
+                "role": request.role,
+                "version": request.version,
+                "reason": sub.statement.reason,
+                "log_index": log_index,
+            }),
+        },
         log_index,
     )?;
     if mou.state != MouState::Executed {

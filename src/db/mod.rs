@@ -40,6 +40,7 @@ pub mod tokens;
 pub mod tree;
 mod url;
 mod wal;
+pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -13,7 +13,7 @@ use super::error::is_unique_violation;
 use super::schema::{
     mou_signatures, mou_versions, mous, partnerships as partnerships_table, signatory_keys,
 };
-use super::{DbConn, DbError, WriteTx, keys, partnerships, requests};
+use super::{DbConn, DbError, WriteTx, keys, partnerships, requests, webhooks};
 use crate::domain::DomainError;
 use crate::domain::audit::StoredVersion;
 use crate::domain::cities::CityCode;
@@ -27,6 +27,7 @@ use crate::domain::mous::{
 use crate::domain::partnerships::{Partnership, Status, StatusChange, Trigger};
 use crate::domain::requests::CancelCause;
 use crate::domain::signatures::{AcceptContext, Submission, accept};
+use crate::domain::webhooks::EventType;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = mous)]
@@ -463,6 +464,11 @@ pub fn withdraw(
     Ok((require(tx.conn, id)?, log_index))
 }
 
+/// The codes of a partnership's two cities, whose offices hear about its MOUs.
+pub fn party_codes(p: &Partnership) -> Vec<String> {
+    p.parties().iter().map(|c| c.to_string()).collect()
+}
+
 /// Sets an MOU's state (a workflow step that the caller has logged).
 pub fn set_state(tx: &mut WriteTx<'_>, id: &MouId, state: MouState) -> Result<(), DbError> {
     diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
@@ -685,6 +691,24 @@ pub fn add_signature(
     let log_index = tx.append(&entry)?;
     if let Some(request) = &request {
         requests::mark_signed(tx.conn, request, seq, tx.now, log_index)?;
+        webhooks::emit(
+            tx,
+            webhooks::Event {
+                event_type: EventType::SignatureRequestSigned,
+                cities: party_codes(&p),
+                data: json!({
+                    "mou": id.as_str(),
+                    "title": mou.title,
+                    "request": request,
+                    "signer": sub.statement.signer,
+                    "role": sub.statement.role,
+                    "version": mou.current_version,
+                    "seq": seq,
+                    "log_index": log_index,
+                }),
+            },
+            log_index,
+        )?;
     }
     let row = SignatureRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -731,6 +755,24 @@ pub fn add_signature(
         MouState::Open
     };
     move_head(tx.conn, id, seq, &sub.statement_sha256, state, tx.now)?;
+    if state == MouState::Executed && mou.state != MouState::Executed {
+        webhooks::emit(
+            tx,
+            webhooks::Event {
+                event_type: EventType::MouExecuted,
+                cities: party_codes(&p),
+                data: json!({
+                    "mou": id.as_str(),
+                    "title": mou.title,
+                    "partnership": p.id.as_str(),
+                    "version": mou.current_version,
+                    "doc_sha256": current.map(hex::encode),
+                    "log_index": log_index,
+                }),
+            },
+            log_index,
+        )?;
+    }
     let mut partnership_activated = None;
     if state == MouState::Executed && p.status == Status::Proposed {
         let change = StatusChange::activation("MOU executed", current);

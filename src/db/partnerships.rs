@@ -351,6 +351,24 @@ pub fn change_status(
         log_index,
     };
     insert_event(tx, row.clone())?;
+    super::webhooks::emit(
+        tx,
+        super::webhooks::Event {
+            event_type: crate::domain::webhooks::EventType::PartnershipStatusChanged,
+            cities: current.parties().iter().map(|c| c.to_string()).collect(),
+            data: serde_json::json!({
+                "partnership": id.as_str(),
+                "cities": current.parties().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                "from": current.status.as_str(),
+                "to": change.to.as_str(),
+                "effective_date": format_date(change.effective_date),
+                "reason_category": change.reason_category.as_str(),
+                "reason": change.reason,
+                "log_index": log_index,
+            }),
+        },
+        log_index,
+    )?;
     diesel::update(partnerships::table.filter(partnerships::id.eq(id.as_str())))
         .set((
             partnerships::status.eq(change.to.as_str()),

@@ -313,6 +313,23 @@ pub fn expire_round(tx: &mut WriteTx<'_>, mou: &str, round: i32) -> Result<Optio
     )?;
     let log_index = tx.append(&entry)?;
     end(tx.conn, &ids, RequestState::Expired, tx.now, log_index)?;
+    let (m, p) = super::mous::require_with_partnership(tx.conn, &MouId::from_db(mou.to_string()))?;
+    super::webhooks::emit(
+        tx,
+        super::webhooks::Event {
+            event_type: crate::domain::webhooks::EventType::SignatureRequestExpired,
+            cities: super::mous::party_codes(&p),
+            data: serde_json::json!({
+                "mou": mou,
+                "title": m.title,
+                "round": round,
+                "requests": ids,
+                "deadline": format_micros(deadline),
+                "log_index": log_index,
+            }),
+        },
+        log_index,
+    )?;
     // Requests left over once the MOU executed were not needed any more: their expiry is
     // recorded, and the MOU stays executed.
     let id = MouId::from_db(mou.to_string());

@@ -321,3 +321,52 @@ diesel::table! {
 
 diesel::joinable!(signature_requests -> mous (mou_id));
 diesel::allow_tables_to_appear_in_same_query!(signature_requests, mous);
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        city -> Text,
+        url -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<BigInt>,
+        event_types -> Text,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_messages (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        log_index -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (message_id, attempt) {
+        message_id -> Text,
+        attempt -> Integer,
+        attempted_at -> BigInt,
+        status -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::joinable!(outbox_messages -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> outbox_messages (message_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, outbox_messages, webhook_attempts);

@@ -120,6 +120,10 @@ error_codes! {
     EntryNotFound = ("entry_not_found", 404),
     /// The MOU has no signature request with this id.
     RequestNotFound = ("request_not_found", 404),
+    /// No webhook endpoint with this id.
+    WebhookNotFound = ("webhook_not_found", 404),
+    /// The endpoint has no message with this id.
+    MessageNotFound = ("message_not_found", 404),
 
     // 405, 408, 413, 415: framework-level refusals.
     /// The path exists, but not under this method (see Allow).
@@ -288,6 +292,12 @@ error_codes! {
     RequestsMissRequiredSigners = ("requests_miss_required_signers", 422),
     /// A decline statement does not name this request, its version and document, its signer, role or the key.
     DeclineMismatch = ("decline_mismatch", 422),
+    /// An event type is not one of the documented list, or none is given.
+    InvalidEventType = ("invalid_event_type", 422),
+    /// A webhook URL is not an absolute http(s) URL without user info or fragment.
+    InvalidWebhookUrl = ("invalid_webhook_url", 422),
+    /// A webhook URL's host is a loopback, private or link-local address, which this registry does not deliver to.
+    WebhookAddressRefused = ("webhook_address_refused", 422),
     /// A log index is not in a tree of the given size.
     IndexOutOfRange = ("index_out_of_range", 422),
     /// A write's log entry could not be encoded.

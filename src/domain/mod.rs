@@ -53,6 +53,7 @@ pub mod schemas;
 pub mod signatures;
 pub mod text;
 pub mod tokens;
+pub mod webhooks;
 
 pub use error::{DomainError, ErrorCode};
 pub use ids::{KeyId, MouId, PartnershipId, TokenId};

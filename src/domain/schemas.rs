@@ -204,6 +204,15 @@ marker_schema!(
         .examples(["The council has not yet approved the exchange programme."])
 );
 marker_schema!(
+    /// A webhook endpoint URL (`webhooks::parse_endpoint_url`): absolute http(s), at most
+    /// 2000 characters, no white space.
+    WebhookUrl => string()
+        .format(Some(SchemaFormat::Custom("uri".into())))
+        .max_length(Some(super::webhooks::MAX_URL_LEN))
+        .pattern(Some("^https?://[^\\s]+$"))
+        .examples(["https://hooks.example.org/amity"])
+);
+marker_schema!(
     /// A sequence group of a round of signature requests: group 1 signs first.
     SequenceGroup => integer(1, i64::try_from(MAX_REQUESTS_PER_ROUND).unwrap_or(i64::MAX))
 );

@@ -65,6 +65,16 @@ fn walk(srv: &TestServer) {
         200,
     );
 
+    // Coventry's office hears about its MOUs and partnerships at its own endpoint.
+    let body = json!({"url": "https://hooks.coventry.example/amity",
+        "event_types": ["signature_request.sent", "signature_request.declined", "mou.executed",
+            "partnership.status_changed"]});
+    let r = ok(
+        srv.post("/api/v1/cities/gb-cov/webhooks", Some(&coventry), &body),
+        201,
+    );
+    let hook = r.json()["endpoint"]["id"].as_str().unwrap().to_string();
+
     // The twinning: proposed by Coventry, confirmed by Volgograd.
     let body = json!({"cities": ["gb-cov", "ru-vgg"], "kind": "sister", "established": "1944"});
     let r = ok(
@@ -277,6 +287,46 @@ fn walk(srv: &TestServer) {
             &format!("/api/v1/keys/{}/revoke", lost.key_id),
             Some(&volgograd),
             &json!({"reason": "Laptop stolen", "compromised_since": "2021-06-01"}),
+        ),
+        200,
+    );
+
+    // The endpoint: its messages (undelivered here: the host does not resolve), one sent
+    // again, the secret rotated, the endpoint paused.
+    ok(srv.get_as("/api/v1/cities/gb-cov/webhooks", &coventry), 200);
+    ok(
+        srv.get_as(&format!("/api/v1/webhooks/{hook}"), &coventry),
+        200,
+    );
+    let r = ok(
+        srv.get_as(
+            &format!("/api/v1/webhooks/{hook}/messages?limit=2"),
+            &coventry,
+        ),
+        200,
+    );
+    let message = r.json()["items"][0]["id"].as_str().unwrap().to_string();
+    ok(
+        srv.post(
+            &format!("/api/v1/webhooks/{hook}/messages/{message}/resend"),
+            Some(&coventry),
+            &json!({}),
+        ),
+        200,
+    );
+    ok(
+        srv.post(
+            &format!("/api/v1/webhooks/{hook}/rotate-secret"),
+            Some(&coventry),
+            &json!({}),
+        ),
+        200,
+    );
+    ok(
+        srv.post(
+            &format!("/api/v1/webhooks/{hook}/enabled"),
+            Some(&coventry),
+            &json!({"enabled": false}),
         ),
         200,
     );

@@ -250,6 +250,12 @@ fn links_lead_to_what_they_promise(backend: Backend) {
     // fetch: followed with the office's token.
     walk.token = houston.clone();
     walk.follow("create_city", 201, &[], &created_city);
+    // Houston's webhook endpoint, read by its office.
+    let body = json!({"url": "https://hooks.example.org/amity", "event_types": ["mou.executed"]});
+    let r = srv.post("/api/v1/cities/us-hou/webhooks", Some(&houston), &body);
+    walk.follow("register_webhook", 201, &[("code", "us-hou")], &r);
+    let r = srv.get_as("/api/v1/cities/us-hou/webhooks", &houston);
+    walk.follow("list_webhooks", 200, &[("code", "us-hou")], &r);
     walk.token = admin.clone();
     let shanghai = srv.office(&admin, "cn-sha");
 

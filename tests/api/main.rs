@@ -57,5 +57,6 @@ mod signatures;
 mod signing;
 mod tlog;
 mod upload_bodies;
+mod webhooks;
 mod witness_server;
 mod witnessing;

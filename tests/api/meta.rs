@@ -103,6 +103,13 @@ both_backends!(openapi_lists_every_route, |srv| {
             "/api/v1/mous/{id}/signature-requests/{request}/decline",
         ),
         ("post", "/api/v1/mous/{id}/signature-requests/cancel"),
+        ("post", "/api/v1/cities/{code}/webhooks"),
+        ("get", "/api/v1/cities/{code}/webhooks"),
+        ("get", "/api/v1/webhooks/{id}"),
+        ("post", "/api/v1/webhooks/{id}/rotate-secret"),
+        ("post", "/api/v1/webhooks/{id}/enabled"),
+        ("get", "/api/v1/webhooks/{id}/messages"),
+        ("post", "/api/v1/webhooks/{id}/messages/{message}/resend"),
     ];
     for (method, path) in expected {
         assert!(
@@ -123,7 +130,8 @@ both_backends!(openapi_lists_every_route, |srv| {
                 .replace("{id}", "some-id")
                 .replace("{index}", "0")
                 .replace("{n}", "1")
-                .replace("{request}", "some-request");
+                .replace("{request}", "some-request")
+                .replace("{message}", "msg_x");
             let r = srv.send(&method.to_uppercase(), &concrete, None, None);
             let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
                 && r.status != 405;

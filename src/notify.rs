@@ -1,0 +1,160 @@
+//! The webhook delivery worker (docs/notifications.md): claims due outbox messages, POSTs each
+//! to its endpoint signed per Standard Webhooks, and records the attempt. 2xx delivers; 410
+//! Gone disables the endpoint; 429 and 503 wait at least their `Retry-After`; anything else
+//! (other statuses, redirects, which are not followed, timeouts, refused addresses) is retried
+//! on the schedule of `domain::webhooks::retry_delay_secs`, about three days in all.
+
+use std::net::ToSocketAddrs;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use crate::db::webhooks::{self as store, Outcome};
+use crate::db::{Db, DbError};
+use crate::domain::dates::now_micros;
+use crate::domain::webhooks::{
+    Endpoint, Message, MessageState, is_internal, max_attempts, parse_endpoint_url,
+    retry_delay_secs, signature_header,
+};
+
+/// Messages claimed per round.
+const BATCH: i64 = 32;
+/// The longest `Retry-After` honoured, so a hostile endpoint cannot park a message for ever.
+const MAX_RETRY_AFTER_SECS: i64 = 24 * 3600;
+
+/// How the worker delivers.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Deliver to loopback, private and link-local addresses too (tests, closed networks).
+    pub allow_internal: bool,
+    /// The limit on one attempt, connection to last byte.
+    pub timeout: Duration,
+}
+
+/// Delivers every due message once; returns how many were attempted.
+pub fn deliver_due(db: &Db, how: &Delivery) -> Result<usize, DbError> {
+    let now = db.now();
+    let lease = i64::try_from(how.timeout.as_micros()).unwrap_or(i64::MAX / 2) + 30_000_000;
+    let batch = db.side_write(|c| store::claim_due(c, now, lease, BATCH))?;
+    let count = batch.len();
+    for (message, endpoint) in batch {
+        let outcome = attempt(&message, &endpoint, how, db.now());
+        let gone = outcome.status == Some(410);
+        let at = db.now();
+        db.side_write(|c| {
+            store::record_attempt(c, &message, at, &outcome)?;
+            if gone {
+                store::gone(c, &endpoint.id, at)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(count)
+}
+
+/// One attempt, and what follows from its answer.
+fn attempt(m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Outcome {
+    let started = Instant::now();
+    let answer = post(m, e, how, now);
+    let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let failed_attempts = u32::try_from(m.attempts).unwrap_or(0) + 1;
+    let retry_at = |at_least_secs: i64| {
+        let jitter = rand::thread_rng().gen_range(-1.0..1.0);
+        retry_delay_secs(failed_attempts, jitter)
+            .filter(|_| failed_attempts < max_attempts())
+            .map(|secs| now + secs.max(at_least_secs) * 1_000_000)
+    };
+    let (status, error, state, next) = match answer {
+        Ok(Answer { status, .. }) if (200..300).contains(&status) => {
+            (Some(status), None, MessageState::Delivered, now)
+        }
+        Ok(Answer { status: 410, .. }) => (
+            Some(410),
+            Some("410 Gone: the endpoint is disabled".to_string()),
+            MessageState::Failed,
+            now,
+        ),
+        Ok(Answer {
+            status,
+            retry_after,
+        }) => {
+            let wait = match status {
+                429 | 503 => retry_after.unwrap_or(0).min(MAX_RETRY_AFTER_SECS),
+                _ => 0,
+            };
+            let why = if (300..400).contains(&status) {
+                format!("{status}: redirects are not followed")
+            } else {
+                format!("{status}")
+            };
+            match retry_at(wait) {
+                Some(next) => (Some(status), Some(why), MessageState::Pending, next),
+                None => (Some(status), Some(why), MessageState::Failed, now),
+            }
+        }
+        Err(why) => match retry_at(0) {
+            Some(next) => (None, Some(why), MessageState::Pending, next),
+            None => (None, Some(why), MessageState::Failed, now),
+        },
+    };
+    Outcome {
+        status: status.map(i32::from),
+        error,
+        duration_ms,
+        state,
+        next_attempt_at: next,
+    }
+}
+
+struct Answer {
+    status: u16,
+    retry_after: Option<i64>,
+}
+
+/// POSTs the message; the address guard is applied to every address the host resolves to.
+fn post(m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Result<Answer, String> {
+    let target = parse_endpoint_url(&e.url, how.allow_internal).map_err(|e| e.message)?;
+    if !how.allow_internal {
+        let addresses = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?;
+        for a in addresses {
+            if is_internal(a.ip()) {
+                return Err(format!(
+                    "{} resolves to {}, an internal address: not delivered",
+                    target.host,
+                    a.ip()
+                ));
+            }
+        }
+    }
+    // The header's time is the wall clock, whatever clock the registry's writes use: a
+    // receiver compares it with its own to refuse replays.
+    let timestamp = now_micros() / 1_000_000;
+    let signature = signature_header(&e.live_secrets(now), &m.id, timestamp, m.payload.as_bytes());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(how.timeout))
+        .user_agent("amity-webhooks/1")
+        .build()
+        .into();
+    let response = agent
+        .post(&target.url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &m.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .send(m.payload.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0);
+    Ok(Answer {
+        status: response.status().as_u16(),
+        retry_after,
+    })
+}
