@@ -167,6 +167,28 @@ pub struct Settings {
     )]
     pub outbox_poll_ms: u64,
 
+    /// SMTP server for e-mail to signatories: `smtp://host:port` (plain, for a local relay),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
+    /// Without it, e-mails wait in the outbox.
+    #[arg(long = "smtp-url", env = "AMITY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of e-mails, e.g. `Amity registry <amity@registry.example.org>`.
+    #[arg(
+        long = "mail-from",
+        env = "AMITY_MAIL_FROM",
+        default_value = "Amity registry <amity@amity.localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Where the registry's pages are served, for the links in e-mails.
+    #[arg(
+        long = "public-url",
+        env = "AMITY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -203,6 +225,9 @@ impl Settings {
             webhook_allow_internal: false,
             webhook_timeout_ms: 10_000,
             outbox_poll_ms: 1_000,
+            smtp_url: None,
+            mail_from: "Amity registry <amity@amity.localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
             clock: crate::domain::dates::Clock::system(),
         }
     }
@@ -234,6 +259,9 @@ impl std::fmt::Debug for Settings {
             webhook_allow_internal,
             webhook_timeout_ms,
             outbox_poll_ms,
+            smtp_url,
+            mail_from,
+            public_url,
             log_format,
             clock,
         } = self;
@@ -260,6 +288,9 @@ impl std::fmt::Debug for Settings {
             .field("webhook_allow_internal", webhook_allow_internal)
             .field("webhook_timeout_ms", webhook_timeout_ms)
             .field("outbox_poll_ms", outbox_poll_ms)
+            .field("smtp_url", &smtp_url.as_deref().map(crate::db::redact_url))
+            .field("mail_from", mail_from)
+            .field("public_url", public_url)
             .field("log_format", log_format)
             .field("clock", clock)
             .finish()

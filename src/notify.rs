@@ -4,6 +4,8 @@
 //! (other statuses, redirects, which are not followed, timeouts, refused addresses) is retried
 //! on the schedule of `domain::webhooks::retry_delay_secs`, about three days in all.
 
+pub mod mail;
+
 use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 

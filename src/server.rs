@@ -133,15 +133,25 @@ pub fn build(
     Ok(server)
 }
 
-/// Every `--outbox-poll-ms`, delivers the webhook messages that are due (`notify`). A task of
-/// the server's runtime; each round runs on the blocking pool, since delivery waits on the
-/// network.
+/// Every `--outbox-poll-ms`, delivers the webhook messages and (with `--smtp-url`) the e-mails
+/// that are due (`notify`). A task of the server's runtime; each round runs on the blocking
+/// pool, since delivery waits on the network.
 fn spawn_webhook_delivery(state: AppState) {
     let every = Duration::from_millis(state.settings.outbox_poll_ms.max(10));
     let how = crate::notify::Delivery {
         allow_internal: state.settings.webhook_allow_internal,
         timeout: Duration::from_millis(state.settings.webhook_timeout_ms),
     };
+    let mailer = state
+        .settings
+        .smtp_url
+        .clone()
+        .map(|smtp_url| crate::notify::mail::Mailer {
+            smtp_url,
+            from: state.settings.mail_from.clone(),
+            public_url: state.settings.public_url.clone(),
+            timeout: Duration::from_millis(state.settings.webhook_timeout_ms),
+        });
     actix_web::rt::spawn(async move {
         loop {
             actix_web::rt::time::sleep(every).await;
@@ -150,6 +160,14 @@ fn spawn_webhook_delivery(state: AppState) {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "webhook delivery round failed"),
                 Err(e) => tracing::warn!(error = %e, "webhook delivery round did not run"),
+            }
+            if let Some(mailer) = mailer.clone() {
+                let db = state.db.clone();
+                match web::block(move || crate::notify::mail::deliver_due(&db, &mailer)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "e-mail delivery round failed"),
+                    Err(e) => tracing::warn!(error = %e, "e-mail delivery round did not run"),
+                }
             }
         }
     });

@@ -60,6 +60,10 @@ const DECLINED_REQUEST: &[(&str, &str)] = &[
     ("id", "$request.path.id"),
     ("request", "$response.body#/request/id"),
 ];
+const SIGNER_OF_KEY: &[(&str, &str)] = &[
+    ("code", "$response.body#/city"),
+    ("signer", "$response.body#/signer"),
+];
 const ENDPOINT: &[(&str, &str)] = &[("id", "$response.body#/endpoint/id")];
 const FIRST_MESSAGE: &[(&str, &str)] = &[
     ("id", "$request.path.id"),
@@ -78,6 +82,7 @@ pub const LINKS: &[LinkSpec] = &[
     link("create_city", "201", "Briefing", "briefing", CITY),
     link("create_city", "201", "LogEntry", "entry", LOG_ENTRY),
     link("create_city", "201", "ListWebhooks", "list_webhooks", CITY),
+    link("create_city", "201", "ListContacts", "list_contacts", CITY),
     link(
         "create_city",
         "201",
@@ -170,6 +175,13 @@ pub const LINKS: &[LinkSpec] = &[
     link("register", "201", "Retire", "retire", ID),
     link("register", "201", "Revoke", "revoke", ID),
     link("register", "201", "LogEntry", "entry", LOG_ENTRY),
+    link(
+        "register",
+        "201",
+        "SetContact",
+        "set_contact",
+        SIGNER_OF_KEY,
+    ),
     link("list_keys", "200", "GetFirstKey", "get_key", FIRST_OF_ARRAY),
     // MOUs: versions, statements, signatures and the evidence of them.
     link("create_mou", "201", "GetMou", "get_mou", ID),

@@ -116,6 +116,8 @@ pub fn routes() -> UtoipaApp<
                 .service(webhooks::set_enabled)
                 .service(webhooks::messages)
                 .service(webhooks::resend)
+                .service(webhooks::set_contact)
+                .service(webhooks::contacts)
                 .service(bundle::bundle)
                 .service(log::entries)
                 .service(log::key)

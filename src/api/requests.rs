@@ -517,7 +517,7 @@ pub struct CancelledView {
         (status = 409, body = Problem), (status = 422, body = Problem)
     )
 )]
-#[post("/mous/{id}/signature-requests/cancel")]
+#[post("/mous/{id}/cancel-requests")]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,

@@ -330,6 +330,16 @@ pub const RULES: &[Rule] = &[
         "`url`'s host is not a loopback, private, link-local or otherwise internal address, unless the operator allows them (AMITY_WEBHOOK_ALLOW_INTERNAL)",
     ),
     rule(
+        "set_contact",
+        &[E::InvalidEmail],
+        "`email` is one address as SMTP takes it (a dot-atom or quoted local part, and a domain)",
+    ),
+    rule(
+        "set_contact",
+        &[E::InvalidBody, E::SignerCityMismatch],
+        "the path's `signer` is `<handle>@<city code>` of the path's city",
+    ),
+    rule(
         "import",
         &[E::InvalidCsv],
         "the body is UTF-8 CSV with the documented header",

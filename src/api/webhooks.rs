@@ -408,3 +408,99 @@ pub async fn resend(
         .await?;
     Ok(HttpResponse::Ok().json(MessageView::new(m, history)))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// Where the signatory receives signing requests and outcomes.
+    #[schema(value_type = S::Email)]
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ContactView {
+    pub signer: String,
+    pub city: String,
+    pub email: String,
+    pub updated_at: String,
+}
+
+impl From<db::mail::Contact> for ContactView {
+    fn from(c: db::mail::Contact) -> ContactView {
+        ContactView {
+            signer: c.signer,
+            city: c.city,
+            email: c.email,
+            updated_at: format_micros(c.updated_at),
+        }
+    }
+}
+
+/// Set a signatory's e-mail address (the office of the signatory's city, or an admin):
+/// signing requests, declines, expiries and executions of the MOUs they are asked to sign
+/// reach them there. Never in the public log.
+#[utoipa::path(
+    tag = "webhooks",
+    operation_id = "set_contact",
+    security(("bearer" = [])),
+    params(
+        ("code" = String, Path, description = "City code"),
+        ("signer" = String, Path, description = "Signatory, `<handle>@<city code>` of this city")
+    ),
+    request_body = ContactBody,
+    responses(
+        (status = 200, body = ContactView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/cities/{code}/contacts/{signer}")]
+pub async fn set_contact(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: JsonBody<ContactBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    let (code, signer) = path.into_inner();
+    let city = city_code(&code)?;
+    crate::domain::access::require_city_office_or_admin(principal.as_ref(), &city)?;
+    let email = crate::domain::webhooks::validate_email(&json_body(body)?.email)?;
+    let now = state.db.now();
+    let contact = state
+        .db_side_write(move |c| {
+            use_case::set_contact(c, principal.as_ref(), &city, &signer, email, now)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ContactView::from(contact)))
+}
+
+/// The city's signatory contacts (its office, or an admin).
+#[utoipa::path(
+    tag = "webhooks",
+    operation_id = "list_contacts",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "City code")),
+    responses(
+        (status = 200, body = Vec<ContactView>),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/cities/{code}/contacts")]
+pub async fn contacts(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    let city = city_code(&code)?;
+    crate::domain::access::require_city_office_or_admin(principal.as_ref(), &city)?;
+    let found = state
+        .read(move |c| {
+            db::cities::require_in_path(c, &city)?;
+            db::mail::contacts(c, city.as_str())
+        })
+        .await?;
+    let views: Vec<ContactView> = found.into_iter().map(ContactView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}

@@ -108,3 +108,34 @@ pub fn resend(
     db::webhooks::resend(conn, message, now)?;
     db::webhooks::get_message(conn, id, message)?.ok_or_else(missing)
 }
+
+/// Sets signatory `signer`'s contact address (an office of the signer's city, or an admin).
+/// Kept out of the public log.
+pub fn set_contact(
+    conn: &mut DbConn,
+    principal: Option<&Principal>,
+    city: &CityCode,
+    signer: &str,
+    email: String,
+    now: i64,
+) -> Result<db::mail::Contact, DbError> {
+    require_city_office_or_admin(principal, city)?;
+    db::cities::require_in_path(conn, city)?;
+    let of_city = crate::domain::requests::parse_signer(signer)?;
+    if &of_city != city {
+        return Err(DomainError::new(
+            ErrorCode::SignerCityMismatch,
+            format!("`{signer}` is not a signatory of `{city}`"),
+        )
+        .into());
+    }
+    let contact = db::mail::Contact {
+        signer: signer.to_string(),
+        city: city.to_string(),
+        email,
+        updated_by: principal.map(|p| p.token_id.to_string()),
+        updated_at: now,
+    };
+    db::mail::set_contact(conn, &contact)?;
+    Ok(contact)
+}

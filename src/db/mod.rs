@@ -29,6 +29,7 @@ mod group;
 pub mod import;
 pub mod keys;
 pub mod log;
+pub mod mail;
 pub mod migrations;
 pub mod mous;
 pub mod offices;

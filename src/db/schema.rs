@@ -370,3 +370,30 @@ diesel::table! {
 diesel::joinable!(outbox_messages -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> outbox_messages (message_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_endpoints, outbox_messages, webhook_attempts);
+
+diesel::table! {
+    signer_contacts (signer) {
+        signer -> Text,
+        city -> Text,
+        email -> Text,
+        updated_by -> Nullable<Text>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox_emails (id) {
+        id -> Text,
+        signer -> Text,
+        recipient -> Text,
+        event_type -> Text,
+        data -> Text,
+        log_index -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}

@@ -159,8 +159,11 @@ pub struct Event {
 }
 
 /// Writes one message per enabled endpoint of the event's cities that subscribes to its type,
-/// in the write's transaction, for the entry at `log_index`.
+/// and one e-mail per signatory it concerns who has a contact address, in the write's
+/// transaction, for the entry at `log_index`.
 pub fn emit(tx: &mut WriteTx<'_>, event: Event, log_index: i64) -> Result<usize, DbError> {
+    // The signatories it concerns hear of it by e-mail, from the same transaction.
+    super::mail::emit(tx, event.event_type, &event.data, log_index)?;
     let rows: Vec<EndpointRow> = webhook_endpoints::table
         .filter(webhook_endpoints::city.eq_any(&event.cities))
         .filter(webhook_endpoints::enabled.eq(true))

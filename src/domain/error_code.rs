@@ -298,6 +298,8 @@ error_codes! {
     InvalidWebhookUrl = ("invalid_webhook_url", 422),
     /// A webhook URL's host is a loopback, private or link-local address, which this registry does not deliver to.
     WebhookAddressRefused = ("webhook_address_refused", 422),
+    /// An e-mail address is not one address as SMTP takes it.
+    InvalidEmail = ("invalid_email", 422),
     /// A log index is not in a tree of the given size.
     IndexOutOfRange = ("index_out_of_range", 422),
     /// A write's log entry could not be encoded.

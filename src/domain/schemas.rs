@@ -213,6 +213,14 @@ marker_schema!(
         .examples(["https://hooks.example.org/amity"])
 );
 marker_schema!(
+    /// An e-mail address (`webhooks::validate_email`).
+    Email => string()
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(super::webhooks::MAX_EMAIL_LEN))
+        .pattern(Some("^[^\\s@]+@[^\\s@]+$"))
+        .examples(["mayor@coventry.gov.uk"])
+);
+marker_schema!(
     /// A sequence group of a round of signature requests: group 1 signs first.
     SequenceGroup => integer(1, i64::try_from(MAX_REQUESTS_PER_ROUND).unwrap_or(i64::MAX))
 );

@@ -442,3 +442,21 @@ pub struct Attempt {
     pub error: Option<String>,
     pub duration_ms: i64,
 }
+
+/// The longest e-mail address taken (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Checks a signatory's e-mail address: one address, as SMTP takes it (`local@domain`).
+pub fn validate_email(value: &str) -> Result<String, DomainError> {
+    let ok = value.len() <= MAX_EMAIL_LEN
+        && !value.chars().any(|c| c.is_control() || c.is_whitespace())
+        && value.parse::<lettre::Address>().is_ok();
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(DomainError::new(
+            ErrorCode::InvalidEmail,
+            format!("{value:?} is not an e-mail address such as mayor@coventry.gov.uk"),
+        ))
+    }
+}

@@ -411,7 +411,7 @@ struct CancelForm {
 }
 
 /// The MOU page's "cancel the pending requests" form.
-#[post("/mous/{id}/signature-requests/cancel")]
+#[post("/mous/{id}/cancel-requests")]
 pub(super) async fn cancel_requests_form(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -452,7 +452,7 @@ pub(super) async fn mou(
                 }
                 @if pending {
                     h2 { "Cancel the pending requests" }
-                    form method="post" action={ "/mous/" (m.id) "/signature-requests/cancel" } {
+                    form method="post" action={ "/mous/" (m.id) "/cancel-requests" } {
                         input type="hidden" name="csrf" value=(csrf);
                         p { label { "Reason " input type="text" name="reason" required; } }
                         p { button type="submit" { "Cancel requests" } }

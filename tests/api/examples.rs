@@ -143,6 +143,16 @@ fn walk(srv: &TestServer) {
     enroll(srv, &admin, &mut mayor_cov);
     enroll(srv, &admin, &mut mayor_vgg);
     ok(srv.get("/api/v1/cities/gb-cov/keys"), 200);
+    // Where the mayor hears of signing requests: kept by the office, out of the public log.
+    ok(
+        srv.post(
+            "/api/v1/cities/gb-cov/contacts/mayor@gb-cov",
+            Some(&coventry),
+            &json!({"email": "lord.mayor@coventry.example"}),
+        ),
+        200,
+    );
+    ok(srv.get_as("/api/v1/cities/gb-cov/contacts", &coventry), 200);
     ok(srv.get(&format!("/api/v1/keys/{}", mayor_cov.key_id)), 200);
 
     // The MOU, uploaded, signed by both mayors, executed.
@@ -230,7 +240,7 @@ fn walk(srv: &TestServer) {
     ok(srv.post(&path, Some(&volgograd), &body), 201);
     ok(
         srv.post(
-            &format!("{path}/cancel"),
+            &format!("/api/v1/mous/{protocol}/cancel-requests"),
             Some(&coventry),
             &json!({"reason": "Postponed until the festival budget is approved"}),
         ),

@@ -39,6 +39,7 @@ mod keys;
 mod links;
 mod log;
 mod log_checks;
+mod mail;
 mod meta;
 mod mous;
 mod multi_server;

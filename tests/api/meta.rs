@@ -102,7 +102,7 @@ both_backends!(openapi_lists_every_route, |srv| {
             "post",
             "/api/v1/mous/{id}/signature-requests/{request}/decline",
         ),
-        ("post", "/api/v1/mous/{id}/signature-requests/cancel"),
+        ("post", "/api/v1/mous/{id}/cancel-requests"),
         ("post", "/api/v1/cities/{code}/webhooks"),
         ("get", "/api/v1/cities/{code}/webhooks"),
         ("get", "/api/v1/webhooks/{id}"),
@@ -110,6 +110,8 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/webhooks/{id}/enabled"),
         ("get", "/api/v1/webhooks/{id}/messages"),
         ("post", "/api/v1/webhooks/{id}/messages/{message}/resend"),
+        ("post", "/api/v1/cities/{code}/contacts/{signer}"),
+        ("get", "/api/v1/cities/{code}/contacts"),
     ];
     for (method, path) in expected {
         assert!(
@@ -131,7 +133,8 @@ both_backends!(openapi_lists_every_route, |srv| {
                 .replace("{index}", "0")
                 .replace("{n}", "1")
                 .replace("{request}", "some-request")
-                .replace("{message}", "msg_x");
+                .replace("{message}", "msg_x")
+                .replace("{signer}", "mayor@us-hou");
             let r = srv.send(&method.to_uppercase(), &concrete, None, None);
             let routed = !(r.status == 404 && r.text().contains("\"code\":\"not_found\""))
                 && r.status != 405;

@@ -403,7 +403,7 @@ both_backends!(new_versions_and_offices_cancel_pending_requests, |srv| {
     assert_eq!(cancelled["requests"].as_array().expect("ids").len(), 4);
     assert_eq!(srv.entry(size + 1)["type"], "mou.version_uploaded");
     // With nothing pending, anyone registered signs again.
-    let cancel = format!("/api/v1/mous/{}/signature-requests/cancel", c.mou);
+    let cancel = format!("/api/v1/mous/{}/cancel-requests", c.mou);
     srv.post(&cancel, Some(&c.w.a), &json!({"reason": "Postponed"}))
         .assert_problem(409, "no_pending_requests");
     two_groups(&srv, &c);
@@ -537,6 +537,7 @@ both_backends!(bad_rounds_are_refused_and_change_nothing, |srv| {
         c.mou
     ))
     .assert_problem(404, "request_not_found");
+    // "cancel" is no request id: a GET there names no request.
     srv.get(&format!("/api/v1/mous/{}/signature-requests/cancel", c.mou))
         .assert_problem(404, "request_not_found");
 });
@@ -611,7 +612,7 @@ both_backends!(offices_send_and_cancel_rounds_from_the_page, |srv| {
     assert!(page.contains("Cancel the pending requests"), "{page}");
     let r = houston.post(
         &srv,
-        &format!("{path}/cancel"),
+        &format!("/mous/{}/cancel-requests", c.mou),
         &[
             ("csrf", houston.csrf.as_str()),
             ("reason", "Visit postponed"),

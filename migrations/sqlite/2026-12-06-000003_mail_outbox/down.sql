@@ -1,0 +1,2 @@
+DROP TABLE outbox_emails;
+DROP TABLE signer_contacts;

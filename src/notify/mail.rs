@@ -1,0 +1,208 @@
+//! E-mail delivery over SMTP (docs/notifications.md): claims due e-mails from the outbox,
+//! renders each (plain text and HTML) from its event, and sends it with `lettre`. A transient
+//! SMTP failure (the server down, a 4xx) is retried on the webhook schedule; a permanent one
+//! (5xx: no such mailbox) fails the e-mail at once.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Message, SmtpTransport, Transport};
+use maud::html;
+use rand::Rng;
+use serde_json::Value;
+
+use crate::db::mail::{self as store, Email};
+use crate::db::{Db, DbError};
+use crate::domain::webhooks::{EventType, MessageState, max_attempts, retry_delay_secs};
+
+/// How the worker sends.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    /// `smtp://host:port` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host` (TLS from the start): lettre's connection URL.
+    pub smtp_url: String,
+    pub from: String,
+    /// Where the registry's pages are, for the links in the text.
+    pub public_url: String,
+    pub timeout: Duration,
+}
+
+/// A rendered e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The subject and the two bodies of an e-mail about `event`, addressed to `signer`.
+pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rendered {
+    let s = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default();
+    let title = s("title");
+    let mou = s("mou");
+    let link = format!("{}/mous/{mou}", public_url.trim_end_matches('/'));
+    let (subject, lines): (String, Vec<String>) = match EventType::parse(event) {
+        Some(EventType::SignatureRequestSent) => {
+            let mine = data["requests"]
+                .as_array()
+                .and_then(|rs| rs.iter().find(|r| r["signer"] == signer));
+            let role = mine.and_then(|r| r["role"].as_str()).unwrap_or("signatory");
+            let group = mine.and_then(|r| r["group"].as_i64()).unwrap_or(1);
+            (
+                format!("Please sign: {title}"),
+                vec![
+                    format!("You ({signer}) are asked to sign \"{title}\" as {role}."),
+                    format!(
+                        "The request comes from the office of {}; the partnership is {}.",
+                        s("requested_by_city"),
+                        s("partnership")
+                    ),
+                    format!(
+                        "Version {}, document SHA-256 {}.",
+                        data["version"],
+                        s("doc_sha256")
+                    ),
+                    format!("You sign in group {group}: earlier groups sign first."),
+                    format!("Deadline: {}.", s("deadline")),
+                    "Check the document's SHA-256 against the text you reviewed before you sign, or decline with a reason.".to_string(),
+                ],
+            )
+        }
+        Some(EventType::SignatureRequestDeclined) => (
+            format!("Declined: {title}"),
+            vec![
+                format!("{} declined to sign \"{title}\".", s("signer")),
+                format!("Their reason: {}", s("reason")),
+                "The round of requests has ended; the office may send a new version or a new round.".to_string(),
+            ],
+        ),
+        Some(EventType::SignatureRequestExpired) => (
+            format!("Expired: {title}"),
+            vec![
+                format!(
+                    "The request to sign \"{title}\" expired unanswered at {}.",
+                    s("deadline")
+                ),
+                "The office may send a new round.".to_string(),
+            ],
+        ),
+        Some(EventType::MouExecuted) => (
+            format!("Executed: {title}"),
+            vec![
+                format!("\"{title}\" has every required signature and is executed."),
+                format!(
+                    "Version {}, document SHA-256 {}.",
+                    data["version"],
+                    s("doc_sha256")
+                ),
+            ],
+        ),
+        _ => (format!("Amity: {event}"), vec![format!("Event {event}.")]),
+    };
+    let mut text = lines.join("\n\n");
+    text.push_str(&format!(
+        "\n\nThe MOU and its evidence: {link}\nLog entry {} of the registry's transparency log.\n",
+        data["log_index"]
+    ));
+    let html = html! {
+        @for line in &lines { p { (line) } }
+        p { "The MOU and its evidence: " a href=(link) { (link) } }
+        p { "Log entry " (data["log_index"].to_string()) " of the registry's transparency log." }
+    }
+    .into_string();
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+/// Sends every due e-mail once; returns how many were attempted.
+pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
+    let now = db.now();
+    let lease = i64::try_from(mailer.timeout.as_micros()).unwrap_or(i64::MAX / 2) + 30_000_000;
+    let batch = db.side_write(|c| store::claim_due(c, now, lease, 32))?;
+    let count = batch.len();
+    for email in batch {
+        let result = send(&email, mailer);
+        let at = db.now();
+        let (state, next, error) = match result {
+            Ok(()) => (MessageState::Delivered, at, None),
+            Err((permanent, why)) => {
+                let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
+                let jitter = rand::thread_rng().gen_range(-1.0..1.0);
+                match retry_delay_secs(failed, jitter)
+                    .filter(|_| !permanent && failed < max_attempts())
+                {
+                    Some(secs) => (MessageState::Pending, at + secs * 1_000_000, Some(why)),
+                    None => (MessageState::Failed, at, Some(why)),
+                }
+            }
+        };
+        db.side_write(|c| store::record(c, &email, state, next, error, at))?;
+    }
+    Ok(count)
+}
+
+/// One attempt; the error says whether it is permanent.
+fn send(e: &Email, mailer: &Mailer) -> Result<(), (bool, String)> {
+    let data: Value = serde_json::from_str(&e.data).map_err(|x| (true, x.to_string()))?;
+    let r = render(&e.event_type, &data, &e.signer, &mailer.public_url);
+    let from: Mailbox = mailer
+        .from
+        .parse()
+        .map_err(|x| (true, format!("AMITY_MAIL_FROM: {x}")))?;
+    let to: Mailbox = e
+        .recipient
+        .parse()
+        .map_err(|x| (true, format!("recipient: {x}")))?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(r.subject)
+        .multipart(MultiPart::alternative_plain_html(r.text, r.html))
+        .map_err(|x| (true, x.to_string()))?;
+    let transport = SmtpTransport::from_url(&mailer.smtp_url)
+        .map_err(|x| (true, format!("AMITY_SMTP_URL: {x}")))?
+        .timeout(Some(mailer.timeout))
+        .build();
+    transport
+        .send(&message)
+        .map(|_| ())
+        .map_err(|x| (x.is_permanent(), x.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_names_the_mou_its_document_the_deadline_and_the_link() {
+        let data = json!({
+            "mou": "m-1", "title": "Friendship <MOU>", "partnership": "p-1",
+            "requested_by_city": "gb-cov", "version": 2, "doc_sha256": "ab".repeat(32),
+            "deadline": "2026-12-20T17:00:00.000000Z", "log_index": 41,
+            "requests": [{"signer": "mayor@ru-vgg", "role": "signatory", "group": 2}],
+        });
+        let r = render(
+            "signature_request.sent",
+            &data,
+            "mayor@ru-vgg",
+            "https://amity.example/",
+        );
+        assert_eq!(r.subject, "Please sign: Friendship <MOU>");
+        for needle in [
+            "gb-cov",
+            &"ab".repeat(32),
+            "2026-12-20T17:00:00.000000Z",
+            "group 2",
+            "https://amity.example/mous/m-1",
+        ] {
+            assert!(r.text.contains(needle), "{needle} in {}", r.text);
+        }
+        // The title is escaped in HTML, as text.
+        assert!(r.html.contains("Friendship &lt;MOU&gt;"), "{}", r.html);
+        assert!(!r.html.contains("<MOU>"));
+    }
+}
