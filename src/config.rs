@@ -140,6 +140,34 @@ pub struct Settings {
     )]
     pub request_sweep_ms: u64,
 
+    /// Default for a round of signature requests: remind this many days before the deadline
+    /// (0: not).
+    #[arg(
+        long = "reminder-before-days",
+        env = "AMITY_REMINDER_BEFORE_DAYS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(i32).range(0..=365)
+    )]
+    pub reminder_before_days: i32,
+
+    /// Default: remind every this many days after the request (0: not).
+    #[arg(
+        long = "reminder-every-days",
+        env = "AMITY_REMINDER_EVERY_DAYS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(i32).range(0..=365)
+    )]
+    pub reminder_every_days: i32,
+
+    /// Default: at most this many reminders per request.
+    #[arg(
+        long = "reminder-max",
+        env = "AMITY_REMINDER_MAX",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(i32).range(0..=20)
+    )]
+    pub reminder_max: i32,
+
     /// Deliver webhooks to loopback, private and link-local addresses too (closed networks
     /// and tests); refused by default (docs/notifications.md).
     #[arg(
@@ -222,6 +250,9 @@ impl Settings {
             witness_timeout_ms: 5_000,
             witness_wait_ms: 10_000,
             request_sweep_ms: 30_000,
+            reminder_before_days: 2,
+            reminder_every_days: 3,
+            reminder_max: 3,
             webhook_allow_internal: false,
             webhook_timeout_ms: 10_000,
             outbox_poll_ms: 1_000,
@@ -256,6 +287,9 @@ impl std::fmt::Debug for Settings {
             witness_timeout_ms,
             witness_wait_ms,
             request_sweep_ms,
+            reminder_before_days,
+            reminder_every_days,
+            reminder_max,
             webhook_allow_internal,
             webhook_timeout_ms,
             outbox_poll_ms,
@@ -285,6 +319,9 @@ impl std::fmt::Debug for Settings {
             .field("witness_timeout_ms", witness_timeout_ms)
             .field("witness_wait_ms", witness_wait_ms)
             .field("request_sweep_ms", request_sweep_ms)
+            .field("reminder_before_days", reminder_before_days)
+            .field("reminder_every_days", reminder_every_days)
+            .field("reminder_max", reminder_max)
             .field("webhook_allow_internal", webhook_allow_internal)
             .field("webhook_timeout_ms", webhook_timeout_ms)
             .field("outbox_poll_ms", outbox_poll_ms)

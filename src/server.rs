@@ -174,7 +174,7 @@ fn spawn_webhook_delivery(state: AppState) {
 }
 
 /// Every `--request-sweep-ms`, logs the expiry of the rounds of signature requests whose
-/// deadline passed (docs/signing-workflow.md). A task of the server's runtime: it ends with
+/// deadline passed and sends the reminders that are due (docs/signing-workflow.md). A task of the server's runtime: it ends with
 /// the server. A failed sweep is logged and retried at the next tick; nothing is lost, since
 /// a due round stays due until its expiry is committed.
 fn spawn_expiry_sweep(state: AppState) {
@@ -188,6 +188,13 @@ fn spawn_expiry_sweep(state: AppState) {
                 Ok(Ok(rounds)) => tracing::info!(rounds, "signature requests expired"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "expiry sweep failed"),
                 Err(e) => tracing::warn!(error = %e, "expiry sweep did not run"),
+            }
+            let db = state.db.clone();
+            match web::block(move || crate::app::requests::remind_due(&db)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(sent)) => tracing::info!(sent, "signature request reminders sent"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "reminder sweep failed"),
+                Err(e) => tracing::warn!(error = %e, "reminder sweep did not run"),
             }
         }
     });

@@ -22,8 +22,8 @@ use crate::domain::access::{require_document_reader, require_office};
 use crate::domain::dates::{format_micros, parse_instant};
 use crate::domain::mous::{DEFAULT_ROLE, MouState, validate_withdraw_reason};
 use crate::domain::requests::{
-    RequestState, RequestedSigner, SignatureRequest, decline_statement_for, parse_decline,
-    parse_signer, validate_decline_reason,
+    ReminderPlan, RequestState, RequestedSigner, SignatureRequest, decline_statement_for,
+    parse_decline, parse_signer, validate_decline_reason,
 };
 use crate::error::ApiError;
 
@@ -51,6 +51,26 @@ pub struct RoundBody {
     /// Who to ask, each once.
     #[schema(min_items = 1, max_items = 50)]
     pub requests: Vec<AskBody>,
+    /// When to remind the signatories who have not answered; each member left out takes the
+    /// registry's default (AMITY_REMINDER_*).
+    pub reminders: Option<RemindersBody>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemindersBody {
+    /// Remind this many days before the deadline (0: not).
+    #[schema(value_type = Option<S::ReminderDays>)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64")]
+    pub before_deadline_days: Option<i64>,
+    /// Remind every this many days after the request (0: not).
+    #[schema(value_type = Option<S::ReminderDays>)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64")]
+    pub every_days: Option<i64>,
+    /// At most this many reminders per request (0: none).
+    #[schema(value_type = Option<S::ReminderCount>)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64")]
+    pub max: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -87,6 +107,9 @@ pub struct RequestView {
     /// The chain position of the signature that answered it.
     pub signature_seq: Option<i64>,
     pub decline: Option<DeclineView>,
+    /// Reminders sent so far, and when the next is due (none once answered or spent).
+    pub reminders_sent: i32,
+    pub next_reminder_at: Option<String>,
 }
 
 impl RequestView {
@@ -118,6 +141,11 @@ impl RequestView {
             answer_log_index: r.answer_log_index,
             signature_seq: r.signature_seq,
             decline: declined,
+            reminders_sent: r.reminders_sent,
+            next_reminder_at: r
+                .next_reminder_at
+                .filter(|_| r.state == RequestState::Pending)
+                .map(format_micros),
         }
     }
 }
@@ -133,8 +161,22 @@ pub struct RoundView {
 }
 
 /// Validates a round's shape: signers, roles and groups, and the deadline as an instant.
-pub fn new_round(b: RoundBody) -> Result<NewRound, DomainError> {
+pub fn new_round(b: RoundBody, defaults: ReminderPlan) -> Result<NewRound, DomainError> {
     let deadline = parse_instant("deadline", &b.deadline)?;
+    let r = b.reminders.unwrap_or_default();
+    let pick = |given: Option<i64>, default: i32| {
+        given.map_or(Ok(default), |v| {
+            i32::try_from(v).map_err(|_| {
+                DomainError::new(ErrorCode::InvalidReminders, format!("{v} is out of range"))
+            })
+        })
+    };
+    let reminders = ReminderPlan {
+        before_days: pick(r.before_deadline_days, defaults.before_days)?,
+        every_days: pick(r.every_days, defaults.every_days)?,
+        max: pick(r.max, defaults.max)?,
+    };
+    crate::domain::requests::validate_reminders(&reminders)?;
     let requests = b
         .requests
         .into_iter()
@@ -158,7 +200,20 @@ pub fn new_round(b: RoundBody) -> Result<NewRound, DomainError> {
             })
         })
         .collect::<Result<Vec<_>, DomainError>>()?;
-    Ok(NewRound { deadline, requests })
+    Ok(NewRound {
+        deadline,
+        requests,
+        reminders,
+    })
+}
+
+/// The registry's default reminder plan (AMITY_REMINDER_*).
+pub fn default_reminders(settings: &crate::config::Settings) -> ReminderPlan {
+    ReminderPlan {
+        before_days: settings.reminder_before_days,
+        every_days: settings.reminder_every_days,
+        max: settings.reminder_max,
+    }
 }
 
 /// Send the current version for signature (office of a party city): name the signatories,
@@ -187,7 +242,7 @@ pub async fn send(
     let principal = caller.principal()?.cloned();
     require_office(principal.as_ref())?;
     let id = MouId::from_path(&id)?;
-    let round = new_round(json_body(body)?)?;
+    let round = new_round(json_body(body)?, default_reminders(&state.settings))?;
     let sent = state
         .write(move |tx| use_case::send_round(tx, principal.as_ref(), &id, round))
         .await?;

@@ -10,8 +10,8 @@ use crate::domain::entries::{
 use crate::domain::ids::MouId;
 use crate::domain::mous::{Mou, MouState};
 use crate::domain::requests::{
-    CancelCause, DeclineSubmission, RequestState, RequestedSigner, SignatureRequest,
-    check_covers_requirements, check_decline, validate_round,
+    CancelCause, DeclineSubmission, ReminderPlan, RequestState, RequestedSigner, SignatureRequest,
+    check_covers_requirements, check_decline, next_reminder, validate_reminders, validate_round,
 };
 use crate::domain::tokens::Principal;
 use crate::domain::webhooks::EventType;
@@ -23,6 +23,7 @@ use serde_json::json;
 pub struct NewRound {
     pub deadline: i64,
     pub requests: Vec<RequestedSigner>,
+    pub reminders: ReminderPlan,
 }
 
 /// What sending a round did.
@@ -70,6 +71,7 @@ pub fn send_round(
         return Err(draft(&mou));
     }
     validate_round(&round.requests, round.deadline, tx.now, p.parties())?;
+    validate_reminders(&round.reminders)?;
     let signed = db::mous::signers_of(tx.conn, id, mou.current_version)?;
     for r in &round.requests {
         if signed.iter().any(|s| s.signer == r.signer) {
@@ -137,6 +139,9 @@ pub fn send_round(
             decline_reason: None,
             decline_statement: None,
             decline_signature: None,
+            reminders: round.reminders,
+            reminders_sent: 0,
+            next_reminder_at: next_reminder(&round.reminders, tx.now, round.deadline, 0, tx.now),
         })
         .collect();
     requests.sort_by(|a, b| (a.group, &a.signer).cmp(&(b.group, &b.signer)));
@@ -345,4 +350,18 @@ pub fn expire_due(db: &Db) -> Result<usize, DbError> {
         }
     }
     Ok(expired)
+}
+
+/// Sends every reminder that is due, one write per request; returns how many were sent.
+/// Like the expiry, safe on several servers at once.
+pub fn remind_due(db: &Db) -> Result<usize, DbError> {
+    let now = db.now();
+    let due = db.read(|c| db::requests::due_reminders(c, now))?;
+    let mut sent = 0;
+    for (mou, id) in due {
+        if db.write(|tx| db::requests::remind(tx, &mou, &id))? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }

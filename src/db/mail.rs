@@ -61,8 +61,9 @@ pub fn contacts(conn: &mut DbConn, city: &str) -> Result<Vec<Contact>, DbError> 
         .load(conn)?)
 }
 
-/// The signatories an event is for: those asked in a round that was sent or expired, the
-/// others asked in a round one of them declined, and those who signed an executed version.
+/// The signatories an event is for: those asked in a round that was sent or expired, the one
+/// reminded, the others asked in a round one of them declined, and those who signed an
+/// executed version.
 fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<String>, DbError> {
     let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default();
     let mut signers: Vec<String> = match event {
@@ -109,6 +110,7 @@ fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<S
                 None => Vec::new(),
             }
         }
+        EventType::SignatureRequestReminder => vec![text("signer").to_string()],
         EventType::SignatureRequestSigned | EventType::PartnershipStatusChanged => Vec::new(),
     };
     signers.sort();

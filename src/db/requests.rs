@@ -10,7 +10,9 @@ use crate::domain::dates::format_micros;
 use crate::domain::entries::{EntryBody, LogEntry, MouRequestsCancelled, MouRequestsExpired};
 use crate::domain::ids::MouId;
 use crate::domain::mous::MouState;
-use crate::domain::requests::{CancelCause, RequestState, SignatureRequest};
+use crate::domain::requests::{
+    CancelCause, ReminderPlan, RequestState, SignatureRequest, next_reminder,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signature_requests)]
@@ -36,6 +38,11 @@ pub struct RequestRow {
     pub decline_reason: Option<String>,
     pub decline_statement: Option<Vec<u8>>,
     pub decline_signature: Option<String>,
+    pub remind_before_days: i32,
+    pub remind_every_days: i32,
+    pub remind_max: i32,
+    pub reminders_sent: i32,
+    pub next_reminder_at: Option<i64>,
 }
 
 impl TryFrom<RequestRow> for SignatureRequest {
@@ -64,6 +71,13 @@ impl TryFrom<RequestRow> for SignatureRequest {
             decline_reason: r.decline_reason,
             decline_statement: r.decline_statement,
             decline_signature: r.decline_signature,
+            reminders: ReminderPlan {
+                before_days: r.remind_before_days,
+                every_days: r.remind_every_days,
+                max: r.remind_max,
+            },
+            reminders_sent: r.reminders_sent,
+            next_reminder_at: r.next_reminder_at,
         })
     }
 }
@@ -91,6 +105,11 @@ impl From<&SignatureRequest> for RequestRow {
             decline_reason: r.decline_reason.clone(),
             decline_statement: r.decline_statement.clone(),
             decline_signature: r.decline_signature.clone(),
+            remind_before_days: r.reminders.before_days,
+            remind_every_days: r.reminders.every_days,
+            remind_max: r.reminders.max,
+            reminders_sent: r.reminders_sent,
+            next_reminder_at: r.next_reminder_at,
         }
     }
 }
@@ -337,4 +356,57 @@ pub fn expire_round(tx: &mut WriteTx<'_>, mou: &str, round: i32) -> Result<Optio
         super::mous::set_state(tx, &id, MouState::Expired)?;
     }
     Ok(Some(log_index))
+}
+
+/// Pending requests whose next reminder is due at `now`.
+pub fn due_reminders(conn: &mut DbConn, now: i64) -> Result<Vec<(String, String)>, DbError> {
+    Ok(signature_requests::table
+        .filter(signature_requests::state.eq(RequestState::Pending.as_str()))
+        .filter(signature_requests::next_reminder_at.le(now))
+        .select((signature_requests::mou_id, signature_requests::id))
+        .order(signature_requests::next_reminder_at.asc())
+        .load(conn)?)
+}
+
+/// Sends the due reminder of request `id` of MOU `mou` (an outbox event for the signatory's
+/// e-mail and the offices' webhooks; not a log entry) and schedules the next. Nothing when
+/// the request was answered, or the reminder sent, meanwhile.
+pub fn remind(tx: &mut WriteTx<'_>, mou: &str, id: &str) -> Result<bool, DbError> {
+    let Some(r) = get(tx.conn, mou, id)? else {
+        return Ok(false);
+    };
+    let due = r.state == RequestState::Pending && r.next_reminder_at.is_some_and(|t| t <= tx.now);
+    if !due {
+        return Ok(false);
+    }
+    let (m, p) = super::mous::require_with_partnership(tx.conn, &MouId::from_db(mou.to_string()))?;
+    let sent = r.reminders_sent + 1;
+    super::webhooks::emit(
+        tx,
+        super::webhooks::Event {
+            event_type: crate::domain::webhooks::EventType::SignatureRequestReminder,
+            cities: super::mous::party_codes(&p),
+            data: serde_json::json!({
+                "mou": mou,
+                "title": m.title,
+                "request": r.id,
+                "signer": r.signer,
+                "role": r.role,
+                "group": r.group,
+                "version": r.version,
+                "deadline": format_micros(r.deadline),
+                "reminder": sent,
+                "log_index": r.log_index,
+            }),
+        },
+        r.log_index,
+    )?;
+    let next = next_reminder(&r.reminders, r.requested_at, r.deadline, sent, tx.now);
+    diesel::update(signature_requests::table.filter(signature_requests::id.eq(id)))
+        .set((
+            signature_requests::reminders_sent.eq(sent),
+            signature_requests::next_reminder_at.eq(next),
+        ))
+        .execute(tx.conn)?;
+    Ok(true)
 }

@@ -316,6 +316,11 @@ diesel::table! {
         decline_reason -> Nullable<Text>,
         decline_statement -> Nullable<Binary>,
         decline_signature -> Nullable<Text>,
+        remind_before_days -> Integer,
+        remind_every_days -> Integer,
+        remind_max -> Integer,
+        reminders_sent -> Integer,
+        next_reminder_at -> Nullable<BigInt>,
     }
 }
 

@@ -292,6 +292,8 @@ error_codes! {
     RequestsMissRequiredSigners = ("requests_miss_required_signers", 422),
     /// A decline statement does not name this request, its version and document, its signer, role or the key.
     DeclineMismatch = ("decline_mismatch", 422),
+    /// A round's reminder settings are out of range (days 0 to 365, at most 20 reminders).
+    InvalidReminders = ("invalid_reminders", 422),
     /// An event type is not one of the documented list, or none is given.
     InvalidEventType = ("invalid_event_type", 422),
     /// A webhook URL is not an absolute http(s) URL without user info or fragment.

@@ -89,6 +89,73 @@ pub struct SignatureRequest {
     pub decline_reason: Option<String>,
     pub decline_statement: Option<Vec<u8>>,
     pub decline_signature: Option<String>,
+    pub reminders: ReminderPlan,
+    pub reminders_sent: i32,
+    /// When the next reminder is due; `None` when no more will be sent.
+    pub next_reminder_at: Option<i64>,
+}
+
+/// When a round reminds its pending signatories: `every_days` after the request and again
+/// every `every_days`, and `before_days` before the deadline, at most `max` times in all
+/// (0 turns each off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderPlan {
+    pub before_days: i32,
+    pub every_days: i32,
+    pub max: i32,
+}
+
+/// The most days a reminder setting may take, and the most reminders per request.
+pub const MAX_REMINDER_DAYS: i32 = 365;
+pub const MAX_REMINDERS: i32 = 20;
+
+const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// The next reminder after `after`, or `None` when `sent` reminders are all the plan allows
+/// or no reminder time is left before the deadline.
+pub fn next_reminder(
+    plan: &ReminderPlan,
+    requested_at: i64,
+    deadline: i64,
+    sent: i32,
+    after: i64,
+) -> Option<i64> {
+    if sent >= plan.max {
+        return None;
+    }
+    let mut best: Option<i64> = None;
+    let mut consider = |t: i64| {
+        if t > after && t > requested_at && t < deadline {
+            best = Some(best.map_or(t, |b| b.min(t)));
+        }
+    };
+    if plan.every_days > 0 {
+        let every = i64::from(plan.every_days) * DAY_MICROS;
+        // The first multiple of `every` after `after`.
+        let k = ((after - requested_at).max(0) / every) + 1;
+        consider(requested_at.saturating_add(k.saturating_mul(every)));
+    }
+    if plan.before_days > 0 {
+        consider(deadline - i64::from(plan.before_days) * DAY_MICROS);
+    }
+    best
+}
+
+/// Checks a round's reminder settings.
+pub fn validate_reminders(plan: &ReminderPlan) -> Result<(), DomainError> {
+    let days = 0..=MAX_REMINDER_DAYS;
+    if !days.contains(&plan.before_days)
+        || !days.contains(&plan.every_days)
+        || !(0..=MAX_REMINDERS).contains(&plan.max)
+    {
+        return Err(DomainError::new(
+            ErrorCode::InvalidReminders,
+            format!(
+                "reminder days are 0 to {MAX_REMINDER_DAYS} and at most {MAX_REMINDERS} reminders are sent"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Parses `<handle>@<city>` into its city, with the statement's own rule for the whole.
@@ -458,7 +525,60 @@ mod tests {
             decline_reason: None,
             decline_statement: None,
             decline_signature: None,
+            reminders: ReminderPlan {
+                before_days: 0,
+                every_days: 0,
+                max: 0,
+            },
+            reminders_sent: 0,
+            next_reminder_at: None,
         }
+    }
+
+    /// Every 3 days and 2 days before a deadline 10 days out, at most 3: days 3, 6 and 8.
+    #[test]
+    fn reminders_follow_the_plan() {
+        let plan = ReminderPlan {
+            before_days: 2,
+            every_days: 3,
+            max: 3,
+        };
+        let (start, deadline) = (0, 10 * DAY_MICROS);
+        let mut times = Vec::new();
+        let mut after = start;
+        while let Some(t) = next_reminder(&plan, start, deadline, times.len() as i32, after) {
+            times.push(t / DAY_MICROS);
+            after = t;
+        }
+        assert_eq!(times, [3, 6, 8]);
+        let more = ReminderPlan { max: 10, ..plan };
+        let mut times = Vec::new();
+        let mut after = start;
+        while let Some(t) = next_reminder(&more, start, deadline, times.len() as i32, after) {
+            times.push(t / DAY_MICROS);
+            after = t;
+        }
+        assert_eq!(times, [3, 6, 8, 9]);
+        // A sweep that ran late sends one reminder, then the next time in the plan.
+        assert_eq!(
+            next_reminder(&plan, start, deadline, 1, 7 * DAY_MICROS),
+            Some(8 * DAY_MICROS)
+        );
+        let off = ReminderPlan {
+            before_days: 0,
+            every_days: 0,
+            max: 3,
+        };
+        assert_eq!(next_reminder(&off, start, deadline, 0, start), None);
+        assert!(validate_reminders(&plan).is_ok());
+        assert!(validate_reminders(&ReminderPlan { max: 21, ..plan }).is_err());
+        assert!(
+            validate_reminders(&ReminderPlan {
+                every_days: -1,
+                ..plan
+            })
+            .is_err()
+        );
     }
 
     #[test]

@@ -221,6 +221,14 @@ marker_schema!(
         .examples(["mayor@coventry.gov.uk"])
 );
 marker_schema!(
+    /// Days of a reminder setting (`requests::MAX_REMINDER_DAYS`).
+    ReminderDays => integer(0, super::requests::MAX_REMINDER_DAYS)
+);
+marker_schema!(
+    /// How many reminders at most (`requests::MAX_REMINDERS`).
+    ReminderCount => integer(0, super::requests::MAX_REMINDERS)
+);
+marker_schema!(
     /// A sequence group of a round of signature requests: group 1 signs first.
     SequenceGroup => integer(1, i64::try_from(MAX_REQUESTS_PER_ROUND).unwrap_or(i64::MAX))
 );

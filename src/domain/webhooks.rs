@@ -28,6 +28,8 @@ pub enum EventType {
     SignatureRequestDeclined,
     #[serde(rename = "signature_request.expired")]
     SignatureRequestExpired,
+    #[serde(rename = "signature_request.reminder")]
+    SignatureRequestReminder,
     #[serde(rename = "mou.executed")]
     MouExecuted,
     #[serde(rename = "partnership.status_changed")]
@@ -40,6 +42,7 @@ impl EventType {
         EventType::SignatureRequestSigned,
         EventType::SignatureRequestDeclined,
         EventType::SignatureRequestExpired,
+        EventType::SignatureRequestReminder,
         EventType::MouExecuted,
         EventType::PartnershipStatusChanged,
     ];
@@ -50,6 +53,7 @@ impl EventType {
             EventType::SignatureRequestSigned => "signature_request.signed",
             EventType::SignatureRequestDeclined => "signature_request.declined",
             EventType::SignatureRequestExpired => "signature_request.expired",
+            EventType::SignatureRequestReminder => "signature_request.reminder",
             EventType::MouExecuted => "mou.executed",
             EventType::PartnershipStatusChanged => "partnership.status_changed",
         }

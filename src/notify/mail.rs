@@ -68,6 +68,18 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
                 ],
             )
         }
+        Some(EventType::SignatureRequestReminder) => (
+            format!("Reminder: please sign {title}"),
+            vec![
+                format!(
+                    "You ({signer}) are still asked to sign \"{title}\" as {}, by {}.",
+                    s("role"),
+                    s("deadline")
+                ),
+                format!("This is reminder {}.", data["reminder"]),
+                "If you have signed or declined meanwhile, no further reminder follows.".to_string(),
+            ],
+        ),
         Some(EventType::SignatureRequestDeclined) => (
             format!("Declined: {title}"),
             vec![

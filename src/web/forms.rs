@@ -383,8 +383,10 @@ pub(super) async fn round_form(
             .filter(|l| !l.trim().is_empty())
             .map(ask_line)
             .collect(),
+        reminders: None,
     };
-    let round = match crate::api::requests::new_round(body) {
+    let defaults = crate::api::requests::default_reminders(&state.settings);
+    let round = match crate::api::requests::new_round(body, defaults) {
         Ok(r) => r,
         Err(e) => return error_page(e.into()),
     };

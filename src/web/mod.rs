@@ -10,6 +10,7 @@ mod pages;
 pub mod reference;
 pub mod session;
 pub mod svg;
+mod webhooks;
 
 use actix_web::web;
 
@@ -37,5 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(forms::version_form)
         .service(forms::evidence_form)
         .service(forms::round_form)
-        .service(forms::cancel_requests_form);
+        .service(forms::cancel_requests_form)
+        .service(webhooks::page)
+        .service(webhooks::register_form)
+        .service(webhooks::enabled_form)
+        .service(webhooks::resend_form);
 }

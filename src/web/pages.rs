@@ -192,6 +192,7 @@ pub(super) async fn city(
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=csv" } { "CSV" }
             }
             @if own_office {
+                p { a href={ "/cities/" (c.code) "/webhooks" } { "Webhooks of " (c.code) } ": where this office hears of its MOUs and partnerships." }
                 h2 { "Propose a partnership" }
                 form method="post" action={ "/cities/" (c.code) "/propose" } {
                     input type="hidden" name="csrf" value=(csrf);

@@ -178,7 +178,7 @@ fn walk(srv: &TestServer) {
     let body = json!({"deadline": ahead(30), "requests": [
         {"signer": "mayor@gb-cov", "role": "signatory", "group": 1},
         {"signer": "mayor@ru-vgg", "role": "signatory", "group": 2}
-    ]});
+    ], "reminders": {"before_deadline_days": 3, "every_days": 7, "max": 4}});
     let round = ok(
         srv.post(
             &format!("/api/v1/mous/{mou}/signature-requests"),

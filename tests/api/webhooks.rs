@@ -131,6 +131,7 @@ fn server(backend: Backend) -> (TestServer, Arc<AtomicI64>) {
         s.clock = clock;
         s.webhook_allow_internal = true;
         s.outbox_poll_ms = 20;
+        s.request_sweep_ms = 20;
         s.webhook_timeout_ms = 2_000;
     });
     (srv, offset)
@@ -146,11 +147,12 @@ fn register(srv: &TestServer, office: &str, city: &str, url: &str, types: &[&str
     r.json()
 }
 
-const ALL: [&str; 6] = [
+const ALL: [&str; 7] = [
     "signature_request.sent",
     "signature_request.signed",
     "signature_request.declined",
     "signature_request.expired",
+    "signature_request.reminder",
     "mou.executed",
     "partnership.status_changed",
 ];
@@ -578,4 +580,151 @@ both_backends!(endpoints_are_guarded, |srv| {
         &json!({"enabled": false}),
     );
     assert_eq!(srv.log_size(), size);
+});
+
+/// Reminders every 3 days and 2 days before a deadline 10 days out, at most 3: days 3, 6 and
+/// 8, each to the signatories who have not answered.
+fn reminders_come_on_schedule_and_stop_at_an_answer(backend: Backend) {
+    const DAY: i64 = 24 * 3600 * 1_000_000;
+    let (srv, offset) = server(backend);
+    let w = World::build(&srv);
+    let rx = Receiver::start();
+    register(
+        &srv,
+        &w.a,
+        "us-hou",
+        &rx.url,
+        &["signature_request.reminder"],
+    );
+    let mut mayor_a = Signatory::new(33, "mayor@us-hou", &w.a);
+    let mut mayor_b = Signatory::new(34, "mayor@cn-sha", &w.b);
+    enroll(&srv, &w.admin, &mut mayor_a);
+    enroll(&srv, &w.admin, &mut mayor_b);
+    let mou = create_mou(&srv, &w.a, &w.partnership);
+    assert_eq!(upload(&srv, &w.a, &mou, b"Friendship MOU").status, 201);
+    let deadline = amity::domain::dates::format_micros(srv.state.db.now() + 10 * DAY);
+    let r = srv.post(
+        &format!("/api/v1/mous/{mou}/signature-requests"),
+        Some(&w.a),
+        &json!({"deadline": deadline, "requests": [
+            {"signer": "mayor@us-hou"}, {"signer": "mayor@cn-sha"}
+        ], "reminders": {"before_deadline_days": 2, "every_days": 3, "max": 3}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let settle = || std::thread::sleep(Duration::from_millis(400));
+    settle();
+    assert!(rx.received().is_empty(), "no reminder before day 3");
+    let size = srv.log_size();
+    let at_day = |days: i64| offset.store(days * DAY + 60_000_000, Ordering::SeqCst);
+    at_day(3);
+    rx.wait_for(2);
+    assert_eq!(sign_mou(&srv, &mayor_a, &mou).status, 201);
+    at_day(6);
+    rx.wait_for(3);
+    settle();
+    assert_eq!(rx.received().len(), 3, "no reminder after an answer");
+    at_day(8);
+    rx.wait_for(4);
+    at_day(9);
+    settle();
+    let got = rx.received();
+    assert_eq!(got.len(), 4, "at most three reminders");
+    let sent: Vec<(String, i64)> = got
+        .iter()
+        .map(|r| {
+            let b: Value = serde_json::from_str(&r.body).unwrap();
+            (
+                b["data"]["signer"].as_str().unwrap().to_string(),
+                b["data"]["reminder"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = sent.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            ("mayor@cn-sha".to_string(), 1),
+            ("mayor@cn-sha".to_string(), 2),
+            ("mayor@cn-sha".to_string(), 3),
+            ("mayor@us-hou".to_string(), 1),
+        ],
+        "{sent:?}"
+    );
+    let requests = srv
+        .get(&format!("/api/v1/mous/{mou}/signature-requests"))
+        .json();
+    let b = requests["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["signer"] == "mayor@cn-sha")
+        .unwrap()
+        .clone();
+    assert_eq!(b["reminders_sent"], 3, "{b}");
+    assert!(b["next_reminder_at"].is_null(), "{b}");
+    // Reminders are outbox events, not log entries: the log grew by the one signature.
+    assert_eq!(srv.log_size(), size + 1);
+}
+
+on_both_backends!(reminders_come_on_schedule_and_stop_at_an_answer);
+
+both_backends!(offices_manage_endpoints_from_their_page, |srv| {
+    use crate::browser_forms::Browser;
+    let w = World::build(&srv);
+    let houston = Browser::sign_in(&srv, &w.a);
+    let page = houston.get(&srv, "/cities/us-hou");
+    assert!(
+        page.text().contains("/cities/us-hou/webhooks"),
+        "{}",
+        page.text()
+    );
+    let r = houston.post(
+        &srv,
+        "/cities/us-hou/webhooks",
+        &[
+            ("csrf", houston.csrf.as_str()),
+            ("url", "https://hooks.example.org/amity"),
+            ("event", "mou.executed"),
+            ("event", "partnership.status_changed"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("whsec_"),
+        "the secret is shown once: {}",
+        r.text()
+    );
+    let listed = srv.get_as("/api/v1/cities/us-hou/webhooks", &w.a).json();
+    assert_eq!(
+        listed[0]["event_types"],
+        json!(["mou.executed", "partnership.status_changed"])
+    );
+    let id = listed[0]["id"].as_str().unwrap().to_string();
+    let page = houston.get(&srv, "/cities/us-hou/webhooks").text();
+    assert!(page.contains("https://hooks.example.org/amity"), "{page}");
+    assert!(!page.contains("whsec_"), "never again on the page");
+    let r = houston.post(
+        &srv,
+        &format!("/webhooks/{id}/enabled"),
+        &[("csrf", houston.csrf.as_str()), ("enabled", "false")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(
+        srv.get_as(&format!("/api/v1/webhooks/{id}"), &w.a).json()["enabled"],
+        false
+    );
+    // The guard holds on the page too; and another city's office sees nothing.
+    let r = houston.post(
+        &srv,
+        "/cities/us-hou/webhooks",
+        &[
+            ("csrf", houston.csrf.as_str()),
+            ("url", "http://10.0.0.1/x"),
+            ("event", "mou.executed"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    let shanghai = Browser::sign_in(&srv, &w.b);
+    assert_eq!(shanghai.get(&srv, "/cities/us-hou/webhooks").status, 403);
 });

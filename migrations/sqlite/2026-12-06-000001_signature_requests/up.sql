@@ -23,7 +23,16 @@ CREATE TABLE signature_requests (
     decline_reason TEXT,
     decline_statement BLOB,
     decline_signature TEXT,
+    -- Reminders (docs/signing-workflow.md): the round's plan, how many were sent, and when
+    -- the next is due (NULL: none).
+    remind_before_days INTEGER NOT NULL,
+    remind_every_days INTEGER NOT NULL,
+    remind_max INTEGER NOT NULL,
+    reminders_sent INTEGER NOT NULL,
+    next_reminder_at BIGINT,
     UNIQUE (mou_id, round, signer)
 );
 -- The expiry sweep looks for pending requests past their deadline.
 CREATE INDEX signature_requests_due ON signature_requests (state, deadline);
+-- The reminder sweep looks for pending requests whose next reminder is due.
+CREATE INDEX signature_requests_reminders ON signature_requests (state, next_reminder_at);
