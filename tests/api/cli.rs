@@ -350,6 +350,12 @@ fn readme_walkthroughs(backend: Backend) {
         .unwrap_or_else(|| {
             panic!("the signing block did not print executed/active/pass:\n{stdout}\n{stderr}")
         });
+    // The round before: declined by Shanghai's mayor, then a second round signed by both.
+    assert!(lines.contains(&"declined"), "{stdout}");
+    assert!(
+        lines.contains(&"['cancelled', 'declined', 'signed', 'signed']"),
+        "{stdout}"
+    );
     let (_, friendship) = call(
         base,
         "GET",
