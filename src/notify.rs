@@ -36,7 +36,12 @@ pub struct Delivery {
 /// Delivers every due message once; returns how many were attempted.
 pub fn deliver_due(db: &Db, how: &Delivery) -> Result<usize, DbError> {
     let now = db.now();
-    let lease = i64::try_from(how.timeout.as_micros()).unwrap_or(i64::MAX / 2) + 30_000_000;
+    // Longer than any attempt can take (twice its timeout, and a second for the bookkeeping):
+    // a message claimed by a server that then died is taken again once its lease is over.
+    let lease = i64::try_from(how.timeout.as_micros())
+        .unwrap_or(i64::MAX / 4)
+        .saturating_mul(2)
+        + 1_000_000;
     let batch = db.side_write(|c| store::claim_due(c, now, lease, BATCH))?;
     let count = batch.len();
     for (message, endpoint) in batch {

@@ -421,6 +421,7 @@ pub async fn decline_statement(
     query: Result<web::Query<DeclineStatementQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    crate::domain::access::authenticated(principal.as_ref())?;
     let (id, request) = path.into_inner();
     let id = MouId::from_path(&id)?;
     let request = request_id(&request)?;

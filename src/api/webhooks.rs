@@ -185,6 +185,8 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    // Who may ask at all, before the path, query or body is read.
+    crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let id = endpoint_id(&id)?;
     let e = state
         .read(move |c| use_case::require_endpoint(c, principal.as_ref(), &id))
@@ -211,6 +213,8 @@ pub async fn rotate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    // Who may ask at all, before the path, query or body is read.
+    crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let id = endpoint_id(&id)?;
     let now = state.db.now();
     let e = state
@@ -247,6 +251,8 @@ pub async fn set_enabled(
     body: JsonBody<EnabledBody>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    // Who may ask at all, before the path, query or body is read.
+    crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let id = endpoint_id(&id)?;
     let enabled = json_body(body)?.enabled;
     let now = state.db.now();
@@ -349,6 +355,8 @@ pub async fn messages(
     query: web::Query<MessageListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    // Who may ask at all, before the path, query or body is read.
+    crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let id = endpoint_id(&id)?;
     let q = query.into_inner();
     let limit = limit(q.limit)?;
@@ -396,6 +404,8 @@ pub async fn resend(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
+    // Who may ask at all, before the path, query or body is read.
+    crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let (id, message) = path.into_inner();
     let id = endpoint_id(&id)?;
     let now = state.db.now();

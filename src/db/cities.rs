@@ -176,6 +176,11 @@ pub fn list(conn: &mut DbConn, filter: &CityFilter) -> Result<Vec<CityRecord>, D
         query = query.filter(cities::country.eq(country.clone()));
     }
     if let Some(q) = &filter.q {
+        // Names hold no control characters (`text::required_line`), so a prefix with one
+        // matches nothing; and PostgreSQL text cannot hold U+0000, which it refuses as an error.
+        if q.chars().any(char::is_control) {
+            return Ok(Vec::new());
+        }
         // A range instead of LIKE: no wildcard escaping, and it uses the index on both backends.
         let low = name_key(q);
         let high = format!("{low}\u{10FFFF}");

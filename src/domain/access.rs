@@ -6,7 +6,8 @@ use super::cities::CityCode;
 use super::tokens::{OfficeBinding, Principal, Role};
 use crate::domain::ErrorCode;
 
-fn authenticated(p: Option<&Principal>) -> Result<&Principal, DomainError> {
+/// Any valid token: refuses the anonymous caller (401) before anything else is looked at.
+pub fn authenticated(p: Option<&Principal>) -> Result<&Principal, DomainError> {
     p.ok_or_else(|| {
         DomainError::new(
             ErrorCode::AuthenticationRequired,

@@ -132,7 +132,11 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
 /// Sends every due e-mail once; returns how many were attempted.
 pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
     let now = db.now();
-    let lease = i64::try_from(mailer.timeout.as_micros()).unwrap_or(i64::MAX / 2) + 30_000_000;
+    // As for webhooks: a lease longer than any attempt.
+    let lease = i64::try_from(mailer.timeout.as_micros())
+        .unwrap_or(i64::MAX / 4)
+        .saturating_mul(2)
+        + 1_000_000;
     let batch = db.side_write(|c| store::claim_due(c, now, lease, 32))?;
     let count = batch.len();
     for email in batch {

@@ -216,3 +216,21 @@ both_backends!(world_builds, |srv| {
         w.partnership.as_str()
     );
 });
+
+// Found by schemathesis: a search prefix with U+0000 was a 500 on PostgreSQL, whose text
+// cannot hold it. No name has a control character, so such a prefix finds nothing.
+both_backends!(a_search_with_control_characters_finds_nothing, |srv| {
+    let admin = srv.admin();
+    srv.city(&admin, "us-hou", "Houston");
+    for q in ["%00", "Hou%00", "%06ston", "Y%C2%B2%06%00%C2%99"] {
+        let r = srv.get(&format!("/api/v1/cities?q={q}&limit=10"));
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        assert_eq!(r.json()["items"], serde_json::json!([]), "{q}");
+    }
+    let page = srv.get("/search?q=Hou%00");
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        srv.get("/api/v1/cities?q=Hou").json()["items"][0]["code"],
+        "us-hou"
+    );
+});

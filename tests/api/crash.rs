@@ -142,10 +142,16 @@ fn run(backend: Backend) {
         ),
     )
     .expect("policy");
+    // A webhook receiver in this process: every status change must reach it at least once,
+    // however the kills fall (docs/notifications.md).
+    let receiver = crate::webhooks::Receiver::start();
     let serve_env: Vec<(&str, &std::ffi::OsStr)> = vec![
         ("AMITY_WITNESS_POLICY", policy.as_os_str()),
         ("AMITY_WITNESS_INTERVAL_MS", std::ffi::OsStr::new("50")),
         ("AMITY_WITNESS_WAIT_MS", std::ffi::OsStr::new("30000")),
+        ("AMITY_WEBHOOK_ALLOW_INTERNAL", std::ffi::OsStr::new("1")),
+        ("AMITY_WEBHOOK_TIMEOUT_MS", std::ffi::OsStr::new("1000")),
+        ("AMITY_OUTBOX_POLL_MS", std::ffi::OsStr::new("20")),
     ];
     let srv = ServeProcess::start_with_env(&bin, &db.url, &keys, &log, &serve_env);
     let client = srv.client();
@@ -153,6 +159,15 @@ fn run(backend: Backend) {
     let homes: Vec<Arc<Home>> = (0..WRITERS)
         .map(|t| Arc::new(home(&client, &admin, t, &mut rng)))
         .collect();
+    for h in &homes {
+        let r = client.post(
+            &format!("/api/v1/cities/{}/webhooks", h.city),
+            Some(&admin),
+            &json!({"url": format!("{}/{}", receiver.url, h.city),
+                    "event_types": ["partnership.status_changed"]}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
     let mut last = log_checks::checkpoint(&client, &log_checks::verifier(&client));
     let (ok, text) = audit(&bin, &client.base, &state);
     assert!(ok, "amity audit fails before any kill:\n{text}");
@@ -234,6 +249,7 @@ fn run(backend: Backend) {
     let cosignatures =
         one_root_per_size(&record.checkpoints.lock().expect("checkpoints"), &witnesses);
 
+    let (events, deliveries, repeats) = every_event_delivered(&receiver, &record);
     let failures = record.failures.lock().expect("failures").clone();
     assert!(
         failures.is_empty(),
@@ -246,7 +262,9 @@ fn run(backend: Backend) {
     println!(
         "CRASH RESULT backend={backend:?} seed={seed} kills={rounds} writes_acknowledged={acks} \
          writes_lost=0 writes_in_flight_at_kill={unanswered} checkpoints_checked={checkpoints} \
-         witness_cosignatures_checked={cosignatures} witness_kills={} log_size={} seconds={:.1}",
+         witness_cosignatures_checked={cosignatures} witness_kills={} log_size={} \
+         webhook_events={events} webhook_deliveries={deliveries} webhook_repeats={repeats} \
+         webhook_events_lost=0 seconds={:.1}",
         witnesses.iter().map(|w| w.kills).sum::<usize>(),
         last.size,
         started.elapsed().as_secs_f64()
@@ -257,6 +275,60 @@ fn run(backend: Backend) {
         acks >= rounds * 3,
         "only {acks} writes were acknowledged in {rounds} rounds"
     );
+}
+
+/// Waits until every acknowledged status change reached the webhook endpoint of each home city
+/// it concerns, at least once; a message delivered again (its server killed between the POST
+/// and recording it) carries the same `webhook-id` and body. Returns (events, deliveries,
+/// repeated deliveries).
+fn every_event_delivered(
+    receiver: &crate::webhooks::Receiver,
+    record: &Record,
+) -> (usize, usize, usize) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let acked: BTreeSet<i64> = record
+        .acks
+        .lock()
+        .expect("acks")
+        .iter()
+        .filter(|a| a.entry_type == "partnership.status_changed")
+        .map(|a| a.log_index)
+        .collect();
+    // (log index, endpoint path) -> every (webhook-id, body) delivered there.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut by_event: BTreeMap<(i64, String), Vec<(String, String)>> = BTreeMap::new();
+        let got = receiver.received();
+        for r in &got {
+            let body: Value = serde_json::from_str(&r.body).expect("a JSON message");
+            let index = body["data"]["log_index"].as_i64().expect("log_index");
+            by_event
+                .entry((index, r.path.clone()))
+                .or_default()
+                .push((r.header("webhook-id").to_string(), r.body.clone()));
+        }
+        let missing: Vec<i64> = acked
+            .iter()
+            .filter(|i| !by_event.keys().any(|(j, _)| j == *i))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            let mut repeats = 0;
+            for ((index, path), copies) in &by_event {
+                assert!(
+                    copies.iter().all(|c| c == &copies[0]),
+                    "event {index} reached {path} as different messages: {copies:?}"
+                );
+                repeats += copies.len() - 1;
+            }
+            return (acked.len(), got.len(), repeats);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acknowledged status changes never reached their webhook: log indices {missing:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// A witness process of the harness, with its key and state directory.

@@ -58,6 +58,6 @@ mod signatures;
 mod signing;
 mod tlog;
 mod upload_bodies;
-mod webhooks;
+pub mod webhooks;
 mod witness_server;
 mod witnessing;

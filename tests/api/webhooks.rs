@@ -20,14 +20,14 @@ use crate::{both_backends, on_both_backends};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -37,14 +37,14 @@ impl Received {
 
 /// A webhook receiver on a loopback port: records every request and answers from a script
 /// (status and extra header lines), then 200 once the script is spent.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<(u16, &'static str)>>>,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
         let url = format!(
             "http://{}/hooks/amity",
@@ -101,7 +101,7 @@ impl Receiver {
         self.script.lock().unwrap().push_back((status, extra));
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
