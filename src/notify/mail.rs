@@ -129,35 +129,43 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
     }
 }
 
-/// Sends every due e-mail once; returns how many were attempted.
+/// Sends every due e-mail once, a batch at a time until none is due; returns how many were
+/// attempted.
 pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
-    let now = db.now();
+    const BATCH: i64 = 32;
     // As for webhooks: a lease longer than any attempt.
     let lease = i64::try_from(mailer.timeout.as_micros())
         .unwrap_or(i64::MAX / 4)
         .saturating_mul(2)
         + 1_000_000;
-    let batch = db.side_write(|c| store::claim_due(c, now, lease, 32))?;
-    let count = batch.len();
-    for email in batch {
-        let result = send(&email, mailer);
-        let at = db.now();
-        let (state, next, error) = match result {
-            Ok(()) => (MessageState::Delivered, at, None),
-            Err((permanent, why)) => {
-                let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
-                let jitter = rand::thread_rng().gen_range(-1.0..1.0);
-                match retry_delay_secs(failed, jitter)
-                    .filter(|_| !permanent && failed < max_attempts())
-                {
-                    Some(secs) => (MessageState::Pending, at + secs * 1_000_000, Some(why)),
-                    None => (MessageState::Failed, at, Some(why)),
+    let mut count = 0;
+    loop {
+        let now = db.now();
+        let batch = db.side_write(|c| store::claim_due(c, now, lease, BATCH))?;
+        let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+        count += batch.len();
+        for email in batch {
+            let result = send(&email, mailer);
+            let at = db.now();
+            let (state, next, error) = match result {
+                Ok(()) => (MessageState::Delivered, at, None),
+                Err((permanent, why)) => {
+                    let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
+                    let jitter = rand::thread_rng().gen_range(-1.0..1.0);
+                    match retry_delay_secs(failed, jitter)
+                        .filter(|_| !permanent && failed < max_attempts())
+                    {
+                        Some(secs) => (MessageState::Pending, at + secs * 1_000_000, Some(why)),
+                        None => (MessageState::Failed, at, Some(why)),
+                    }
                 }
-            }
-        };
-        db.side_write(|c| store::record(c, &email, state, next, error, at))?;
+            };
+            db.side_write(|c| store::record(c, &email, state, next, error, at))?;
+        }
+        if !full {
+            return Ok(count);
+        }
     }
-    Ok(count)
 }
 
 /// One attempt; the error says whether it is permanent.
