@@ -245,7 +245,12 @@ fn import_command_and_demo() {
 
 /// The README as the repository has it.
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+    doc("README.md")
+}
+
+/// A page of the repository, by its path.
+fn doc(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
 /// Makes `dir` stand in for a checkout after `cargo build --release`: it holds
@@ -256,7 +261,7 @@ fn stand_in_checkout(dir: &Path) {
     std::os::unix::fs::symlink(BIN, release.join("amity")).unwrap();
 }
 
-/// The first `sh` block after `heading` in the README.
+/// The first `sh` block after `heading` in a page.
 fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
     let section = &readme[readme.find(heading).expect("section")..];
     let start = section.find("```sh\n").expect("code block") + 6;
@@ -397,12 +402,12 @@ fn readme_walkthroughs(backend: Backend) {
 
 crate::on_both_backends!(readme_walkthroughs);
 
-/// The README's witness walkthrough ("Partner cities witness the log" and "Checked with the
-/// policy"), run as written in one bash shell in a stand-in checkout. Between the two blocks
-/// the shell does what the README tells the reader to do by hand: start the registry with the
-/// policy (on a free port, given as `AMITY`). The witnesses listen on the README's fixed ports,
-/// so the two backends take turns.
-fn readme_witnesses(backend: Backend) {
+/// The witness walkthrough of docs/witnessing.md ("Try it: two witnesses on one machine" and
+/// "Checked with the policy"), run as written in one bash shell in a stand-in checkout.
+/// Between the two blocks the shell does what the page tells the reader to do by hand: start the registry with the policy (on a free port,
+/// given as `AMITY`). The witnesses listen on the page's fixed ports, so the two backends take
+/// turns.
+fn witnessing_walkthrough(backend: Backend) {
     static FIXED_PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = FIXED_PORTS.lock().unwrap_or_else(|p| p.into_inner());
     let db = TestDb::create(backend);
@@ -414,7 +419,7 @@ fn readme_witnesses(backend: Backend) {
         .local_addr()
         .unwrap()
         .port();
-    let readme = readme();
+    let page = doc("docs/witnessing.md");
     let restart = format!(
         "AMITY_WITNESS_POLICY=witnesses.policy AMITY_BIND=127.0.0.1:{port} \"$AMITY_BIN\" serve \
          > serve.out 2>&1 &\n\
@@ -427,8 +432,8 @@ fn readme_witnesses(backend: Backend) {
     );
     let script = format!(
         "set -euo pipefail\ntrap 'kill $(jobs -p) 2> /dev/null || true' EXIT\n{}{restart}{}",
-        readme_block(&readme, "## Partner cities witness the log"),
-        readme_block(&readme, "### Checked with the policy"),
+        readme_block(&page, "## Try it: two witnesses on one machine"),
+        readme_block(&page, "### Checked with the policy"),
     );
     let out = Command::new("bash")
         .arg("-c")
@@ -472,7 +477,7 @@ fn readme_witnesses(backend: Backend) {
     );
 }
 
-crate::on_both_backends!(readme_witnesses);
+crate::on_both_backends!(witnessing_walkthrough);
 
 #[test]
 fn keygen_registry_writes_a_private_key_once() {
