@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::db::webhooks::{self as store, Outcome};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbConn, DbError};
 use crate::domain::dates::now_micros;
 use crate::domain::webhooks::{
     Endpoint, Message, MessageState, is_internal, max_attempts, parse_endpoint_url,
@@ -33,33 +33,35 @@ pub struct Delivery {
     pub timeout: Duration,
 }
 
-/// Delivers every due message once, a batch at a time until none is due; returns how many
-/// were attempted. (One batch per tick capped delivery at 32 messages per poll interval, far
-/// below the rate events are written at: docs/notifications.md, "Measured".)
-pub fn deliver_due(db: &Db, how: &Delivery) -> Result<usize, DbError> {
-    // Longer than any attempt can take (twice its timeout, and a second for the bookkeeping):
-    // a message claimed by a server that then died is taken again once its lease is over.
-    let lease = i64::try_from(how.timeout.as_micros())
+/// How long a claimed message is left to its worker: longer than any attempt can take (twice
+/// its timeout, and a second for the bookkeeping). A message claimed by a server that then died
+/// is taken again once its lease is over.
+fn lease_micros(timeout: Duration) -> i64 {
+    i64::try_from(timeout.as_micros())
         .unwrap_or(i64::MAX / 4)
         .saturating_mul(2)
-        + 1_000_000;
+        + 1_000_000
+}
+
+/// Claims due items a batch of `BATCH` at a time with `claim(conn, now, lease, limit)` and hands
+/// each to `handle`, until a batch comes back short: the whole outbox drains in one tick. (One
+/// batch per tick capped delivery at 32 messages per poll interval, far below the rate events
+/// are written at: docs/notifications.md, "Measured".) Returns how many were handled.
+fn drain<T>(
+    db: &Db,
+    timeout: Duration,
+    claim: impl Fn(&mut DbConn, i64, i64, i64) -> Result<Vec<T>, DbError>,
+    mut handle: impl FnMut(T) -> Result<(), DbError>,
+) -> Result<usize, DbError> {
+    let lease = lease_micros(timeout);
     let mut count = 0;
     loop {
         let now = db.now();
-        let batch = db.side_write(|c| store::claim_due(c, now, lease, BATCH))?;
+        let batch = db.side_write(|c| claim(c, now, lease, BATCH))?;
         let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
         count += batch.len();
-        for (message, endpoint) in batch {
-            let outcome = attempt(&message, &endpoint, how, db.now());
-            let gone = outcome.status == Some(410);
-            let at = db.now();
-            db.side_write(|c| {
-                store::record_attempt(c, &message, at, &outcome)?;
-                if gone {
-                    store::gone(c, &endpoint.id, at)?;
-                }
-                Ok(())
-            })?;
+        for item in batch {
+            handle(item)?;
         }
         if !full {
             return Ok(count);
@@ -67,18 +69,46 @@ pub fn deliver_due(db: &Db, how: &Delivery) -> Result<usize, DbError> {
     }
 }
 
+/// When to try again after `failed_attempts` failures at `now`, no sooner than `at_least_secs`
+/// from now; `None` once the schedule is spent. Shared by webhooks and e-mail.
+fn retry_time(failed_attempts: u32, now: i64, at_least_secs: i64) -> Option<i64> {
+    let jitter = rand::thread_rng().gen_range(-1.0..1.0);
+    retry_delay_secs(failed_attempts, jitter)
+        .filter(|_| failed_attempts < max_attempts())
+        .map(|secs| now + secs.max(at_least_secs) * 1_000_000)
+}
+
+/// Delivers every due message once; returns how many were attempted.
+pub fn deliver_due(db: &Db, how: &Delivery) -> Result<usize, DbError> {
+    // One client for the round: its TLS configuration (the root certificates) is built once.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(how.timeout))
+        .user_agent("amity-webhooks/1")
+        .build()
+        .into();
+    drain(db, how.timeout, store::claim_due, |(message, endpoint)| {
+        let outcome = attempt(&agent, &message, &endpoint, how, db.now());
+        let gone = outcome.status == Some(410);
+        let at = db.now();
+        db.side_write(|c| {
+            store::record_attempt(c, &message, at, &outcome)?;
+            if gone {
+                store::gone(c, &endpoint.id, at)?;
+            }
+            Ok(())
+        })
+    })
+}
+
 /// One attempt, and what follows from its answer.
-fn attempt(m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Outcome {
+fn attempt(agent: &ureq::Agent, m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Outcome {
     let started = Instant::now();
-    let answer = post(m, e, how, now);
+    let answer = post(agent, m, e, how, now);
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let failed_attempts = u32::try_from(m.attempts).unwrap_or(0) + 1;
-    let retry_at = |at_least_secs: i64| {
-        let jitter = rand::thread_rng().gen_range(-1.0..1.0);
-        retry_delay_secs(failed_attempts, jitter)
-            .filter(|_| failed_attempts < max_attempts())
-            .map(|secs| now + secs.max(at_least_secs) * 1_000_000)
-    };
+    let retry_at = |at_least_secs: i64| retry_time(failed_attempts, now, at_least_secs);
     let (status, error, state, next) = match answer {
         Ok(Answer { status, .. }) if (200..300).contains(&status) => {
             (Some(status), None, MessageState::Delivered, now)
@@ -127,7 +157,13 @@ struct Answer {
 }
 
 /// POSTs the message; the address guard is applied to every address the host resolves to.
-fn post(m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Result<Answer, String> {
+fn post(
+    agent: &ureq::Agent,
+    m: &Message,
+    e: &Endpoint,
+    how: &Delivery,
+    now: i64,
+) -> Result<Answer, String> {
     let target = parse_endpoint_url(&e.url, how.allow_internal).map_err(|e| e.message)?;
     if !how.allow_internal {
         let addresses = (target.host.as_str(), target.port)
@@ -147,13 +183,6 @@ fn post(m: &Message, e: &Endpoint, how: &Delivery, now: i64) -> Result<Answer, S
     // receiver compares it with its own to refuse replays.
     let timestamp = now_micros() / 1_000_000;
     let signature = signature_header(&e.live_secrets(now), &m.id, timestamp, m.payload.as_bytes());
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(how.timeout))
-        .user_agent("amity-webhooks/1")
-        .build()
-        .into();
     let response = agent
         .post(&target.url)
         .header("content-type", "application/json")

@@ -34,7 +34,7 @@ pub struct ChallengeView {
 }
 
 /// A city code from the path; one that cannot be a code names no city (404).
-pub(super) fn city_code(code: &str) -> Result<CityCode, ApiError> {
+pub(crate) fn city_code(code: &str) -> Result<CityCode, ApiError> {
     CityCode::parse(code).map_err(|e| ApiError::new(ErrorCode::CityNotFound, e.message))
 }
 

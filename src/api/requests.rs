@@ -3,6 +3,7 @@
 //! statement, an office cancels. The rules are in `domain::requests` and the use cases in
 //! `app::requests`.
 
+use crate::domain::ids::RequestId;
 use crate::domain::schemas as S;
 use crate::domain::{ErrorCode, MouId};
 use actix_web::{HttpResponse, get, post, web};
@@ -309,27 +310,9 @@ async fn require_request(
     state
         .read(move |c| {
             db::mous::require(c, &id)?;
-            db::requests::get(c, id.as_str(), &request)?.ok_or_else(|| {
-                DomainError::new(
-                    ErrorCode::RequestNotFound,
-                    format!("MOU `{id}` has no signature request `{request}`"),
-                )
-                .into()
-            })
+            db::requests::require(c, id.as_str(), &request)
         })
         .await
-}
-
-/// The request's id from the path: a registry id, else 404 (no request can have it).
-fn request_id(path: &str) -> Result<String, ApiError> {
-    if crate::domain::ids::is_id_text(path) {
-        Ok(path.to_string())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::RequestNotFound,
-            format!("no signature request has the id {path:?}"),
-        ))
-    }
 }
 
 /// One signature request. Public.
@@ -349,7 +332,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (id, request) = path.into_inner();
     let id = MouId::from_path(&id)?;
-    let request = request_id(&request)?;
+    let request = RequestId::from_path(&request)?.into_string();
     let r = require_request(&state, id, request).await?;
     Ok(HttpResponse::Ok().json(RequestView::new(r, &state.settings.origin)))
 }
@@ -424,7 +407,7 @@ pub async fn decline_statement(
     crate::domain::access::authenticated(principal.as_ref())?;
     let (id, request) = path.into_inner();
     let id = MouId::from_path(&id)?;
-    let request = request_id(&request)?;
+    let request = RequestId::from_path(&request)?.into_string();
     let q = query
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
@@ -434,13 +417,13 @@ pub async fn decline_statement(
         .await?;
     require_document_reader(principal.as_ref(), &partnership.parties())?;
     validate_decline_reason(&q.reason)?;
-    let r = require_request(&state, mou.id.clone(), request).await?;
-    crate::domain::requests::check_pending(&r)?;
     let now = state.db.now();
-    crate::domain::requests::check_before_deadline(&r, now)?;
     let registry = state.settings.origin.clone();
     let statement = state
         .read(move |c| {
+            let r = db::requests::require(c, mou.id.as_str(), &request)?;
+            crate::domain::requests::check_pending(&r)?;
+            crate::domain::requests::check_before_deadline(&r, now)?;
             let keys = db::keys::list(c, &r.signer_city, Some(&r.signer))?;
             let mut usable: Vec<_> = keys
                 .into_iter()
@@ -531,7 +514,7 @@ pub async fn decline(
     require_office(principal.as_ref())?;
     let (id, request) = path.into_inner();
     let id = MouId::from_path(&id)?;
-    let request = request_id(&request)?;
+    let request = RequestId::from_path(&request)?.into_string();
     let b = json_body(body)?;
     let registry = state.settings.origin.clone();
     let sub = parse_decline(&b.statement, &b.signature, &registry, id.as_str(), &request)?;

@@ -2,7 +2,7 @@
 //! registers its endpoints, reads them with every message and attempt, rotates secrets,
 //! disables, re-enables and sends a message again.
 
-use crate::domain::ErrorCode;
+use crate::domain::ids::WebhookId;
 use crate::domain::schemas as S;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
@@ -21,18 +21,6 @@ use crate::domain::webhooks::{
     Attempt, Endpoint, EventType, Message, MessageState, parse_endpoint_url, parse_event_types,
 };
 use crate::error::ApiError;
-
-/// An endpoint id from the path: a registry id, else 404 (no endpoint can have it).
-fn endpoint_id(path: &str) -> Result<String, ApiError> {
-    if crate::domain::ids::is_id_text(path) {
-        Ok(path.to_string())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::WebhookNotFound,
-            format!("no webhook endpoint has the id {path:?}"),
-        ))
-    }
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -187,7 +175,7 @@ pub async fn get(
     let principal = caller.principal()?.cloned();
     // Who may ask at all, before the path, query or body is read.
     crate::domain::access::require_office_or_admin(principal.as_ref())?;
-    let id = endpoint_id(&id)?;
+    let id = WebhookId::from_path(&id)?.into_string();
     let e = state
         .read(move |c| use_case::require_endpoint(c, principal.as_ref(), &id))
         .await?;
@@ -215,7 +203,7 @@ pub async fn rotate(
     let principal = caller.principal()?.cloned();
     // Who may ask at all, before the path, query or body is read.
     crate::domain::access::require_office_or_admin(principal.as_ref())?;
-    let id = endpoint_id(&id)?;
+    let id = WebhookId::from_path(&id)?.into_string();
     let now = state.db.now();
     let e = state
         .db_side_write(move |c| use_case::rotate(c, principal.as_ref(), &id, now))
@@ -253,7 +241,7 @@ pub async fn set_enabled(
     let principal = caller.principal()?.cloned();
     // Who may ask at all, before the path, query or body is read.
     crate::domain::access::require_office_or_admin(principal.as_ref())?;
-    let id = endpoint_id(&id)?;
+    let id = WebhookId::from_path(&id)?.into_string();
     let enabled = json_body(body)?.enabled;
     let now = state.db.now();
     let e = state
@@ -357,7 +345,7 @@ pub async fn messages(
     let principal = caller.principal()?.cloned();
     // Who may ask at all, before the path, query or body is read.
     crate::domain::access::require_office_or_admin(principal.as_ref())?;
-    let id = endpoint_id(&id)?;
+    let id = WebhookId::from_path(&id)?.into_string();
     let q = query.into_inner();
     let limit = limit(q.limit)?;
     let before = decode_cursor(q.cursor.as_deref())?;
@@ -407,7 +395,7 @@ pub async fn resend(
     // Who may ask at all, before the path, query or body is read.
     crate::domain::access::require_office_or_admin(principal.as_ref())?;
     let (id, message) = path.into_inner();
-    let id = endpoint_id(&id)?;
+    let id = WebhookId::from_path(&id)?.into_string();
     let now = state.db.now();
     let (m, history) = state
         .db_side_write(move |c| {

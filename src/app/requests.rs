@@ -7,7 +7,7 @@ use crate::domain::access::{require_office, require_party_office};
 use crate::domain::entries::{
     EntryBody, LogEntry, LoggedRequest, MouRequestDeclined, MouSignaturesRequested,
 };
-use crate::domain::ids::MouId;
+use crate::domain::ids::{MouId, RequestId};
 use crate::domain::mous::{Mou, MouState};
 use crate::domain::requests::{
     CancelCause, DeclineSubmission, ReminderPlan, RequestState, RequestedSigner, SignatureRequest,
@@ -33,14 +33,6 @@ pub struct RoundSent {
     pub requests: Vec<SignatureRequest>,
     pub log_index: i64,
     pub mou: Mou,
-}
-
-fn not_found(mou: &MouId, request: &str) -> DbError {
-    DomainError::new(
-        ErrorCode::RequestNotFound,
-        format!("MOU `{mou}` has no signature request `{request}`"),
-    )
-    .into()
 }
 
 fn draft(mou: &Mou) -> DbError {
@@ -119,7 +111,7 @@ pub fn send_round(
         .requests
         .iter()
         .map(|r| SignatureRequest {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: RequestId::generate().into_string(),
             mou_id: id.to_string(),
             round: number,
             version: mou.current_version,
@@ -226,8 +218,7 @@ pub fn decline(
     let office_city = require_office(principal)?.city.clone();
     let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
     mou.check_not_withdrawn()?;
-    let request = db::requests::get(tx.conn, id.as_str(), request_id)?
-        .ok_or_else(|| not_found(id, request_id))?;
+    let request = db::requests::require(tx.conn, id.as_str(), request_id)?;
     if request.signer_city != office_city.as_str() {
         return Err(DomainError::new(
             ErrorCode::SignerNotOfYourCity,
@@ -295,8 +286,7 @@ pub fn decline(
         db::requests::cancel_pending(tx, id.as_str(), CancelCause::Declined, None, None, token)?;
         db::mous::set_state(tx, id, MouState::Declined)?;
     }
-    let request = db::requests::get(tx.conn, id.as_str(), request_id)?
-        .ok_or_else(|| not_found(id, request_id))?;
+    let request = db::requests::require(tx.conn, id.as_str(), request_id)?;
     Ok(Declined {
         request,
         log_index,

@@ -6,19 +6,12 @@
 use crate::db::{self, DbConn, DbError};
 use crate::domain::access::require_city_office_or_admin;
 use crate::domain::cities::CityCode;
+use crate::domain::ids::WebhookId;
 use crate::domain::tokens::Principal;
 use crate::domain::webhooks::{
     Endpoint, EventType, Message, ROTATION_OVERLAP_MICROS, WebhookSecret,
 };
 use crate::domain::{DomainError, ErrorCode};
-
-fn not_found(id: &str) -> DbError {
-    DomainError::new(
-        ErrorCode::WebhookNotFound,
-        format!("no webhook endpoint `{id}`"),
-    )
-    .into()
-}
 
 /// The endpoint `id`, for an office of its city or an admin.
 pub fn require_endpoint(
@@ -26,7 +19,8 @@ pub fn require_endpoint(
     principal: Option<&Principal>,
     id: &str,
 ) -> Result<Endpoint, DbError> {
-    let e = db::webhooks::get_endpoint(conn, id)?.ok_or_else(|| not_found(id))?;
+    let e = db::webhooks::get_endpoint(conn, id)?
+        .ok_or_else(|| DbError::from(WebhookId::not_found(id)))?;
     let city = CityCode::parse(&e.city).map_err(|e| DbError::corrupt(e.message))?;
     require_city_office_or_admin(principal, &city)?;
     Ok(e)
@@ -44,7 +38,7 @@ pub fn register(
     require_city_office_or_admin(principal, city)?;
     db::cities::require_in_path(conn, city)?;
     let endpoint = Endpoint {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: WebhookId::generate().into_string(),
         city: city.to_string(),
         url,
         secret: WebhookSecret::generate(),

@@ -89,16 +89,11 @@ fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<S
                 .select(signature_requests::signer)
                 .load(conn)?
         }
-        EventType::SignatureRequestDeclined => {
-            let mou = text("mou");
-            let round = super::requests::latest_round_number(conn, mou)?;
-            signature_requests::table
-                .filter(signature_requests::mou_id.eq(mou))
-                .filter(signature_requests::round.eq(round))
-                .filter(signature_requests::state.ne(RequestState::Declined.as_str()))
-                .select(signature_requests::signer)
-                .load(conn)?
-        }
+        EventType::SignatureRequestDeclined => super::requests::latest_round(conn, text("mou"))?
+            .into_iter()
+            .filter(|r| r.state != RequestState::Declined)
+            .map(|r| r.signer)
+            .collect(),
         EventType::MouExecuted => {
             let mou = MouId::from_db(text("mou").to_string());
             let version = data["version"].as_i64().and_then(|v| i32::try_from(v).ok());

@@ -141,15 +141,18 @@ pub fn latest_round_number(conn: &mut DbConn, mou: &str) -> Result<i32, DbError>
     Ok(round.unwrap_or(0))
 }
 
-/// The requests of MOU `mou`'s latest round (empty before its first).
+/// The requests of MOU `mou`'s latest round (empty before its first), in one statement: every
+/// signature asks for it on the serial writer, so the round's number is a subquery rather than a
+/// round trip of its own.
 pub fn latest_round(conn: &mut DbConn, mou: &str) -> Result<Vec<SignatureRequest>, DbError> {
-    let round = latest_round_number(conn, mou)?;
-    if round == 0 {
-        return Ok(Vec::new());
-    }
+    let newer = diesel::alias!(signature_requests as newer);
+    let latest = newer
+        .filter(newer.field(signature_requests::mou_id).eq(mou))
+        .select(diesel::dsl::max(newer.field(signature_requests::round)))
+        .single_value();
     let rows: Vec<RequestRow> = signature_requests::table
         .filter(signature_requests::mou_id.eq(mou))
-        .filter(signature_requests::round.eq(round))
+        .filter(signature_requests::round.nullable().eq(latest))
         .order((
             signature_requests::sequence_group.asc(),
             signature_requests::signer.asc(),
@@ -168,6 +171,11 @@ pub fn get(conn: &mut DbConn, mou: &str, id: &str) -> Result<Option<SignatureReq
         .first(conn)
         .optional()?;
     row.map(SignatureRequest::try_from).transpose()
+}
+
+/// One request of MOU `mou`, or the 404 problem of an unknown request.
+pub fn require(conn: &mut DbConn, mou: &str, id: &str) -> Result<SignatureRequest, DbError> {
+    get(conn, mou, id)?.ok_or_else(|| crate::domain::ids::RequestId::not_found(id).into())
 }
 
 /// Stores a new round's requests.
@@ -283,15 +291,19 @@ pub fn cancel_pending(
     reason: Option<String>,
     token: Option<String>,
 ) -> Result<Option<(i64, Vec<String>)>, DbError> {
-    let round = latest_round_number(tx.conn, mou)?;
-    if round == 0 {
+    // Upload and withdrawal call this on every MOU: one statement when nothing is pending.
+    let latest = latest_round(tx.conn, mou)?;
+    let Some(round) = latest.first().map(|r| r.round) else {
+        return Ok(None);
+    };
+    let ids: Vec<String> = latest
+        .into_iter()
+        .filter(|r| r.state == RequestState::Pending)
+        .map(|r| r.id)
+        .collect();
+    if ids.is_empty() {
         return Ok(None);
     }
-    let pending = pending_in_round(tx.conn, mou, round)?;
-    if pending.is_empty() {
-        return Ok(None);
-    }
-    let ids: Vec<String> = pending.into_iter().map(|r| r.id).collect();
     let entry = LogEntry::new(
         tx.now,
         EntryBody::MouRequestsCancelled(MouRequestsCancelled {

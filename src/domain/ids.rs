@@ -1,4 +1,5 @@
-//! Typed ids for partnerships, MOUs, signatory keys and tokens, so one kind of id cannot be
+//! Typed ids for partnerships, MOUs, signatory keys, tokens, signature requests and webhook
+//! endpoints, so one kind of id cannot be
 //! passed where another is expected.
 //!
 //! On the wire, in log entries and in the database every id is the same TEXT as before: the
@@ -116,6 +117,18 @@ id_type!(
     TokenId,
     TokenNotFound,
     "token"
+);
+id_type!(
+    /// A signature request's id (`signature_requests.id`).
+    RequestId,
+    RequestNotFound,
+    "signature request"
+);
+id_type!(
+    /// A webhook endpoint's id (`webhook_endpoints.id`).
+    WebhookId,
+    WebhookNotFound,
+    "webhook endpoint"
 );
 
 #[cfg(test)]

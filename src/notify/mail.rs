@@ -8,12 +8,11 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Message, SmtpTransport, Transport};
 use maud::html;
-use rand::Rng;
 use serde_json::Value;
 
 use crate::db::mail::{self as store, Email};
 use crate::db::{Db, DbError};
-use crate::domain::webhooks::{EventType, MessageState, max_attempts, retry_delay_secs};
+use crate::domain::webhooks::{EventType, MessageState};
 
 /// How the worker sends.
 #[derive(Debug, Clone)]
@@ -129,47 +128,34 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
     }
 }
 
-/// Sends every due e-mail once, a batch at a time until none is due; returns how many were
-/// attempted.
+/// Sends every due e-mail once; returns how many were attempted.
 pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
-    const BATCH: i64 = 32;
-    // As for webhooks: a lease longer than any attempt.
-    let lease = i64::try_from(mailer.timeout.as_micros())
-        .unwrap_or(i64::MAX / 4)
-        .saturating_mul(2)
-        + 1_000_000;
-    let mut count = 0;
-    loop {
-        let now = db.now();
-        let batch = db.side_write(|c| store::claim_due(c, now, lease, BATCH))?;
-        let full = batch.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
-        count += batch.len();
-        for email in batch {
-            let result = send(&email, mailer);
-            let at = db.now();
-            let (state, next, error) = match result {
-                Ok(()) => (MessageState::Delivered, at, None),
-                Err((permanent, why)) => {
-                    let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
-                    let jitter = rand::thread_rng().gen_range(-1.0..1.0);
-                    match retry_delay_secs(failed, jitter)
-                        .filter(|_| !permanent && failed < max_attempts())
-                    {
-                        Some(secs) => (MessageState::Pending, at + secs * 1_000_000, Some(why)),
-                        None => (MessageState::Failed, at, Some(why)),
-                    }
+    // One transport for the round; a URL that does not parse fails every e-mail for good.
+    let transport = SmtpTransport::from_url(&mailer.smtp_url)
+        .map(|b| b.timeout(Some(mailer.timeout)).build())
+        .map_err(|x| format!("AMITY_SMTP_URL: {x}"));
+    super::drain(db, mailer.timeout, store::claim_due, |email| {
+        let result = match &transport {
+            Ok(t) => send(t, &email, mailer),
+            Err(why) => Err((true, why.clone())),
+        };
+        let at = db.now();
+        let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
+        let (state, next, error) = match result {
+            Ok(()) => (MessageState::Delivered, at, None),
+            Err((permanent, why)) => {
+                match super::retry_time(failed, at, 0).filter(|_| !permanent) {
+                    Some(next) => (MessageState::Pending, next, Some(why)),
+                    None => (MessageState::Failed, at, Some(why)),
                 }
-            };
-            db.side_write(|c| store::record(c, &email, state, next, error, at))?;
-        }
-        if !full {
-            return Ok(count);
-        }
-    }
+            }
+        };
+        db.side_write(|c| store::record(c, &email, state, next, error, at))
+    })
 }
 
 /// One attempt; the error says whether it is permanent.
-fn send(e: &Email, mailer: &Mailer) -> Result<(), (bool, String)> {
+fn send(transport: &SmtpTransport, e: &Email, mailer: &Mailer) -> Result<(), (bool, String)> {
     let data: Value = serde_json::from_str(&e.data).map_err(|x| (true, x.to_string()))?;
     let r = render(&e.event_type, &data, &e.signer, &mailer.public_url);
     let from: Mailbox = mailer
@@ -186,10 +172,6 @@ fn send(e: &Email, mailer: &Mailer) -> Result<(), (bool, String)> {
         .subject(r.subject)
         .multipart(MultiPart::alternative_plain_html(r.text, r.html))
         .map_err(|x| (true, x.to_string()))?;
-    let transport = SmtpTransport::from_url(&mailer.smtp_url)
-        .map_err(|x| (true, format!("AMITY_SMTP_URL: {x}")))?
-        .timeout(Some(mailer.timeout))
-        .build();
     transport
         .send(&message)
         .map(|_| ())

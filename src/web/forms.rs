@@ -343,22 +343,28 @@ struct RoundForm {
 }
 
 /// One line of the round form: `handle@city`, then optionally the group and the role, in
-/// either order (a number is the group).
-fn ask_line(line: &str) -> crate::api::requests::AskBody {
+/// either order (a number is the group). Anything more is refused, not dropped.
+fn ask_line(line: &str) -> Result<crate::api::requests::AskBody, ApiError> {
     let mut words = line.split_whitespace();
     let signer = words.next().unwrap_or_default().to_string();
     let (mut group, mut role) = (None, None);
     for word in words {
-        match word.parse::<i64>() {
-            Ok(n) => group = Some(n),
-            Err(_) => role = Some(word.to_string()),
+        let taken = match word.parse::<i64>() {
+            Ok(n) => group.replace(n).is_some(),
+            Err(_) => role.replace(word.to_string()).is_some(),
+        };
+        if taken {
+            return Err(ApiError::new(
+                ErrorCode::InvalidBody,
+                format!("{line:?}: each line is `handle@city`, then at most a group and a role"),
+            ));
         }
     }
-    crate::api::requests::AskBody {
+    Ok(crate::api::requests::AskBody {
         signer,
         role,
         group,
-    }
+    })
 }
 
 /// The MOU page's "send for signature" form: the same use case and rules as
@@ -375,14 +381,19 @@ pub(super) async fn round_form(
         Ok(p) => p,
         Err(e) => return error_page(e),
     };
+    let requests = f
+        .signatories
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(ask_line)
+        .collect::<Result<Vec<_>, ApiError>>();
+    let requests = match requests {
+        Ok(r) => r,
+        Err(e) => return error_page(e),
+    };
     let body = crate::api::requests::RoundBody {
         deadline: f.deadline.trim().to_string(),
-        requests: f
-            .signatories
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(ask_line)
-            .collect(),
+        requests,
         reminders: None,
     };
     let defaults = crate::api::requests::default_reminders(&state.settings);

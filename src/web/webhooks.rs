@@ -10,17 +10,13 @@ use serde::Deserialize;
 use super::layout::{error_page, layout, with_cookie};
 use super::session;
 use crate::api::AppState;
+use crate::api::keys::city_code;
 use crate::app::webhooks as use_case;
 use crate::db;
-use crate::domain::ErrorCode;
 use crate::domain::cities::CityCode;
 use crate::domain::tokens::Principal;
 use crate::domain::webhooks::{EventType, parse_endpoint_url, parse_event_types};
 use crate::error::ApiError;
-
-fn city_code(code: &str) -> Result<CityCode, ApiError> {
-    CityCode::parse(code).map_err(|e| ApiError::new(ErrorCode::CityNotFound, e.message))
-}
 
 /// The signed-in office or admin that may manage `city`'s endpoints.
 async fn manager(
