@@ -45,7 +45,8 @@ fn statement() -> MouSignatureStatement {
     let key = key(1);
     MouSignatureStatement {
         action: MouSignatureStatement::ACTION.into(),
-        doc_sha256: "ab".repeat(32),
+        doc_sha256: Some("ab".repeat(32)),
+        documents: None,
         mou_id: "0190f5c2-7a3b-7cde-8f01-23456789abcd".into(),
         mou_version: 1,
         prev: GENESIS_PREV.into(),

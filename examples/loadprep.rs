@@ -13,8 +13,12 @@
 //! It also writes `partnerships.txt` (ids for the read scenario), `upload.tsv` (a draft MOU
 //! and its office token, for document uploads) and `log_size.txt`.
 //!
+//! With `--block N` the file is written block by block of N MOUs, every position of a block
+//! before the next block, so that MOUs execute (and notify) all through a run instead of only
+//! once the first positions of every MOU are signed (`bench/outbox.sh`).
+//!
 //! Usage: cargo run --release --example loadprep -- BASE_URL ADMIN_TOKEN OUT_DIR
-//!        [--groups N] [--mous N] [--signers N]
+//!        [--groups N] [--mous N] [--signers N] [--block N]
 
 // Test and benchmark harness code: a panic is how it reports a failure.
 #![allow(
@@ -96,19 +100,21 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [base, admin, out, rest @ ..] = args.as_slice() else {
         return Err(
-            "usage: loadprep BASE_URL ADMIN_TOKEN OUT_DIR [--groups N] [--mous N] [--signers N]"
+            "usage: loadprep BASE_URL ADMIN_TOKEN OUT_DIR [--groups N] [--mous N] [--signers N] [--block N]"
                 .into(),
         );
     };
     let mut groups = 5usize;
     let mut mous = 1000usize;
     let mut signers = 25usize;
+    let mut block = 0usize;
     for pair in rest.chunks(2) {
         let value: usize = pair.get(1).ok_or("missing value")?.parse()?;
         match pair[0].as_str() {
             "--groups" => groups = value,
             "--mous" => mous = value,
             "--signers" => signers = value,
+            "--block" => block = value,
             other => return Err(format!("unknown option {other}").into()),
         }
     }
@@ -223,6 +229,7 @@ fn main() -> Result<()> {
                         people,
                         offices,
                         signed_at,
+                        block,
                     )
                 })
             })
@@ -313,21 +320,39 @@ fn register(
 }
 
 /// Every signatory signs every MOU of the group, in chain order; lines are written position
-/// by position across the group's MOUs.
+/// by position across the group's MOUs (across each block of `block` MOUs, when not 0).
 fn write_group(
     path: &Path,
     mous: &[(String, String)],
     people: &[Signer],
     offices: &[String],
     signed_at: &str,
+    block: usize,
+) -> Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let block = if block == 0 { mous.len().max(1) } else { block };
+    for part in mous.chunks(block) {
+        write_block(&mut file, part, people, offices, signed_at)?;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+/// Every position of every MOU of `mous`, position by position.
+fn write_block(
+    file: &mut impl std::io::Write,
+    mous: &[(String, String)],
+    people: &[Signer],
+    offices: &[String],
+    signed_at: &str,
 ) -> Result<()> {
     let mut prev: Vec<String> = vec![GENESIS_PREV.to_string(); mous.len()];
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     for (position, person) in people.iter().enumerate() {
         for (m, (mou, doc)) in mous.iter().enumerate() {
             let st = MouSignatureStatement {
                 action: MouSignatureStatement::ACTION.into(),
-                doc_sha256: doc.clone(),
+                doc_sha256: Some(doc.clone()),
+                documents: None,
                 mou_id: mou.clone(),
                 mou_version: 1,
                 prev: prev[m].clone(),
@@ -347,6 +372,5 @@ fn write_group(
             writeln!(file, "{mou}\t{}\t{body}", offices[person.city])?;
         }
     }
-    file.flush()?;
     Ok(())
 }

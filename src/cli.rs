@@ -180,7 +180,7 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Sign an MOU: fetch the statement, check it against your copy of the document, sign
+    /// Sign an MOU: fetch the statement, check it against your copies of the documents, sign
     /// with your key, submit.
     Sign {
         /// Your private key file (OpenSSH format).
@@ -190,8 +190,10 @@ pub enum Command {
         #[arg(long)]
         mou: String,
         /// Your copy of the document you reviewed; its SHA-256 must match the current version.
-        #[arg(long)]
-        document: PathBuf,
+        /// A multilingual version: give `--document` once per language, every document of
+        /// the version (the statement commits to all of them).
+        #[arg(long, required = true)]
+        document: Vec<PathBuf>,
         /// `<handle>@<city code>` (default: the signer the key is registered to).
         #[arg(long)]
         signer: Option<String>,
@@ -207,9 +209,10 @@ pub enum Command {
     Verify {
         /// An evidence bundle from GET /api/v1/mous/{id}/bundle.
         bundle: Option<PathBuf>,
-        /// With a bundle: your copy of the document; its SHA-256 must be the current version's.
+        /// With a bundle: your copy of a document of the current version (its SHA-256 must be
+        /// one of the version's); repeat for each language of a multilingual version.
         #[arg(long)]
-        document: Option<PathBuf>,
+        document: Vec<PathBuf>,
         /// With a bundle: the registry key you trust (C2SP vkey, from GET /api/v1/log/key);
         /// without it the bundle's own key is used, with a warning.
         #[arg(long = "registry-key")]
@@ -449,7 +452,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 signatory::SignRequest {
                     key_file: &key,
                     mou: &mou,
-                    document: &document,
+                    documents: &document,
                     signer: signer.as_deref(),
                     role: role.as_deref(),
                 },
@@ -468,12 +471,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         } => match (bundle, statement, signature, key) {
             (Some(bundle), None, None, None) => verify_bundle(
                 &bundle,
-                document.as_deref(),
+                &document,
                 registry_key,
                 read_policy(policy.as_deref())?,
             ),
             (None, Some(statement), Some(signature), Some(key))
-                if document.is_none() && registry_key.is_none() && policy.is_none() =>
+                if document.is_empty() && registry_key.is_none() && policy.is_none() =>
             {
                 println!("{}", signatory::verify(&statement, &signature, &key)?);
                 Ok(())
@@ -630,7 +633,7 @@ fn read_policy(
 /// `amity verify BUNDLE.json`: every check of the bundle, one line each, then the verdict.
 fn verify_bundle(
     path: &std::path::Path,
-    document: Option<&std::path::Path>,
+    document: &[PathBuf],
     registry_key: Option<String>,
     policy: Option<amity_verify::policy::Policy>,
 ) -> Result<(), CliError> {

@@ -233,18 +233,20 @@ pub fn register_key(
 pub struct SignRequest<'a> {
     pub key_file: &'a Path,
     pub mou: &'a str,
-    pub document: &'a Path,
+    /// Every document of the version the signatory reviewed (one per language).
+    pub documents: &'a [std::path::PathBuf],
     pub signer: Option<&'a str>,
     pub role: Option<&'a str>,
 }
 
 /// Checks the offered statement against what the signatory holds: this MOU, this key, and
-/// the document they reviewed. A server that offers anything else gets no signature.
+/// the documents they reviewed, every one of the version's. A server that offers anything
+/// else gets no signature.
 fn check_offer(
     st: &MouSignatureStatement,
     mou: &str,
     key: &PublicKey,
-    doc_hex: &str,
+    reviewed: &[String],
 ) -> Result<(), ClientError> {
     if st.mou_id != mou {
         return Err(ClientError::Invalid(format!(
@@ -259,10 +261,26 @@ fn check_offer(
             key.fingerprint()
         )));
     }
-    if st.doc_sha256 != doc_hex {
+    // The version's documents by hash, whatever their languages: each must be one the
+    // signatory reviewed, and each reviewed file one of them.
+    let mut offered: Vec<String> = st
+        .committed_documents()
+        .into_iter()
+        .map(|d| match d.rsplit_once(':') {
+            Some((_, hash)) => hash.to_string(),
+            None => d,
+        })
+        .collect();
+    offered.sort_unstable();
+    let mut reviewed_sorted = reviewed.to_vec();
+    reviewed_sorted.sort_unstable();
+    reviewed_sorted.dedup();
+    if offered != reviewed_sorted {
         return Err(ClientError::Invalid(format!(
-            "refusing to sign: your document has SHA-256 {doc_hex}, but version {} of the MOU has {}",
-            st.mou_version, st.doc_sha256
+            "refusing to sign: your documents have SHA-256 {}, but version {} of the MOU has {}",
+            reviewed.join(", "),
+            st.mou_version,
+            st.documents_text()
         )));
     }
     Ok(())
@@ -273,9 +291,12 @@ fn check_offer(
 /// signature took the chain position first.
 pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, ClientError> {
     let pair = read_key(req.key_file)?;
-    let doc = std::fs::read(req.document)
-        .map_err(|e| ClientError::File(format!("cannot read {}: {e}", req.document.display())))?;
-    let doc_hex = sha256_hex(&doc);
+    let mut reviewed = Vec::with_capacity(req.documents.len());
+    for path in req.documents {
+        let doc = std::fs::read(path)
+            .map_err(|e| ClientError::File(format!("cannot read {}: {e}", path.display())))?;
+        reviewed.push(sha256_hex(&doc));
+    }
     let mut query = format!("key={}", query_value(&pair.public_key.fingerprint()));
     if let Some(s) = req.signer {
         query.push_str(&format!("&signer={}", query_value(s)));
@@ -298,12 +319,12 @@ pub fn sign(client: &Client, req: SignRequest<'_>) -> Result<Value, ClientError>
         let st = MouSignatureStatement::parse_strict(&r.body).map_err(|e| {
             ClientError::Invalid(format!("the server's statement is not canonical: {e}"))
         })?;
-        check_offer(&st, req.mou, &pair.public_key, &doc_hex)?;
+        check_offer(&st, req.mou, &pair.public_key, &reviewed)?;
         eprintln!(
-            "Signing MOU {} version {} (document sha256 {})\n  as {} ({}) of {} with key {}\n  chain position {} after {}\n  registry {}",
+            "Signing MOU {} version {} (documents {})\n  as {} ({}) of {} with key {}\n  chain position {} after {}\n  registry {}",
             st.mou_id,
             st.mou_version,
-            st.doc_sha256,
+            st.documents_text(),
             st.signer,
             st.role,
             st.signer_city,

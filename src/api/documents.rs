@@ -1,6 +1,6 @@
 //! Stored documents in and out. In: streamed and hashed on the way, refused as soon as they
 //! pass the size limit, either as a raw body (its `Content-Type` kept) or as
-//! `multipart/form-data` with one file part. Out: the exact bytes with their hash as ETag and
+//! `multipart/form-data` with one file part (several for a multilingual MOU version). Out: the exact bytes with their hash as ETag and
 //! `Content-Digest`. Shared by MOU versions, activity evidence and the pages' upload forms.
 
 use crate::domain::ErrorCode;
@@ -36,6 +36,7 @@ impl Received {
         Ok(crate::db::mous::Upload {
             media_type: self.media_type,
             filename,
+            language: None,
             bytes: self.bytes,
             sha256: self.sha256,
         })
@@ -77,9 +78,24 @@ pub(crate) async fn receive_multipart(
     limit: usize,
     before_file: impl FnOnce(&[(String, String)]) -> Result<(), ApiError>,
 ) -> Result<Received, ApiError> {
+    let (mut files, _) = receive_multipart_files(req, payload, limit, 1, before_file).await?;
+    files.pop().ok_or_else(|| no_file().into())
+}
+
+/// A `multipart/form-data` upload of 1..=`max_files` file parts, in order, at most `limit`
+/// bytes in all, with the plain form fields beside them. `before_file` sees the fields sent
+/// before the first file, before a byte of it is read.
+pub(crate) async fn receive_multipart_files(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    max_files: usize,
+    before_file: impl FnOnce(&[(String, String)]) -> Result<(), ApiError>,
+) -> Result<(Vec<Received>, Vec<(String, String)>), ApiError> {
     let bad = |e: String| ApiError::new(ErrorCode::InvalidMultipart, e);
     let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-    let mut found: Option<Received> = None;
+    let mut found: Vec<Received> = Vec::new();
+    let mut received_bytes = 0usize;
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut before_file = Some(before_file);
     while let Some(field) = form.next().await {
@@ -101,18 +117,29 @@ pub(crate) async fn receive_multipart(
             fields.push((name, String::from_utf8_lossy(&value).into_owned()));
             continue;
         }
-        if found.is_some() {
-            return Err(
-                DomainError::new(ErrorCode::MultipleFiles, "send one document per upload").into(),
-            );
+        if found.len() >= max_files {
+            let message = if max_files == 1 {
+                "send one document per upload".to_string()
+            } else {
+                format!("send at most {max_files} documents, one per language")
+            };
+            return Err(DomainError::new(ErrorCode::MultipleFiles, message).into());
         }
         if let Some(check) = before_file.take() {
             check(&fields)?;
         }
         let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
-        // The part is no longer than the whole body, whose declared length sizes its buffer.
-        let (bytes, sha256) = receive_stream(&mut field, limit, declared_length(req)).await?;
-        found = Some(Received {
+        // The part is no longer than the whole body, whose declared length sizes its buffer;
+        // the parts together stay within the limit.
+        let budget = limit.saturating_sub(received_bytes);
+        let (bytes, sha256) = receive_stream(&mut field, budget, declared_length(req))
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::DocumentTooLarge => too_large(limit),
+                _ => e,
+            })?;
+        received_bytes += bytes.len();
+        found.push(Received {
             media_type,
             filename,
             bytes,
@@ -122,13 +149,17 @@ pub(crate) async fn receive_multipart(
     if let Some(check) = before_file.take() {
         check(&fields)?;
     }
-    found.ok_or_else(|| {
-        DomainError::new(
-            ErrorCode::MissingFile,
-            "the multipart body has no file part",
-        )
-        .into()
-    })
+    if found.is_empty() {
+        return Err(no_file().into());
+    }
+    Ok((found, fields))
+}
+
+fn no_file() -> DomainError {
+    DomainError::new(
+        ErrorCode::MissingFile,
+        "the multipart body has no file part",
+    )
 }
 
 /// Plain form fields beside the file are small, and few.
@@ -161,9 +192,20 @@ pub(crate) fn is_multipart(content_type: &str) -> bool {
 /// A document sent either way: multipart when the `Content-Type` says so, else the raw body.
 pub(crate) async fn receive_document(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Received, ApiError> {
+    let mut documents = receive_documents(req, payload, limit, 1).await?;
+    documents.pop().ok_or_else(|| no_file().into())
+}
+
+/// 1..=`max_files` documents: the raw body is one, a multipart body has one per file part.
+pub(crate) async fn receive_documents(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    max_files: usize,
+) -> Result<Vec<Received>, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -177,7 +219,9 @@ pub(crate) async fn receive_document(
         })
         .transpose()?;
     if content_type.is_some_and(is_multipart) {
-        return receive_multipart(req, payload, limit, |_| Ok(())).await;
+        let (files, _) =
+            receive_multipart_files(req, payload, limit, max_files, |_| Ok(())).await?;
+        return Ok(files);
     }
     let media_type = validate_media_type(content_type)?;
     let declared = declared_length(req);
@@ -185,12 +229,12 @@ pub(crate) async fn receive_document(
         return Err(too_large(limit));
     }
     let (bytes, sha256) = receive_stream(&mut payload, limit, declared).await?;
-    Ok(Received {
+    Ok(vec![Received {
         media_type,
         filename: None,
         bytes,
         sha256,
-    })
+    }])
 }
 
 /// A stored document's exact bytes: `ETag` is `"sha256:<hex>"`, `Content-Digest` (RFC 9530) and

@@ -48,6 +48,11 @@ const LOG_ENTRY: &[(&str, &str)] = &[("index", "$response.body#/log_index")];
 const FIRST_LOG_ENTRY: &[(&str, &str)] = &[("index", "$response.body#/entries/0/index")];
 const VERSION_DOCUMENT: &[(&str, &str)] =
     &[("id", "$request.path.id"), ("n", "$response.body#/version")];
+const VERSION_FIRST_DOCUMENT: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("n", "$response.body#/version"),
+    ("p", "$response.body#/documents/0/position"),
+];
 const EVIDENCE_DOCUMENT: &[(&str, &str)] = &[
     ("id", "$response.body#/activity"),
     ("n", "$response.body#/seq"),
@@ -194,6 +199,13 @@ pub const LINKS: &[LinkSpec] = &[
     link("create_mou", "201", "LogEntry", "entry", LOG_ENTRY),
     link("list_mous", "200", "GetFirstMou", "get_mou", FIRST_ID),
     link("upload", "201", "Document", "document", VERSION_DOCUMENT),
+    link(
+        "upload",
+        "201",
+        "FirstDocument",
+        "version_document",
+        VERSION_FIRST_DOCUMENT,
+    ),
     link(
         "upload",
         "201",

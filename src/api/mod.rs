@@ -99,6 +99,7 @@ pub fn routes() -> UtoipaApp<
                 .service(mous::get)
                 .service(mous::upload)
                 .service(mous::document)
+                .service(mous::version_document)
                 .service(mous::withdraw)
                 .service(signatures::signing_statement)
                 .service(signatures::chain)

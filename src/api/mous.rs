@@ -61,26 +61,74 @@ fn required_signers<'de, D: serde::Deserializer<'de>>(
     }))
 }
 
+/// A version: its first document's fields at the top (a version of one document has only
+/// that one), and every document, the first included, in `documents`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionView {
     pub version: i32,
+    /// Lower-case hex SHA-256 of the (first) document's exact bytes.
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    pub filename: Option<String>,
+    /// The (first) document's language tag, if it was given one.
+    pub language: Option<String>,
+    /// Every document of the version in order: one, or one per language of a multilingual
+    /// MOU (the texts equally authentic; a signature commits to all of them).
+    pub documents: Vec<DocumentView>,
+    pub uploaded_at: String,
+    pub log_index: i64,
+}
+
+/// One document of a version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentView {
+    /// 1, 2, ... in upload order.
+    pub position: i32,
+    pub language: Option<String>,
     /// Lower-case hex SHA-256 of the exact bytes.
     pub sha256: String,
     pub size: i64,
     pub media_type: String,
     pub filename: Option<String>,
-    pub uploaded_at: String,
-    pub log_index: i64,
+    /// Where its bytes are (offices of the party cities, auditors, admins).
+    pub href: String,
 }
 
 impl From<Version> for VersionView {
     fn from(v: Version) -> Self {
+        let href = |position: i32| {
+            format!(
+                "/api/v1/mous/{}/versions/{}/documents/{position}",
+                v.mou_id, v.version
+            )
+        };
+        let mut documents = vec![DocumentView {
+            position: 1,
+            language: v.language.clone(),
+            sha256: hex::encode(v.sha256),
+            size: v.size,
+            media_type: v.media_type.clone(),
+            filename: v.filename.clone(),
+            href: href(1),
+        }];
+        documents.extend(v.additional.iter().map(|d| DocumentView {
+            position: d.position,
+            language: Some(d.language.clone()),
+            sha256: hex::encode(d.sha256),
+            size: d.size,
+            media_type: d.media_type.clone(),
+            filename: d.filename.clone(),
+            href: href(d.position),
+        }));
         VersionView {
             version: v.version,
             sha256: hex::encode(v.sha256),
             size: v.size,
             media_type: v.media_type,
             filename: v.filename,
+            language: v.language,
+            documents,
             uploaded_at: format_micros(v.uploaded_at),
             log_index: v.log_index,
         }
@@ -252,41 +300,65 @@ pub async fn get(
 // parameters, which made the document invalid.
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    /// File name shown in downloads.
+    /// File name shown in downloads, for a raw upload of one document (a multipart part
+    /// carries its own; with several parts this is refused, 422 `invalid_filename`).
     #[param(value_type = Option<S::Filename>, inline)]
     pub filename: Option<String>,
+    /// The documents' languages, one tag per file in the order of the files (`en,zh-Hans`):
+    /// optional for one document, required for several (422 `invalid_language`).
+    #[param(value_type = Option<S::Languages>, inline)]
+    pub languages: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UploadView {
     pub version: i32,
+    /// The first document's SHA-256 (hex); every document's is in `documents`.
     pub sha256: String,
     pub size: i64,
     pub media_type: String,
     pub filename: Option<String>,
+    pub language: Option<String>,
+    pub documents: Vec<DocumentView>,
     pub state: MouState,
     pub log_index: i64,
 }
 
-/// Stores a received document as the MOU's next version (the `add_version` use case). Shared
-/// by the API and the MOU page's form, which differ only in how the body arrives.
+/// Stores received documents as the MOU's next version (the `add_version` use case), each
+/// with its language from `languages` (one tag per document, in order). Shared by the API
+/// and the MOU page's form, which differ only in how the body arrives.
 pub(crate) async fn store_version(
     state: &AppState,
     principal: Option<crate::domain::tokens::Principal>,
     id: MouId,
-    received: super::documents::Received,
+    received: Vec<super::documents::Received>,
     filename_param: Option<&str>,
+    languages: Option<&str>,
 ) -> Result<(Version, Mou), ApiError> {
-    let incoming = received.into_upload(filename_param)?;
+    if received.len() > 1 && filename_param.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidFilename,
+            "`?filename=` names a single document; with several, each part carries its own file name",
+        ));
+    }
+    let languages = crate::domain::mous::validate_languages(languages, received.len())?;
+    let mut incoming = Vec::with_capacity(received.len());
+    for (received_doc, language) in received.into_iter().zip(languages) {
+        let mut doc = received_doc.into_upload(filename_param)?;
+        doc.language = language;
+        incoming.push(doc);
+    }
     state
         .write(move |tx| crate::app::mous::add_version(tx, principal.as_ref(), &id, incoming))
         .await
 }
 
-/// Upload the next document version (office of a party city), either as the raw request body
-/// (its `Content-Type` kept, `?filename=` naming it) or as `multipart/form-data` with one file
-/// part (the part's content type and file name kept). The SHA-256 is computed while the bytes
-/// stream in.
+/// Upload the next version (office of a party city): one document, either as the raw request
+/// body (its `Content-Type` kept, `?filename=` naming it) or as `multipart/form-data` with one
+/// file part (the part's content type and file name kept); or a multilingual version, one
+/// file part per language (at most 8) with `?languages=` naming each part's language in
+/// order. Each SHA-256 is computed while the bytes stream in. A signature on a multilingual
+/// version commits to every document (docs/formats/statements.md, form v2).
 #[utoipa::path(
     tag = "mous",
     security(("bearer" = [])),
@@ -294,7 +366,8 @@ pub(crate) async fn store_version(
     request_body(
         description = "The document's exact bytes with their own media type (any media type; \
                        `application/octet-stream` when none is sent), or a `multipart/form-data` \
-                       body with one file part. At most AMITY_MAX_DOCUMENT_BYTES bytes \
+                       body with one file part per document (1 to 8; more is 422 \
+                       `multiple_files`). At most AMITY_MAX_DOCUMENT_BYTES bytes in all \
                        (26214400 by default); 413 `document_too_large` beyond.",
         content(
             (FileBytes = "application/pdf"),
@@ -332,31 +405,48 @@ pub async fn upload(
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
-    let received =
-        super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
-            .await?;
+    let received = super::documents::receive_documents(
+        &req,
+        payload,
+        state.settings.max_document_bytes,
+        amity_verify::statement::MAX_DOCUMENTS_PER_VERSION,
+    )
+    .await?;
     // `?filename=` names the file for raw uploads; a multipart part may carry its own.
-    let (version, mou) =
-        store_version(&state, principal, id, received, query.filename.as_deref()).await?;
+    let (version, mou) = store_version(
+        &state,
+        principal,
+        id,
+        received,
+        query.filename.as_deref(),
+        query.languages.as_deref(),
+    )
+    .await?;
     let location = format!(
         "/api/v1/mous/{}/versions/{}/document",
         mou.id, version.version
     );
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
-        .json(UploadView {
-            version: version.version,
-            sha256: hex::encode(version.sha256),
-            size: version.size,
-            media_type: version.media_type,
-            filename: version.filename,
-            state: mou.state,
-            log_index: version.log_index,
+        .json({
+            let view = VersionView::from(version);
+            UploadView {
+                version: view.version,
+                sha256: view.sha256,
+                size: view.size,
+                media_type: view.media_type,
+                filename: view.filename,
+                language: view.language,
+                documents: view.documents,
+                state: mou.state,
+                log_index: view.log_index,
+            }
         }))
 }
 
-/// Download a version's exact bytes (offices of the party cities, auditors, admins). `ETag` is
-/// `"sha256:<hex>"`; `Content-Digest` (RFC 9530) and `Digest` carry the SHA-256 in base64.
+/// Download a version's exact bytes: its first document, the only one of a version of one
+/// (offices of the party cities, auditors, admins). `ETag` is `"sha256:<hex>"`;
+/// `Content-Digest` (RFC 9530) and `Digest` carry the SHA-256 in base64.
 #[utoipa::path(
     tag = "mous",
     security(("bearer" = [])),
@@ -374,27 +464,77 @@ pub async fn document(
     req: HttpRequest,
     path: web::Path<(String, i32)>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.principal()?.cloned();
     let (id, n) = path.into_inner();
-    let id = MouId::from_path(&id)?;
+    send_document(&state, &caller, &req, &id, n, 1).await
+}
+
+/// Download document `p` of a version (1 for the first; a multilingual version has one per
+/// language, listed in the version's `documents`). Offices of the party cities, auditors,
+/// admins; the same headers as the version's `document`.
+#[utoipa::path(
+    tag = "mous",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "MOU id"),
+        ("n" = i32, Path, description = "Version number"),
+        ("p" = i32, Path, description = "Position of the document in the version, from 1")
+    ),
+    responses(
+        (status = 200, description = "The document bytes with their stored Content-Type", body = super::openapi::FileBytes, content_type = "*/*"),
+        (status = 304, description = "If-None-Match matched"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)
+    )
+)]
+#[get("/mous/{id}/versions/{n}/documents/{p}")]
+pub async fn version_document(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, i32, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n, p) = path.into_inner();
+    send_document(&state, &caller, &req, &id, n, p).await
+}
+
+/// Document `position` of version `n` of MOU `id`, to a caller who may read documents.
+async fn send_document(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    id: &str,
+    n: i32,
+    position: i32,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    let id = MouId::from_path(id)?;
     let key = id.clone();
     let (_, partnership) = state
         .read(move |c| db::mous::require_with_partnership(c, &key))
         .await?;
     require_document_reader(principal.as_ref(), &partnership.parties())?;
-    let found = state.read(move |c| db::mous::document(c, &id, n)).await?;
+    let found = state
+        .read(move |c| db::mous::document(c, &id, n, position))
+        .await?;
     let (version, bytes) = found.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::VersionNotFound,
-            format!("this MOU has no version {n}"),
-        )
+        let message = if position == 1 {
+            format!("this MOU has no version {n}")
+        } else {
+            format!("this MOU has no version {n}, or that version no document {position}")
+        };
+        ApiError::new(ErrorCode::VersionNotFound, message)
     })?;
+    let (sha256, media_type, filename) = if position == 1 {
+        (version.sha256, version.media_type, version.filename)
+    } else {
+        let doc = version
+            .additional
+            .into_iter()
+            .find(|d| d.position == position)
+            .ok_or_else(|| ApiError::new(ErrorCode::VersionNotFound, "no such document"))?;
+        (doc.sha256, doc.media_type, doc.filename)
+    };
     Ok(super::documents::document_response(
-        &req,
-        &version.sha256,
-        version.media_type,
-        version.filename,
-        bytes,
+        req, &sha256, media_type, filename, bytes,
     ))
 }
 

@@ -59,8 +59,9 @@ impl utoipa::PartialSchema for FileBytes {
 
 impl utoipa::ToSchema for FileBytes {}
 
-/// A `multipart/form-data` upload: one file part (its content type and file name are kept);
-/// the part's field name is free.
+/// A `multipart/form-data` upload: one file part per document (its content type and file name
+/// are kept; an MOU version takes up to eight, one per language); the part's field name is
+/// free.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct FileForm {

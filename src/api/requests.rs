@@ -450,7 +450,7 @@ pub async fn decline_statement(
                     .into());
                 }
             };
-            let doc = db::mous::version_sha256(c, &mou.id, r.version)?
+            let doc = db::mous::version_commitment(c, &mou.id, r.version)?
                 .ok_or_else(|| db::DbError::corrupt("request for a version without a document"))?;
             let declined_at = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(now)
                 .unwrap_or_default()

@@ -181,11 +181,12 @@ pub async fn signing_statement(
                 )
                 .into());
             }
-            let hash = db::mous::current_hash(c, &mou)?
-                .ok_or_else(|| db::DbError::corrupt("open MOU without a version"))?;
+            let documents = db::mous::current_version(c, &mou)?
+                .ok_or_else(|| db::DbError::corrupt("open MOU without a version"))?
+                .commitment();
             let role = q.role.clone().unwrap_or_else(|| key.role.clone());
             let signed_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let st = statement_for(&mou, &hash, &key, &role, &registry, &signed_at);
+            let st = statement_for(&mou, &documents, &key, &role, &registry, &signed_at);
             st.to_bytes()
                 .map_err(|e| db::DbError::from(crate::domain::keys::statement_error(e)))
         })

@@ -13,18 +13,21 @@ pub fn add_version(
     tx: &mut WriteTx<'_>,
     principal: Option<&Principal>,
     mou: &MouId,
-    document: Upload,
+    documents: Vec<Upload>,
 ) -> Result<(Version, Mou), DbError> {
     require_office(principal)?;
-    if document.bytes.is_empty() {
-        return Err(
-            DomainError::new(ErrorCode::EmptyDocument, "the document body is empty").into(),
-        );
+    if let Some(empty) = documents.iter().position(|d| d.bytes.is_empty()) {
+        let message = if documents.len() == 1 {
+            "the document body is empty".to_string()
+        } else {
+            format!("document {} of the version is empty", empty + 1)
+        };
+        return Err(DomainError::new(ErrorCode::EmptyDocument, message).into());
     }
     db::mous::upload(
         tx,
         mou,
-        document,
+        documents,
         principal.map(|p| p.token_id.clone()),
         |_, p| require_party_office(principal, &p.parties()).map(|_| ()),
     )

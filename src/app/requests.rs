@@ -95,8 +95,9 @@ pub fn send_round(
         }
     }
     check_covers_requirements(&mou.required, &signed, &round.requests)?;
-    let doc = db::mous::current_hash(tx.conn, &mou)?
+    let version = db::mous::current_version(tx.conn, &mou)?
         .ok_or_else(|| DbError::corrupt("MOU with a version but no document hash"))?;
+    let doc = version.sha256;
     let token = principal.map(|p| p.token_id.to_string());
     db::requests::cancel_pending(
         tx,
@@ -175,6 +176,7 @@ pub fn send_round(
                 "round": number,
                 "version": mou.current_version,
                 "doc_sha256": hex::encode(doc),
+                "documents": version.documents_json(),
                 "deadline": crate::domain::dates::format_micros(round.deadline),
                 "requested_by_city": city.as_str(),
                 "requests": requests.iter().map(|r| json!({
@@ -229,7 +231,7 @@ pub fn decline(
         )
         .into());
     }
-    let doc = db::mous::version_sha256(tx.conn, id, request.version)?
+    let doc = db::mous::version_commitment(tx.conn, id, request.version)?
         .ok_or_else(|| DbError::corrupt("request for a version without a document"))?;
     let key = db::keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
     check_decline(&sub, &request, &doc, key.as_ref(), registry, tx.now)?;

@@ -1,5 +1,6 @@
 //! Reads everything an MOU's evidence bundle holds, with inclusion proofs into one checkpoint.
 
+use crate::domain::entries::LoggedDocument;
 use crate::domain::ids::{KeyId, MouId};
 use std::collections::BTreeSet;
 
@@ -97,6 +98,18 @@ pub fn read(
                 size: v.size,
                 media_type: v.media_type,
                 filename: v.filename,
+                language: v.language,
+                additional_documents: v
+                    .additional
+                    .into_iter()
+                    .map(|d| LoggedDocument {
+                        sha256: hex::encode(d.sha256),
+                        size: d.size,
+                        media_type: d.media_type,
+                        filename: d.filename,
+                        language: d.language,
+                    })
+                    .collect(),
                 log_index: v.log_index,
             })
             .collect(),

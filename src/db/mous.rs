@@ -11,18 +11,21 @@ use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::schema::{
-    mou_signatures, mou_versions, mous, partnerships as partnerships_table, signatory_keys,
+    mou_signatures, mou_version_documents, mou_versions, mous, partnerships as partnerships_table,
+    signatory_keys,
 };
 use super::{DbConn, DbError, WriteTx, keys, partnerships, requests, webhooks};
 use crate::domain::DomainError;
 use crate::domain::audit::StoredVersion;
 use crate::domain::cities::CityCode;
 use crate::domain::entries::{
-    EntryBody, LogEntry, MouCreated, MouSignatureAdded, MouVersionUploaded, MouWithdrawn,
+    EntryBody, LogEntry, LoggedDocument, MouCreated, MouSignatureAdded, MouVersionUploaded,
+    MouWithdrawn,
 };
 use crate::domain::keys::revocation_voids;
 use crate::domain::mous::{
-    Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, check_new_version, is_executed,
+    Mou, MouState, NewMou, RequiredSigner, SignedBy, Version, VersionDocument, check_new_version,
+    is_executed,
 };
 use crate::domain::partnerships::{Partnership, Status, StatusChange, Trigger};
 use crate::domain::requests::CancelCause;
@@ -92,6 +95,69 @@ pub struct VersionRow {
     pub uploaded_by: Option<String>,
     pub uploaded_at: i64,
     pub log_index: i64,
+    pub language: Option<String>,
+}
+
+/// A document of a multilingual version beyond the first, without its bytes.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mou_version_documents)]
+pub struct VersionDocumentRow {
+    pub mou_id: String,
+    pub version: i32,
+    pub position: i32,
+    pub language: String,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub size: i64,
+    pub sha256: Vec<u8>,
+}
+
+impl TryFrom<VersionDocumentRow> for VersionDocument {
+    type Error = DbError;
+
+    fn try_from(r: VersionDocumentRow) -> Result<Self, DbError> {
+        Ok(VersionDocument {
+            sha256: r.sha256.as_slice().try_into().map_err(|_| {
+                DbError::corrupt(format!(
+                    "hash of {} v{} document {}",
+                    r.mou_id, r.version, r.position
+                ))
+            })?,
+            position: r.position,
+            language: r.language,
+            media_type: r.media_type,
+            filename: r.filename,
+            size: r.size,
+        })
+    }
+}
+
+/// Fills in the additional documents of multilingual versions among `versions`, with one
+/// query for all of them.
+fn attach_additional(conn: &mut DbConn, versions: &mut [Version]) -> Result<(), DbError> {
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = versions.iter().map(|v| v.mou_id.as_str()).collect();
+    ids.dedup();
+    let rows: Vec<VersionDocumentRow> = per_backend!(conn, |c| mou_version_documents::table
+        .filter(mou_version_documents::mou_id.eq_any(&ids))
+        .order((
+            mou_version_documents::mou_id.asc(),
+            mou_version_documents::version.asc(),
+            mou_version_documents::position.asc(),
+        ))
+        .select(VersionDocumentRow::as_select())
+        .load(c))?;
+    for row in rows {
+        let owner = versions
+            .iter_mut()
+            .find(|v| v.mou_id.as_str() == row.mou_id && v.version == row.version);
+        if let Some(owner) = owner {
+            owner.additional.push(VersionDocument::try_from(row)?);
+        }
+    }
+    Ok(())
 }
 
 impl TryFrom<VersionRow> for Version {
@@ -109,6 +175,8 @@ impl TryFrom<VersionRow> for Version {
             media_type: r.media_type,
             filename: r.filename,
             size: r.size,
+            language: r.language,
+            additional: Vec::new(),
             uploaded_by: r.uploaded_by,
             uploaded_at: r.uploaded_at,
             log_index: r.log_index,
@@ -192,6 +260,7 @@ pub fn list(
         .into_iter()
         .map(Version::try_from)
         .collect::<Result<_, _>>()?;
+    attach_additional(conn, &mut versions)?;
     let mut page = Vec::with_capacity(mous.len());
     for mou in mous {
         let split = versions
@@ -285,86 +354,137 @@ pub fn create(
 }
 
 pub fn versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<Version>, DbError> {
-    mou_versions::table
+    let mut versions: Vec<Version> = mou_versions::table
         .filter(mou_versions::mou_id.eq(id.as_str()))
         .order(mou_versions::version.asc())
         .select(VersionRow::as_select())
         .load(conn)?
         .into_iter()
         .map(Version::try_from)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    attach_additional(conn, &mut versions)?;
+    Ok(versions)
 }
 
-pub fn version_sha256(
+/// One version's metadata with every document's, or `None` when there is no such version.
+pub fn version(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Option<Version>, DbError> {
+    let row = per_backend!(conn, |c| mou_versions::table
+        .filter(mou_versions::mou_id.eq(id.as_str()))
+        .filter(mou_versions::version.eq(version))
+        .select(VersionRow::as_select())
+        .first(c)
+        .optional())?;
+    let Some(row) = row else { return Ok(None) };
+    let mut found = [Version::try_from(row)?];
+    attach_additional(conn, &mut found)?;
+    let [found] = found;
+    Ok(Some(found))
+}
+
+/// What a statement on version `version` commits to (`Version::commitment`), or `None`
+/// when there is no such version.
+pub fn version_commitment(
     conn: &mut DbConn,
     id: &MouId,
     version: i32,
-) -> Result<Option<[u8; 32]>, DbError> {
-    let hash: Option<Vec<u8>> = per_backend!(conn, |c| mou_versions::table
-        .filter(mou_versions::mou_id.eq(id.as_str()))
-        .filter(mou_versions::version.eq(version))
-        .select(mou_versions::sha256)
-        .first(c)
-        .optional())?;
-    hash.map(|h| {
-        <[u8; 32]>::try_from(h.as_slice())
-            .map_err(|_| DbError::corrupt(format!("hash of {id} v{version}")))
-    })
-    .transpose()
+) -> Result<Option<Vec<String>>, DbError> {
+    Ok(self::version(conn, id, version)?.map(|v| v.commitment()))
 }
 
-/// The current version's hash, if there is a version.
-pub fn current_hash(conn: &mut DbConn, mou: &Mou) -> Result<Option<[u8; 32]>, DbError> {
+/// The current version with its documents, if there is a version.
+pub fn current_version(conn: &mut DbConn, mou: &Mou) -> Result<Option<Version>, DbError> {
     if mou.current_version == 0 {
         return Ok(None);
     }
-    version_sha256(conn, &mou.id, mou.current_version)
+    version(conn, &mou.id, mou.current_version)
 }
 
-/// One version with its bytes.
+/// Document `position` (1 for the first) of a version, with the version and the bytes.
+/// `None` when the version or the document does not exist.
 pub fn document(
     conn: &mut DbConn,
     id: &MouId,
     version: i32,
+    position: i32,
 ) -> Result<Option<(Version, Vec<u8>)>, DbError> {
-    let meta = mou_versions::table
-        .filter(mou_versions::mou_id.eq(id.as_str()))
-        .filter(mou_versions::version.eq(version))
-        .select(VersionRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(meta) = meta else { return Ok(None) };
-    let content: Vec<u8> = mou_versions::table
-        .filter(mou_versions::mou_id.eq(id.as_str()))
-        .filter(mou_versions::version.eq(version))
-        .select(mou_versions::content)
-        .first(conn)?;
-    Ok(Some((Version::try_from(meta)?, content)))
+    let Some(meta) = self::version(conn, id, version)? else {
+        return Ok(None);
+    };
+    let content: Option<Vec<u8>> = if position == 1 {
+        per_backend!(conn, |c| mou_versions::table
+            .filter(mou_versions::mou_id.eq(id.as_str()))
+            .filter(mou_versions::version.eq(version))
+            .select(mou_versions::content)
+            .first(c)
+            .optional())?
+    } else {
+        per_backend!(conn, |c| mou_version_documents::table
+            .filter(mou_version_documents::mou_id.eq(id.as_str()))
+            .filter(mou_version_documents::version.eq(version))
+            .filter(mou_version_documents::position.eq(position))
+            .select(mou_version_documents::content)
+            .first(c)
+            .optional())?
+    };
+    Ok(content.map(|bytes| (meta, bytes)))
 }
 
-/// A received document, hashed while it streamed in.
+/// A received document, hashed while it streamed in, with the language the uploader gave it.
 pub struct Upload {
     pub media_type: String,
     pub filename: Option<String>,
+    pub language: Option<String>,
     pub bytes: Vec<u8>,
     pub sha256: [u8; 32],
 }
 
-/// Stores version n+1: signatures on earlier versions stay in the chain but stop counting, so
-/// an executed MOU is open again.
+/// Stores version n+1, of one document or of several (one per language): signatures on
+/// earlier versions stay in the chain but stop counting, so an executed MOU is open again.
 pub fn upload(
     tx: &mut WriteTx<'_>,
     id: &MouId,
-    upload: Upload,
+    documents: Vec<Upload>,
     token_id: Option<TokenId>,
     authorize: impl FnOnce(&Mou, &Partnership) -> Result<(), DomainError>,
 ) -> Result<(Version, Mou), DbError> {
     let token_id = token_id.map(TokenId::into_string);
     let (mou, p) = require_with_partnership(tx.conn, id)?;
     authorize(&mou, &p)?;
-    let current = current_hash(tx.conn, &mou)?;
-    check_new_version(&mou, current.as_ref(), &upload.sha256)?;
+    let mut documents = documents.into_iter();
+    let first = documents
+        .next()
+        .ok_or_else(|| DbError::corrupt("a version without documents"))?;
+    let size_of = |u: &Upload| i64::try_from(u.bytes.len()).unwrap_or(i64::MAX);
+    let additional: Vec<(VersionDocument, Vec<u8>)> = documents
+        .zip(2..)
+        .map(|(u, position)| {
+            let doc = VersionDocument {
+                position,
+                language: u.language.clone().unwrap_or_default(),
+                media_type: u.media_type.clone(),
+                filename: u.filename.clone(),
+                size: size_of(&u),
+                sha256: u.sha256,
+            };
+            (doc, u.bytes)
+        })
+        .collect();
     let version = mou.current_version + 1;
+    let mut v = Version {
+        mou_id: id.clone(),
+        version,
+        media_type: first.media_type.clone(),
+        filename: first.filename.clone(),
+        size: size_of(&first),
+        sha256: first.sha256,
+        language: first.language.clone(),
+        additional: additional.iter().map(|(d, _)| d.clone()).collect(),
+        uploaded_by: token_id.clone(),
+        uploaded_at: tx.now,
+        log_index: 0,
+    };
+    let current = current_version(tx.conn, &mou)?.map(|c| c.commitment());
+    check_new_version(&mou, current.as_deref(), &v.commitment())?;
     // Requests to sign the old version can no longer be answered: they end first, logged.
     requests::cancel_pending(
         tx,
@@ -374,34 +494,64 @@ pub fn upload(
         None,
         token_id.clone(),
     )?;
-    let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
+    let logged_additional = (!v.additional.is_empty()).then(|| {
+        v.additional
+            .iter()
+            .map(|d| LoggedDocument {
+                sha256: hex::encode(d.sha256),
+                size: d.size,
+                media_type: d.media_type.clone(),
+                filename: d.filename.clone(),
+                language: d.language.clone(),
+            })
+            .collect()
+    });
     let entry = LogEntry::new(
         tx.now,
         EntryBody::MouVersionUploaded(MouVersionUploaded {
             mou: id.to_string(),
             version: i64::from(version),
-            sha256: hex::encode(upload.sha256),
-            size,
-            media_type: upload.media_type.clone(),
-            filename: upload.filename.clone(),
+            sha256: hex::encode(v.sha256),
+            size: v.size,
+            media_type: v.media_type.clone(),
+            filename: v.filename.clone(),
+            language: v.language.clone(),
+            additional_documents: logged_additional,
             by: token_id.clone(),
         }),
     )?;
     let log_index = tx.append(&entry)?;
+    v.log_index = log_index;
     diesel::insert_into(mou_versions::table)
         .values((
             mou_versions::mou_id.eq(id.as_str()),
             mou_versions::version.eq(version),
-            mou_versions::media_type.eq(&upload.media_type),
-            mou_versions::filename.eq(&upload.filename),
-            mou_versions::size.eq(size),
-            mou_versions::sha256.eq(upload.sha256.to_vec()),
-            mou_versions::content.eq(&upload.bytes),
+            mou_versions::media_type.eq(&v.media_type),
+            mou_versions::filename.eq(&v.filename),
+            mou_versions::size.eq(v.size),
+            mou_versions::sha256.eq(v.sha256.to_vec()),
+            mou_versions::content.eq(&first.bytes),
             mou_versions::uploaded_by.eq(&token_id),
             mou_versions::uploaded_at.eq(tx.now),
             mou_versions::log_index.eq(log_index),
+            mou_versions::language.eq(&v.language),
         ))
         .execute(tx.conn)?;
+    for (doc, bytes) in &additional {
+        diesel::insert_into(mou_version_documents::table)
+            .values((
+                mou_version_documents::mou_id.eq(id.as_str()),
+                mou_version_documents::version.eq(version),
+                mou_version_documents::position.eq(doc.position),
+                mou_version_documents::language.eq(&doc.language),
+                mou_version_documents::media_type.eq(&doc.media_type),
+                mou_version_documents::filename.eq(&doc.filename),
+                mou_version_documents::size.eq(doc.size),
+                mou_version_documents::sha256.eq(doc.sha256.to_vec()),
+                mou_version_documents::content.eq(bytes),
+            ))
+            .execute(tx.conn)?;
+    }
     diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
         .set((
             mous::current_version.eq(version),
@@ -409,17 +559,6 @@ pub fn upload(
             mous::updated_at.eq(tx.now),
         ))
         .execute(tx.conn)?;
-    let v = Version {
-        mou_id: id.clone(),
-        version,
-        media_type: upload.media_type,
-        filename: upload.filename,
-        size,
-        sha256: upload.sha256,
-        uploaded_by: token_id,
-        uploaded_at: tx.now,
-        log_index,
-    };
     Ok((v, require(tx.conn, id)?))
 }
 
@@ -629,7 +768,11 @@ pub fn add_signature(
     token_id: Option<TokenId>,
 ) -> Result<Accepted, DbError> {
     let (mou, p) = require_with_partnership(tx.conn, id)?;
-    let current = current_hash(tx.conn, &mou)?;
+    let current_version = current_version(tx.conn, &mou)?;
+    let current = current_version
+        .as_ref()
+        .map(Version::commitment)
+        .unwrap_or_default();
     let key = keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
     // Who signed the current version so far answers "already signed?" now and, with this
     // signer added, "executed?" after the insert: one walk of the MOU's chain per signature
@@ -662,7 +805,7 @@ pub fn add_signature(
             mou: &mou,
             parties: p.parties(),
             caller_city,
-            current_doc_sha256: current,
+            current_documents: current,
             key: key.as_ref(),
             replay,
             already_signed: already,
@@ -766,7 +909,8 @@ pub fn add_signature(
                     "title": mou.title,
                     "partnership": p.id.as_str(),
                     "version": mou.current_version,
-                    "doc_sha256": current.map(hex::encode),
+                    "doc_sha256": current_version.as_ref().map(|v| hex::encode(v.sha256)),
+                    "documents": current_version.as_ref().map(Version::documents_json),
                     "log_index": log_index,
                 }),
             },
@@ -775,7 +919,8 @@ pub fn add_signature(
     }
     let mut partnership_activated = None;
     if state == MouState::Executed && p.status == Status::Proposed {
-        let change = StatusChange::activation("MOU executed", current);
+        let change =
+            StatusChange::activation("MOU executed", current_version.as_ref().map(|v| v.sha256));
         let city = caller_city.clone();
         let (_, event) = partnerships::change_status(
             tx,
@@ -814,7 +959,8 @@ pub fn chain(conn: &mut DbConn, id: &MouId) -> Result<Vec<SignatureRow>, DbError
         .load(c))?)
 }
 
-/// Every version of MOU `id` as stored, its bytes hashed again, for the audit report.
+/// Every document of every version of MOU `id` as stored, its bytes hashed again, for the
+/// audit report.
 pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersion>, DbError> {
     let rows: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = mou_versions::table
         .filter(mou_versions::mou_id.eq(id.as_str()))
@@ -826,13 +972,38 @@ pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersio
             mou_versions::log_index,
         ))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(version, stored, content, log_index)| StoredVersion {
+    let additional: Vec<(i32, i32, Vec<u8>, Vec<u8>)> = mou_version_documents::table
+        .filter(mou_version_documents::mou_id.eq(id.as_str()))
+        .order((
+            mou_version_documents::version.asc(),
+            mou_version_documents::position.asc(),
+        ))
+        .select((
+            mou_version_documents::version,
+            mou_version_documents::position,
+            mou_version_documents::sha256,
+            mou_version_documents::content,
+        ))
+        .load(conn)?;
+    let mut stored = Vec::with_capacity(rows.len() + additional.len());
+    for (version, sha256, content, log_index) in rows {
+        let several = additional.iter().any(|(v, ..)| *v == version);
+        stored.push(StoredVersion {
             version,
-            stored_sha256: stored,
+            position: several.then_some(1),
+            stored_sha256: sha256,
             recomputed_sha256: crate::crypto::sha256(&content),
             log_index,
-        })
-        .collect())
+        });
+        for (_, position, sha256, content) in additional.iter().filter(|(v, ..)| *v == version) {
+            stored.push(StoredVersion {
+                version,
+                position: Some(*position),
+                stored_sha256: sha256.clone(),
+                recomputed_sha256: crate::crypto::sha256(content),
+                log_index,
+            });
+        }
+    }
+    Ok(stored)
 }

@@ -130,6 +130,21 @@ diesel::table! {
         uploaded_by -> Nullable<Text>,
         uploaded_at -> BigInt,
         log_index -> BigInt,
+        language -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    mou_version_documents (mou_id, version, position) {
+        mou_id -> Text,
+        version -> Integer,
+        position -> Integer,
+        language -> Text,
+        media_type -> Text,
+        filename -> Nullable<Text>,
+        size -> BigInt,
+        sha256 -> Binary,
+        content -> Binary,
     }
 }
 
@@ -219,6 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     status_events,
     mous,
     mou_versions,
+    mou_version_documents,
     signatory_keys,
     key_events,
     key_challenges,

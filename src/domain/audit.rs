@@ -29,6 +29,8 @@ pub struct AuditReport {
 /// A version as stored, with its bytes hashed again.
 pub struct StoredVersion {
     pub version: i32,
+    /// The document's position in a multilingual version; `None` for a version of one.
+    pub position: Option<i32>,
     pub stored_sha256: Vec<u8>,
     pub recomputed_sha256: [u8; 32],
     pub log_index: i64,
@@ -51,7 +53,7 @@ pub fn audit(
     let mut r = Checks::default();
     let opts = VerifyOptions {
         registry_key: Some(registry_vkey.to_string()),
-        document_sha256: None,
+        documents_sha256: Vec::new(),
         // The server's own report judges the tables, not the witnesses: a fresh checkpoint
         // has no cosignatures yet. Witnesses are judged by auditors with their policy.
         policy: None,
@@ -68,7 +70,10 @@ pub fn audit(
         let ok = v.stored_sha256 == v.recomputed_sha256;
         r.add(
             "document_hash",
-            format!("version {}", v.version),
+            match v.position {
+                Some(p) => format!("version {} document {p}", v.version),
+                None => format!("version {}", v.version),
+            },
             Some(v.log_index),
             ok,
             if ok {

@@ -15,7 +15,8 @@ pub use amity_verify::entries::{
     KeyApproved, KeyEnded, KeyRegistered, MAX_ENTRY_BYTES, MouCreated, MouRequestDeclined,
     MouRequestsCancelled, MouRequestsExpired, MouSignatureAdded, MouSignaturesRequested,
     MouVersionUploaded, MouWithdrawn, OfficeCreated, PartnershipRegistered,
-    PartnershipStatusChanged, RequestedSigner as LoggedRequest, TokenIssued, TokenRevoked, kinds,
+    PartnershipStatusChanged, RequestedSigner as LoggedRequest, TokenIssued, TokenRevoked,
+    VersionDocument as LoggedDocument, kinds,
 };
 
 /// A log entry before it is appended: its type and its canonical bytes.

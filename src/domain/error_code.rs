@@ -264,8 +264,12 @@ error_codes! {
     EmptyDocument = ("empty_document", 422),
     /// The multipart body has no file part.
     MissingFile = ("missing_file", 422),
-    /// The multipart body has more than one file part.
+    /// The multipart body has more file parts than the upload takes (one, or up to eight
+    /// languages for an MOU version).
     MultipleFiles = ("multiple_files", 422),
+    /// A document's language tag is not a language tag, is given twice, is missing from a
+    /// document of a multilingual version, or the tags do not match the files one to one.
+    InvalidLanguage = ("invalid_language", 422),
     /// Withdrawing needs a `reason`.
     ReasonRequired = ("reason_required", 422),
     /// A required member is missing (e.g. `signer` or `key` on a signing request).

@@ -156,7 +156,8 @@ impl Mou {
     }
 }
 
-/// One stored document version (without its bytes).
+/// One stored version (without its bytes). The top-level fields describe its first
+/// document; a multilingual version has the others in `additional`, positions 2, 3, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     pub mou_id: MouId,
@@ -165,30 +166,145 @@ pub struct Version {
     pub filename: Option<String>,
     pub size: i64,
     pub sha256: [u8; 32],
+    pub language: Option<String>,
+    pub additional: Vec<VersionDocument>,
     pub uploaded_by: Option<String>,
     pub uploaded_at: i64,
     pub log_index: i64,
 }
 
-/// Refuses a version whose bytes equal the current one's: it would supersede signatures on the
-/// very same document for nothing.
+/// A document of a multilingual version beyond the first (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionDocument {
+    /// 2, 3, ... in the order the documents were uploaded.
+    pub position: i32,
+    pub language: String,
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub size: i64,
+    pub sha256: [u8; 32],
+}
+
+impl Version {
+    /// Every document in order as `(position, language, sha256)`.
+    pub fn documents(&self) -> Vec<(i32, Option<&str>, &[u8; 32])> {
+        std::iter::once((1, self.language.as_deref(), &self.sha256))
+            .chain(
+                self.additional
+                    .iter()
+                    .map(|d| (d.position, Some(d.language.as_str()), &d.sha256)),
+            )
+            .collect()
+    }
+
+    /// The documents as notifications name them: `[{position, language, sha256}]`.
+    pub fn documents_json(&self) -> serde_json::Value {
+        self.documents()
+            .into_iter()
+            .map(|(position, language, sha)| {
+                serde_json::json!({
+                    "position": position,
+                    "language": language,
+                    "sha256": hex::encode(sha),
+                })
+            })
+            .collect()
+    }
+
+    /// What a signature or decline statement on this version commits to: the document's hash
+    /// (statement form v1), or each document's `<language>:<hash>` (form v2); see
+    /// docs/formats/statements.md.
+    pub fn commitment(&self) -> Vec<String> {
+        commitment_of(
+            self.documents()
+                .into_iter()
+                .map(|(_, language, sha)| (language, sha)),
+        )
+    }
+}
+
+/// [`Version::commitment`] of documents given as `(language, sha256)` in order.
+pub fn commitment_of<'a>(
+    documents: impl IntoIterator<Item = (Option<&'a str>, &'a [u8; 32])>,
+) -> Vec<String> {
+    let hex: Vec<(Option<&str>, String)> = documents
+        .into_iter()
+        .map(|(language, sha)| (language, hex::encode(sha)))
+        .collect();
+    amity_verify::statement::version_commitment(
+        hex.iter().map(|(language, sha)| (*language, sha.as_str())),
+    )
+}
+
+/// Refuses a version whose documents equal the current one's, byte for byte and language for
+/// language: it would supersede signatures on the very same texts for nothing.
 pub fn check_new_version(
     mou: &Mou,
-    current: Option<&[u8; 32]>,
-    new: &[u8; 32],
+    current: Option<&[String]>,
+    new: &[String],
 ) -> Result<(), DomainError> {
     mou.check_not_withdrawn()?;
     if current == Some(new) {
         return Err(DomainError::new(
             ErrorCode::IdenticalVersion,
             format!(
-                "version {} already has these exact bytes (sha256 {})",
+                "version {} already has these exact documents ({})",
                 mou.current_version,
-                hex::encode(new)
+                new.join(", ")
             ),
         ));
     }
     Ok(())
+}
+
+/// The languages of a version's documents, one per document in upload order, as the
+/// uploader gave them (`?languages=fr,zh-Hans`). A version of one document may leave its
+/// language out; in a version of several, every document names its own, a language tag
+/// (`en`, `zh-Hans`, `pt-BR`), none twice. At most eight documents.
+pub fn validate_languages(
+    languages: Option<&str>,
+    documents: usize,
+) -> Result<Vec<Option<String>>, DomainError> {
+    use amity_verify::statement::{MAX_DOCUMENTS_PER_VERSION, is_language_tag};
+    let invalid = |message: String| DomainError::new(ErrorCode::InvalidLanguage, message);
+    if documents > MAX_DOCUMENTS_PER_VERSION {
+        return Err(DomainError::new(
+            ErrorCode::MultipleFiles,
+            format!(
+                "a version holds at most {MAX_DOCUMENTS_PER_VERSION} documents, one per language; {documents} were sent"
+            ),
+        ));
+    }
+    let Some(list) = languages.map(str::trim).filter(|l| !l.is_empty()) else {
+        if documents > 1 {
+            return Err(invalid(format!(
+                "a version of {documents} documents names each one's language: `languages=` with {documents} tags in the order of the files, e.g. `en,zh-Hans`"
+            )));
+        }
+        return Ok(vec![None; documents]);
+    };
+    let tags: Vec<&str> = list.split(',').map(str::trim).collect();
+    if tags.len() != documents {
+        return Err(invalid(format!(
+            "{} language tags for {documents} documents; give one per file, in order",
+            tags.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for tag in &tags {
+        if !is_language_tag(tag) {
+            return Err(invalid(format!(
+                "`{}` is not a language tag such as en, zh-Hans or pt-BR",
+                tag.chars().take(40).collect::<String>()
+            )));
+        }
+        if !seen.insert(tag.to_ascii_lowercase()) {
+            return Err(invalid(format!(
+                "language `{tag}` is given twice; each document of a version is in its own language"
+            )));
+        }
+    }
+    Ok(tags.into_iter().map(|t| Some(t.to_string())).collect())
 }
 
 /// `Content-Type` of an upload: kept as given (a media type with optional parameters), or

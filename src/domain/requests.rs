@@ -24,7 +24,7 @@ use super::keys::{SignatoryKey, decode_statement, sshsig_error, statement_error}
 use super::mous::{RequiredSigner, SignedBy, tally, validate_role};
 use crate::crypto::sshsig::{self, Sshsig};
 use crate::crypto::statement::{
-    MouDeclineStatement, is_decline_reason, mou_decline_namespace, signer_city,
+    MouDeclineStatement, document_fields, is_decline_reason, mou_decline_namespace, signer_city,
 };
 use crate::domain::ErrorCode;
 
@@ -416,7 +416,7 @@ pub fn parse_decline(
 pub fn check_decline(
     sub: &DeclineSubmission,
     request: &SignatureRequest,
-    doc_sha256: &[u8; 32],
+    documents: &[String],
     key: Option<&SignatoryKey>,
     registry: &str,
     now: i64,
@@ -433,8 +433,12 @@ pub fn check_decline(
     if i64::try_from(st.mou_version).ok() != Some(i64::from(request.version)) {
         return Err(mismatch("mou_version"));
     }
-    if st.doc_sha256 != hex::encode(doc_sha256) {
-        return Err(mismatch("doc_sha256"));
+    if st.committed_documents() != documents {
+        return Err(mismatch(if st.documents.is_some() {
+            "documents"
+        } else {
+            "doc_sha256"
+        }));
     }
     if st.signer != request.signer {
         return Err(mismatch("signer"));
@@ -463,16 +467,23 @@ pub fn check_decline(
 /// The statement a requested signatory signs to decline `request` with `reason`.
 pub fn decline_statement_for(
     request: &SignatureRequest,
-    doc_sha256: &[u8; 32],
+    documents: &[String],
     key: &SignatoryKey,
     reason: &str,
     registry: &str,
     declined_at: &str,
 ) -> MouDeclineStatement {
+    let (doc_sha256, documents) = document_fields(documents);
+    let r#type = if documents.is_some() {
+        MouDeclineStatement::type_v2_for(registry)
+    } else {
+        MouDeclineStatement::type_for(registry)
+    };
     MouDeclineStatement {
         action: MouDeclineStatement::ACTION.into(),
         declined_at: declined_at.into(),
-        doc_sha256: hex::encode(doc_sha256),
+        doc_sha256,
+        documents,
         mou_id: request.mou_id.clone(),
         mou_version: u64::try_from(request.version).unwrap_or(0),
         reason: reason.into(),
@@ -482,7 +493,7 @@ pub fn decline_statement_for(
         signer: request.signer.clone(),
         signer_city: request.signer_city.clone(),
         signer_key: key.fingerprint.clone(),
-        r#type: MouDeclineStatement::type_for(registry),
+        r#type,
     }
 }
 

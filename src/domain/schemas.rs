@@ -329,6 +329,10 @@ marker_schema!(
     /// A four-digit year.
     Year => integer(1000, 9999)
 );
+/// A comma-separated list of 1 to 8 language tags (white space around commas allowed).
+const LANGUAGES_PATTERN: &str =
+    "^ *[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,7} *(, *[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,7} *){0,7}$";
+
 marker_schema!(
     /// A file name shown in downloads (`mous::validate_filename`): no `/`, `\`, `"` or control
     /// characters, at most 255 characters, not `.` or `..`; empty for none.
@@ -336,6 +340,17 @@ marker_schema!(
         .max_length(Some(255))
         .pattern(Some(FILENAME_PATTERN))
         .examples(["mou.pdf"])
+);
+marker_schema!(
+    /// The languages of a version's documents, one language tag per file in the order of the
+    /// files, separated by commas (`mous::validate_languages`): each tag a primary language of
+    /// 2 to 8 letters and up to seven subtags of 1 to 8 letters or digits (`en`, `zh-Hans`,
+    /// `pt-BR`), at most 35 characters, no tag twice (compared without regard to case).
+    /// Optional for one document, required for several; at most 8.
+    Languages => string()
+        .max_length(Some(300))
+        .pattern(Some(LANGUAGES_PATTERN))
+        .examples(["en,zh-Hans"])
 );
 marker_schema!(
     /// Hex SHA-256 in either case.

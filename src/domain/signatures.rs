@@ -10,7 +10,7 @@ use super::requests::{SignatureRequest, gate_signature};
 use crate::crypto::sha256;
 use crate::crypto::sshsig::{self, Sshsig};
 use crate::crypto::statement::{
-    GENESIS_PREV, MouSignatureStatement, mou_signature_namespace, sha256_hex,
+    GENESIS_PREV, MouSignatureStatement, document_fields, mou_signature_namespace, sha256_hex,
 };
 use crate::domain::ErrorCode;
 
@@ -79,7 +79,9 @@ pub struct AcceptContext<'a> {
     pub mou: &'a Mou,
     pub parties: [&'a CityCode; 2],
     pub caller_city: &'a CityCode,
-    pub current_doc_sha256: Option<[u8; 32]>,
+    /// What a statement on the current version commits to (`Version::commitment`); empty
+    /// while a draft.
+    pub current_documents: Vec<String>,
     /// The key the statement names, looked up by fingerprint.
     pub key: Option<&'a SignatoryKey>,
     /// Whether these exact statement bytes are already in the chain.
@@ -148,12 +150,15 @@ pub fn accept(sub: &Submission, ctx: &AcceptContext<'_>) -> Result<Option<String
             format!("this MOU has no version {claimed}; the current version is {current}"),
         ));
     }
-    let doc_hex = ctx.current_doc_sha256.map(hex::encode).unwrap_or_default();
-    if st.doc_sha256 != doc_hex {
+    if st.committed_documents() != ctx.current_documents {
+        let (field, wanted) = match ctx.current_documents.as_slice() {
+            [one] => ("doc_sha256", one.clone()),
+            several => ("documents", several.join(", ")),
+        };
         return Err(DomainError::new(
             ErrorCode::DocSha256Mismatch,
             format!(
-                "the statement's doc_sha256 is not the hash of version {current} ({doc_hex}); the signer reviewed other bytes"
+                "the statement's {field} does not name the documents of version {current} ({wanted}); the signer reviewed other bytes"
             ),
         ));
     }
@@ -217,7 +222,7 @@ pub fn closed_by_requests(mou: &Mou) -> DomainError {
 /// The statement offered to a signer at the current chain head.
 pub fn statement_for(
     mou: &Mou,
-    doc_sha256: &[u8; 32],
+    documents: &[String],
     key: &SignatoryKey,
     role: &str,
     registry: &str,
@@ -228,9 +233,16 @@ pub fn statement_for(
     } else {
         hex::encode(mou.head_hash)
     };
+    let (doc_sha256, documents) = document_fields(documents);
+    let r#type = if documents.is_some() {
+        MouSignatureStatement::type_v2_for(registry)
+    } else {
+        MouSignatureStatement::type_for(registry)
+    };
     MouSignatureStatement {
         action: MouSignatureStatement::ACTION.into(),
-        doc_sha256: hex::encode(doc_sha256),
+        doc_sha256,
+        documents,
         mou_id: mou.id.to_string(),
         mou_version: u64::try_from(mou.current_version).unwrap_or(0),
         prev,
@@ -241,7 +253,7 @@ pub fn statement_for(
         signer: key.signer.clone(),
         signer_city: key.city.to_string(),
         signer_key: key.fingerprint.clone(),
-        r#type: MouSignatureStatement::type_for(registry),
+        r#type,
     }
 }
 

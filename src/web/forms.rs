@@ -11,8 +11,9 @@ use super::session;
 use crate::api::AppState;
 use crate::error::ApiError;
 
-/// The MOU page's upload form: multipart with the CSRF field before the file, checked before
-/// a byte of the document is read; then the same storage path and rules as the API.
+/// The MOU page's upload form: multipart with the CSRF field before the files, checked before
+/// a byte of a document is read; one file, or one per language with their tags in the
+/// `languages` field; then the same storage path and rules as the API.
 #[post("/mous/{id}/versions")]
 pub(super) async fn version_form(
     state: web::Data<AppState>,
@@ -23,26 +24,38 @@ pub(super) async fn version_form(
     let id = id.into_inner();
     let who = session::principal(&state, &req).await;
     let limit = state.settings.max_document_bytes;
-    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
-        let csrf = fields
-            .iter()
-            .find(|(name, _)| name == "csrf")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default();
-        session::check_csrf(&req, csrf)?;
-        crate::domain::access::require_office(who.as_ref())?;
-        Ok(())
-    })
+    let received = crate::api::documents::receive_multipart_files(
+        &req,
+        payload,
+        limit,
+        amity_verify::statement::MAX_DOCUMENTS_PER_VERSION,
+        |fields| {
+            let csrf = fields
+                .iter()
+                .find(|(name, _)| name == "csrf")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            session::check_csrf(&req, csrf)?;
+            crate::domain::access::require_office(who.as_ref())?;
+            Ok(())
+        },
+    )
     .await;
-    let received = match received {
+    let (received, fields) = match received {
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
+    let languages = fields
+        .into_iter()
+        .find(|(name, _)| name == "languages")
+        .map(|(_, v)| v);
     let mou = match crate::domain::MouId::from_path(&id) {
         Ok(mou) => mou,
         Err(e) => return error_page(e.into()),
     };
-    match crate::api::mous::store_version(&state, who, mou, received, None).await {
+    match crate::api::mous::store_version(&state, who, mou, received, None, languages.as_deref())
+        .await
+    {
         Ok(_) => session::see_other(&format!("/mous/{id}")),
         Err(e) => error_page(e),
     }

@@ -400,8 +400,13 @@ pub(super) async fn mou(
             p { "State " strong { (m.state.as_str()) } " · partnership " a href={ "/partnerships/" (m.partnership_id) } { (m.partnership_id) } }
             h2 { "Versions" }
             table {
-                tr { th { "version" } th { "file" } th { "size" } th { "SHA-256" } }
-                @for v in &versions { tr { td { (v.version) } td { (v.filename.as_deref().unwrap_or("")) " (" (v.media_type) ")" } td { (v.size) } td { code { (hex::encode(v.sha256)) } } } }
+                tr { th { "version" } th { "document" } th { "language" } th { "file" } th { "size" } th { "SHA-256" } }
+                @for v in &versions {
+                    @for d in version_documents(v) { tr {
+                        td { (v.version) } td { (d.0) } td { (d.1.unwrap_or("")) }
+                        td { (d.2.unwrap_or("")) " (" (d.3) ")" } td { (d.4) } td { code { (hex::encode(d.5)) } }
+                    } }
+                }
             }
             h2 { "Signature requests" }
             @if requests.is_empty() {
@@ -438,7 +443,9 @@ pub(super) async fn mou(
                 p { "Signatures already given stay on the versions they signed; signatories sign the new version afresh." }
                 form method="post" action={ "/mous/" (m.id) "/versions" } enctype="multipart/form-data" {
                     input type="hidden" name="csrf" value=(csrf);
-                    p { label { "Document " input type="file" name="document" required; } }
+                    p { "One document, or one per language of a multilingual MOU (the texts equally authentic; a signature commits to all of them)." }
+                    p { label { "Languages, one per file in the order chosen (optional for one document) " input type="text" name="languages" placeholder="en,zh-Hans" maxlength="300"; } }
+                    p { label { "Documents " input type="file" name="document" multiple required; } }
                     p { button type="submit" { "Upload" } }
                 }
                 @if m.current_version > 0 {
@@ -571,4 +578,38 @@ pub(super) async fn signin_page(state: web::Data<AppState>, req: HttpRequest) ->
         },
     );
     with_cookie(res, new_cookie)
+}
+
+/// One document as the MOU page lists it: position, language, file name, media type, size
+/// and SHA-256.
+type DocumentRow<'a> = (
+    i32,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a str,
+    i64,
+    &'a [u8; 32],
+);
+
+/// A version's documents as the MOU page lists them.
+fn version_documents(v: &crate::domain::mous::Version) -> Vec<DocumentRow<'_>> {
+    std::iter::once((
+        1,
+        v.language.as_deref(),
+        v.filename.as_deref(),
+        v.media_type.as_str(),
+        v.size,
+        &v.sha256,
+    ))
+    .chain(v.additional.iter().map(|d| {
+        (
+            d.position,
+            Some(d.language.as_str()),
+            d.filename.as_deref(),
+            d.media_type.as_str(),
+            d.size,
+            &d.sha256,
+        )
+    }))
+    .collect()
 }

@@ -287,11 +287,13 @@ fn readme_walkthroughs(backend: Backend) {
     );
     let base = srv.base.as_str();
     let readme = readme();
+    // The webhook messages are listed last, so the bundle's output stays where it was.
     let script = format!(
-        "set -euo pipefail\n{}{}{}",
+        "set -euo pipefail\n{}{}{}{}",
         readme_block(&readme, "## Walkthrough"),
         readme_block(&readme, "## Signing an MOU"),
-        readme_block(&readme, "### The evidence bundle, offline")
+        readme_block(&readme, "### The evidence bundle, offline"),
+        readme_block(&readme, "### What the office and the mayors hear")
     );
     let start = tempfile::tempdir().unwrap();
     stand_in_checkout(start.path());
@@ -391,7 +393,15 @@ fn readme_walkthroughs(backend: Backend) {
         bundle.iter().any(|l| l.starts_with("FAIL  document")),
         "{stdout}"
     );
-    assert_eq!(lines.last(), Some(&"refused, as it should be"), "{stdout}");
+    assert!(lines.contains(&"refused, as it should be"), "{stdout}");
+    // Houston's office: every step it subscribed to was queued for its endpoint, in order.
+    assert_eq!(
+        lines.last(),
+        Some(
+            &"signature_request.sent, signature_request.declined, signature_request.sent, mou.executed"
+        ),
+        "{stdout}"
+    );
     // The signing steps wrote their files in their own directory, not in the checkout.
     let left: Vec<_> = std::fs::read_dir(start.path())
         .unwrap()

@@ -258,6 +258,13 @@ fn walk(srv: &TestServer) {
         ),
         200,
     );
+    ok(
+        srv.get_as(
+            &format!("/api/v1/mous/{mou}/versions/1/documents/1"),
+            &coventry,
+        ),
+        200,
+    );
 
     // A draft protocol withdrawn, a deputy's key retired, a lost key revoked.
     let body = json!({"partnership": tie, "title": "Protocol on Youth Exchanges"});

@@ -19,7 +19,7 @@ const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
 const MOU_NS: &str = "amity-mou-v1@amity.localhost";
 const KEY_NS: &str = "amity-key-v1@amity.localhost";
 
-fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new(program)
         .args(args)
@@ -34,7 +34,7 @@ fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn ok(out: Output, what: &str) -> String {
+pub(crate) fn ok(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
         "{what} failed: {}\n{}",
@@ -44,7 +44,7 @@ fn ok(out: Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn p(path: &Path) -> &str {
+pub(crate) fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 

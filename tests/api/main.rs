@@ -43,6 +43,7 @@ mod mail;
 mod meta;
 mod mous;
 mod multi_server;
+mod multilingual;
 mod operator;
 mod pages;
 mod partnerships;

@@ -85,6 +85,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/mous/{id}"),
         ("post", "/api/v1/mous/{id}/versions"),
         ("get", "/api/v1/mous/{id}/versions/{n}/document"),
+        ("get", "/api/v1/mous/{id}/versions/{n}/documents/{p}"),
         ("post", "/api/v1/mous/{id}/withdraw"),
         ("get", "/api/v1/mous/{id}/signing-statement"),
         ("post", "/api/v1/mous/{id}/signatures"),

@@ -189,6 +189,12 @@ both_backends!(multipart_upload_keeps_the_part_type_and_name, |srv| {
         ("a", Some(("one.pdf", "application/pdf")), doc),
         ("b", Some(("two.pdf", "application/pdf")), doc),
     ]);
+    // Two documents are a multilingual version, which names their languages.
+    send(ct, body).assert_problem(422, "invalid_language");
+    let parts: Vec<_> = (0..9)
+        .map(|_| ("a", Some(("one.pdf", "application/pdf")), doc))
+        .collect();
+    let (ct, body) = multipart(&parts);
     send(ct, body).assert_problem(422, "multiple_files");
     let (ct, body) = multipart(&[("note", None, b"no file here")]);
     send(ct, body).assert_problem(422, "missing_file");

@@ -193,7 +193,7 @@ both_backends!(refusals_store_nothing, |srv| {
         "duplicate_key",
     );
     // Wrong document hash.
-    let wrong_doc = resign(&|s| s.doc_sha256 = "ab".repeat(32));
+    let wrong_doc = resign(&|s| s.doc_sha256 = Some("ab".repeat(32)));
     check(
         &wrong_doc,
         &houston.sign(&wrong_doc),
@@ -300,7 +300,8 @@ fn statement_raw(
     let v = m["versions"].as_array().unwrap().last().unwrap().clone();
     let st = amity::crypto::statement::MouSignatureStatement {
         action: "sign".into(),
-        doc_sha256: v["sha256"].as_str().unwrap().into(),
+        doc_sha256: Some(v["sha256"].as_str().unwrap().into()),
+        documents: None,
         mou_id: mou.into(),
         mou_version: v["version"].as_u64().unwrap(),
         prev: m["head"]["hash"].as_str().unwrap().into(),

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::bundle::{BundleMou, BundleSignature, BundleVersion};
 use crate::engine::{MouClaims, ReplayedLog, SignatureCheck, VerifyEach, check_mou};
+use crate::entries::VersionDocument;
 use crate::keys::PublicKey;
 use crate::merkle::{self, MemoryTree};
 use crate::note::{Checkpoint, NoteVerifier, open_checkpoint};
@@ -486,7 +487,23 @@ struct ServedVersion {
     size: i64,
     media_type: String,
     filename: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    /// Every document of the version, the first included (servers before multilingual
+    /// versions sent none).
+    #[serde(default)]
+    documents: Vec<ServedDocument>,
     log_index: i64,
+}
+
+/// One document of a served version.
+#[derive(Clone, Deserialize)]
+struct ServedDocument {
+    sha256: String,
+    size: i64,
+    media_type: String,
+    filename: Option<String>,
+    language: Option<String>,
 }
 
 /// The part of a served chain the audit reads.
@@ -556,6 +573,21 @@ fn fetch_claims(
                 size: v.size,
                 media_type: v.media_type,
                 filename: v.filename,
+                language: v.language,
+                // A served document without a language cannot be an additional one; the
+                // empty tag then disagrees with the log, as it should.
+                additional_documents: v
+                    .documents
+                    .into_iter()
+                    .skip(1)
+                    .map(|d| VersionDocument {
+                        sha256: d.sha256,
+                        size: d.size,
+                        media_type: d.media_type,
+                        filename: d.filename,
+                        language: d.language.unwrap_or_default(),
+                    })
+                    .collect(),
                 log_index: v.log_index,
             })
             .collect(),
@@ -660,7 +692,7 @@ fn judge(
             versions: &claimed.versions,
             signatures: &claimed.signatures,
             keys: &[],
-            document_sha256: None,
+            documents_sha256: Vec::new(),
         },
         log,
         signatures,
@@ -834,14 +866,26 @@ fn rule_lines(report: &mut Report, checks: &Checks) {
 /// token), and compares its SHA-256 with the hash the log recorded when it was stored.
 fn check_documents(client: &dyn Fetch, replay: &Replay) -> (bool, String) {
     // (what, where, logged SHA-256 hex)
-    let mut documents: Vec<(String, String, &String)> = Vec::new();
+    let mut documents: Vec<(String, String, &str)> = Vec::new();
     for (id, mou) in replay.mous() {
-        for (version, logged) in &mou.documents {
-            documents.push((
-                format!("MOU {id} version {version}"),
-                format!("/api/v1/mous/{id}/versions/{version}/document"),
-                logged,
-            ));
+        for (version, logged) in &mou.versions {
+            let several = logged.additional_documents.is_some();
+            for (i, (_, sha)) in logged.documents().into_iter().enumerate() {
+                let position = i + 1;
+                documents.push(if several {
+                    (
+                        format!("MOU {id} version {version} document {position}"),
+                        format!("/api/v1/mous/{id}/versions/{version}/documents/{position}"),
+                        sha,
+                    )
+                } else {
+                    (
+                        format!("MOU {id} version {version}"),
+                        format!("/api/v1/mous/{id}/versions/{version}/document"),
+                        sha,
+                    )
+                });
+            }
         }
     }
     for (id, hashes) in replay.evidence() {
@@ -850,7 +894,7 @@ fn check_documents(client: &dyn Fetch, replay: &Replay) -> (bool, String) {
             documents.push((
                 format!("activity {id} evidence {seq}"),
                 format!("/api/v1/activities/{id}/evidence/{seq}"),
-                logged,
+                logged.as_str(),
             ));
         }
     }
@@ -870,7 +914,7 @@ fn check_documents(client: &dyn Fetch, replay: &Replay) -> (bool, String) {
         match client.get_bytes(&path) {
             Ok(bytes) => {
                 let got = hex::encode(crate::sha256(&bytes));
-                if got != *logged {
+                if got != logged {
                     problems.push(format!(
                         "{what}: the document hashes to {got}, the log says {logged}"
                     ));

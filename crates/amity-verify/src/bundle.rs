@@ -81,13 +81,39 @@ pub struct BundleMou {
 #[serde(deny_unknown_fields)]
 pub struct BundleVersion {
     pub version: i32,
-    /// Lower-case hex SHA-256 of the document bytes.
+    /// Lower-case hex SHA-256 of the (first) document's bytes.
     pub sha256: String,
     pub size: i64,
     pub media_type: String,
     pub filename: Option<String>,
+    /// The first document's language tag, when the version has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Documents 2, 3, ... of a multilingual version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_documents: Vec<crate::entries::VersionDocument>,
     /// Index of the `mou.version_uploaded` entry.
     pub log_index: i64,
+}
+
+impl BundleVersion {
+    /// Whether every claimed field of the version is what `entry` logged.
+    pub fn agrees_with(&self, entry: &crate::entries::MouVersionUploaded) -> bool {
+        entry.sha256 == self.sha256
+            && entry.size == self.size
+            && entry.media_type == self.media_type
+            && entry.filename == self.filename
+            && entry.language == self.language
+            && entry.additional_documents.as_deref().unwrap_or_default()
+                == self.additional_documents.as_slice()
+    }
+
+    /// Every document's claimed SHA-256, in order.
+    pub fn document_hashes(&self) -> Vec<&str> {
+        std::iter::once(self.sha256.as_str())
+            .chain(self.additional_documents.iter().map(|d| d.sha256.as_str()))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,8 +206,8 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, BundleError> {
 pub struct VerifyOptions {
     /// The registry key the auditor trusts (C2SP vkey), obtained out of band.
     pub registry_key: Option<String>,
-    /// SHA-256 of the auditor's copy of the document.
-    pub document_sha256: Option<[u8; 32]>,
+    /// SHA-256 of each of the auditor's copies of the current version's documents.
+    pub documents_sha256: Vec<[u8; 32]>,
     /// The witness policy whose quorum must have cosigned the bundle's checkpoint
     /// (docs/witnessing.md). `None`: no witness is required, and the report says so.
     pub policy: Option<crate::policy::Policy>,
@@ -217,11 +243,12 @@ pub enum FileError {
     Bundle(#[from] BundleError),
 }
 
-/// Reads and checks the bundle at `path`, with the auditor's copy of the document at
-/// `document` when given: what `amity verify` and `amity-verify bundle` both run.
+/// Reads and checks the bundle at `path`, with the auditor's copies of the current version's
+/// documents at `documents` (each must be one of them): what `amity verify` and
+/// `amity-verify bundle` both run.
 pub fn verify_file(
     path: &std::path::Path,
-    document: Option<&std::path::Path>,
+    documents: &[std::path::PathBuf],
     registry_key: Option<String>,
     policy: Option<crate::policy::Policy>,
 ) -> Result<BundleReport, FileError> {
@@ -236,21 +263,19 @@ pub fn verify_file(
         .and_then(|f| f.take(MAX_BUNDLE_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(cannot(path))?;
     let bundle = parse(&bytes)?;
-    let document_sha256 = match document {
-        Some(p) => {
-            use sha2::{Digest, Sha256};
-            let mut file = std::fs::File::open(p).map_err(cannot(p))?;
-            let mut hasher = Sha256::new();
-            std::io::copy(&mut file, &mut hasher).map_err(cannot(p))?;
-            Some(hasher.finalize().into())
-        }
-        None => None,
-    };
+    let mut documents_sha256 = Vec::with_capacity(documents.len());
+    for p in documents {
+        use sha2::{Digest, Sha256};
+        let mut file = std::fs::File::open(p).map_err(cannot(p))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(cannot(p))?;
+        documents_sha256.push(hasher.finalize().into());
+    }
     Ok(verify(
         &bundle,
         &VerifyOptions {
             registry_key,
-            document_sha256,
+            documents_sha256,
             policy,
         },
     )?)
@@ -426,7 +451,7 @@ pub fn verify(bundle: &Bundle, opts: &VerifyOptions) -> Result<BundleReport, Bun
             versions: &bundle.versions,
             signatures: &bundle.signatures,
             keys: &bundle.keys,
-            document_sha256: opts.document_sha256,
+            documents_sha256: opts.documents_sha256.clone(),
         },
         &evidence,
         &VerifyEach,
@@ -527,7 +552,7 @@ mod tests {
         assert_eq!(report.checks[0].check, "registry_key");
         let opts = VerifyOptions {
             registry_key: Some("not a key".into()),
-            document_sha256: None,
+            documents_sha256: Vec::new(),
             policy: None,
         };
         assert!(matches!(

@@ -20,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::bundle::{BundleKey, BundleMou, BundleSignature, BundleVersion};
-use crate::entries::{Entry, EntryBody, kinds};
+use crate::entries::{Entry, EntryBody, MouVersionUploaded, kinds};
 use crate::keys::PublicKey;
 use crate::rules::{
     Checks, KeyHolder, RequiredSigner, SignedBy, chain_link, key_bound, missing_signers,
@@ -195,8 +195,8 @@ pub struct MouClaims<'a> {
     pub versions: &'a [BundleVersion],
     pub signatures: &'a [BundleSignature],
     pub keys: &'a [BundleKey],
-    /// SHA-256 of the auditor's own copy of the current version, when given.
-    pub document_sha256: Option<[u8; 32]>,
+    /// SHA-256 of each of the auditor's own copies of the current version's documents.
+    pub documents_sha256: Vec<[u8; 32]>,
 }
 
 /// Applies every MOU rule to `claims` against `evidence`, in the order of the rules table:
@@ -244,9 +244,9 @@ pub fn check_mou(
         },
     );
 
-    // Versions: each one's hash as logged. A signature's document hash is checked against
-    // these logged hashes only.
-    let mut logged_versions: BTreeMap<i32, String> = BTreeMap::new();
+    // Versions: each one's documents as logged. A signature's documents are checked against
+    // these logged entries only.
+    let mut logged_versions: BTreeMap<i32, &MouVersionUploaded> = BTreeMap::new();
     for (i, v) in claims.versions.iter().enumerate() {
         let subject = format!("version {}", v.version);
         let entry = evidence.entry(v.log_index).and_then(|p| match &p.body {
@@ -258,15 +258,9 @@ pub fn check_mou(
             _ => None,
         });
         let expected = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        let ok = v.version == expected
-            && entry.is_some_and(|u| {
-                u.sha256 == v.sha256
-                    && u.size == v.size
-                    && u.media_type == v.media_type
-                    && u.filename == v.filename
-            });
-        if ok {
-            logged_versions.insert(v.version, v.sha256.clone());
+        let ok = v.version == expected && entry.is_some_and(|u| v.agrees_with(u));
+        if let Some(u) = entry.filter(|_| ok) {
+            logged_versions.insert(v.version, u);
         }
         r.add(
             "version_logged",
@@ -274,14 +268,18 @@ pub fn check_mou(
             Some(v.log_index),
             ok,
             if ok {
-                format!("entry {} vouches for sha256 {}", v.log_index, v.sha256)
+                format!(
+                    "entry {} vouches for sha256 {}",
+                    v.log_index,
+                    v.document_hashes().join(", ")
+                )
             } else if v.version != expected {
                 format!("versions must run 1, 2, ...; expected {expected}")
             } else if entry.is_none() {
                 format!("no {proven} mou.version_uploaded entry at {}", v.log_index)
             } else {
                 format!(
-                    "the hash, size, media type or file name differ from entry {}",
+                    "the hashes, sizes, media types, file names or languages differ from entry {}",
                     v.log_index
                 )
             },
@@ -304,18 +302,28 @@ pub fn check_mou(
         },
     );
 
-    if let Some(doc) = claims.document_sha256 {
+    // The auditor's own copies: each must be one of the current version's documents.
+    let current_hashes: Option<Vec<&str>> = logged_versions
+        .get(&mou.current_version)
+        .map(|u| u.documents().into_iter().map(|(_, sha)| sha).collect());
+    for doc in &claims.documents_sha256 {
         let have = hex::encode(doc);
-        let want = logged_versions.get(&mou.current_version);
-        let ok = want == Some(&have);
+        let ok = current_hashes
+            .as_ref()
+            .is_some_and(|hashes| hashes.contains(&have.as_str()));
         r.add(
             "document",
             format!("version {}", mou.current_version),
             None,
             ok,
-            match want {
-                Some(w) if ok => format!("the given file hashes to {w}, the current version"),
-                Some(w) => format!("the given file hashes to {have}, the current version to {w}"),
+            match &current_hashes {
+                Some(_) if ok => {
+                    format!("the given file hashes to {have}, a document of the current version")
+                }
+                Some(hashes) => format!(
+                    "the given file hashes to {have}, the current version's documents to {}",
+                    hashes.join(", ")
+                ),
                 None => format!("the current version's hash is not {proven}"),
             },
         );
@@ -424,19 +432,23 @@ pub fn check_mou(
         prev = hash;
 
         if let Some(st) = &statement {
-            let logged = logged_versions.get(&s.version);
-            let ok = logged == Some(&st.doc_sha256);
+            let logged = logged_versions.get(&s.version).map(|u| u.commitment());
+            let ok = logged.as_ref() == Some(&st.committed_documents());
             all_ok &= r.add(
                 "statement_document",
                 &subject,
                 at,
                 ok,
                 if ok {
-                    format!("doc_sha256 is the logged hash of version {}", s.version)
+                    format!(
+                        "the statement names the logged documents of version {}",
+                        s.version
+                    )
                 } else {
                     format!(
-                        "doc_sha256 {} is not the logged hash of version {}",
-                        st.doc_sha256, s.version
+                        "the statement names {}, not the logged documents of version {}",
+                        st.documents_text(),
+                        s.version
                     )
                 },
             );

@@ -215,7 +215,9 @@ pub struct MouCreated {
     pub by: Option<String>,
 }
 
-/// `mou.version_uploaded`: a version of the MOU's document, by its hash.
+/// `mou.version_uploaded`: a version of the MOU, by its documents' hashes. The top-level
+/// fields describe the version's first document (its only one before multilingual versions
+/// existed); `additional_documents` the others of a version in several languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MouVersionUploaded {
@@ -226,8 +228,48 @@ pub struct MouVersionUploaded {
     pub media_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    /// The first document's language tag (required when there are additional documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// Documents 2, 3, ... of a multilingual version, each in its own language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_documents: Option<Vec<VersionDocument>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+}
+
+/// A document of a multilingual version beyond the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VersionDocument {
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    pub language: String,
+}
+
+impl MouVersionUploaded {
+    /// Every document of the version in order, as `(language, sha256 hex)`.
+    pub fn documents(&self) -> Vec<(Option<&str>, &str)> {
+        let first = (self.language.as_deref(), self.sha256.as_str());
+        std::iter::once(first)
+            .chain(
+                self.additional_documents
+                    .iter()
+                    .flatten()
+                    .map(|d| (Some(d.language.as_str()), d.sha256.as_str())),
+            )
+            .collect()
+    }
+
+    /// What a signature or decline statement on this version must commit to
+    /// ([`crate::statement::version_commitment`]).
+    pub fn commitment(&self) -> Vec<String> {
+        crate::statement::version_commitment(self.documents())
+    }
 }
 
 /// `mou.signature_added`: a link of the MOU's signature chain, by its statement's hash.

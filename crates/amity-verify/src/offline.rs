@@ -57,14 +57,19 @@ pub fn check_signature(
         });
     }
     Ok(format!(
-        "Good signature by {} ({}) of {} with {}: MOU {} version {} (document sha256 {}), chain position {}",
+        "Good signature by {} ({}) of {} with {}: MOU {} version {} ({} {}), chain position {}",
         st.signer,
         st.role,
         st.signer_city,
         st.signer_key,
         st.mou_id,
         st.mou_version,
-        st.doc_sha256,
+        if st.documents.is_some() {
+            "documents"
+        } else {
+            "document sha256"
+        },
+        st.documents_text(),
         st.seq
     ))
 }

@@ -15,7 +15,10 @@ use crate::rules::{
     MAX_REQUESTS_PER_ROUND, MouState, RequiredSigner, SignedBy, Status, Trigger, allowed_targets,
     is_executed, signature_valid,
 };
-use crate::statement::{MouDeclineStatement, mou_decline_namespace};
+use crate::statement::{
+    MAX_DOCUMENTS_PER_VERSION, MouDeclineStatement, is_language_tag, is_lower_hex_sha256,
+    mou_decline_namespace,
+};
 
 /// A logged instant (RFC 3339, as entries write them) in microseconds since the epoch.
 fn parse_instant(value: &str) -> Option<i64> {
@@ -48,8 +51,9 @@ pub struct ReplayedMou {
     pub withdrawn: bool,
     /// seq -> (statement SHA-256 hex, key id) as the log recorded them.
     pub signatures: HashMap<i64, (String, String)>,
-    /// version -> document SHA-256 hex as the log recorded it.
-    pub documents: HashMap<i64, String>,
+    /// version -> its `mou.version_uploaded` entry: the documents' hashes and languages as
+    /// the log recorded them.
+    pub versions: HashMap<i64, MouVersionUploaded>,
     /// The partnership its `mou.created` names.
     pub partnership: String,
     /// That partnership's two cities as `partnership.registered` logged them; empty when the
@@ -608,7 +612,7 @@ impl Replay {
         };
         let expected = mou.version + 1;
         mou.version = version;
-        mou.documents.insert(version, e.sha256.clone());
+        mou.versions.insert(version, e.clone());
         // A new version reopens a declined or expired MOU.
         mou.workflow = None;
         if version != expected {
@@ -616,6 +620,13 @@ impl Replay {
                 index,
                 "version_sequence",
                 format!("MOU `{id}`: version {version} after {}", expected - 1),
+            );
+        }
+        if let Some(problem) = version_documents_problem(e) {
+            self.finding(
+                index,
+                "version_documents",
+                format!("MOU `{id}` version {version}: {problem}"),
             );
         }
     }
@@ -839,7 +850,7 @@ impl Replay {
                 e.version, mou.version
             ));
         }
-        if mou.documents.get(&e.version) != Some(&e.doc_sha256) {
+        if mou.versions.get(&e.version).map(|v| &v.sha256) != Some(&e.doc_sha256) {
             problems.push(format!(
                 "doc_sha256 {} is not the hash logged for version {}",
                 e.doc_sha256, e.version
@@ -1044,7 +1055,11 @@ impl Replay {
                 return problems;
             }
         };
-        let logged_hash = self.mous.get(id).and_then(|m| m.documents.get(&e.version));
+        let logged = self
+            .mous
+            .get(id)
+            .and_then(|m| m.versions.get(&e.version))
+            .map(MouVersionUploaded::commitment);
         let city = e.signer.split_once('@').map(|(_, c)| c);
         let disagreements = [
             ("mou_id", statement.mou_id == e.mou),
@@ -1058,7 +1073,10 @@ impl Replay {
             ("signer_city", Some(statement.signer_city.as_str()) == city),
             ("role", statement.role == e.role),
             ("signer_key", statement.signer_key == e.key_fingerprint),
-            ("doc_sha256", logged_hash == Some(&statement.doc_sha256)),
+            (
+                "documents",
+                logged.as_ref() == Some(&statement.committed_documents()),
+            ),
         ];
         for (field, agrees) in disagreements {
             if !agrees {
@@ -1412,6 +1430,40 @@ struct Answer<'a> {
     time: i64,
 }
 
+/// What is wrong with the documents of a multilingual version entry, if anything: it names
+/// every document's language, each a valid tag, none twice, at most
+/// [`MAX_DOCUMENTS_PER_VERSION`] documents, every hash 64 lowercase hex digits. A version of
+/// one document is left to the rules that always applied to it.
+fn version_documents_problem(e: &MouVersionUploaded) -> Option<String> {
+    e.additional_documents.as_ref()?;
+    let documents = e.documents();
+    if documents.len() > MAX_DOCUMENTS_PER_VERSION {
+        return Some(format!(
+            "{} documents, at most {MAX_DOCUMENTS_PER_VERSION}",
+            documents.len()
+        ));
+    }
+    if let Some((_, sha)) = documents.iter().find(|(_, sha)| !is_lower_hex_sha256(sha)) {
+        return Some(format!("`{sha}` is not a SHA-256 in lowercase hex"));
+    }
+    let mut seen = HashSet::new();
+    for (language, _) in &documents {
+        match language {
+            Some(tag) if !is_language_tag(tag) => {
+                return Some(format!("`{tag}` is not a language tag"));
+            }
+            Some(tag) if !seen.insert(tag.to_ascii_lowercase()) => {
+                return Some(format!("language `{tag}` appears twice"));
+            }
+            None if documents.len() > 1 => {
+                return Some("a document of a multilingual version has no language".into());
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1523,6 +1575,46 @@ mod tests {
             kinds::MOU_SIGNATURE_ADDED,
             json!({"mou": "m", "seq": seq, "version": 1, "key": "k", "key_fingerprint": "SHA256:x"}),
         )
+    }
+
+    #[test]
+    fn a_multilingual_version_names_each_language_once() {
+        let with_documents = |language: Value, others: Value| {
+            let mut log = key_and_mou("active");
+            let mut fields = json!({"mou": "m", "version": 1, "sha256": "ab".repeat(32),
+                                    "language": language, "additional_documents": others});
+            // No language at all: the key is left out, as writers leave out absent fields.
+            if fields["language"].is_null() {
+                fields.as_object_mut().map(|f| f.remove("language"));
+            }
+            log[4] = entry(kinds::MOU_VERSION_UPLOADED, fields);
+            replay(&log)
+                .findings
+                .iter()
+                .map(|f| f.rule)
+                .collect::<Vec<_>>()
+        };
+        let other = |language: &str, sha: String| json!({"sha256": sha, "size": 2, "media_type": "text/plain", "language": language});
+        assert_eq!(
+            with_documents(json!("fr"), json!([other("zh-Hans", "cd".repeat(32))])),
+            Vec::<&str>::new()
+        );
+        for (language, others) in [
+            (json!("fr"), json!([other("FR", "cd".repeat(32))])),
+            (json!("fr"), json!([other("zh_Hans", "cd".repeat(32))])),
+            (json!("fr"), json!([other("zh", "CD".repeat(32))])),
+            (Value::Null, json!([other("zh", "cd".repeat(32))])),
+            (
+                json!("fr"),
+                Value::Array(vec![other("zh", "cd".repeat(32)); 8]),
+            ),
+        ] {
+            assert_eq!(
+                with_documents(language.clone(), others.clone()),
+                vec!["version_documents"],
+                "{language} {others}"
+            );
+        }
     }
 
     #[test]
@@ -1722,7 +1814,8 @@ mod tests {
         MouDeclineStatement {
             action: "decline".into(),
             declined_at: "1970-01-03T00:00:00Z".into(),
-            doc_sha256: doc(),
+            doc_sha256: Some(doc()),
+            documents: None,
             mou_id: MOU.into(),
             mou_version: 1,
             reason: reason.into(),

@@ -114,8 +114,13 @@ pub fn key_event_namespace(registry: &str) -> String {
 pub struct MouSignatureStatement {
     /// Always `"sign"`.
     pub action: String,
-    /// Lowercase hex SHA-256 of the MOU document bytes.
-    pub doc_sha256: String,
+    /// Form v1, a version of one document: lowercase hex SHA-256 of its bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_sha256: Option<String>,
+    /// Form v2, a version of several documents: each one's `<language>:<sha256 hex>`, in
+    /// the version's order (see [`check_documents`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<String>>,
     /// Lowercase hyphenated UUID of the MOU.
     pub mou_id: String,
     /// MOU version, 1..=2^53-1.
@@ -137,11 +142,11 @@ pub struct MouSignatureStatement {
     pub signer_city: String,
     /// `SHA256:<43 base64 chars>` fingerprint of the signing key.
     pub signer_key: String,
-    /// `<registry>/schemas/mou-signature/v1`.
+    /// `<registry>/schemas/mou-signature/v1`, or `.../v2` with `documents`.
     pub r#type: String,
 }
 
-/// Keys of [`MouSignatureStatement`] in canonical order.
+/// Keys of [`MouSignatureStatement`] in canonical order, form v1 (one document).
 const MOU_FIELDS: &[&str] = &[
     "action",
     "doc_sha256",
@@ -158,21 +163,160 @@ const MOU_FIELDS: &[&str] = &[
     "type",
 ];
 
+/// Keys of [`MouSignatureStatement`] in canonical order, form v2 (several documents).
+const MOU_FIELDS_V2: &[&str] = &[
+    "action",
+    "documents",
+    "mou_id",
+    "mou_version",
+    "prev",
+    "registry",
+    "role",
+    "seq",
+    "signed_at",
+    "signer",
+    "signer_city",
+    "signer_key",
+    "type",
+];
+
+/// The one field of a statement that is a list (of strings).
+const LIST_FIELDS: &[&str] = &["documents"];
+
+/// The most documents one version holds (one per language of a multilingual MOU).
+pub const MAX_DOCUMENTS_PER_VERSION: usize = 8;
+
+/// True when `tag` is a language tag this registry accepts: the shape of an RFC 5646
+/// (BCP 47) tag, a primary language of 2 to 8 letters and up to seven subtags of 1 to 8
+/// letters or digits (`en`, `zh-Hans`, `pt-BR`, `sr-Latn-RS`), at most 35 characters.
+/// Which subtags are registered is not checked: the tag names a text, it selects nothing.
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let mut subtags = 0;
+    let rest_ok = parts.all(|p| {
+        subtags += 1;
+        (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    primary_ok && rest_ok && subtags <= 7 && tag.len() <= 35
+}
+
+/// One document as form v2 statements name it: `<language>:<sha256 hex>`.
+pub fn document_ref(language: &str, sha256_hex: &str) -> String {
+    format!("{language}:{sha256_hex}")
+}
+
+/// What a statement must say about a version's documents, in the one form the version
+/// allows: a version of one document is named by its hash alone (`doc_sha256`, form v1,
+/// whatever its language), a version of several by each document's `<language>:<hash>` in
+/// order (`documents`, form v2). Given the version's `(language, sha256 hex)` pairs in order.
+pub fn version_commitment<'a>(
+    documents: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+) -> Vec<String> {
+    let documents: Vec<_> = documents.into_iter().collect();
+    match documents.as_slice() {
+        [(_, sha)] => vec![(*sha).to_string()],
+        several => several
+            .iter()
+            .map(|(language, sha)| document_ref(language.unwrap_or_default(), sha))
+            .collect(),
+    }
+}
+
+/// The document fields of a statement on a version with `commitment`
+/// ([`version_commitment`]): `doc_sha256` for one document, `documents` for several.
+pub fn document_fields(commitment: &[String]) -> (Option<String>, Option<Vec<String>>) {
+    match commitment {
+        [one] => (Some(one.clone()), None),
+        several => (None, Some(several.to_vec())),
+    }
+}
+
+/// The `documents` list of a form v2 statement: 2..=8 entries, each `<language>:<sha256>`
+/// with a valid language tag and a lowercase hex hash, no language twice (compared without
+/// regard to case, as BCP 47 does).
+fn check_documents(documents: &[String]) -> Result<(), StatementError> {
+    check(
+        (2..=MAX_DOCUMENTS_PER_VERSION).contains(&documents.len()),
+        "documents",
+        "must list 2 to 8 documents (a version of one document uses doc_sha256)",
+    )?;
+    let mut languages = HashSet::new();
+    for entry in documents {
+        let (language, sha) = entry.split_once(':').unwrap_or(("", ""));
+        check(
+            is_language_tag(language) && is_lower_hex_sha256(sha),
+            "documents",
+            "each entry must be <language tag>:<64 lowercase hex characters>",
+        )?;
+        check(
+            languages.insert(language.to_ascii_lowercase()),
+            "documents",
+            "no language may appear twice",
+        )?;
+    }
+    Ok(())
+}
+
+/// The document field of a statement: exactly one of `doc_sha256` (form v1) and
+/// `documents` (form v2), with the `type` of that form. Returns the form's version suffix.
+fn check_document_form(
+    doc_sha256: Option<&String>,
+    documents: Option<&Vec<String>>,
+) -> Result<&'static str, StatementError> {
+    match (doc_sha256, documents) {
+        (Some(sha), None) => check_sha256(sha, "doc_sha256").map(|()| "v1"),
+        (None, Some(list)) => check_documents(list).map(|()| "v2"),
+        (Some(_), Some(_)) => Err(StatementError::UnknownKey("documents".to_string())),
+        (None, None) => Err(StatementError::MissingKey("doc_sha256")),
+    }
+}
+
+/// The statement's commitment to documents, comparable with [`version_commitment`].
+fn committed(doc_sha256: Option<&String>, documents: Option<&Vec<String>>) -> Vec<String> {
+    match (doc_sha256, documents) {
+        (Some(sha), _) => vec![sha.clone()],
+        (None, Some(list)) => list.clone(),
+        (None, None) => Vec::new(),
+    }
+}
+
+/// The field lists of both forms, v1 first.
+const MOU_FORMS: &[&[&str]] = &[MOU_FIELDS, MOU_FIELDS_V2];
+
 /// Fields of [`MouSignatureStatement`] that are JSON integers.
 const MOU_INTEGER_FIELDS: &[&str] = &["mou_version", "seq"];
 
 impl MouSignatureStatement {
     pub const ACTION: &'static str = "sign";
 
-    /// The `type` value required for `registry`.
+    /// The `type` value of form v1 (one document) for `registry`.
     pub fn type_for(registry: &str) -> String {
         format!("{registry}/schemas/mou-signature/v1")
+    }
+
+    /// The `type` value of form v2 (several documents) for `registry`.
+    pub fn type_v2_for(registry: &str) -> String {
+        format!("{registry}/schemas/mou-signature/v2")
+    }
+
+    /// What this statement commits to about the version's documents, comparable with
+    /// [`version_commitment`].
+    pub fn committed_documents(&self) -> Vec<String> {
+        committed(self.doc_sha256.as_ref(), self.documents.as_ref())
+    }
+
+    /// The documents for people: the hash, or each `<language>:<hash>` joined by `, `.
+    pub fn documents_text(&self) -> String {
+        self.committed_documents().join(", ")
     }
 
     /// Checks every field and cross-field rule.
     pub fn validate(&self) -> Result<(), StatementError> {
         check(self.action == Self::ACTION, "action", "must be \"sign\"")?;
-        check_sha256(&self.doc_sha256, "doc_sha256")?;
+        let form = check_document_form(self.doc_sha256.as_ref(), self.documents.as_ref())?;
         check_uuid(&self.mou_id, "mou_id")?;
         check_counter(self.mou_version, "mou_version")?;
         check_sha256(&self.prev, "prev")?;
@@ -181,10 +325,14 @@ impl MouSignatureStatement {
         check_counter(self.seq, "seq")?;
         check_timestamp(&self.signed_at, "signed_at")?;
         check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
+        let expected = match form {
+            "v1" => Self::type_for(&self.registry),
+            _ => Self::type_v2_for(&self.registry),
+        };
         check(
-            self.r#type == Self::type_for(&self.registry),
+            self.r#type == expected,
             "type",
-            "must be <registry>/schemas/mou-signature/v1",
+            "must be <registry>/schemas/mou-signature/v1 with doc_sha256, .../v2 with documents",
         )?;
         Ok(())
     }
@@ -203,7 +351,7 @@ impl MouSignatureStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a
     /// valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
-        let statement: Self = parse_canonical_object(bytes, MOU_FIELDS, MOU_INTEGER_FIELDS)?;
+        let statement: Self = parse_canonical_object(bytes, MOU_FORMS, MOU_INTEGER_FIELDS)?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -308,7 +456,7 @@ impl KeyRegistrationStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a
     /// valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
-        let statement: Self = parse_canonical_object(bytes, KEY_EVENT_FIELDS, &[])?;
+        let statement: Self = parse_canonical_object(bytes, &[KEY_EVENT_FIELDS], &[])?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -339,8 +487,12 @@ pub struct MouDeclineStatement {
     pub action: String,
     /// `YYYY-MM-DDTHH:MM:SSZ`.
     pub declined_at: String,
-    /// Lowercase hex SHA-256 of the requested version's document.
-    pub doc_sha256: String,
+    /// Form v1: lowercase hex SHA-256 of the requested version's one document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_sha256: Option<String>,
+    /// Form v2: each document of the requested version as `<language>:<sha256 hex>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<Vec<String>>,
     pub mou_id: String,
     pub mou_version: u64,
     /// Why, in the signatory's words: 1..=1000 characters, no control characters, no
@@ -353,7 +505,7 @@ pub struct MouDeclineStatement {
     pub signer: String,
     pub signer_city: String,
     pub signer_key: String,
-    /// `<registry>/schemas/mou-decline/v1`.
+    /// `<registry>/schemas/mou-decline/v1`, or `.../v2` with `documents`.
     pub r#type: String,
 }
 
@@ -373,6 +525,24 @@ const DECLINE_FIELDS: &[&str] = &[
     "type",
 ];
 
+const DECLINE_FIELDS_V2: &[&str] = &[
+    "action",
+    "declined_at",
+    "documents",
+    "mou_id",
+    "mou_version",
+    "reason",
+    "registry",
+    "request_id",
+    "role",
+    "signer",
+    "signer_city",
+    "signer_key",
+    "type",
+];
+
+const DECLINE_FORMS: &[&[&str]] = &[DECLINE_FIELDS, DECLINE_FIELDS_V2];
+
 /// True when `reason` is a decline reason this format accepts.
 pub fn is_decline_reason(reason: &str) -> bool {
     let chars = reason.chars().count();
@@ -385,16 +555,27 @@ pub fn is_decline_reason(reason: &str) -> bool {
 impl MouDeclineStatement {
     pub const ACTION: &'static str = "decline";
 
-    /// The `type` value required for `registry`.
+    /// The `type` value of form v1 (one document) for `registry`.
     pub fn type_for(registry: &str) -> String {
         format!("{registry}/schemas/mou-decline/v1")
+    }
+
+    /// The `type` value of form v2 (several documents) for `registry`.
+    pub fn type_v2_for(registry: &str) -> String {
+        format!("{registry}/schemas/mou-decline/v2")
+    }
+
+    /// What this statement commits to about the version's documents, comparable with
+    /// [`version_commitment`].
+    pub fn committed_documents(&self) -> Vec<String> {
+        committed(self.doc_sha256.as_ref(), self.documents.as_ref())
     }
 
     /// Checks every field and cross-field rule.
     pub fn validate(&self) -> Result<(), StatementError> {
         check(self.action == Self::ACTION, "action", "must be \"decline\"")?;
         check_timestamp(&self.declined_at, "declined_at")?;
-        check_sha256(&self.doc_sha256, "doc_sha256")?;
+        let form = check_document_form(self.doc_sha256.as_ref(), self.documents.as_ref())?;
         check_uuid(&self.mou_id, "mou_id")?;
         check_counter(self.mou_version, "mou_version")?;
         check(
@@ -406,10 +587,14 @@ impl MouDeclineStatement {
         check_uuid(&self.request_id, "request_id")?;
         check_role(&self.role)?;
         check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
+        let expected = match form {
+            "v1" => Self::type_for(&self.registry),
+            _ => Self::type_v2_for(&self.registry),
+        };
         check(
-            self.r#type == Self::type_for(&self.registry),
+            self.r#type == expected,
             "type",
-            "must be <registry>/schemas/mou-decline/v1",
+            "must be <registry>/schemas/mou-decline/v1 with doc_sha256, .../v2 with documents",
         )?;
         Ok(())
     }
@@ -435,7 +620,7 @@ impl MouDeclineStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
         let statement: Self =
-            parse_canonical_object(bytes, DECLINE_FIELDS, MOU_INTEGER_FIELDS_DECLINE)?;
+            parse_canonical_object(bytes, DECLINE_FORMS, MOU_INTEGER_FIELDS_DECLINE)?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -501,9 +686,13 @@ fn printable_key(key: &str) -> String {
 /// Checks everything about `bytes` that is independent of field values:
 /// size, UTF-8, JSON syntax, an object at top level, no duplicate, unknown
 /// or missing keys, canonical key order and JSON types. Then deserialises.
+///
+/// `forms` are the statement's alternative key lists (a signature names one document with
+/// `doc_sha256` or several with `documents`); the keys are checked against the first form
+/// that has every key given, or the first form when none does.
 fn parse_canonical_object<T: DeserializeOwned>(
     bytes: &[u8],
-    fields: &'static [&'static str],
+    forms: &[&'static [&'static str]],
     integer_fields: &[&str],
 ) -> Result<T, StatementError> {
     if bytes.len() > MAX_STATEMENT_LEN {
@@ -520,6 +709,12 @@ fn parse_canonical_object<T: DeserializeOwned>(
     if let Some(dup) = scan.first_duplicate {
         return Err(StatementError::DuplicateKey(printable_key(&dup)));
     }
+    let fields: &'static [&'static str] = forms
+        .iter()
+        .copied()
+        .find(|form| scan.keys.iter().all(|k| form.contains(&k.as_str())))
+        .or_else(|| forms.first().copied())
+        .unwrap_or_default();
     if let Some(unknown) = scan.keys.iter().find(|k| !fields.contains(&k.as_str())) {
         return Err(StatementError::UnknownKey(printable_key(unknown)));
     }
@@ -548,6 +743,16 @@ fn parse_canonical_object<T: DeserializeOwned>(
                 return Err(StatementError::WrongType {
                     field,
                     expected: "non-negative integer",
+                });
+            }
+        } else if LIST_FIELDS.contains(&field) {
+            let strings = value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string));
+            if !strings {
+                return Err(StatementError::WrongType {
+                    field,
+                    expected: "array of strings",
                 });
             }
         } else if !value.is_string() {
@@ -667,7 +872,8 @@ fn check_signer(signer: &str) -> Result<&str, StatementError> {
     Ok(city)
 }
 
-fn is_lower_hex_sha256(s: &str) -> bool {
+/// 64 lowercase hex digits, the one spelling of a SHA-256 in statements and entries.
+pub fn is_lower_hex_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
@@ -836,7 +1042,8 @@ mod tests {
     fn mou() -> MouSignatureStatement {
         MouSignatureStatement {
             action: "sign".into(),
-            doc_sha256: sha256_hex(b"test"),
+            doc_sha256: Some(sha256_hex(b"test")),
+            documents: None,
             mou_id: "0b7f3c1e-5a4d-4c2b-9e8f-1a2b3c4d5e6f".into(),
             mou_version: 1,
             prev: GENESIS_PREV.into(),
@@ -868,7 +1075,8 @@ mod tests {
         MouDeclineStatement {
             action: "decline".into(),
             declined_at: "2025-03-15T10:00:00Z".into(),
-            doc_sha256: sha256_hex(b"test"),
+            doc_sha256: Some(sha256_hex(b"test")),
+            documents: None,
             mou_id: "0b7f3c1e-5a4d-4c2b-9e8f-1a2b3c4d5e6f".into(),
             mou_version: 1,
             reason: "The council has not approved the text yet".into(),
@@ -1189,10 +1397,10 @@ mod tests {
         let cases: &[(Edit, &str)] = &[
             (|s| s.action = "Sign".into(), "invalid_field"),
             (
-                |s| s.doc_sha256 = s.doc_sha256.to_uppercase(),
+                |s| s.doc_sha256 = s.doc_sha256.as_ref().map(|d| d.to_uppercase()),
                 "invalid_field",
             ),
-            (|s| s.doc_sha256.truncate(63), "invalid_field"),
+            (|s| s.doc_sha256 = Some("ab".repeat(31)), "invalid_field"),
             (|s| s.mou_id = s.mou_id.to_uppercase(), "invalid_field"),
             (|s| s.mou_id = s.mou_id.replace('-', ""), "invalid_field"),
             (|s| s.mou_version = 0, "invalid_field"),
@@ -1418,5 +1626,154 @@ mod tests {
             .code(),
             "wrong_namespace"
         );
+    }
+
+    /// A bilingual version: form v2 names each document by language and hash.
+    fn bilingual() -> MouSignatureStatement {
+        MouSignatureStatement {
+            doc_sha256: None,
+            documents: Some(vec![
+                document_ref("fr", &sha256_hex(b"texte")),
+                document_ref("zh-Hans", &sha256_hex(b"text")),
+            ]),
+            r#type: "registry.example.org/schemas/mou-signature/v2".into(),
+            ..mou()
+        }
+    }
+
+    #[test]
+    fn form_v2_round_trips_and_commits_to_every_document() {
+        let st = bilingual();
+        let bytes = st.to_bytes().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with(r#"{"action":"sign","documents":["fr:"#),
+            "{text}"
+        );
+        assert_eq!(MouSignatureStatement::parse_strict(&bytes).unwrap(), st);
+        let fr = sha256_hex(b"texte");
+        let zh = sha256_hex(b"text");
+        assert_eq!(
+            st.committed_documents(),
+            version_commitment([(Some("fr"), fr.as_str()), (Some("zh-Hans"), zh.as_str())])
+        );
+        // A version of one document is named by its hash alone, whatever its language.
+        assert_eq!(
+            version_commitment([(Some("fr"), fr.as_str())]),
+            vec![fr.clone()]
+        );
+        assert_eq!(mou().committed_documents(), vec![sha256_hex(b"test")]);
+    }
+
+    #[test]
+    fn form_v2_refusals() {
+        type Edit = fn(&mut MouSignatureStatement);
+        let cases: &[(Edit, &str)] = &[
+            // One document is form v1's business.
+            (
+                |s| {
+                    s.documents.as_mut().unwrap().pop();
+                },
+                "invalid_field",
+            ),
+            (
+                |s| s.documents.as_mut().unwrap()[1] = document_ref("FR", &"ab".repeat(32)),
+                "invalid_field",
+            ),
+            (
+                |s| s.documents.as_mut().unwrap()[1] = document_ref("en_GB", &"ab".repeat(32)),
+                "invalid_field",
+            ),
+            (
+                |s| s.documents.as_mut().unwrap()[1] = "ab".repeat(32),
+                "invalid_field",
+            ),
+            (
+                |s| s.documents.as_mut().unwrap()[1] = document_ref("en", &"AB".repeat(32)),
+                "invalid_field",
+            ),
+            (
+                |s| *s.documents.as_mut().unwrap() = vec![document_ref("en", &"ab".repeat(32)); 9],
+                "invalid_field",
+            ),
+            // Form v1's type with form v2's field, and the other way round.
+            (
+                |s| s.r#type = MouSignatureStatement::type_for(&s.registry),
+                "invalid_field",
+            ),
+        ];
+        for (edit, code) in cases {
+            let mut st = bilingual();
+            edit(&mut st);
+            let text = serde_json::to_string(&st).unwrap();
+            assert_eq!(mou_code(text.as_bytes()), *code, "{text}");
+        }
+        let mut v1_typed_v2 = mou();
+        v1_typed_v2.r#type = MouSignatureStatement::type_v2_for(&v1_typed_v2.registry);
+        let text = serde_json::to_string(&v1_typed_v2).unwrap();
+        assert_eq!(mou_code(text.as_bytes()), "invalid_field");
+
+        // Both fields at once: no form has both keys.
+        let both = bilingual().to_bytes().unwrap();
+        let text = String::from_utf8(both).unwrap().replacen(
+            r#""documents""#,
+            &format!(r#""doc_sha256":"{}","documents""#, "ab".repeat(32)),
+            1,
+        );
+        assert_eq!(mou_code(text.as_bytes()), "unknown_key");
+        // A list where a string belongs, and a string where the list belongs.
+        let text = mou_text().replacen(r#""doc_sha256":""#, r#""doc_sha256":[""#, 1);
+        let text = text.replacen(r#"","mou_id""#, r#""],"mou_id""#, 1);
+        assert_eq!(mou_code(text.as_bytes()), "wrong_type");
+        let text = String::from_utf8(bilingual().to_bytes().unwrap())
+            .unwrap()
+            .replacen(r#""documents":["#, r#""documents":[1,"#, 1);
+        assert_eq!(mou_code(text.as_bytes()), "wrong_type");
+        // Same language twice, spelled in two cases.
+        let mut twice = bilingual();
+        twice.documents = Some(vec![
+            document_ref("fr", &"ab".repeat(32)),
+            document_ref("FR", &"cd".repeat(32)),
+        ]);
+        assert_eq!(
+            mou_code(serde_json::to_string(&twice).unwrap().as_bytes()),
+            "invalid_field"
+        );
+    }
+
+    #[test]
+    fn language_tags() {
+        for good in ["en", "zh-Hans", "pt-BR", "sr-Latn-RS", "de-CH-1996", "yue"] {
+            assert!(is_language_tag(good), "{good}");
+        }
+        for bad in [
+            "",
+            "e",
+            "en-",
+            "-en",
+            "en_GB",
+            "1en",
+            "en--GB",
+            "abcdefghi",
+            "en-abcdefghi",
+            "fr:",
+        ] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decline_form_v2() {
+        let mut st = decline();
+        st.doc_sha256 = None;
+        st.documents = Some(vec![
+            document_ref("en", &"ab".repeat(32)),
+            document_ref("zh", &"cd".repeat(32)),
+        ]);
+        assert!(st.to_bytes().is_err(), "the v1 type with form v2's field");
+        st.r#type = MouDeclineStatement::type_v2_for(&st.registry);
+        let bytes = st.to_bytes().unwrap();
+        assert_eq!(MouDeclineStatement::parse_strict(&bytes).unwrap(), st);
+        assert_eq!(st.committed_documents().len(), 2);
     }
 }

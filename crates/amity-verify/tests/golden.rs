@@ -93,3 +93,27 @@ fn the_golden_decline_is_signed_by_its_key() {
     )
     .unwrap();
 }
+
+#[test]
+fn the_documented_form_v2_statement_commits_to_the_golden_bilingual_version() {
+    use amity_verify::entries::EntryBody;
+    use amity_verify::statement::MouSignatureStatement;
+
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/formats/statements.md"),
+    )
+    .unwrap();
+    let example = docs
+        .lines()
+        .find(|l| l.starts_with(r#"{"action":"sign","documents":"#))
+        .expect("docs/formats/statements.md shows a form v2 statement");
+    let statement = MouSignatureStatement::parse_strict(example.as_bytes()).unwrap();
+    assert!(docs.contains(&format!("one line, {} bytes", example.len())));
+    let bytes = std::fs::read(golden_dir().join("mou.version_uploaded.2.json")).unwrap();
+    let EntryBody::MouVersionUploaded(version) = Entry::parse_canonical(&bytes).unwrap().body
+    else {
+        panic!("not a version");
+    };
+    assert_eq!(statement.mou_id, version.mou);
+    assert_eq!(statement.committed_documents(), version.commitment());
+}

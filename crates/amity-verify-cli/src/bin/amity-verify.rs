@@ -62,9 +62,10 @@ enum Command {
         /// One or more bundle files; each is reported in turn.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Your copy of the document: its SHA-256 must be the current version's.
+        /// Your copy of a document of the current version: its SHA-256 must be one of the
+        /// version's. Repeat for each language of a multilingual version.
         #[arg(long)]
-        document: Option<PathBuf>,
+        document: Vec<PathBuf>,
         /// The registry key you trust (C2SP vkey, from GET /api/v1/log/key or the registry's
         /// published keys/registry.vkey); without it each bundle's own key is used, with a
         /// warning that a pass then shows only consistency.
@@ -151,7 +152,7 @@ fn main() -> ExitCode {
                 }
                 match amity_verify::bundle::verify_file(
                     file,
-                    document.as_deref(),
+                    &document,
                     registry_key.clone(),
                     policy.clone(),
                 ) {

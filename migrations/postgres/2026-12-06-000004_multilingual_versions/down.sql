@@ -1,0 +1,2 @@
+DROP TABLE mou_version_documents;
+ALTER TABLE mou_versions DROP COLUMN language;
