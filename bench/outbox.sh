@@ -9,14 +9,14 @@
 #
 #   bench/outbox.sh
 #
-# Knobs (environment): DURATION (default 10s), CONC (connections, default 64), MOUS (MOUs
-# prepared, default 10000: enough that the run does not sign them all), OUT (results
+# Knobs (environment): DURATION (default 5s), CONC (connections, default 64), MOUS (MOUs
+# prepared, default 20000: enough that the run does not sign them all), OUT (results
 # directory, default target/bench-outbox).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
 CONC=${CONC:-64}
 OUT=${OUT:-$ROOT/target/bench-outbox}
 PORT=${PORT:-$((20000 + RANDOM % 20000))}
@@ -50,7 +50,7 @@ run() {
   PIDS+=("$pid")
   local api=http://127.0.0.1:$PORT
   wait_http "$api/healthz"
-  "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups 1 --mous "${MOUS:-10000}" --signers 1 --block 512 >&2
+  "$PREP_BIN" "$api" "$admin" "$dir/prep" --groups 1 --mous "${MOUS:-20000}" --signers 1 --block 512 >&2
   if [ "$mode" = webhooks ]; then
     local events='["signature_request.sent","signature_request.signed","signature_request.declined","signature_request.expired","signature_request.reminder","mou.executed","partnership.status_changed"]'
     for city in aq-mcm aq-vos; do

@@ -28,4 +28,11 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()
+class Server(ThreadingHTTPServer):
+    # The registry delivers several messages at once; the default listen backlog of 5 would
+    # drop connections and make the measurement wait for TCP's one-second retransmission.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()

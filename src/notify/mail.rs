@@ -126,23 +126,26 @@ pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
     let transport = SmtpTransport::from_url(&mailer.smtp_url)
         .map(|b| b.timeout(Some(mailer.timeout)).build())
         .map_err(|x| format!("AMITY_SMTP_URL: {x}"));
-    super::drain(db, mailer.timeout, store::claim_due, |email| {
-        let result = match &transport {
-            Ok(t) => send(t, &email, mailer),
-            Err(why) => Err((true, why.clone())),
-        };
-        let at = db.now();
-        let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
-        let (state, next, error) = match result {
-            Ok(()) => (MessageState::Delivered, at, None),
-            Err((permanent, why)) => {
-                match super::retry_time(failed, at, 0).filter(|_| !permanent) {
-                    Some(next) => (MessageState::Pending, next, Some(why)),
-                    None => (MessageState::Failed, at, Some(why)),
+    super::drain(db, mailer.timeout, store::claim_due, |batch| {
+        for email in batch {
+            let result = match &transport {
+                Ok(t) => send(t, &email, mailer),
+                Err(why) => Err((true, why.clone())),
+            };
+            let at = db.now();
+            let failed = u32::try_from(email.attempts).unwrap_or(0) + 1;
+            let (state, next, error) = match result {
+                Ok(()) => (MessageState::Delivered, at, None),
+                Err((permanent, why)) => {
+                    match super::retry_time(failed, at, 0).filter(|_| !permanent) {
+                        Some(next) => (MessageState::Pending, next, Some(why)),
+                        None => (MessageState::Failed, at, Some(why)),
+                    }
                 }
-            }
-        };
-        db.side_write(|c| store::record(c, &email, state, next, error, at))
+            };
+            db.side_write(|c| store::record(c, &email, state, next, error, at))?;
+        }
+        Ok(())
     })
 }
 
