@@ -225,14 +225,26 @@ fn storage(c: &mut Criterion) {
             g.bench_function(format!("inclusion_proof_at_{n}"), |b| {
                 b.iter(|| {
                     i = (i + 7919) % n;
-                    db.read(|c| tree::inclusion_proof(c, i, n)).expect("proof")
+                    db.read(|c| tree::inclusion_proof(c, None, i, n))
+                        .expect("proof")
+                })
+            });
+            // The same through the node cache, warmed by the samples before (the server's
+            // read path: db/node_cache.rs).
+            let cache = amity::db::node_cache::NodeCache::new(1 << 20);
+            let mut i = 0u64;
+            g.bench_function(format!("inclusion_proof_cached_at_{n}"), |b| {
+                b.iter(|| {
+                    i = (i + 7919) % n;
+                    db.read(|c| tree::inclusion_proof(c, Some(&cache), i, n))
+                        .expect("proof")
                 })
             });
             let mut m = 0u64;
             g.bench_function(format!("consistency_proof_at_{n}"), |b| {
                 b.iter(|| {
                     m = (m + 7919) % (n - 1);
-                    db.read(|c| tree::consistency_proof(c, m + 1, n))
+                    db.read(|c| tree::consistency_proof(c, None, m + 1, n))
                         .expect("proof")
                 })
             });

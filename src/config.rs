@@ -195,6 +195,17 @@ pub struct Settings {
     )]
     pub outbox_poll_ms: u64,
 
+    /// Merkle tree nodes kept in memory for proofs and roots (0: none). A stored node never
+    /// changes, so the cache is right across several servers on one database; about 80
+    /// bytes a node.
+    #[arg(
+        long = "node-cache-entries",
+        env = "AMITY_NODE_CACHE_ENTRIES",
+        default_value_t = 262_144,
+        value_parser = clap::value_parser!(u64).range(0..=100_000_000)
+    )]
+    pub node_cache_entries: u64,
+
     /// SMTP server for e-mail to signatories: `smtp://host:port` (plain, for a local relay),
     /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host` (TLS).
     /// Without it, e-mails wait in the outbox.
@@ -256,6 +267,7 @@ impl Settings {
             webhook_allow_internal: false,
             webhook_timeout_ms: 10_000,
             outbox_poll_ms: 1_000,
+            node_cache_entries: 262_144,
             smtp_url: None,
             mail_from: "Amity registry <amity@amity.localhost>".into(),
             public_url: "http://127.0.0.1:8080".into(),
@@ -293,6 +305,7 @@ impl std::fmt::Debug for Settings {
             webhook_allow_internal,
             webhook_timeout_ms,
             outbox_poll_ms,
+            node_cache_entries,
             smtp_url,
             mail_from,
             public_url,
@@ -325,6 +338,7 @@ impl std::fmt::Debug for Settings {
             .field("webhook_allow_internal", webhook_allow_internal)
             .field("webhook_timeout_ms", webhook_timeout_ms)
             .field("outbox_poll_ms", outbox_poll_ms)
+            .field("node_cache_entries", node_cache_entries)
             .field("smtp_url", &smtp_url.as_deref().map(crate::db::redact_url))
             .field("mail_from", mail_from)
             .field("public_url", public_url)

@@ -55,6 +55,7 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupErr
         .transpose()?;
     let db = Db::open(&settings.database_url, settings.pool_size)?
         .with_write_queue_capacity(settings.write_queue_capacity)
+        .with_node_cache(settings.node_cache_entries)
         .with_clock(settings.clock.clone());
     let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Listen {
         address: settings.bind.clone(),

@@ -46,6 +46,11 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .metrics
         .write_queue_capacity
         .set(gauge(state.db.write_queue_capacity()));
+    let cache = state.db.node_cache();
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    state.metrics.node_cache_hits.set(count(cache.hits()));
+    state.metrics.node_cache_misses.set(count(cache.misses()));
+    state.metrics.node_cache_entries.set(gauge(cache.len()));
     if let Some(witnessing) = &state.witnessing {
         let now = crate::domain::dates::now_micros();
         for w in witnessing.status() {

@@ -332,6 +332,7 @@ pub async fn inclusion_proof(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let target = Target::from_query(&q)?;
+    let cache = state.db.node_cache();
     let view = state
         .read_short(move |c| {
             let log_size = db::log::size(c)?;
@@ -351,7 +352,7 @@ pub async fn inclusion_proof(
             }
             let row = db::log::entry(c, index)?
                 .ok_or_else(|| db::DbError::corrupt(format!("entry {index} missing")))?;
-            let proof = db::tree::inclusion_proof(c, index as u64, size)?;
+            let proof = db::tree::inclusion_proof(c, Some(&cache), index as u64, size)?;
             // The root follows from the leaf and its path: no second walk of the tree.
             let leaf = merkle::hash_from_slice(&row.leaf_hash)
                 .map_err(|_| db::DbError::corrupt(format!("leaf hash of entry {index}")))?;
@@ -403,6 +404,7 @@ pub async fn consistency_proof(
     query: web::Query<ConsistencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let cache = state.db.node_cache();
     let view = state
         .read_short(move |c| {
             let log_size = db::log::size(c)?;
@@ -415,13 +417,13 @@ pub async fn consistency_proof(
                 .into());
             }
             let from = q.from as u64;
-            let proof = db::tree::consistency_proof(c, from, to)?;
+            let proof = db::tree::consistency_proof(c, Some(&cache), from, to)?;
             Ok(ConsistencyProofView {
                 from: q.from,
                 to: to as i64,
                 proof: proof.iter().map(hex::encode).collect(),
-                from_root: hex::encode(db::tree::root(c, from)?),
-                to_root: hex::encode(db::tree::root(c, to)?),
+                from_root: hex::encode(db::tree::root(c, Some(&cache), from)?),
+                to_root: hex::encode(db::tree::root(c, Some(&cache), to)?),
             })
         })
         .await?;

@@ -41,6 +41,11 @@ pub struct Metrics {
     /// Grouped writes waiting for the writer thread; near capacity, writes are being refused.
     pub write_queue_depth: Gauge,
     pub write_queue_capacity: Gauge,
+    /// Merkle node cache (`db/node_cache.rs`): look-ups answered from memory and not, since
+    /// start, and nodes held.
+    pub node_cache_hits: Gauge,
+    pub node_cache_misses: Gauge,
+    pub node_cache_entries: Gauge,
     /// The largest checkpoint size each witness cosigned (-1: none yet).
     pub witness_cosigned_size: Family<WitnessLabels, Gauge>,
     /// Log entries each witness's latest cosignature is behind the log.
@@ -87,6 +92,24 @@ impl Metrics {
             "Writes that may wait before more are refused with 503",
             write_queue_capacity.clone(),
         );
+        let node_cache_hits = Gauge::default();
+        registry.register(
+            "node_cache_hits",
+            "Merkle node look-ups answered from memory since start",
+            node_cache_hits.clone(),
+        );
+        let node_cache_misses = Gauge::default();
+        registry.register(
+            "node_cache_misses",
+            "Merkle node look-ups that read the database since start",
+            node_cache_misses.clone(),
+        );
+        let node_cache_entries = Gauge::default();
+        registry.register(
+            "node_cache_entries",
+            "Merkle nodes held in memory (AMITY_NODE_CACHE_ENTRIES at most)",
+            node_cache_entries.clone(),
+        );
         let witness_cosigned_size = Family::<WitnessLabels, Gauge>::default();
         registry.register(
             "witness_cosigned_size",
@@ -122,6 +145,9 @@ impl Metrics {
             log_size,
             write_queue_depth,
             write_queue_capacity,
+            node_cache_hits,
+            node_cache_misses,
+            node_cache_entries,
         }
     }
 

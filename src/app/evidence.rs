@@ -39,12 +39,14 @@ fn read_proven<T>(
         let mut checkpoint = db::checkpoints::current(db, signer)?;
         let cosignatures = db.read(|c| db::cosignatures::at_size(c, checkpoint.size))?;
         checkpoint.note = db::cosignatures::cosigned_note(&checkpoint.note, &cosignatures);
-        let read = db.read(
-            |c| match db::bundle::read(c, id, &checkpoint, registry.clone())? {
-                Some(bundle) => then(c, bundle),
-                None => Ok(None),
-            },
-        )?;
+        let cache = db.node_cache();
+        let read =
+            db.read(
+                |c| match db::bundle::read(c, &cache, id, &checkpoint, registry.clone())? {
+                    Some(bundle) => then(c, bundle),
+                    None => Ok(None),
+                },
+            )?;
         if read.is_some() {
             return Ok(read);
         }
@@ -73,7 +75,8 @@ pub fn bundle_at(
     checkpoint: &db::checkpoints::CheckpointRow,
 ) -> Result<Option<Bundle>, DbError> {
     let registry = registry_info(signer, origin);
-    db.read(|c| db::bundle::read(c, id, checkpoint, registry))
+    let cache = db.node_cache();
+    db.read(|c| db::bundle::read(c, &cache, id, checkpoint, registry))
 }
 
 /// The server's audit report of MOU `id` (docs/audit-rules.md, verifier S), or `None` when

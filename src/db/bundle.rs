@@ -1,5 +1,6 @@
 //! Reads everything an MOU's evidence bundle holds, with inclusion proofs into one checkpoint.
 
+use crate::db::node_cache::NodeCache;
 use crate::domain::entries::LoggedDocument;
 use crate::domain::ids::{KeyId, MouId};
 use std::collections::BTreeSet;
@@ -20,6 +21,7 @@ use crate::bundle::{
 /// below the checkpoint's size proves into it however the reads interleave with writers.
 pub fn read(
     conn: &mut DbConn,
+    cache: &NodeCache,
     id: &MouId,
     checkpoint: &CheckpointRow,
     registry: RegistryInfo,
@@ -69,7 +71,7 @@ pub fn read(
         let row = log::entry(conn, index)?
             .ok_or_else(|| DbError::corrupt(format!("log entry {index} is missing")))?;
         let at = u64::try_from(index).map_err(|_| DbError::corrupt("negative log index"))?;
-        let proof = tree::inclusion_proof(conn, at, size)?;
+        let proof = tree::inclusion_proof(conn, Some(cache), at, size)?;
         entries.push(BundleEntry {
             index,
             entry: STANDARD.encode(&row.entry),

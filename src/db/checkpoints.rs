@@ -53,7 +53,7 @@ pub fn current(db: &Db, signer: &NoteSigner) -> Result<CheckpointRow, DbError> {
             return Ok(existing);
         }
         let new_size = u64::try_from(size).map_err(|_| DbError::corrupt("negative log size"))?;
-        let root = tree::root(tx.conn, new_size)?;
+        let root = tree::root(tx.conn, None, new_size)?;
         if let Some(prev) = latest(tx.conn)? {
             check_extends(tx.conn, &prev, new_size, &root)?;
         }
@@ -100,7 +100,7 @@ fn check_extends(
     if prev_size == 0 {
         return Ok(());
     }
-    let proof = tree::consistency_proof(conn, prev_size, new_size)?;
+    let proof = tree::consistency_proof(conn, None, prev_size, new_size)?;
     merkle::verify_consistency(prev_size, new_size, &prev_root, new_root, &proof)
         .map_err(|e| refuse(e.to_string()))
 }

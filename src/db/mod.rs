@@ -32,6 +32,7 @@ pub mod log;
 pub mod mail;
 pub mod migrations;
 pub mod mous;
+pub mod node_cache;
 pub mod offices;
 pub mod pages;
 pub mod partnerships;
@@ -75,6 +76,9 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 /// Grouped writes that may wait for the writer thread before more are refused. A batch takes
 /// up to 256, so this is four batches of backlog: past that a client is better told to come
 /// back (503, Retry-After) than kept waiting while its request holds memory.
+/// Merkle nodes kept in memory unless configured otherwise (`AMITY_NODE_CACHE_ENTRIES`).
+pub const DEFAULT_NODE_CACHE_ENTRIES: u64 = 262_144;
+
 pub const DEFAULT_WRITE_QUEUE_CAPACITY: usize = 1024;
 
 /// Opens connections with the concrete backend type, so a failure keeps its real cause
@@ -145,6 +149,8 @@ pub struct Db {
     /// The migrations this open applied, oldest first (an upgrade may rebuild tables, so the
     /// operator is told which ran).
     applied_migrations: Arc<Vec<String>>,
+    /// Merkle nodes read through the read connections (see `node_cache.rs`).
+    node_cache: Arc<node_cache::NodeCache>,
     /// What `WriteTx::now` reads (see `with_clock`).
     clock: Clock,
 }
@@ -205,6 +211,7 @@ impl Db {
             group_stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             checkpointer,
             applied_migrations: Arc::new(applied_migrations),
+            node_cache: Arc::new(node_cache::NodeCache::new(DEFAULT_NODE_CACHE_ENTRIES)),
             clock: Clock::system(),
         })
     }
@@ -214,6 +221,17 @@ impl Db {
     pub fn with_write_queue_capacity(mut self, capacity: usize) -> Db {
         self.write_queue_capacity = capacity.max(1);
         self
+    }
+
+    /// Keeps at most `entries` Merkle nodes in memory (0: none).
+    pub fn with_node_cache(mut self, entries: u64) -> Db {
+        self.node_cache = Arc::new(node_cache::NodeCache::new(entries));
+        self
+    }
+
+    /// The Merkle nodes held in memory, for proofs and roots read outside a write.
+    pub fn node_cache(&self) -> Arc<node_cache::NodeCache> {
+        Arc::clone(&self.node_cache)
     }
 
     /// Writes take their time from `clock` (tests move it to reach deadlines).

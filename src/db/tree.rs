@@ -4,19 +4,26 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::node_cache::NodeCache;
 use super::schema::{log_entries, log_nodes};
 use super::{DbConn, DbError};
 use crate::log::merkle::{self, Hash, MerkleError, NodeSource};
 
-/// Reads stored complete-subtree hashes through a connection (inside or outside a write).
+/// Reads stored complete-subtree hashes through a connection (inside or outside a write),
+/// through `cache` when given. Give a cache only with a read connection: a node read inside a
+/// write may be one the write stored and a rollback removes (`node_cache.rs`).
 pub struct DbNodes<'a> {
     pub conn: &'a mut DbConn,
+    pub cache: Option<&'a NodeCache>,
 }
 
 impl NodeSource for DbNodes<'_> {
     type Error = DbError;
 
     fn node(&mut self, level: u8, index: u64) -> Result<Hash, DbError> {
+        if let Some(hash) = self.cache.and_then(|c| c.get(level, index)) {
+            return Ok(hash);
+        }
         let idx = i64::try_from(index).map_err(|_| DbError::corrupt("node index beyond i64"))?;
         let bytes: Option<Vec<u8>> = per_backend!(&mut *self.conn, |c| log_nodes::table
             .filter(log_nodes::level.eq(i32::from(level)))
@@ -27,9 +34,13 @@ impl NodeSource for DbNodes<'_> {
         let bytes = bytes.ok_or_else(|| {
             DbError::corrupt(format!("Merkle node ({level}, {index}) is missing"))
         })?;
-        merkle::hash_from_slice(&bytes).map_err(|_| {
+        let hash = merkle::hash_from_slice(&bytes).map_err(|_| {
             DbError::corrupt(format!("Merkle node ({level}, {index}) is not 32 bytes"))
-        })
+        })?;
+        if let Some(cache) = self.cache {
+            cache.insert(level, index, hash);
+        }
+        Ok(hash)
     }
 }
 
@@ -45,8 +56,9 @@ pub fn merkle_error(e: MerkleError<DbError>) -> DbError {
 /// Stores the leaf at `index` and every subtree it completes, reading only left siblings.
 pub fn append_leaf(conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbError> {
     let size_before = u64::try_from(index).map_err(|_| DbError::corrupt("negative index"))?;
-    let nodes = merkle::nodes_to_store_on_append(size_before, leaf, &mut DbNodes { conn })
-        .map_err(merkle_error)?;
+    let nodes =
+        merkle::nodes_to_store_on_append(size_before, leaf, &mut DbNodes { conn, cache: None })
+            .map_err(merkle_error)?;
     for (level, idx, hash) in nodes {
         let idx = i64::try_from(idx).map_err(|_| DbError::corrupt("node index beyond i64"))?;
         per_backend!(&mut *conn, |c| diesel::insert_into(log_nodes::table)
@@ -60,16 +72,29 @@ pub fn append_leaf(conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbEr
     Ok(())
 }
 
-pub fn root(conn: &mut DbConn, size: u64) -> Result<Hash, DbError> {
-    merkle::root(size, &mut DbNodes { conn }).map_err(merkle_error)
+/// The root of the tree of `size` entries. `cache`: only with a read connection (`DbNodes`).
+pub fn root(conn: &mut DbConn, cache: Option<&NodeCache>, size: u64) -> Result<Hash, DbError> {
+    merkle::root(size, &mut DbNodes { conn, cache }).map_err(merkle_error)
 }
 
-pub fn inclusion_proof(conn: &mut DbConn, index: u64, size: u64) -> Result<Vec<Hash>, DbError> {
-    merkle::inclusion_proof(index, size, &mut DbNodes { conn }).map_err(merkle_error)
+/// RFC 9162 inclusion proof. `cache`: only with a read connection (`DbNodes`).
+pub fn inclusion_proof(
+    conn: &mut DbConn,
+    cache: Option<&NodeCache>,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, DbError> {
+    merkle::inclusion_proof(index, size, &mut DbNodes { conn, cache }).map_err(merkle_error)
 }
 
-pub fn consistency_proof(conn: &mut DbConn, from: u64, to: u64) -> Result<Vec<Hash>, DbError> {
-    merkle::consistency_proof(from, to, &mut DbNodes { conn }).map_err(merkle_error)
+/// RFC 9162 consistency proof. `cache`: only with a read connection (`DbNodes`).
+pub fn consistency_proof(
+    conn: &mut DbConn,
+    cache: Option<&NodeCache>,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Hash>, DbError> {
+    merkle::consistency_proof(from, to, &mut DbNodes { conn, cache }).map_err(merkle_error)
 }
 
 /// The index of the entry with this leaf hash.
@@ -125,7 +150,7 @@ impl BatchNodes {
         let size_before = u64::try_from(index).map_err(|_| DbError::corrupt("negative index"))?;
         let mut source = Overlay {
             made: &self.made,
-            db: DbNodes { conn },
+            db: DbNodes { conn, cache: None },
         };
         let nodes = merkle::nodes_to_store_on_append(size_before, leaf, &mut source)
             .map_err(merkle_error)?;
@@ -185,7 +210,7 @@ pub fn entry_in_tree(
         return Ok(Err("the checkpoint root is not 32 bytes".into()));
     };
     let leaf = merkle::leaf_hash(&row.entry);
-    let proof = inclusion_proof(conn, index as u64, size as u64)?;
+    let proof = inclusion_proof(conn, None, index as u64, size as u64)?;
     Ok(
         merkle::verify_inclusion(&leaf, index as u64, size as u64, &proof, &root)
             .map_err(|e| format!("entry {index} does not prove into the signed checkpoint: {e}")),

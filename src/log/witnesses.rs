@@ -501,8 +501,9 @@ impl Worker {
         let proof = if old == 0 || old == size {
             Vec::new()
         } else {
+            let cache = self.db.node_cache();
             self.db
-                .read(|c| tree::consistency_proof(c, old, size))
+                .read(|c| tree::consistency_proof(c, Some(&cache), old, size))
                 .map_err(|e| Failure(format!("cannot prove {old} -> {size}: {e}")))?
         };
         let body = AddCheckpoint::to_body(old, &proof, &checkpoint.note);

@@ -374,12 +374,13 @@ both_backends!(key_events_decide_validity_at_log_time, |srv| {
         note: String::new(),
         created_at: 0,
     };
-    let read = db.read(|c| amity::db::bundle::read(c, &mou, &stale, registry.clone()));
+    let read =
+        db.read(|c| amity::db::bundle::read(c, &db.node_cache(), &mou, &stale, registry.clone()));
     assert!(read.unwrap().is_none());
     let fresh = amity::db::checkpoints::CheckpointRow {
         size: srv.log_size(),
         ..stale
     };
-    let read = db.read(|c| amity::db::bundle::read(c, &mou, &fresh, registry));
+    let read = db.read(|c| amity::db::bundle::read(c, &db.node_cache(), &mou, &fresh, registry));
     assert_eq!(read.unwrap().unwrap().signatures.len(), 2);
 });

@@ -248,3 +248,68 @@ both_backends!(a_rewritten_tree_is_not_signed, |srv| {
         "no internals in the response"
     );
 });
+
+/// The value of the metric line `name` (no labels) on `/metrics`.
+fn metric(srv: &TestServer, name: &str) -> i64 {
+    let text = srv.get("/metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+both_backends!(proofs_read_stored_nodes_once, |srv| {
+    // Enough entries for a tree of several levels, then every proof of one size twice: the
+    // second round is answered from the node cache, with the same proofs, which still verify
+    // against the tree rebuilt from the entries.
+    let w = World::build(&srv);
+    for i in 0..20 {
+        srv.city(&w.admin, &format!("fr-n{i:02}"), "Town");
+    }
+    let size = srv.log_size() as u64;
+    let tree = rebuild(&srv);
+    let root = merkle::root(size, &mut &tree).unwrap();
+    let proofs = |round: &str| -> Vec<Value> {
+        (0..size)
+            .map(|i| {
+                let r = srv.get(&format!(
+                    "/api/v1/log/proof/inclusion?index={i}&size={size}"
+                ));
+                assert_eq!(r.status, 200, "{round}: {}", r.text());
+                r.json()
+            })
+            .collect()
+    };
+    let first = proofs("first");
+    let (hits, misses) = (
+        metric(&srv, "amity_node_cache_hits"),
+        metric(&srv, "amity_node_cache_misses"),
+    );
+    assert!(misses > 0 && metric(&srv, "amity_node_cache_entries") > 0);
+    let second = proofs("second");
+    assert_eq!(first, second);
+    assert_eq!(
+        metric(&srv, "amity_node_cache_misses"),
+        misses,
+        "no new reads"
+    );
+    assert!(metric(&srv, "amity_node_cache_hits") > hits);
+    for (i, p) in second.iter().enumerate() {
+        let leaf = hash(&p["leaf_hash"]);
+        merkle::verify_inclusion(&leaf, i as u64, size, &hashes(&p["proof"]), &root).unwrap();
+    }
+    // A consistency proof from a cached tree agrees with the rebuilt one as well.
+    let c = srv
+        .get(&format!("/api/v1/log/proof/consistency?from=3&to={size}"))
+        .json();
+    merkle::verify_consistency(
+        3,
+        size,
+        &merkle::root(3, &mut &tree).unwrap(),
+        &root,
+        &hashes(&c["proof"]),
+    )
+    .unwrap();
+});
