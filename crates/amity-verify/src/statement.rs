@@ -260,15 +260,23 @@ fn check_documents(documents: &[String]) -> Result<(), StatementError> {
     Ok(())
 }
 
+/// Which form a statement takes: v1 names one document by `doc_sha256`, v2 several by
+/// `documents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    V1,
+    V2,
+}
+
 /// The document field of a statement: exactly one of `doc_sha256` (form v1) and
-/// `documents` (form v2), with the `type` of that form. Returns the form's version suffix.
+/// `documents` (form v2), valid. Returns the form, whose `type` the statement must carry.
 fn check_document_form(
     doc_sha256: Option<&String>,
     documents: Option<&Vec<String>>,
-) -> Result<&'static str, StatementError> {
+) -> Result<Form, StatementError> {
     match (doc_sha256, documents) {
-        (Some(sha), None) => check_sha256(sha, "doc_sha256").map(|()| "v1"),
-        (None, Some(list)) => check_documents(list).map(|()| "v2"),
+        (Some(sha), None) => check_sha256(sha, "doc_sha256").map(|()| Form::V1),
+        (None, Some(list)) => check_documents(list).map(|()| Form::V2),
         (Some(_), Some(_)) => Err(StatementError::UnknownKey("documents".to_string())),
         (None, None) => Err(StatementError::MissingKey("doc_sha256")),
     }
@@ -326,8 +334,8 @@ impl MouSignatureStatement {
         check_timestamp(&self.signed_at, "signed_at")?;
         check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
         let expected = match form {
-            "v1" => Self::type_for(&self.registry),
-            _ => Self::type_v2_for(&self.registry),
+            Form::V1 => Self::type_for(&self.registry),
+            Form::V2 => Self::type_v2_for(&self.registry),
         };
         check(
             self.r#type == expected,
@@ -588,8 +596,8 @@ impl MouDeclineStatement {
         check_role(&self.role)?;
         check_signer_identity(&self.signer, &self.signer_city, &self.signer_key)?;
         let expected = match form {
-            "v1" => Self::type_for(&self.registry),
-            _ => Self::type_v2_for(&self.registry),
+            Form::V1 => Self::type_for(&self.registry),
+            Form::V2 => Self::type_v2_for(&self.registry),
         };
         check(
             self.r#type == expected,
