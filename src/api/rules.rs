@@ -52,6 +52,9 @@ const MULTIPART: &[ErrorCode] = &[E::InvalidMultipart, E::MissingFile, E::Multip
 
 const ONE_FILE_PART: &str = "a `multipart/form-data` body holds exactly one file part";
 
+const VERSION_FILE_PARTS: &str = "a `multipart/form-data` body holds one file part per document: \
+     one, or up to eight, one per language";
+
 /// The refusals of an SSHSIG that does not parse strictly or does not verify.
 const SSHSIG: &[ErrorCode] = &[
     E::SignatureTooLarge,
@@ -345,7 +348,19 @@ pub const RULES: &[Rule] = &[
         "the body is UTF-8 CSV with the documented header",
     ),
     rule("import", MULTIPART, ONE_FILE_PART),
-    rule("upload", MULTIPART, ONE_FILE_PART),
+    rule("upload", MULTIPART, VERSION_FILE_PARTS),
+    rule(
+        "upload",
+        &[E::InvalidLanguage],
+        "`languages` gives one language tag per document, in the order of the files, none \
+         twice (compared without regard to case); it may be left out for one document only",
+    ),
+    rule(
+        "upload",
+        &[E::InvalidFilename],
+        "`filename` names a single document; with several file parts each part carries its \
+         own file name",
+    ),
     rule("add_evidence", MULTIPART, ONE_FILE_PART),
     rule(
         "inclusion_proof",
