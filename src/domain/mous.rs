@@ -265,7 +265,7 @@ pub fn validate_languages(
     languages: Option<&str>,
     documents: usize,
 ) -> Result<Vec<Option<String>>, DomainError> {
-    use amity_verify::statement::{MAX_DOCUMENTS_PER_VERSION, is_language_tag};
+    use amity_verify::statement::{MAX_DOCUMENTS_PER_VERSION, is_language_tag, repeated_language};
     let invalid = |message: String| DomainError::new(ErrorCode::InvalidLanguage, message);
     if documents > MAX_DOCUMENTS_PER_VERSION {
         return Err(DomainError::new(
@@ -290,19 +290,16 @@ pub fn validate_languages(
             tags.len()
         )));
     }
-    let mut seen = std::collections::HashSet::new();
-    for tag in &tags {
-        if !is_language_tag(tag) {
-            return Err(invalid(format!(
-                "`{}` is not a language tag such as en, zh-Hans or pt-BR",
-                tag.chars().take(40).collect::<String>()
-            )));
-        }
-        if !seen.insert(tag.to_ascii_lowercase()) {
-            return Err(invalid(format!(
-                "language `{tag}` is given twice; each document of a version is in its own language"
-            )));
-        }
+    if let Some(tag) = tags.iter().find(|tag| !is_language_tag(tag)) {
+        return Err(invalid(format!(
+            "`{}` is not a language tag such as en, zh-Hans or pt-BR",
+            tag.chars().take(40).collect::<String>()
+        )));
+    }
+    if let Some(tag) = repeated_language(tags.iter().copied()) {
+        return Err(invalid(format!(
+            "language `{tag}` is given twice; each document of a version is in its own language"
+        )));
     }
     Ok(tags.into_iter().map(|t| Some(t.to_string())).collect())
 }

@@ -17,7 +17,7 @@ use crate::rules::{
 };
 use crate::statement::{
     MAX_DOCUMENTS_PER_VERSION, MouDeclineStatement, is_language_tag, is_lower_hex_sha256,
-    mou_decline_namespace,
+    mou_decline_namespace, repeated_language,
 };
 
 /// A logged instant (RFC 3339, as entries write them) in microseconds since the epoch.
@@ -1446,22 +1446,20 @@ fn version_documents_problem(e: &MouVersionUploaded) -> Option<String> {
     if let Some((_, sha)) = documents.iter().find(|(_, sha)| !is_lower_hex_sha256(sha)) {
         return Some(format!("`{sha}` is not a SHA-256 in lowercase hex"));
     }
-    let mut seen = HashSet::new();
+    let mut languages = Vec::with_capacity(documents.len());
     for (language, _) in &documents {
         match language {
             Some(tag) if !is_language_tag(tag) => {
                 return Some(format!("`{tag}` is not a language tag"));
             }
-            Some(tag) if !seen.insert(tag.to_ascii_lowercase()) => {
-                return Some(format!("language `{tag}` appears twice"));
-            }
+            Some(tag) => languages.push(*tag),
             None if documents.len() > 1 => {
                 return Some("a document of a multilingual version has no language".into());
             }
-            _ => {}
+            None => {}
         }
     }
-    None
+    repeated_language(languages).map(|tag| format!("language `{tag}` appears twice"))
 }
 
 #[cfg(test)]

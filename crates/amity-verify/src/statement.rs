@@ -146,27 +146,11 @@ pub struct MouSignatureStatement {
     pub r#type: String,
 }
 
-/// Keys of [`MouSignatureStatement`] in canonical order, form v1 (one document).
+/// Keys of [`MouSignatureStatement`] in canonical order, form v1 (one document); form v2
+/// has `documents` in the place of `doc_sha256` (the same place in key order).
 const MOU_FIELDS: &[&str] = &[
     "action",
     "doc_sha256",
-    "mou_id",
-    "mou_version",
-    "prev",
-    "registry",
-    "role",
-    "seq",
-    "signed_at",
-    "signer",
-    "signer_city",
-    "signer_key",
-    "type",
-];
-
-/// Keys of [`MouSignatureStatement`] in canonical order, form v2 (several documents).
-const MOU_FIELDS_V2: &[&str] = &[
-    "action",
-    "documents",
     "mou_id",
     "mou_version",
     "prev",
@@ -243,7 +227,7 @@ fn check_documents(documents: &[String]) -> Result<(), StatementError> {
         "documents",
         "must list 2 to 8 documents (a version of one document uses doc_sha256)",
     )?;
-    let mut languages = HashSet::new();
+    let mut languages = Vec::with_capacity(documents.len());
     for entry in documents {
         let (language, sha) = entry.split_once(':').unwrap_or(("", ""));
         check(
@@ -251,13 +235,21 @@ fn check_documents(documents: &[String]) -> Result<(), StatementError> {
             "documents",
             "each entry must be <language tag>:<64 lowercase hex characters>",
         )?;
-        check(
-            languages.insert(language.to_ascii_lowercase()),
-            "documents",
-            "no language may appear twice",
-        )?;
+        languages.push(language);
     }
-    Ok(())
+    check(
+        repeated_language(languages).is_none(),
+        "documents",
+        "no language may appear twice",
+    )
+}
+
+/// The first of `tags` that repeats an earlier one, compared without regard to case as
+/// BCP 47 compares tags: one rule for uploads, statements and the replay of version entries.
+pub fn repeated_language<'a>(tags: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = HashSet::new();
+    tags.into_iter()
+        .find(|tag| !seen.insert(tag.to_ascii_lowercase()))
 }
 
 /// Which form a statement takes: v1 names one document by `doc_sha256`, v2 several by
@@ -290,9 +282,6 @@ fn committed(doc_sha256: Option<&String>, documents: Option<&Vec<String>>) -> Ve
         (None, None) => Vec::new(),
     }
 }
-
-/// The field lists of both forms, v1 first.
-const MOU_FORMS: &[&[&str]] = &[MOU_FIELDS, MOU_FIELDS_V2];
 
 /// Fields of [`MouSignatureStatement`] that are JSON integers.
 const MOU_INTEGER_FIELDS: &[&str] = &["mou_version", "seq"];
@@ -359,7 +348,7 @@ impl MouSignatureStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a
     /// valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
-        let statement: Self = parse_canonical_object(bytes, MOU_FORMS, MOU_INTEGER_FIELDS)?;
+        let statement: Self = parse_canonical_object(bytes, MOU_FIELDS, MOU_INTEGER_FIELDS)?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -464,7 +453,7 @@ impl KeyRegistrationStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a
     /// valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
-        let statement: Self = parse_canonical_object(bytes, &[KEY_EVENT_FIELDS], &[])?;
+        let statement: Self = parse_canonical_object(bytes, KEY_EVENT_FIELDS, &[])?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -532,24 +521,6 @@ const DECLINE_FIELDS: &[&str] = &[
     "signer_key",
     "type",
 ];
-
-const DECLINE_FIELDS_V2: &[&str] = &[
-    "action",
-    "declined_at",
-    "documents",
-    "mou_id",
-    "mou_version",
-    "reason",
-    "registry",
-    "request_id",
-    "role",
-    "signer",
-    "signer_city",
-    "signer_key",
-    "type",
-];
-
-const DECLINE_FORMS: &[&[&str]] = &[DECLINE_FIELDS, DECLINE_FIELDS_V2];
 
 /// True when `reason` is a decline reason this format accepts.
 pub fn is_decline_reason(reason: &str) -> bool {
@@ -628,7 +599,7 @@ impl MouDeclineStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
         let statement: Self =
-            parse_canonical_object(bytes, DECLINE_FORMS, MOU_INTEGER_FIELDS_DECLINE)?;
+            parse_canonical_object(bytes, DECLINE_FIELDS, MOU_INTEGER_FIELDS_DECLINE)?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
@@ -695,12 +666,11 @@ fn printable_key(key: &str) -> String {
 /// size, UTF-8, JSON syntax, an object at top level, no duplicate, unknown
 /// or missing keys, canonical key order and JSON types. Then deserialises.
 ///
-/// `forms` are the statement's alternative key lists (a signature names one document with
-/// `doc_sha256` or several with `documents`); the keys are checked against the first form
-/// that has every key given, or the first form when none does.
+/// `fields` are the keys of form v1. A statement that carries `documents` and no
+/// `doc_sha256` is form v2, whose keys are the same with `documents` in that place.
 fn parse_canonical_object<T: DeserializeOwned>(
     bytes: &[u8],
-    forms: &[&'static [&'static str]],
+    fields: &'static [&'static str],
     integer_fields: &[&str],
 ) -> Result<T, StatementError> {
     if bytes.len() > MAX_STATEMENT_LEN {
@@ -717,16 +687,22 @@ fn parse_canonical_object<T: DeserializeOwned>(
     if let Some(dup) = scan.first_duplicate {
         return Err(StatementError::DuplicateKey(printable_key(&dup)));
     }
-    let fields: &'static [&'static str] = forms
+    let has = |key: &str| scan.keys.iter().any(|k| k == key);
+    let form_v2 = has("documents") && !has("doc_sha256");
+    let fields: Vec<&'static str> = fields
         .iter()
-        .copied()
-        .find(|form| scan.keys.iter().all(|k| form.contains(&k.as_str())))
-        .or_else(|| forms.first().copied())
-        .unwrap_or_default();
+        .map(|&f| {
+            if form_v2 && f == "doc_sha256" {
+                "documents"
+            } else {
+                f
+            }
+        })
+        .collect();
     if let Some(unknown) = scan.keys.iter().find(|k| !fields.contains(&k.as_str())) {
         return Err(StatementError::UnknownKey(printable_key(unknown)));
     }
-    if let Some(missing) = fields.iter().find(|f| !scan.keys.iter().any(|k| k == *f)) {
+    if let Some(missing) = fields.iter().copied().find(|f| !has(f)) {
         return Err(StatementError::MissingKey(missing));
     }
     if scan
@@ -742,7 +718,7 @@ fn parse_canonical_object<T: DeserializeOwned>(
     // a Map now loses nothing.
     let map: Map<String, Value> =
         serde_json::from_str(text).map_err(|e| StatementError::InvalidJson(e.to_string()))?;
-    for &field in fields {
+    for &field in &fields {
         let value = map.get(field).ok_or(StatementError::MissingKey(field))?;
         if integer_fields.contains(&field) {
             // as_u64 is None for negatives, fractions, exponents that
