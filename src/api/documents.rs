@@ -129,15 +129,18 @@ pub(crate) async fn receive_multipart_files(
             check(&fields)?;
         }
         let media_type = validate_media_type(field.content_type().map(|m| m.essence_str()))?;
-        // The part is no longer than the whole body, whose declared length sizes its buffer;
-        // the parts together stay within the limit.
+        // The part is no longer than what is left of the body, whose declared length sizes
+        // its buffer (so a second part does not reserve the first one's bytes again); the
+        // parts together stay within the limit.
         let budget = limit.saturating_sub(received_bytes);
-        let (bytes, sha256) = receive_stream(&mut field, budget, declared_length(req))
-            .await
-            .map_err(|e| match e.code {
-                ErrorCode::DocumentTooLarge => too_large(limit),
-                _ => e,
-            })?;
+        let rest = declared_length(req).map(|n| n.saturating_sub(received_bytes));
+        let (bytes, sha256) =
+            receive_stream(&mut field, budget, rest)
+                .await
+                .map_err(|e| match e.code {
+                    ErrorCode::DocumentTooLarge => too_large(limit),
+                    _ => e,
+                })?;
         received_bytes += bytes.len();
         found.push(Received {
             media_type,

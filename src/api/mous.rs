@@ -515,7 +515,7 @@ async fn send_document(
     let found = state
         .read(move |c| db::mous::document(c, &id, n, position))
         .await?;
-    let (version, bytes) = found.ok_or_else(|| {
+    let doc = found.ok_or_else(|| {
         let message = if position == 1 {
             format!("this MOU has no version {n}")
         } else {
@@ -523,18 +523,12 @@ async fn send_document(
         };
         ApiError::new(ErrorCode::VersionNotFound, message)
     })?;
-    let (sha256, media_type, filename) = if position == 1 {
-        (version.sha256, version.media_type, version.filename)
-    } else {
-        let doc = version
-            .additional
-            .into_iter()
-            .find(|d| d.position == position)
-            .ok_or_else(|| ApiError::new(ErrorCode::VersionNotFound, "no such document"))?;
-        (doc.sha256, doc.media_type, doc.filename)
-    };
     Ok(super::documents::document_response(
-        req, &sha256, media_type, filename, bytes,
+        req,
+        &doc.sha256,
+        doc.media_type,
+        doc.filename,
+        doc.bytes,
     ))
 }
 

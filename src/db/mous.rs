@@ -366,18 +366,33 @@ pub fn versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<Version>, DbError> 
     Ok(versions)
 }
 
-/// One version's metadata with every document's, or `None` when there is no such version.
+/// One version's metadata with every document's, or `None` when there is no such version:
+/// one query, the version's row joined with its additional documents.
 pub fn version(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Option<Version>, DbError> {
-    let row = per_backend!(conn, |c| mou_versions::table
-        .filter(mou_versions::mou_id.eq(id.as_str()))
-        .filter(mou_versions::version.eq(version))
-        .select(VersionRow::as_select())
-        .first(c)
-        .optional())?;
-    let Some(row) = row else { return Ok(None) };
-    let mut found = [Version::try_from(row)?];
-    attach_additional(conn, &mut found)?;
-    let [found] = found;
+    let rows: Vec<(VersionRow, Option<VersionDocumentRow>)> = per_backend!(conn, |c| {
+        mou_versions::table
+            .left_join(
+                mou_version_documents::table.on(mou_version_documents::mou_id
+                    .eq(mou_versions::mou_id)
+                    .and(mou_version_documents::version.eq(mou_versions::version))),
+            )
+            .filter(mou_versions::mou_id.eq(id.as_str()))
+            .filter(mou_versions::version.eq(version))
+            .order(mou_version_documents::position.asc())
+            .select((
+                VersionRow::as_select(),
+                Option::<VersionDocumentRow>::as_select(),
+            ))
+            .load(c)
+    })?;
+    let mut rows = rows.into_iter();
+    let Some((row, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let mut found = Version::try_from(row)?;
+    for document in std::iter::once(first).chain(rows.map(|(_, d)| d)).flatten() {
+        found.additional.push(VersionDocument::try_from(document)?);
+    }
     Ok(Some(found))
 }
 
@@ -399,22 +414,33 @@ pub fn current_version(conn: &mut DbConn, mou: &Mou) -> Result<Option<Version>, 
     version(conn, &mou.id, mou.current_version)
 }
 
-/// Document `position` (1 for the first) of a version, with the version and the bytes.
-/// `None` when the version or the document does not exist.
+/// One stored document's bytes, with what a download says of them.
+pub struct StoredDocument {
+    pub sha256: [u8; 32],
+    pub media_type: String,
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Document `position` (1 for the first) of a version, in one query; `None` when the version
+/// or the document does not exist.
 pub fn document(
     conn: &mut DbConn,
     id: &MouId,
     version: i32,
     position: i32,
-) -> Result<Option<(Version, Vec<u8>)>, DbError> {
-    let Some(meta) = self::version(conn, id, version)? else {
-        return Ok(None);
-    };
-    let content: Option<Vec<u8>> = if position == 1 {
+) -> Result<Option<StoredDocument>, DbError> {
+    type Row = (Vec<u8>, String, Option<String>, Vec<u8>);
+    let row: Option<Row> = if position == 1 {
         per_backend!(conn, |c| mou_versions::table
             .filter(mou_versions::mou_id.eq(id.as_str()))
             .filter(mou_versions::version.eq(version))
-            .select(mou_versions::content)
+            .select((
+                mou_versions::sha256,
+                mou_versions::media_type,
+                mou_versions::filename,
+                mou_versions::content,
+            ))
             .first(c)
             .optional())?
     } else {
@@ -422,11 +448,27 @@ pub fn document(
             .filter(mou_version_documents::mou_id.eq(id.as_str()))
             .filter(mou_version_documents::version.eq(version))
             .filter(mou_version_documents::position.eq(position))
-            .select(mou_version_documents::content)
+            .select((
+                mou_version_documents::sha256,
+                mou_version_documents::media_type,
+                mou_version_documents::filename,
+                mou_version_documents::content,
+            ))
             .first(c)
             .optional())?
     };
-    Ok(content.map(|bytes| (meta, bytes)))
+    row.map(|(sha256, media_type, filename, bytes)| {
+        let sha256 = sha256.as_slice().try_into().map_err(|_| {
+            DbError::corrupt(format!("hash of {id} v{version} document {position}"))
+        })?;
+        Ok(StoredDocument {
+            sha256,
+            media_type,
+            filename,
+            bytes,
+        })
+    })
+    .transpose()
 }
 
 /// A received document, hashed while it streamed in, with the language the uploader gave it.
