@@ -53,3 +53,15 @@ make_doc() {
 # An awk function that turns a wrk latency ("850.00us", "1.20ms", "2.00s", "1.00m") into ms.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 WRK_MS_AWK='function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /m$/) return v * 60000; if (v ~ /s$/) return v * 1000; return v }'
+
+# wrk_summary LABEL LOG: one line "LABEL<TAB>ok/s<TAB>p50 ms<TAB>p99 ms<TAB>non-2xx" from a wrk
+# run's output (run with --latency); ok/s counts 2xx and 3xx answers only.
+wrk_summary() {
+  awk -v m="$1" "$WRK_MS_AWK"'
+    /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
+    /Non-2xx or 3xx/ { bad = $NF }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    END { printf "%s\t%.0f\t%.2f\t%.2f\t%d\n", m, (total - bad) / secs, p50, p99, bad + 0 }
+  ' "$2"
+}

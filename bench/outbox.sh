@@ -72,13 +72,7 @@ run() {
   fi
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  awk -v m="$mode" "$WRK_MS_AWK"'
-    /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
-    /Non-2xx or 3xx/ { bad = $NF }
-    $1 == "50%" { p50 = ms($2) }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%s\t%.0f\t%.2f\t%.2f\t%d\n", m, (total - bad) / secs, p50, p99, bad + 0 }
-  ' "$log"
+  wrk_summary "$mode" "$log"
 }
 
 {

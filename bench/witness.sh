@@ -106,13 +106,7 @@ POLICY
   fi
   stop "$pid"
   for p in "${wpids[@]}"; do stop "$p"; done
-  awk -v m="$mode" "$WRK_MS_AWK"'
-    /requests in/ { total = $1; secs = $4; sub(/s,?$/, "", secs) }
-    /Non-2xx or 3xx/ { bad = $NF }
-    $1 == "50%" { p50 = ms($2) }
-    $1 == "99%" { p99 = ms($2) }
-    END { printf "%s\t%.0f\t%.2f\t%.2f\t%d\n", m, (total - bad) / secs, p50, p99, bad + 0 }
-  ' "$log" >>"$RESULTS"
+  wrk_summary "$mode" "$log" >>"$RESULTS"
   if [ "$mode" = on ]; then
     python3 - "$dir/amity.db" "$size_before" "$OUT" <<'PY'
 import sqlite3, sys
