@@ -48,6 +48,63 @@ pub(crate) fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// `ssh-keygen -Y sign` of `file` in the MOU namespace with the private key at `key`; the
+/// armored signature it wrote beside the file.
+pub(crate) fn ssh_keygen_sign(key: &Path, file: &Path) -> String {
+    ok(
+        run(
+            SSH_KEYGEN,
+            &["-Y", "sign", "-f", p(key), "-n", MOU_NS, p(file)],
+            b"",
+        ),
+        "ssh-keygen -Y sign",
+    );
+    std::fs::read_to_string(format!("{}.sig", file.display())).unwrap()
+}
+
+/// `ssh-keygen -Y verify` of `message` against the signature file `sig`, as `signer` of the
+/// `allowed` signers file, in the MOU namespace.
+pub(crate) fn ssh_keygen_verify(
+    allowed: &Path,
+    signer: &str,
+    sig: &Path,
+    message: &[u8],
+) -> Output {
+    run(
+        SSH_KEYGEN,
+        &[
+            "-Y",
+            "verify",
+            "-f",
+            p(allowed),
+            "-I",
+            signer,
+            "-n",
+            MOU_NS,
+            "-s",
+            p(sig),
+        ],
+        message,
+    )
+}
+
+/// `amity verify` of one signature: the statement file, the signature file, the key line.
+pub(crate) fn amity_verify_statement(statement: &Path, sig: &Path, key: &str) -> Output {
+    run(
+        BIN,
+        &[
+            "verify",
+            "--statement",
+            p(statement),
+            "--signature",
+            p(sig),
+            "--key",
+            key,
+        ],
+        b"",
+    )
+}
+
 both_backends!(openssh_and_cli_sign_one_mou, |srv| {
     let w = World::build(&srv);
     let dir = tempfile::tempdir().unwrap();
@@ -180,15 +237,7 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
     assert_eq!(r.status, 200, "{}", r.text());
     let st_file = dir.path().join("statement.json");
     std::fs::write(&st_file, &r.body).unwrap();
-    ok(
-        run(
-            SSH_KEYGEN,
-            &["-Y", "sign", "-f", p(&hou_key), "-n", MOU_NS, p(&st_file)],
-            b"",
-        ),
-        "ssh-keygen -Y sign",
-    );
-    let sig = std::fs::read_to_string(dir.path().join("statement.json.sig")).unwrap();
+    let sig = ssh_keygen_sign(&hou_key, &st_file);
     let r = submit(&srv, &w.a, &mou, &r.body, &sig);
     assert_eq!(r.status, 201, "{}", r.text());
 
@@ -252,22 +301,7 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
         std::fs::write(&sig_file, link["signature"].as_str().unwrap()).unwrap();
         let signer = link["signer"].as_str().unwrap();
         ok(
-            run(
-                SSH_KEYGEN,
-                &[
-                    "-Y",
-                    "verify",
-                    "-f",
-                    p(&allowed),
-                    "-I",
-                    signer,
-                    "-n",
-                    MOU_NS,
-                    "-s",
-                    p(&sig_file),
-                ],
-                &stmt,
-            ),
+            ssh_keygen_verify(&allowed, signer, &sig_file, &stmt),
             "ssh-keygen -Y verify",
         );
         let stmt_file = dir.path().join(format!("st{}", link["seq"]));
@@ -278,19 +312,7 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
             &sha_pub
         };
         let said = ok(
-            run(
-                BIN,
-                &[
-                    "verify",
-                    "--statement",
-                    p(&stmt_file),
-                    "--signature",
-                    p(&sig_file),
-                    "--key",
-                    key.trim(),
-                ],
-                b"",
-            ),
+            amity_verify_statement(&stmt_file, &sig_file, key.trim()),
             "amity verify",
         );
         assert!(said.starts_with("Good signature by"), "{said}");
@@ -299,36 +321,9 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
         let last = edited.len() - 3;
         edited[last] ^= 1;
         std::fs::write(&stmt_file, &edited).unwrap();
-        let out = run(
-            BIN,
-            &[
-                "verify",
-                "--statement",
-                p(&stmt_file),
-                "--signature",
-                p(&sig_file),
-                "--key",
-                key.trim(),
-            ],
-            b"",
-        );
+        let out = amity_verify_statement(&stmt_file, &sig_file, key.trim());
         assert!(!out.status.success());
-        let out = run(
-            SSH_KEYGEN,
-            &[
-                "-Y",
-                "verify",
-                "-f",
-                p(&allowed),
-                "-I",
-                signer,
-                "-n",
-                MOU_NS,
-                "-s",
-                p(&sig_file),
-            ],
-            &edited,
-        );
+        let out = ssh_keygen_verify(&allowed, signer, &sig_file, &edited);
         assert!(!out.status.success());
     }
     assert_eq!(audit(&srv, &mou)["verdict"], "pass");

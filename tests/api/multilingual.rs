@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::audit::audit_with;
 use crate::both_backends;
-use crate::interop::{ok, p, run};
+use crate::interop::{amity_verify_statement, ok, p, run, ssh_keygen_sign, ssh_keygen_verify};
 use amity::crypto::sshsig;
 use amity::crypto::statement::{MouDeclineStatement, mou_decline_namespace};
 
@@ -17,8 +17,6 @@ use crate::signing::{ORIGIN, Signatory, create_mou, enroll, failures, submit};
 use crate::support::{Reply, TestServer, World, multipart};
 
 const BIN: &str = env!("CARGO_BIN_EXE_amity");
-const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
-const MOU_NS: &str = "amity-mou-v1@amity.localhost";
 
 const ENGLISH: &[u8] = b"Memorandum of Understanding between Houston and Shanghai\n";
 const CHINESE: &[u8] = "\u{4f11}\u{65af}\u{6566}\u{548c}\u{4e0a}\u{6d77}\u{53cb}\u{597d}\u{57ce}\u{5e02}\u{8c05}\u{89e3}\u{5907}\u{5fd8}\u{5f55}\n".as_bytes();
@@ -88,8 +86,7 @@ fn cli_key(
         &json!({}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let public = std::fs::read_to_string(key.with_extension("pub"))
-        .unwrap_or_else(|_| std::fs::read_to_string(format!("{}.pub", key.display())).unwrap());
+    let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
     (key, public.trim().to_string())
 }
 
@@ -159,15 +156,7 @@ both_backends!(a_bilingual_mou_is_signed_verified_and_audited, |srv| {
     // Houston signs with plain ssh-keygen.
     let st_file = dir.path().join("statement.json");
     std::fs::write(&st_file, &offered.body).unwrap();
-    ok(
-        run(
-            SSH_KEYGEN,
-            &["-Y", "sign", "-f", p(&hou_key), "-n", MOU_NS, p(&st_file)],
-            b"",
-        ),
-        "ssh-keygen -Y sign",
-    );
-    let sig = std::fs::read_to_string(dir.path().join("statement.json.sig")).unwrap();
+    let sig = ssh_keygen_sign(&hou_key, &st_file);
     let r = submit(&srv, &w.a, &mou, &offered.body, &sig);
     assert_eq!(r.status, 201, "{}", r.text());
 
@@ -211,22 +200,7 @@ both_backends!(a_bilingual_mou_is_signed_verified_and_audited, |srv| {
         std::fs::write(&stmt_file, &statement).unwrap();
         let signer = link["signer"].as_str().unwrap();
         ok(
-            run(
-                SSH_KEYGEN,
-                &[
-                    "-Y",
-                    "verify",
-                    "-f",
-                    p(&allowed),
-                    "-I",
-                    signer,
-                    "-n",
-                    MOU_NS,
-                    "-s",
-                    p(&sig_file),
-                ],
-                &statement,
-            ),
+            ssh_keygen_verify(&allowed, signer, &sig_file, &statement),
             "ssh-keygen -Y verify",
         );
         let key = if signer == "mayor@us-hou" {
@@ -235,19 +209,7 @@ both_backends!(a_bilingual_mou_is_signed_verified_and_audited, |srv| {
             &sha_pub
         };
         let said = ok(
-            run(
-                BIN,
-                &[
-                    "verify",
-                    "--statement",
-                    p(&stmt_file),
-                    "--signature",
-                    p(&sig_file),
-                    "--key",
-                    key,
-                ],
-                b"",
-            ),
+            amity_verify_statement(&stmt_file, &sig_file, key),
             "amity verify --statement",
         );
         assert!(
