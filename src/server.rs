@@ -152,6 +152,7 @@ fn spawn_webhook_delivery(state: AppState) {
             from: state.settings.mail_from.clone(),
             public_url: state.settings.public_url.clone(),
             timeout: Duration::from_millis(state.settings.webhook_timeout_ms),
+            links: (*state.links).clone(),
         });
     actix_web::rt::spawn(async move {
         loop {

@@ -69,6 +69,11 @@ const SIGNER_OF_KEY: &[(&str, &str)] = &[
     ("code", "$response.body#/city"),
     ("signer", "$response.body#/signer"),
 ];
+const LINK_TOKEN: &[(&str, &str)] = &[("token", "$response.body#/token")];
+const LINK_FIRST_DOCUMENT: &[(&str, &str)] = &[
+    ("token", "$request.path.token"),
+    ("p", "$response.body#/documents/0/position"),
+];
 const ENDPOINT: &[(&str, &str)] = &[("id", "$response.body#/endpoint/id")];
 const FIRST_MESSAGE: &[(&str, &str)] = &[
     ("id", "$request.path.id"),
@@ -270,6 +275,57 @@ pub const LINKS: &[LinkSpec] = &[
         "entry",
         LOG_ENTRY,
     ),
+    link(
+        "send_signature_requests",
+        "201",
+        "SigningLink",
+        "signing_link",
+        REQUEST,
+    ),
+    // A signing link and what its page does with it.
+    link(
+        "signing_link",
+        "200",
+        "Open",
+        "open_signing_link",
+        LINK_TOKEN,
+    ),
+    link(
+        "signing_link",
+        "200",
+        "Statement",
+        "signing_link_statement",
+        LINK_TOKEN,
+    ),
+    link(
+        "signing_link",
+        "200",
+        "KeyChallenge",
+        "signing_link_key_challenge",
+        LINK_TOKEN,
+    ),
+    link(
+        "signing_link",
+        "200",
+        "RegisterKey",
+        "signing_link_register_key",
+        LINK_TOKEN,
+    ),
+    link(
+        "signing_link",
+        "200",
+        "Answer",
+        "signing_link_answer",
+        LINK_TOKEN,
+    ),
+    link(
+        "open_signing_link",
+        "200",
+        "FirstDocument",
+        "signing_link_document",
+        LINK_FIRST_DOCUMENT,
+    ),
+    link("signing_link_answer", "201", "LogEntry", "entry", LOG_ENTRY),
     link(
         "decline_signature_request",
         "201",

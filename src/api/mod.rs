@@ -24,6 +24,7 @@ pub mod partnerships;
 pub mod requests;
 pub mod rules;
 pub mod signatures;
+pub mod signing;
 pub mod state;
 pub mod tokens;
 pub mod views;
@@ -110,6 +111,13 @@ pub fn routes() -> UtoipaApp<
                 .service(requests::get)
                 .service(requests::decline_statement)
                 .service(requests::decline)
+                .service(signing::issue_link)
+                .service(signing::open_link)
+                .service(signing::statement)
+                .service(signing::key_challenge)
+                .service(signing::register_key)
+                .service(signing::answer)
+                .service(signing::document)
                 .service(webhooks::register)
                 .service(webhooks::list)
                 .service(webhooks::get)

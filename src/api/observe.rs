@@ -171,13 +171,26 @@ impl Default for Metrics {
     }
 }
 
+/// The path as the request log keeps it: a signing link's token is a capability
+/// (docs/browser-signing.md), so it is cut from `/sign/<token>` and `/api/v1/signing/<token>`
+/// before the path is written anywhere.
+pub fn without_capability(path: &str) -> String {
+    for prefix in ["/sign/", "/api/v1/signing/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}<token>{tail}");
+        }
+    }
+    path.to_string()
+}
+
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
     let method = req.method().to_string();
-    let path = req.path().to_string();
+    let path = without_capability(req.path());
     let metrics = req
         .app_data::<actix_web::web::Data<super::AppState>>()
         .map(|s| s.metrics.clone());

@@ -244,8 +244,9 @@ pub async fn send(
     require_office(principal.as_ref())?;
     let id = MouId::from_path(&id)?;
     let round = new_round(json_body(body)?, default_reminders(&state.settings))?;
+    let links = state.links.clone();
     let sent = state
-        .write(move |tx| use_case::send_round(tx, principal.as_ref(), &id, round))
+        .write(move |tx| use_case::send_round(tx, principal.as_ref(), &id, round, &links))
         .await?;
     let registry = &state.settings.origin;
     Ok(HttpResponse::Created().json(RoundView {

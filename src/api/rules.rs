@@ -285,7 +285,7 @@ pub const RULES: &[Rule] = &[
     rule(
         "send_signature_requests",
         &[E::SignerNotRegistered],
-        "each signer has a registered, unretired, unrevoked key for the `role` asked",
+        "each signer has a registered, unretired, unrevoked key for the `role` asked, or a contact address the offices keep (the signing link in the request e-mail lets them create one)",
     ),
     rule(
         "send_signature_requests",
@@ -321,6 +321,67 @@ pub const RULES: &[Rule] = &[
         "decline_signature_request",
         &[E::UnknownKey, E::KeySignerMismatch, E::RoleMismatch],
         "`signer_key` is the fingerprint of a key registered to the request's signer for its role",
+    ),
+    rule(
+        "signing_link_statement",
+        &[E::UnknownKey, E::SigningLinkMismatch, E::RoleMismatch],
+        "`key` is the fingerprint of a key registered to the link's signer for the request's role",
+    ),
+    rule(
+        "signing_link_statement",
+        &[E::ReasonRequired, E::InvalidCharacters],
+        "`decline_reason`, when given, is not blank and takes at most 2000 bytes in UTF-8",
+    ),
+    rule(
+        "signing_link_register_key",
+        STATEMENT,
+        "`proof.statement` is a canonical key-registration statement (docs/formats/statements.md)",
+    ),
+    rule(
+        "signing_link_register_key",
+        &[
+            E::ProofMismatch,
+            E::UnknownChallenge,
+            E::ChallengeUsed,
+            E::ChallengeExpired,
+            E::WrongRegistry,
+        ],
+        "the statement names this registry, the link's signer, their city and the request's role, `public_key` and a live challenge of this registry",
+    ),
+    rule(
+        "signing_link_register_key",
+        SSHSIG,
+        "`proof.signature` is an SSHSIG by `public_key` over the statement in the namespace `amity-key-v1@<registry>`",
+    ),
+    rule(
+        "signing_link_register_key",
+        KEY,
+        "`public_key` is a canonical Ed25519 key that is not weak",
+    ),
+    rule(
+        "signing_link_answer",
+        STATEMENT,
+        "`statement` is a canonical MOU signature or decline statement (docs/formats/statements.md); its `action` says which",
+    ),
+    rule(
+        "signing_link_answer",
+        SSHSIG,
+        "`signature` is an armored SSHSIG by the signer's registered key over `statement`, in the namespace `amity-mou-v1@<registry>` (a signature) or `amity-mou-decline-v1@<registry>` (a decline)",
+    ),
+    rule(
+        "signing_link_answer",
+        &[E::WrongRegistry],
+        "the statement names this registry",
+    ),
+    rule(
+        "signing_link_answer",
+        &[E::SigningLinkMismatch, E::DeclineMismatch],
+        "the statement is for the link's signer, MOU and version, and a decline for the link's request",
+    ),
+    rule(
+        "signing_link_answer",
+        &[E::UnknownKey, E::KeySignerMismatch, E::RoleMismatch],
+        "`signer_key` is the fingerprint of a key registered to the link's signer for the request's role",
     ),
     rule(
         "register_webhook",

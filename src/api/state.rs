@@ -24,6 +24,8 @@ pub struct AppState {
     pub auth_failures: Arc<AuthFailures>,
     /// The witness client, when a witness policy is configured (docs/witnessing.md).
     pub witnessing: Option<Arc<crate::log::witnesses::Witnessing>>,
+    /// Computes signing-link tokens (docs/browser-signing.md); derived from the registry key.
+    pub links: Arc<crate::crypto::signing_link::LinkKey>,
 }
 
 impl AppState {
@@ -44,6 +46,9 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::new()),
             routes: Arc::new(routes),
+            links: Arc::new(crate::crypto::signing_link::LinkKey::derive(
+                signer.to_skey().as_bytes(),
+            )),
             signer: Arc::new(signer),
             witnessing: None,
         }

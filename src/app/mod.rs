@@ -11,4 +11,5 @@ pub mod evidence;
 pub mod mous;
 pub mod partnerships;
 pub mod requests;
+pub mod signing;
 pub mod webhooks;

@@ -2,8 +2,10 @@
 //! the expiry of rounds whose deadline passed. Each step logs its entry and moves the stored
 //! requests and the MOU in the same transaction.
 
+use crate::crypto::signing_link::LinkKey;
 use crate::db::{self, Db, DbError, WriteTx};
 use crate::domain::access::{require_office, require_party_office};
+use crate::domain::cities::CityCode;
 use crate::domain::entries::{
     EntryBody, LogEntry, LoggedRequest, MouRequestDeclined, MouSignaturesRequested,
 };
@@ -54,6 +56,7 @@ pub fn send_round(
     principal: Option<&Principal>,
     id: &MouId,
     round: NewRound,
+    links: &LinkKey,
 ) -> Result<RoundSent, DbError> {
     require_office(principal)?;
     let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
@@ -83,11 +86,14 @@ pub fn send_round(
                 && k.revoked_at.is_none()
                 && k.retire_effective_at.is_none_or(|t| t > now)
         });
-        if !usable {
+        // A signatory without a key yet may still be asked when the office keeps their
+        // address: the request e-mail brings the signing link, where they create one
+        // (docs/browser-signing.md). Anyone else is most likely a mistyped handle.
+        if !usable && !db::mail::has_contact(tx.conn, &r.signer)? {
             return Err(DomainError::new(
                 ErrorCode::SignerNotRegistered,
                 format!(
-                    "`{}` has no registered key for the role `{}`; the signatory registers one first (`amity keys register`)",
+                    "`{}` has no registered key for the role `{}` and no contact address to send the signing link to; register their key (`amity keys register`) or their address (`POST /api/v1/cities/{{code}}/contacts/{{signer}}`) first",
                     r.signer, r.role
                 ),
             )
@@ -164,6 +170,18 @@ pub fn send_round(
         r.log_index = log_index;
     }
     db::requests::insert(tx.conn, &requests)?;
+    // Each request's signing link (docs/browser-signing.md), valid until the deadline; the
+    // request e-mail carries it, computed again from the request id when it is sent.
+    for r in &requests {
+        db::signing_links::insert(
+            tx.conn,
+            &links.stored_hash(&r.id),
+            &r.id,
+            id.as_str(),
+            tx.now,
+            round.deadline,
+        )?;
+    }
     db::webhooks::emit(
         tx,
         db::webhooks::Event {
@@ -218,6 +236,21 @@ pub fn decline(
     registry: &str,
 ) -> Result<Declined, DbError> {
     let office_city = require_office(principal)?.city.clone();
+    let token = principal.map(|p| p.token_id.to_string());
+    decline_as(tx, &office_city, token, id, request_id, sub, registry)
+}
+
+/// A decline submitted for the city `office_city`: by its office (`token` names the office's
+/// token) or through the request's signing link (`token` is none).
+pub(crate) fn decline_as(
+    tx: &mut WriteTx<'_>,
+    office_city: &CityCode,
+    token: Option<String>,
+    id: &MouId,
+    request_id: &str,
+    sub: DeclineSubmission,
+    registry: &str,
+) -> Result<Declined, DbError> {
     let (mou, p) = db::mous::require_with_partnership(tx.conn, id)?;
     mou.check_not_withdrawn()?;
     let request = db::requests::require(tx.conn, id.as_str(), request_id)?;
@@ -236,7 +269,6 @@ pub fn decline(
     let key = db::keys::by_fingerprint(tx.conn, &sub.statement.signer_key)?;
     check_decline(&sub, &request, &doc, key.as_ref(), registry, tx.now)?;
     let key = key.ok_or_else(|| DbError::corrupt("accepted decline without key"))?;
-    let token = principal.map(|p| p.token_id.to_string());
     let statement_text = String::from_utf8(sub.bytes.clone())
         .map_err(|_| DbError::corrupt("decline statement is not UTF-8 after parsing"))?;
     let entry = LogEntry::new(
@@ -257,6 +289,16 @@ pub fn decline(
         }),
     )?;
     let log_index = tx.append(&entry)?;
+    db::keys::emit_used(
+        tx,
+        &key,
+        db::keys::KeyUse::Decline,
+        id.as_str(),
+        &mou.title,
+        request.version,
+        token.is_none(),
+        log_index,
+    )?;
     db::requests::mark_declined(
         tx.conn,
         &request.id,

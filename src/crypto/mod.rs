@@ -4,6 +4,8 @@
 
 pub use amity_verify::{keys, sha256, sshsig, statement, strict_batch};
 
+pub mod signing_link;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;

@@ -458,3 +458,47 @@ pub fn change(
     }
     Ok((require(tx.conn, id)?, log_index))
 }
+
+/// What a key was used for, in its key-use notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    Sign,
+    Decline,
+}
+
+/// Queues the key-use notice (`key.used`, docs/notifications.md) of a signature or decline
+/// made with `key`, in the transaction of its log entry: an e-mail to the key's signer and a
+/// message to the webhooks of the key's city, so a signer learns at once if their key was
+/// used without them. `via_link` says whether it came through the request's signing link.
+#[allow(clippy::too_many_arguments)]
+pub fn emit_used(
+    tx: &mut WriteTx<'_>,
+    key: &SignatoryKey,
+    used_for: KeyUse,
+    mou: &str,
+    title: &str,
+    version: i32,
+    via_link: bool,
+    log_index: i64,
+) -> Result<(), DbError> {
+    super::webhooks::emit(
+        tx,
+        super::webhooks::Event {
+            event_type: crate::domain::webhooks::EventType::KeyUsed,
+            cities: vec![key.city.to_string()],
+            data: serde_json::json!({
+                "signer": key.signer,
+                "key": key.id.as_str(),
+                "key_fingerprint": key.fingerprint,
+                "action": match used_for { KeyUse::Sign => "sign", KeyUse::Decline => "decline" },
+                "mou": mou,
+                "title": title,
+                "version": version,
+                "submitted_through": if via_link { "signing_link" } else { "office" },
+                "log_index": log_index,
+            }),
+        },
+        log_index,
+    )?;
+    Ok(())
+}

@@ -52,6 +52,15 @@ pub fn set_contact(conn: &mut DbConn, c: &Contact) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Whether the offices keep an address for `signer`.
+pub fn has_contact(conn: &mut DbConn, signer: &str) -> Result<bool, DbError> {
+    let n: i64 = signer_contacts::table
+        .filter(signer_contacts::signer.eq(signer))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// A city's signatory contacts, by signer.
 pub fn contacts(conn: &mut DbConn, city: &str) -> Result<Vec<Contact>, DbError> {
     Ok(signer_contacts::table
@@ -105,7 +114,10 @@ fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<S
                 None => Vec::new(),
             }
         }
-        EventType::SignatureRequestReminder => vec![text("signer").to_string()],
+        // A key-use notice goes to the signer the key is registered to.
+        EventType::SignatureRequestReminder | EventType::KeyUsed => {
+            vec![text("signer").to_string()]
+        }
         EventType::SignatureRequestSigned | EventType::PartnershipStatusChanged => Vec::new(),
     };
     signers.sort();

@@ -38,6 +38,7 @@ pub mod pages;
 pub mod partnerships;
 pub mod requests;
 pub mod schema;
+pub mod signing_links;
 pub mod tokens;
 pub mod tree;
 mod url;

@@ -800,7 +800,8 @@ pub struct Accepted {
 /// Runs the acceptance algorithm inside the write transaction (which holds the log head, so
 /// racing signers are checked one after the other against the chain head), then stores the
 /// statement and signature bytes, appends the entry and moves the MOU (and maybe its
-/// partnership) on.
+/// partnership) on. `token_id` is the submitting office's token, or none for a signature
+/// that came through its request's signing link.
 pub fn add_signature(
     tx: &mut WriteTx<'_>,
     id: &MouId,
@@ -874,6 +875,16 @@ pub fn add_signature(
         }),
     )?;
     let log_index = tx.append(&entry)?;
+    keys::emit_used(
+        tx,
+        &key,
+        keys::KeyUse::Sign,
+        id.as_str(),
+        &mou.title,
+        mou.current_version,
+        token_id.is_none(),
+        log_index,
+    )?;
     if let Some(request) = &request {
         requests::mark_signed(tx.conn, request, seq, tx.now, log_index)?;
         webhooks::emit(

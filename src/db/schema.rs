@@ -418,3 +418,14 @@ diesel::table! {
         delivered_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    signing_links (link_sha256) {
+        link_sha256 -> Text,
+        request_id -> Text,
+        mou_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}

@@ -96,6 +96,8 @@ error_codes! {
     SignerNotOfYourCity = ("signer_not_of_your_city", 403),
     /// A web form's CSRF field does not match its cookie.
     CsrfMismatch = ("csrf_mismatch", 403),
+    /// A statement or key sent through a signing link is for another signer or request than the link's.
+    SigningLinkMismatch = ("signing_link_mismatch", 403),
 
     // 404: nothing there.
     /// No route at this path.
@@ -124,6 +126,16 @@ error_codes! {
     WebhookNotFound = ("webhook_not_found", 404),
     /// The endpoint has no message with this id.
     MessageNotFound = ("message_not_found", 404),
+    /// The signing link is not one this registry issued: mistyped, cut short or altered.
+    SigningLinkNotFound = ("signing_link_not_found", 404),
+
+    // 410: a signing link that worked once and no longer does.
+    /// The signing link already carried its request's signature or decline.
+    SigningLinkUsed = ("signing_link_used", 410),
+    /// The signing link's request reached its deadline.
+    SigningLinkExpired = ("signing_link_expired", 410),
+    /// The signing link's request is no longer open: signed another way, declined, cancelled or expired.
+    SigningLinkClosed = ("signing_link_closed", 410),
 
     // 405, 408, 413, 415: framework-level refusals.
     /// The path exists, but not under this method (see Allow).
@@ -290,7 +302,7 @@ error_codes! {
     DuplicateRequestedSigner = ("duplicate_requested_signer", 422),
     /// Sequence groups are not numbered 1, 2, 3 ... without gaps.
     InvalidSequenceGroups = ("invalid_sequence_groups", 422),
-    /// A requested signatory has no registered, unretired key for the requested role.
+    /// A requested signatory has no registered, unretired key for the requested role, and no contact address.
     SignerNotRegistered = ("signer_not_registered", 422),
     /// The round, with the signatures already on the version, cannot meet the MOU's required signers.
     RequestsMissRequiredSigners = ("requests_miss_required_signers", 422),

@@ -34,6 +34,9 @@ pub enum EventType {
     MouExecuted,
     #[serde(rename = "partnership.status_changed")]
     PartnershipStatusChanged,
+    /// A signatory key signed or declined: its signer hears of every use (docs/notifications.md).
+    #[serde(rename = "key.used")]
+    KeyUsed,
 }
 
 impl EventType {
@@ -45,6 +48,7 @@ impl EventType {
         EventType::SignatureRequestReminder,
         EventType::MouExecuted,
         EventType::PartnershipStatusChanged,
+        EventType::KeyUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl EventType {
             EventType::SignatureRequestReminder => "signature_request.reminder",
             EventType::MouExecuted => "mou.executed",
             EventType::PartnershipStatusChanged => "partnership.status_changed",
+            EventType::KeyUsed => "key.used",
         }
     }
 

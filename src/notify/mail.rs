@@ -10,6 +10,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use maud::html;
 use serde_json::Value;
 
+use crate::crypto::signing_link::{self, LinkKey};
 use crate::db::mail::{self as store, Email};
 use crate::db::{Db, DbError};
 use crate::domain::webhooks::{EventType, MessageState};
@@ -24,6 +25,8 @@ pub struct Mailer {
     /// Where the registry's pages are, for the links in the text.
     pub public_url: String,
     pub timeout: Duration,
+    /// Computes each request's signing link for the request and reminder e-mails.
+    pub links: LinkKey,
 }
 
 /// A rendered e-mail.
@@ -34,12 +37,27 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The subject and the two bodies of an e-mail about `event`, addressed to `signer`.
-pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rendered {
+/// The subject and the two bodies of an e-mail about `event`, addressed to `signer`. The
+/// request and reminder e-mails carry the signatory's signing link (docs/browser-signing.md),
+/// computed here from the request id with `links`, as it is never stored.
+pub fn render(
+    event: &str,
+    data: &Value,
+    signer: &str,
+    public_url: &str,
+    links: &LinkKey,
+) -> Rendered {
     let s = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default();
     let title = s("title");
     let mou = s("mou");
     let link = format!("{}/mous/{mou}", public_url.trim_end_matches('/'));
+    let signing_page = |request: Option<&str>| match request {
+        Some(request) => format!(
+            "Sign or decline in your browser: {}",
+            signing_link::url(public_url, &links.token(request))
+        ),
+        None => "Your office will tell you how to sign.".to_string(),
+    };
     let (subject, lines): (String, Vec<String>) = match EventType::parse(event) {
         Some(EventType::SignatureRequestSent) => {
             let mine = data["requests"]
@@ -60,6 +78,7 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
                     format!("You sign in group {group}: earlier groups sign first."),
                     format!("Deadline: {}.", s("deadline")),
                     "Check each document's SHA-256 against the text you reviewed before you sign, or decline with a reason.".to_string(),
+                    signing_page(mine.and_then(|r| r["id"].as_str())),
                 ],
             )
         }
@@ -73,8 +92,35 @@ pub fn render(event: &str, data: &Value, signer: &str, public_url: &str) -> Rend
                 ),
                 format!("This is reminder {}.", data["reminder"]),
                 "If you have signed or declined meanwhile, no further reminder follows.".to_string(),
+                signing_page(data["request"].as_str()),
             ],
         ),
+        Some(EventType::KeyUsed) => {
+            let action = if s("action") == "decline" {
+                "decline"
+            } else {
+                "sign"
+            };
+            (
+                format!("Your key was used to {action}: {title}"),
+                vec![
+                    format!(
+                        "Your signing key {} ({signer}) was used to {action} \"{title}\", version {}.",
+                        s("key_fingerprint"),
+                        data["version"]
+                    ),
+                    format!(
+                        "It was submitted {}.",
+                        if s("submitted_through") == "signing_link" {
+                            "through your signing link"
+                        } else {
+                            "by your city's office"
+                        }
+                    ),
+                    "If this was not you, tell your office at once: it revokes the key, and the signatures made with it since it was compromised become void.".to_string(),
+                ],
+            )
+        }
         Some(EventType::SignatureRequestDeclined) => (
             format!("Declined: {title}"),
             vec![
@@ -152,7 +198,13 @@ pub fn deliver_due(db: &Db, mailer: &Mailer) -> Result<usize, DbError> {
 /// One attempt; the error says whether it is permanent.
 fn send(transport: &SmtpTransport, e: &Email, mailer: &Mailer) -> Result<(), (bool, String)> {
     let data: Value = serde_json::from_str(&e.data).map_err(|x| (true, x.to_string()))?;
-    let r = render(&e.event_type, &data, &e.signer, &mailer.public_url);
+    let r = render(
+        &e.event_type,
+        &data,
+        &e.signer,
+        &mailer.public_url,
+        &mailer.links,
+    );
     let from: Mailbox = mailer
         .from
         .parse()
@@ -215,13 +267,15 @@ mod tests {
             "mou": "m-1", "title": "Friendship <MOU>", "partnership": "p-1",
             "requested_by_city": "gb-cov", "version": 2, "doc_sha256": "ab".repeat(32),
             "deadline": "2026-12-20T17:00:00.000000Z", "log_index": 41,
-            "requests": [{"signer": "mayor@ru-vgg", "role": "signatory", "group": 2}],
+            "requests": [{"id": "r-7", "signer": "mayor@ru-vgg", "role": "signatory", "group": 2}],
         });
+        let links = LinkKey::derive(b"test registry key");
         let r = render(
             "signature_request.sent",
             &data,
             "mayor@ru-vgg",
             "https://amity.example/",
+            &links,
         );
         assert_eq!(r.subject, "Please sign: Friendship <MOU>");
         for needle in [
@@ -230,6 +284,7 @@ mod tests {
             "2026-12-20T17:00:00.000000Z",
             "group 2",
             "https://amity.example/mous/m-1",
+            &format!("https://amity.example/sign/{}", links.token("r-7")),
         ] {
             assert!(r.text.contains(needle), "{needle} in {}", r.text);
         }
@@ -260,19 +315,49 @@ mod tests {
             "partnership": "01a23d55-8e3b-7f61-a0c4-6b2f1d9e7a10", "requested_by_city": "us-hou",
             "version": 2, "doc_sha256": hex::encode(Sha256::digest(version_2)),
             "deadline": "2026-12-20T17:00:00.000000Z", "log_index": 58,
-            "requests": [{"signer": "mayor@us-hou", "role": "signatory", "group": 1},
-                         {"signer": "mayor@cn-sha", "role": "signatory", "group": 2}],
+            "requests": [{"id": "01a23d55-a7c2-7d13-9e58-4b1f0c6d2e84", "signer": "mayor@us-hou",
+                          "role": "signatory", "group": 1},
+                         {"id": "01a23d55-a7c2-7d13-9e58-4b1f0c6d2e85", "signer": "mayor@cn-sha",
+                          "role": "signatory", "group": 2}],
         });
+        // The README's link is computed with this key, as a registry computes its own.
+        let links = LinkKey::derive(b"the README's registry");
         let r = render(
             "signature_request.sent",
             &data,
             "mayor@cn-sha",
             "https://amity.example",
+            &links,
         );
         let subject = format!("Subject: {}", r.subject);
         let rendered: Vec<&str> = std::iter::once(subject.as_str())
             .chain(r.text.lines().filter(|l| !l.is_empty()))
             .collect();
         assert_eq!(sample, rendered);
+    }
+
+    #[test]
+    fn a_key_use_notice_names_the_key_the_mou_and_what_to_do() {
+        let data = json!({
+            "signer": "mayor@cn-sha", "key": "k-1", "key_fingerprint": "SHA256:abc",
+            "action": "decline", "mou": "m-1", "title": "Friendship MOU", "version": 2,
+            "submitted_through": "signing_link", "log_index": 9,
+        });
+        let r = render(
+            "key.used",
+            &data,
+            "mayor@cn-sha",
+            "https://amity.example",
+            &LinkKey::derive(b"k"),
+        );
+        assert_eq!(r.subject, "Your key was used to decline: Friendship MOU");
+        for needle in [
+            "SHA256:abc",
+            "version 2",
+            "through your signing link",
+            "revokes the key",
+        ] {
+            assert!(r.text.contains(needle), "{needle} in {}", r.text);
+        }
     }
 }

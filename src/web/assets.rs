@@ -15,6 +15,8 @@ footer{max-width:62em;margin:2em auto;padding:0 1em;color:#667;font-size:.85em}\
 ul.fields{list-style:none;padding-left:1em;border-left:2px solid #e4e8ee}ul.fields li{margin:.3em 0}\
 .description p,td p{margin:0 0 .3em}pre{background:#f0f2f5;padding:.5em;overflow-x:auto}nav.toc ul ul{font-size:.9em}\
 .constraint code,.responses code,.params code{word-break:normal;overflow-wrap:break-word}details.constraint summary{cursor:pointer}\
+#signing .pending{color:#b36b00;font-weight:bold}pre.statement{white-space:pre-wrap;word-break:break-all}\
+#signing button{font-size:1em;padding:.35em .9em;margin:.3em 0}#signing textarea{width:100%}\
 @media print{header,form{display:none}}";
 
 #[get("/assets/amity.css")]
@@ -48,4 +50,31 @@ pub(super) async fn icon() -> HttpResponse {
 #[get("/favicon.ico")]
 pub(super) async fn favicon() -> HttpResponse {
     icon_response()
+}
+
+/// The signing page's script (docs/browser-signing.md), served under a name that carries its
+/// hash, so a browser never runs a stale copy and the file can be cached for good.
+const SIGN_JS: &str = include_str!("sign.js");
+
+/// `/assets/sign-<first 16 hex of SHA-256>.js`.
+pub(super) fn sign_script_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let digest = crate::crypto::sha256(SIGN_JS.as_bytes());
+        format!("/assets/sign-{}.js", &hex::encode(digest)[..16])
+    })
+}
+
+#[get("/assets/{name}.js")]
+pub(super) async fn script(name: actix_web::web::Path<String>) -> HttpResponse {
+    if format!("/assets/{name}.js") != sign_script_path() {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("no such script");
+    }
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(SIGN_JS)
 }

@@ -419,8 +419,11 @@ pub(super) async fn round_form(
         Ok(mou) => mou,
         Err(e) => return error_page(e.into()),
     };
+    let links = state.links.clone();
     let result = state
-        .write(move |tx| crate::app::requests::send_round(tx, Some(&principal), &mou, round))
+        .write(move |tx| {
+            crate::app::requests::send_round(tx, Some(&principal), &mou, round, &links)
+        })
         .await;
     match result {
         Ok(_) => session::see_other(&format!("/mous/{id}")),

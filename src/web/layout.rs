@@ -7,6 +7,12 @@ use maud::{DOCTYPE, Markup, html};
 use crate::error::ApiError;
 
 pub(super) fn layout(title: &str, body: Markup) -> HttpResponse {
+    layout_with_script(title, body, None)
+}
+
+/// A page that loads one of the project's own scripts (same origin, hashed name, `defer`):
+/// only the signing page has one; every other page works without JavaScript.
+pub(super) fn layout_with_script(title: &str, body: Markup, script: Option<&str>) -> HttpResponse {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -16,6 +22,7 @@ pub(super) fn layout(title: &str, body: Markup) -> HttpResponse {
                 title { (title) " · Amity" }
                 link rel="stylesheet" href="/assets/amity.css";
                 link rel="icon" type="image/svg+xml" href="/assets/amity.svg";
+                @if let Some(src) = script { script src=(src) defer {} }
             }
             body {
                 header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/docs" { "API" } a href="/signin" { "Office sign-in" } }

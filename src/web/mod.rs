@@ -9,6 +9,7 @@ mod layout;
 mod pages;
 pub mod reference;
 pub mod session;
+mod signing;
 pub mod svg;
 mod webhooks;
 
@@ -19,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(assets::stylesheet)
         .service(assets::icon)
         .service(assets::favicon)
+        .service(assets::script)
+        .service(signing::page)
         .service(pages::home)
         .service(pages::search)
         .service(pages::registry_map)

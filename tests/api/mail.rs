@@ -1,6 +1,7 @@
 //! E-mail to signatories end to end (docs/notifications.md): contacts kept by the offices and
 //! out of the log; a signing request reaches each signatory asked through a real SMTP server
-//! (aiosmtpd, started here) that was down at first; a decline reaches the others.
+//! (aiosmtpd, started here) that was down at first, with the signatory's signing link; a
+//! decline reaches the others, and the decliner gets the notice that their key was used.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,17 @@ fn signatories_get_their_mail(backend: Backend) {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let request_b = r.json()["requests"][1]["id"].as_str().unwrap().to_string();
+    let r = srv.post(
+        &format!("/api/v1/mous/{mou}/signature-requests/{request_b}/signing-link"),
+        Some(&w.b),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let link_b = r.json()["url"].as_str().unwrap().to_string();
+    assert!(
+        link_b.starts_with("https://amity.example/sign/"),
+        "{link_b}"
+    );
 
     // The SMTP server is down: the attempts fail, and the mail waits for the next one.
     std::thread::sleep(Duration::from_millis(400));
@@ -159,6 +171,8 @@ fn signatories_get_their_mail(backend: Backend) {
         "in group 2",
         "https://amity.example/mous/",
         &deadline.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        // The signing link, the one the office is given for the same request.
+        &link_b,
     ] {
         assert!(
             to_shanghai.contains(needle),
@@ -175,12 +189,12 @@ fn signatories_get_their_mail(backend: Backend) {
         "The council has not voted yet",
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let got = wait_for(&dir, 3);
-    let declined = unfold(&got[2]);
-    assert!(
-        declined.starts_with("RCPT mayor@houston.example"),
-        "{declined}"
-    );
+    // ... and Shanghai's mayor gets the notice that their key was used.
+    let got: Vec<String> = wait_for(&dir, 4)[2..].iter().map(|m| unfold(m)).collect();
+    let declined = got
+        .iter()
+        .find(|m| m.starts_with("RCPT mayor@houston.example"))
+        .expect("the decline reaches Houston's mayor");
     assert!(
         declined.contains("Subject: Declined: Memorandum"),
         "{declined}"
@@ -189,8 +203,19 @@ fn signatories_get_their_mail(backend: Backend) {
         declined.contains("The council has not voted yet"),
         "{declined}"
     );
+    let notice = got
+        .iter()
+        .find(|m| m.starts_with("RCPT mayor@shanghai.example"))
+        .expect("a key-use notice to Shanghai's mayor");
+    for needle in [
+        "Subject: Your key was used to decline: Memorandum",
+        &mayor_b.fingerprint(),
+        "by your city's office",
+    ] {
+        assert!(notice.contains(needle), "{needle} not in:\n{notice}");
+    }
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(mails(&dir).len(), 3, "nobody else was written to");
+    assert_eq!(mails(&dir).len(), 4, "nobody else was written to");
 }
 
 on_both_backends!(signatories_get_their_mail);

@@ -57,6 +57,7 @@ mod rules;
 mod sign_retry;
 mod signatures;
 mod signing;
+mod signing_links;
 mod tlog;
 mod upload_bodies;
 pub mod webhooks;
