@@ -64,8 +64,10 @@ pub struct SigningView {
     pub partnership: String,
     pub signer: String,
     pub signer_city: String,
+    pub signer_city_name: String,
     /// The other city of the partnership.
     pub partner_city: String,
+    pub partner_city_name: String,
     pub requested_by_city: String,
     pub role: String,
     /// The request's sequence group: earlier groups sign first.
@@ -146,7 +148,16 @@ pub fn signing_view(state: &AppState, token: &str, ctx: use_case::SigningContext
         href: format!("/api/v1/signing/{token}/documents/{}", d.position),
     }));
     let now = state.db.now();
+    let name_of = |code: &str| {
+        ctx.city_names
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
     SigningView {
+        signer_city_name: name_of(&r.signer_city),
+        partner_city_name: name_of(&partner_city),
         request: r.id.clone(),
         mou: r.mou_id.clone(),
         title: ctx.mou.title.clone(),

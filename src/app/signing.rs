@@ -83,6 +83,8 @@ pub struct SigningContext {
     pub keys: Vec<SignatoryKey>,
     /// Signers of earlier groups of the round who have not signed yet.
     pub waiting_for: Vec<String>,
+    /// The names of the signer's city and of the partner city, by code.
+    pub city_names: Vec<(String, String)>,
 }
 
 /// Everything the page needs about the link's request, in one read.
@@ -101,6 +103,12 @@ pub fn context(conn: &mut DbConn, token: &str, now: i64) -> Result<SigningContex
         .filter(|r| r.group < open.request.group && r.state == RequestState::Pending)
         .map(|r| r.signer)
         .collect();
+    let mut city_names = Vec::new();
+    for code in partnership.parties() {
+        if let Some(record) = db::cities::get(conn, code.as_str())? {
+            city_names.push((code.to_string(), record.city.name.clone()));
+        }
+    }
     Ok(SigningContext {
         open,
         mou,
@@ -108,6 +116,7 @@ pub fn context(conn: &mut DbConn, token: &str, now: i64) -> Result<SigningContex
         version,
         keys,
         waiting_for,
+        city_names,
     })
 }
 

@@ -96,8 +96,8 @@ pub(super) async fn page(state: web::Data<AppState>, token: web::Path<String>) -
             p { "You, " strong id="signer" { (v.signer) } ", are asked to sign this memorandum of understanding as " strong { (v.role) } "." }
             table {
                 tr { th { "MOU" } td { a href={ "/mous/" (v.mou) } { (v.title) } } }
-                tr { th { "Partnership" } td { a href={ "/partnerships/" (v.partnership) } { (v.signer_city) " and " (v.partner_city) } } }
-                tr { th { "Partner city" } td id="partner-city" { (v.partner_city) } }
+                tr { th { "Partnership" } td { a href={ "/partnerships/" (v.partnership) } { (v.signer_city_name) " and " (v.partner_city_name) } } }
+                tr { th { "Partner city" } td id="partner-city" { (v.partner_city_name) " (" (v.partner_city) ")" } }
                 tr { th { "Requested by" } td { "the office of " (v.requested_by_city) } }
                 tr { th { "Your place in the order" } td { "group " (v.group) @if !v.waiting_for.is_empty() { " (you sign after: " (v.waiting_for.join(", ")) ")" } } }
                 tr { th { "Chain position" } td { "signature " (v.head.seq + 1) " of this MOU's signature chain" } }

@@ -26,7 +26,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -45,7 +45,7 @@ fn free_port() -> u16 {
 
 /// Starts chromedriver. Where the browser is not installed build.rs compiled the test as
 /// ignored, so a missing one here (removed since the build, or under CI) is a failure.
-fn start_driver() -> Driver {
+pub(crate) fn start_driver() -> Driver {
     let driver = std::env::var("AMITY_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
     let browser = std::env::var("AMITY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
     assert!(
@@ -78,7 +78,31 @@ fn start_driver() -> Driver {
 
 /// Chromium's own `goog:loggingPrefs` browser log, read through chromedriver's log endpoint.
 #[derive(Debug)]
-struct BrowserLog;
+pub(crate) struct BrowserLog;
+
+/// Chromium's performance log (DevTools events), when the session records it.
+#[derive(Debug)]
+pub(crate) struct PerformanceLog;
+
+impl WebDriverCompatibleCommand for PerformanceLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "performance"}).to_string()),
+        )
+    }
+}
 
 impl WebDriverCompatibleCommand for BrowserLog {
     fn endpoint(
@@ -101,9 +125,9 @@ impl WebDriverCompatibleCommand for BrowserLog {
 }
 
 /// A browser session against one server, keeping screenshots and failing on console errors.
-struct Session {
-    client: Client,
-    base: String,
+pub(crate) struct Session {
+    pub(crate) client: Client,
+    pub(crate) base: String,
     shots: PathBuf,
     /// Chromium's profile directory: removed when the session is dropped, after
     /// `client.close()` has ended the browser.
@@ -111,7 +135,13 @@ struct Session {
 }
 
 impl Session {
-    async fn open(driver: &Driver, base: &str) -> Session {
+    pub(crate) async fn open(driver: &Driver, base: &str) -> Session {
+        Session::open_with(driver, base, false).await
+    }
+
+    /// A session that, with `network`, also records Chromium's network events (the DevTools
+    /// `Network` domain, read with [`PerformanceLog`]), request bodies included.
+    pub(crate) async fn open_with(driver: &Driver, base: &str, network: bool) -> Session {
         let profile = tempfile::tempdir().expect("profile dir");
         let browser = std::env::var("AMITY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
         let mut caps = serde_json::Map::new();
@@ -130,7 +160,23 @@ impl Session {
                 ],
             }),
         );
-        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        if network {
+            caps.insert(
+                "goog:loggingPrefs".into(),
+                json!({"browser": "ALL", "performance": "ALL"}),
+            );
+            if let Some(options) = caps
+                .get_mut("goog:chromeOptions")
+                .and_then(Value::as_object_mut)
+            {
+                options.insert(
+                    "perfLoggingPrefs".into(),
+                    json!({"enableNetwork": true, "enablePage": false}),
+                );
+            }
+        } else {
+            caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        }
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&driver.url)
@@ -146,7 +192,7 @@ impl Session {
         }
     }
 
-    async fn visit(&self, path: &str) {
+    pub(crate) async fn visit(&self, path: &str) {
         self.client
             .goto(&format!("{}{path}", self.base))
             .await
@@ -154,7 +200,7 @@ impl Session {
     }
 
     /// Fails on any console message at SEVERE level since the last call.
-    async fn assert_clean_console(&self, page: &str) {
+    pub(crate) async fn assert_clean_console(&self, page: &str) {
         let log = self
             .client
             .issue_cmd(BrowserLog)
@@ -167,18 +213,32 @@ impl Session {
         assert!(errors.is_empty(), "console errors on {page}: {errors:#?}");
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        // The README's picture of the home page is this screenshot, refreshed on request.
-        if name == "home" && std::env::var_os("AMITY_UPDATE_README_SCREENSHOT").is_some() {
-            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshot-home.png");
+        // The README's pictures of the home page and of the signing ceremony are these
+        // screenshots, refreshed on request.
+        let in_readme = name == "home" || name.starts_with("signing-");
+        if in_readme && std::env::var_os("AMITY_UPDATE_README_SCREENSHOT").is_some() {
+            let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("docs/screenshot-{name}.png"));
             std::fs::write(docs, &png).expect("save the README screenshot");
         }
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("save screenshot");
     }
 
-    async fn text(&self, css: &str) -> String {
+    /// Scrolls the element to the middle of the window (for a screenshot of it).
+    pub(crate) async fn scroll_to(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+                vec![json!(css)],
+            )
+            .await
+            .expect("scroll");
+    }
+
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
             .await
@@ -190,7 +250,7 @@ impl Session {
 
     /// Waits (up to 15 s) until the element's text contains `needle`, and returns it. A click
     /// that submits a form returns before the next page has loaded, so reads after one wait.
-    async fn wait_text(&self, css: &str, needle: &str) -> String {
+    pub(crate) async fn wait_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut last = String::new();
         while Instant::now() < deadline {
@@ -207,7 +267,7 @@ impl Session {
         panic!("`{css}` never contained {needle:?}; last seen: {last}");
     }
 
-    async fn fill(&self, css: &str, value: &str) {
+    pub(crate) async fn fill(&self, css: &str, value: &str) {
         let field = self
             .client
             .find(Locator::Css(css))
@@ -229,7 +289,7 @@ impl Session {
             .expect("set date");
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await

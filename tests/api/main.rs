@@ -23,6 +23,7 @@ mod bad_input;
 mod briefing;
 mod browser;
 pub mod browser_forms;
+mod browser_signing;
 mod bundle;
 mod cities;
 pub mod cli;
