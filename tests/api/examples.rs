@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use crate::signing::{Signatory, decline_request, enroll, register, sign_mou, statement, upload};
@@ -237,7 +239,53 @@ fn walk(srv: &TestServer) {
         ),
         201,
     );
-    ok(srv.post(&path, Some(&volgograd), &body), 201);
+    let round = ok(srv.post(&path, Some(&volgograd), &body), 201).json();
+    // Coventry's mayor answers the second round from the signing link of the request e-mail:
+    // the page shows the protocol, registers a second key (pending approval), and signs
+    // with the approved one.
+    let cov = round["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["signer"] == "mayor@gb-cov")
+        .and_then(|r| r["id"].as_str())
+        .unwrap()
+        .to_string();
+    let r = ok(
+        srv.post(
+            &format!("/api/v1/mous/{protocol}/signature-requests/{cov}/signing-link"),
+            Some(&coventry),
+            &json!({}),
+        ),
+        200,
+    );
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    ok(srv.get(&format!("/api/v1/signing/{token}")), 200);
+    ok(
+        srv.get(&format!("/api/v1/signing/{token}/documents/1")),
+        200,
+    );
+    let browser_key = Signatory::new(75, "mayor@gb-cov", &coventry);
+    ok(
+        crate::signing_links::register_through(srv, &token, &browser_key),
+        201,
+    );
+    let r = ok(
+        srv.get(&format!(
+            "/api/v1/signing/{token}/statement?key={}",
+            url::form_urlencoded::byte_serialize(mayor_cov.fingerprint().as_bytes())
+                .collect::<String>()
+        )),
+        200,
+    );
+    ok(
+        srv.post(
+            &format!("/api/v1/signing/{token}/answer"),
+            None,
+            &json!({"statement": STANDARD.encode(&r.body), "signature": mayor_cov.sign(&r.body)}),
+        ),
+        201,
+    );
     ok(
         srv.post(
             &format!("/api/v1/mous/{protocol}/cancel-requests"),

@@ -175,6 +175,9 @@ impl Walk<'_> {
                     query.push(format!("{param}={value}"));
                 }
             }
+            if let Some(input) = self.input.get(to) {
+                query.push(input.clone());
+            }
             let needs_more = params_in(&target, "query").iter().any(|p| {
                 p["required"] == true
                     && !query
@@ -187,9 +190,6 @@ impl Walk<'_> {
             if needs_more {
                 self.need_input.insert(to.to_string());
                 continue;
-            }
-            if let Some(input) = self.input.get(to) {
-                query.push(input.clone());
             }
             if !query.is_empty() {
                 url = format!("{url}?{}", query.join("&"));
@@ -342,6 +342,31 @@ fn links_lead_to_what_they_promise(backend: Backend) {
         &body,
     );
     walk.follow("send_signature_requests", 201, &[("id", &mou)], &r);
+    // Shanghai's mayor (the first request) gets a signing link from their office; its page
+    // asks for a statement with the key the signatory holds.
+    let request = r.json()["requests"][0]["id"].as_str().unwrap().to_string();
+    let r = srv.post(
+        &format!("/api/v1/mous/{mou}/signature-requests/{request}/signing-link"),
+        Some(&shanghai),
+        &json!({}),
+    );
+    walk.follow(
+        "signing_link",
+        200,
+        &[("id", &mou), ("request", &request)],
+        &r,
+    );
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    walk.input.insert(
+        "signing_link_statement",
+        format!(
+            "key={}",
+            url::form_urlencoded::byte_serialize(other.fingerprint().as_bytes())
+                .collect::<String>()
+        ),
+    );
+    let r = srv.get(&format!("/api/v1/signing/{token}"));
+    walk.follow("open_signing_link", 200, &[("token", &token)], &r);
     walk.follow(
         "submit",
         201,
