@@ -227,3 +227,30 @@ pub async fn observe(
     );
     Ok(res)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::without_capability;
+
+    #[test]
+    fn signing_link_tokens_never_reach_the_request_log() {
+        let token = "65luwkrcl_G_laWcPtcOi8LS1QU0Sr3TymFGFo10KgY";
+        for (path, logged) in [
+            (format!("/sign/{token}"), "/sign/<token>".to_string()),
+            (
+                format!("/api/v1/signing/{token}/documents/1"),
+                "/api/v1/signing/<token>/documents/1".to_string(),
+            ),
+            (
+                format!("/api/v1/signing/{token}"),
+                "/api/v1/signing/<token>".to_string(),
+            ),
+            (
+                "/api/v1/mous/m-1/chain".to_string(),
+                "/api/v1/mous/m-1/chain".to_string(),
+            ),
+        ] {
+            assert_eq!(without_capability(&path), logged);
+        }
+    }
+}
