@@ -16,6 +16,11 @@ use crate::domain::cities::degrees;
 use crate::domain::dates::{format_date, format_micros};
 use crate::error::ApiError;
 
+/// A count as people read it: 24,705.
+fn count<N: TryInto<usize>>(n: N) -> String {
+    svg::thousands(n.try_into().unwrap_or(0))
+}
+
 #[get("/")]
 pub(super) async fn home(state: web::Data<AppState>) -> HttpResponse {
     let counts = match state.read(db::pages::counts).await {
@@ -28,10 +33,10 @@ pub(super) async fn home(state: web::Data<AppState>) -> HttpResponse {
         "Registry",
         html! {
             h1 { "Sister-city partnerships" }
-            p { (total) " partnerships between " (cities) " cities." }
+            p { (count(total)) " partnerships between " (count(cities)) " cities." }
             table class="counts" {
                 tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { th class=(s) { (s) } } }
-                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { td id={ "count-" (s) } { (by_status.get(s).copied().unwrap_or(0)) } } }
+                tr { @for s in ["active", "curtailed", "proposed", "cut_off"] { td id={ "count-" (s) } { (count(by_status.get(s).copied().unwrap_or(0))) } } }
             }
             form action="/search" method="get" {
                 label for="q" { "Find a city " }
@@ -90,7 +95,7 @@ pub(super) async fn search(
 #[get("/map.svg")]
 pub(super) async fn registry_map(state: web::Data<AppState>) -> HttpResponse {
     match state.read(|c| db::pages::map_lines(c, None)).await {
-        Ok(lines) => svg_response(svg::map(&lines, "all partnerships")),
+        Ok(lines) => svg_response(svg::map(&lines, "all partnerships", false)),
         Err(e) => error_page(e),
     }
 }
@@ -103,7 +108,7 @@ pub(super) async fn city_map(state: web::Data<AppState>, code: web::Path<String>
         .read(move |c| db::pages::map_lines(c, Some(&code)))
         .await
     {
-        Ok(lines) => svg_response(svg::map(&lines, &title)),
+        Ok(lines) => svg_response(svg::map(&lines, &title, true)),
         Err(e) => error_page(e),
     }
 }
@@ -393,6 +398,24 @@ pub(super) async fn mou(
     let pending = requests
         .iter()
         .any(|r| r.state == crate::domain::requests::RequestState::Pending);
+    // The signing links of the viewing office's own signatories, to hand over in person when
+    // the e-mail cannot (docs/browser-signing.md); the same links the API gives that office.
+    let office_city = who
+        .as_ref()
+        .and_then(|w| w.office.as_ref())
+        .map(|o| o.city.to_string());
+    let signing_links: Vec<(String, String)> = requests
+        .iter()
+        .filter(|r| r.state == crate::domain::requests::RequestState::Pending)
+        .filter(|r| office_city.as_deref() == Some(r.signer_city.as_str()))
+        .map(|r| {
+            let token = state.links.token(&r.id);
+            (
+                r.signer.clone(),
+                crate::crypto::signing_link::url(&state.settings.public_url, &token),
+            )
+        })
+        .collect();
     let res = layout(
         &m.title,
         html! {
@@ -422,6 +445,13 @@ pub(super) async fn mou(
                         td { (r.answered_at.map(format_micros).unwrap_or_default()) }
                         td { (r.decline_reason.as_deref().unwrap_or("")) }
                     } }
+                }
+            }
+            @if !signing_links.is_empty() {
+                h3 { "Signing links of your signatories" }
+                p { "Each link lets its signatory sign or decline this request in the browser. The request e-mail carries it; hand it over another way only to the signatory in person: it works for them alone, once, until the deadline." }
+                ul id="signing-links" {
+                    @for (signer, url) in &signing_links { li { (signer) ": " a href=(url) { code { (url) } } } }
                 }
             }
             h2 { "Signature chain" }
@@ -469,7 +499,15 @@ pub(super) async fn mou(
             }
         },
     );
-    with_cookie(res, new_cookie)
+    let mut res = with_cookie(res, new_cookie);
+    if !signing_links.is_empty() {
+        // The page holds capabilities now: keep it out of caches.
+        res.headers_mut().insert(
+            actix_web::http::header::CACHE_CONTROL,
+            actix_web::http::header::HeaderValue::from_static("no-store"),
+        );
+    }
+    res
 }
 
 #[derive(Debug, Deserialize)]

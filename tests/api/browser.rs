@@ -444,7 +444,10 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
 
     // The home page: counts of the real registry and the whole map, drawn.
     s.visit("/").await;
-    let active: u64 = s.text("#count-active").await.parse().expect("a count");
+    // Counts are written for reading, with thousands separators (24,705).
+    let shown = s.text("#count-active").await;
+    assert!(shown.contains(','), "{shown}");
+    let active: u64 = shown.replace(',', "").parse().expect("a count");
     assert!(active >= 24_704, "{active}");
     assert!(s.image_width("img.map").await > 0, "the world map loads");
     let map = srv.get("/map.svg").text();

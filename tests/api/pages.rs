@@ -81,10 +81,10 @@ both_backends!(every_page_renders_and_escapes, |srv| {
     );
 
     for (path, element) in [
-        ("/map.svg".to_string(), "<line class=\"curtailed\""),
+        ("/map.svg".to_string(), "<path class=\"curtailed\""),
         (
             "/cities/us-hou/map.svg".to_string(),
-            "<line class=\"curtailed\"",
+            "<path class=\"curtailed\"",
         ),
         (
             "/cities/us-hou/engagement.svg".to_string(),
@@ -122,18 +122,18 @@ both_backends!(the_registry_map_stays_bounded_with_the_real_data, |srv| {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let map = srv.get("/map.svg").text();
-    let lines = map.matches("<line class=").count();
+    let lines = map.matches("<path class=\"").count();
     assert_eq!(lines, amity::web::svg::MAX_MAP_LINES);
     assert!(
-        map.contains("showing 2500 of 24704 partnerships"),
+        map.contains("showing 2,500 of 24,704 partnerships"),
         "{}",
         &map[map.len() - 300..]
     );
     let berlin = srv.get("/cities/de-berlin/map.svg").text();
-    assert!(berlin.matches("<line class=\"active\"").count() > 10);
+    assert!(berlin.matches("<path class=\"active\"").count() > 10);
     let home = page(&srv, "/");
     assert!(
-        home.contains("24704 partnerships between 17117 cities"),
+        home.contains("24,704 partnerships between 17,117 cities"),
         "{home}"
     );
 });

@@ -171,8 +171,27 @@ fn a_link_signs_its_request_once(backend: Backend) {
         token,
         "one link per request"
     );
-    let (_, token_b) = link_of(&srv, &s.w.b, &s.mou, &s.request_b);
+    let (url_b, token_b) = link_of(&srv, &s.w.b, &s.mou, &s.request_b);
     assert_ne!(token, token_b);
+    // A signed-in office sees its own signatories' links on the MOU's page, and no other.
+    for (office, mine, theirs) in [(&s.w.a, &url, &url_b), (&s.w.b, &url_b, &url)] {
+        let page = crate::browser_forms::Browser::sign_in(&srv, office)
+            .get(&srv, &format!("/mous/{}", s.mou));
+        assert_eq!(page.status, 200);
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        let html = page.text();
+        assert!(
+            html.contains(mine.as_str()),
+            "{mine} not on the office's page"
+        );
+        assert!(!html.contains(theirs.as_str()), "another city's link shown");
+    }
+    assert!(
+        !srv.get(&format!("/mous/{}", s.mou))
+            .text()
+            .contains("/sign/"),
+        "no link for a reader who is not signed in"
+    );
 
     // What the link shows: the request, the partner city, the document and its hash.
     let r = srv.get(&format!("/api/v1/signing/{token}"));
