@@ -132,6 +132,17 @@ pub struct Settings {
 
     /// Milliseconds between two runs of the expiry sweep, which logs the expiry of every
     /// round of signature requests whose deadline has passed (docs/signing-workflow.md).
+    /// A partnership active on paper with no activity recorded for this many years (counted
+    /// from its latest activity, or from its establishment when it has none) is dormant: listed
+    /// on its cities' pages and dashed on their maps (docs/using.md).
+    #[arg(
+        long = "dormant-years",
+        env = "AMITY_DORMANT_YEARS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..=100)
+    )]
+    pub dormant_years: u32,
+
     #[arg(
         long = "request-sweep-ms",
         env = "AMITY_REQUEST_SWEEP_MS",
@@ -261,6 +272,7 @@ impl Settings {
             witness_timeout_ms: 5_000,
             witness_wait_ms: 10_000,
             request_sweep_ms: 30_000,
+            dormant_years: 3,
             reminder_before_days: 2,
             reminder_every_days: 3,
             reminder_max: 3,
@@ -299,6 +311,7 @@ impl std::fmt::Debug for Settings {
             witness_timeout_ms,
             witness_wait_ms,
             request_sweep_ms,
+            dormant_years,
             reminder_before_days,
             reminder_every_days,
             reminder_max,
@@ -332,6 +345,7 @@ impl std::fmt::Debug for Settings {
             .field("witness_timeout_ms", witness_timeout_ms)
             .field("witness_wait_ms", witness_wait_ms)
             .field("request_sweep_ms", request_sweep_ms)
+            .field("dormant_years", dormant_years)
             .field("reminder_before_days", reminder_before_days)
             .field("reminder_every_days", reminder_every_days)
             .field("reminder_max", reminder_max)

@@ -4,8 +4,8 @@ use crate::domain::ErrorCode;
 use crate::domain::schemas as S;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
@@ -179,4 +179,88 @@ pub async fn create_office(
         .write(move |tx| db::offices::create(tx, office))
         .await?;
     Ok(HttpResponse::Created().json(OfficeView::from(row)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DormantQuery {
+    /// Years without a recorded activity that make an active partnership dormant; default
+    /// the registry's `AMITY_DORMANT_YEARS` (3).
+    #[param(minimum = 1, maximum = 100)]
+    pub years: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DormantTieView {
+    pub partnership: String,
+    pub partner: String,
+    pub partner_name: String,
+    /// As recorded: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    pub established: Option<String>,
+    /// Start date of the latest recorded activity; null when none is recorded.
+    pub last_activity: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DormantView {
+    pub city: String,
+    pub years: u32,
+    /// Ties whose latest sign of life (activity, else establishment) is before this day are
+    /// dormant.
+    pub cutoff: String,
+    pub count: usize,
+    /// Ties never active first, then the longest silent.
+    pub items: Vec<DormantTieView>,
+}
+
+/// A city's dormant partnerships: active on paper, no activity recorded for `years` years
+/// (counted from the latest activity, or from the establishment when none is recorded). Public.
+#[utoipa::path(
+    tag = "cities",
+    operation_id = "dormant_partnerships",
+    params(("code" = String, Path, description = "City code"), DormantQuery),
+    responses((status = 200, body = DormantView), (status = 400, body = Problem), (status = 404, body = Problem))
+)]
+#[get("/cities/{code}/dormant-partnerships")]
+pub async fn dormant_partnerships(
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+    query: Result<web::Query<DormantQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let city = super::keys::city_code(&code)?;
+    let q = query
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
+        .into_inner();
+    let years = q.years.unwrap_or(state.settings.dormant_years);
+    if !(1..=100).contains(&years) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "`years` is a whole number from 1 to 100",
+        ));
+    }
+    let cutoff = crate::domain::activities::dormant_cutoff(state.today(), years);
+    let c2 = cutoff.clone();
+    let ties = state
+        .read(move |c| {
+            db::cities::require_in_path(c, &city)?;
+            db::pages::dormant_ties(c, city.as_str(), &c2)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(DormantView {
+        city: code.into_inner(),
+        years,
+        cutoff,
+        count: ties.len(),
+        items: ties
+            .into_iter()
+            .map(|t| DormantTieView {
+                partnership: t.partnership,
+                partner: t.partner,
+                partner_name: t.partner_name,
+                established: t.established,
+                last_activity: t.last_activity,
+            })
+            .collect(),
+    }))
 }

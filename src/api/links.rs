@@ -86,6 +86,13 @@ const FIRST_EVIDENCE_DOCUMENT: &[(&str, &str)] =
 pub const LINKS: &[LinkSpec] = &[
     // A city, and what hangs off its code.
     link("create_city", "201", "GetCity", "get_city", CITY),
+    link(
+        "create_city",
+        "201",
+        "DormantPartnerships",
+        "dormant_partnerships",
+        CITY,
+    ),
     link("create_city", "201", "ListKeys", "list_keys", CITY),
     link("create_city", "201", "GetChallenge", "challenge", CITY),
     link("create_city", "201", "RegisterKey", "register", CITY),

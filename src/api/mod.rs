@@ -73,6 +73,7 @@ pub fn routes() -> UtoipaApp<
                 .service(cities::create_city)
                 .service(cities::list_cities)
                 .service(cities::get_city)
+                .service(cities::dormant_partnerships)
                 .service(cities::create_office)
                 .service(tokens::create_token)
                 .service(tokens::revoke_token)

@@ -54,6 +54,13 @@ impl AppState {
         }
     }
 
+    /// The registry's today (UTC), from the clock its writes use.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_micros(self.db.now())
+            .map(|t| t.date_naive())
+            .unwrap_or_else(crate::domain::dates::today)
+    }
+
     /// Runs a read on the blocking pool.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where

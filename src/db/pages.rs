@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use super::schema::{cities, mous, partnerships};
+use super::schema::{activities, cities, mous, partnerships};
 use super::{DbConn, DbError};
+use crate::domain::activities::is_dormant;
 
 /// Partnerships per status, and the number of cities.
 pub fn counts(conn: &mut DbConn) -> Result<(BTreeMap<String, i64>, i64), DbError> {
@@ -23,12 +24,108 @@ pub struct MapLine {
     pub a: (i64, i64),
     pub b: (i64, i64),
     pub status: String,
+    /// Active on paper, without a sign of life since the cutoff (see `is_dormant`).
+    pub dormant: bool,
+}
+
+/// The start date of each partnership's latest activity, for `ids`.
+fn last_activities(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    let mut out = std::collections::HashMap::new();
+    // In slices, to keep under SQLite's bound-parameter limit for a city with many ties.
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, Option<String>)> = activities::table
+            .filter(activities::partnership_id.eq_any(chunk))
+            .group_by(activities::partnership_id)
+            .select((
+                activities::partnership_id,
+                diesel::dsl::max(activities::start_date),
+            ))
+            .load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(id, d)| Some((id, d?))));
+    }
+    Ok(out)
+}
+
+/// A dormant partnership of a city: active on paper, no activity since the cutoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DormantTie {
+    pub partnership: String,
+    pub partner: String,
+    pub partner_name: String,
+    pub established: Option<String>,
+    pub last_activity: Option<String>,
+}
+
+/// An active partnership of a city: id, both cities, established as recorded and as a day.
+type ActiveTie = (String, String, String, Option<String>, Option<String>);
+
+/// The dormant partnerships of `city` at `cutoff` (docs/using.md), the longest silent first.
+pub fn dormant_ties(
+    conn: &mut DbConn,
+    city: &str,
+    cutoff: &str,
+) -> Result<Vec<DormantTie>, DbError> {
+    let rows: Vec<ActiveTie> = partnerships::table
+        .filter(partnerships::status.eq("active"))
+        .filter(
+            partnerships::city_a
+                .eq(city)
+                .or(partnerships::city_b.eq(city)),
+        )
+        .select((
+            partnerships::id,
+            partnerships::city_a,
+            partnerships::city_b,
+            partnerships::established,
+            partnerships::established_on,
+        ))
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let last = last_activities(conn, &ids)?;
+    let mut out = Vec::new();
+    for (id, a, b, established, established_on) in rows {
+        let last_activity = last.get(&id).cloned();
+        if !is_dormant(cutoff, established_on.as_deref(), last_activity.as_deref()) {
+            continue;
+        }
+        let partner = if a == city { b } else { a };
+        let partner_name = cities::table
+            .filter(cities::code.eq(&partner))
+            .select(cities::name)
+            .first::<String>(conn)
+            .optional()?
+            .unwrap_or_else(|| partner.clone());
+        out.push(DormantTie {
+            partnership: id,
+            partner,
+            partner_name,
+            established,
+            last_activity,
+        });
+    }
+    // Never-active ties first, then by the latest sign of life, oldest first.
+    out.sort_by(|x, y| {
+        (x.last_activity.is_some(), &x.last_activity, &x.partner_name).cmp(&(
+            y.last_activity.is_some(),
+            &y.last_activity,
+            &y.partner_name,
+        ))
+    });
+    Ok(out)
 }
 
 type Ends = (String, Option<i64>, Option<i64>);
 
-/// Every partnership with coordinates at both ends, optionally only those of `city`.
-pub fn map_lines(conn: &mut DbConn, city: Option<&str>) -> Result<Vec<MapLine>, DbError> {
+/// Every partnership with coordinates at both ends, optionally only those of `city`; with a
+/// `dormant_cutoff`, the dormant ones among them marked.
+pub fn map_lines(
+    conn: &mut DbConn,
+    city: Option<&str>,
+    dormant_cutoff: Option<&str>,
+) -> Result<Vec<MapLine>, DbError> {
     let coords: Vec<Ends> = match city {
         None => cities::table
             .select((cities::code, cities::lat_e6, cities::lon_e6))
@@ -40,6 +137,8 @@ pub fn map_lines(conn: &mut DbConn, city: Option<&str>) -> Result<Vec<MapLine>, 
             partnerships::city_a,
             partnerships::city_b,
             partnerships::status,
+            partnerships::id,
+            partnerships::established_on,
         ))
         .into_boxed();
     if let Some(c) = city {
@@ -49,11 +148,19 @@ pub fn map_lines(conn: &mut DbConn, city: Option<&str>) -> Result<Vec<MapLine>, 
                 .or(partnerships::city_b.eq(c.to_string())),
         );
     }
-    let pairs: Vec<(String, String, String)> = q.order(partnerships::id.asc()).load(conn)?;
+    let pairs: Vec<(String, String, String, String, Option<String>)> =
+        q.order(partnerships::id.asc()).load(conn)?;
+    let last = match dormant_cutoff {
+        Some(_) => {
+            let ids: Vec<String> = pairs.iter().map(|p| p.3.clone()).collect();
+            last_activities(conn, &ids)?
+        }
+        None => std::collections::HashMap::new(),
+    };
     let coords: std::collections::HashMap<String, (i64, i64)> = if city.is_some() {
         // Only the cities on these lines.
         let mut out = std::collections::HashMap::new();
-        for (a, b, _) in &pairs {
+        for (a, b, ..) in &pairs {
             for code in [a, b] {
                 if out.contains_key(code) {
                     continue;
@@ -77,11 +184,20 @@ pub fn map_lines(conn: &mut DbConn, city: Option<&str>) -> Result<Vec<MapLine>, 
     };
     Ok(pairs
         .into_iter()
-        .filter_map(|(a, b, status)| {
+        .filter_map(|(a, b, status, id, established_on)| {
+            let dormant = dormant_cutoff.is_some_and(|cutoff| {
+                status == "active"
+                    && is_dormant(
+                        cutoff,
+                        established_on.as_deref(),
+                        last.get(&id).map(String::as_str),
+                    )
+            });
             Some(MapLine {
                 a: *coords.get(&a)?,
                 b: *coords.get(&b)?,
                 status,
+                dormant,
             })
         })
         .collect())

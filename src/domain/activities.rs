@@ -269,3 +269,46 @@ mod evidence_tests {
         );
     }
 }
+
+/// The first day a partnership's latest sign of life must reach to not be dormant: `years`
+/// years before `today` (29 February falls back to the 28th).
+pub fn dormant_cutoff(today: NaiveDate, years: u32) -> String {
+    let year = today.year() - i32::try_from(years).unwrap_or(i32::MAX).min(today.year());
+    let day = today
+        .with_year(year)
+        .or_else(|| today.with_day(28).and_then(|d| d.with_year(year)))
+        .unwrap_or(today);
+    super::dates::format_date(day)
+}
+
+/// Whether an active partnership is dormant: its latest sign of life (the latest activity's
+/// start, else its establishment; both `YYYY-MM-DD`) is before `cutoff`, or it has none.
+pub fn is_dormant(cutoff: &str, established_on: Option<&str>, last_activity: Option<&str>) -> bool {
+    match established_on.max(last_activity) {
+        Some(latest) => latest < cutoff,
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod dormant_tests {
+    use super::*;
+
+    #[test]
+    fn dormancy_counts_from_the_latest_sign_of_life() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let cutoff = dormant_cutoff(today, 3);
+        assert_eq!(cutoff, "2023-12-06");
+        // Established long ago, never an activity: dormant.
+        assert!(is_dormant(&cutoff, Some("1962-01-01"), None));
+        // Nothing known at all: dormant (nobody recorded a sign of life).
+        assert!(is_dormant(&cutoff, None, None));
+        // An activity on the cutoff day keeps it alive; the day before does not.
+        assert!(!is_dormant(&cutoff, Some("1962-01-01"), Some("2023-12-06")));
+        assert!(is_dormant(&cutoff, Some("1962-01-01"), Some("2023-12-05")));
+        // Established recently, no activity yet: not dormant.
+        assert!(!is_dormant(&cutoff, Some("2025-05-01"), None));
+        let leap = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        assert_eq!(dormant_cutoff(leap, 1), "2023-02-28");
+    }
+}

@@ -16,6 +16,11 @@ use crate::domain::cities::degrees;
 use crate::domain::dates::{format_date, format_micros};
 use crate::error::ApiError;
 
+/// The cutoff date of dormancy `years` years before the registry's today.
+fn dormant_cutoff(state: &AppState, years: u32) -> String {
+    crate::domain::activities::dormant_cutoff(state.today(), years)
+}
+
 /// A count as people read it: 24,705.
 fn count<N: TryInto<usize>>(n: N) -> String {
     svg::thousands(n.try_into().unwrap_or(0))
@@ -94,7 +99,7 @@ pub(super) async fn search(
 
 #[get("/map.svg")]
 pub(super) async fn registry_map(state: web::Data<AppState>) -> HttpResponse {
-    match state.read(|c| db::pages::map_lines(c, None)).await {
+    match state.read(|c| db::pages::map_lines(c, None, None)).await {
         Ok(lines) => svg_response(svg::map(&lines, "all partnerships", false)),
         Err(e) => error_page(e),
     }
@@ -104,8 +109,9 @@ pub(super) async fn registry_map(state: web::Data<AppState>) -> HttpResponse {
 pub(super) async fn city_map(state: web::Data<AppState>, code: web::Path<String>) -> HttpResponse {
     let code = code.into_inner();
     let title = format!("partnerships of {code}");
+    let cutoff = dormant_cutoff(&state, state.settings.dormant_years);
     match state
-        .read(move |c| db::pages::map_lines(c, Some(&code)))
+        .read(move |c| db::pages::map_lines(c, Some(&code), Some(&cutoff)))
         .await
     {
         Ok(lines) => svg_response(svg::map(&lines, &title, true)),
@@ -138,16 +144,19 @@ pub(super) async fn city(
     let who = session::principal(&state, &req).await;
     let (csrf, new_cookie) = session::csrf_token(&req);
     let key = code.clone();
+    let years = state.settings.dormant_years;
+    let cutoff = dormant_cutoff(&state, years);
     let found = state
         .read(move |c| {
             let Some(city) = db::cities::get(c, &key)? else {
                 return Ok(None);
             };
             let partners = db::briefing::partners(c, &key)?;
-            Ok(Some((city, partners)))
+            let dormant = db::pages::dormant_ties(c, &key, &cutoff)?;
+            Ok(Some((city, partners, dormant)))
         })
         .await;
-    let (city, mut partners) = match found {
+    let (city, mut partners, dormant) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::new(
@@ -183,6 +192,22 @@ pub(super) async fn city(
                         td class=(status) { (status) }
                         td { (p.kind) }
                         td { (p.established.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+            h2 { "Dormant ties (" (count(dormant.len())) ")" }
+            @if dormant.is_empty() {
+                p { "Every active partnership of " (c.name) " has a recorded activity, or was established, in the last " (years) " years." }
+            } @else {
+                p { "Active on paper, with no activity recorded in the last " (years) " years (since the latest activity, or the establishment when none is recorded). Dashed on the map." }
+                table id="dormant" {
+                    tr { th { "partner" } th { "established" } th { "latest activity" } }
+                    @for t in &dormant {
+                        tr {
+                            td { a href={ "/partnerships/" (t.partnership) } { (t.partner_name) } }
+                            td { (t.established.as_deref().unwrap_or("unknown")) }
+                            td { (t.last_activity.as_deref().unwrap_or("none recorded")) }
+                        }
                     }
                 }
             }

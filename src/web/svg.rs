@@ -24,15 +24,6 @@ pub fn status_colour(status: &str) -> &'static str {
     }
 }
 
-fn project(lat_e6: i64, lon_e6: i64) -> (f64, f64) {
-    let lat = lat_e6 as f64 / 1e6;
-    let lon = lon_e6 as f64 / 1e6;
-    (
-        (lon + 180.0) / 360.0 * MAP_WIDTH,
-        (90.0 - lat) / 180.0 * MAP_HEIGHT,
-    )
-}
-
 /// Picks the lines to draw: every line that is not active, then active ones evenly spaced.
 pub fn thin(lines: &[MapLine], max: usize) -> Vec<&MapLine> {
     let (other, active): (Vec<&MapLine>, Vec<&MapLine>) =
@@ -52,7 +43,7 @@ pub fn thin(lines: &[MapLine], max: usize) -> Vec<&MapLine> {
 /// `convert.py`): one country per line, `name<TAB>ring|ring`, each ring `lon,lat lon,lat ...`.
 const COUNTRIES: &str = include_str!("../../data/natural-earth/countries-110m.txt");
 
-/// Longitude and latitude in degrees to map units (equirectangular, like [`project`]); the
+/// Longitude and latitude in degrees to map units (equirectangular); the
 /// longitude may lie beyond ±180 (a ring or arc continued across the antimeridian).
 fn to_map(lon: f64, lat: f64) -> (f64, f64) {
     (
@@ -182,7 +173,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -252,9 +243,15 @@ pub fn map(lines: &[MapLine], title: &str, zoom: bool) -> String {
     for (l, arc) in drawn.iter().zip(&arcs) {
         let _ = write!(
             s,
-            r#"<path class="{}" stroke="{}" vector-effect="non-scaling-stroke" d=""#,
+            r#"<path class="{}{}" stroke="{}"{} vector-effect="non-scaling-stroke" d=""#,
             l.status,
-            status_colour(&l.status)
+            if l.dormant { " dormant" } else { "" },
+            status_colour(&l.status),
+            if l.dormant {
+                r#" stroke-dasharray="3 2""#
+            } else {
+                ""
+            }
         );
         path_data(arc, false, &mut s);
         s.push_str(r#""/>"#);
@@ -264,7 +261,7 @@ pub fn map(lines: &[MapLine], title: &str, zoom: bool) -> String {
         // The cities themselves, so a short tie is not lost under its own stroke.
         s.push_str(r##"<g fill="#1f3a5f">"##);
         for arc in &arcs {
-            for (lon, lat) in [arc[0], arc[arc.len() - 1]] {
+            for (lon, lat) in arc.first().into_iter().chain(arc.last()).copied() {
                 let (x, y) = to_map(lon, lat);
                 let _ = write!(s, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{:.2}"/>"#, 1.6 * k);
             }
@@ -272,7 +269,21 @@ pub fn map(lines: &[MapLine], title: &str, zoom: bool) -> String {
         s.push_str("</g>");
     }
     let font = 9.0 * k;
-    let mut y = vy + vh - 52.0 * k;
+    let any_dormant = drawn.iter().any(|l| l.dormant);
+    let mut y = vy + vh - if any_dormant { 63.0 } else { 52.0 } * k;
+    if any_dormant {
+        let _ = write!(
+            s,
+            r##"<line x1="{:.2}" y1="{:.2}" x2="{:.2}" y2="{:.2}" stroke="#2a8a4a" stroke-dasharray="3 2" vector-effect="non-scaling-stroke"/><text x="{:.2}" y="{:.2}" font-size="{font:.2}" font-family="sans-serif">dormant (no activity recorded lately)</text>"##,
+            vx + 8.0 * k,
+            y + 1.5 * k,
+            vx + 18.0 * k,
+            y + 1.5 * k,
+            vx + 22.0 * k,
+            y + 4.0 * k
+        );
+        y += 11.0 * k;
+    }
     for status in ["active", "curtailed", "cut_off", "proposed"] {
         let _ = write!(
             s,
@@ -375,6 +386,7 @@ mod tests {
 
     fn line(status: &str) -> MapLine {
         MapLine {
+            dormant: false,
             a: (29_760_000, -95_370_000),
             b: (31_230_000, 121_470_000),
             status: status.into(),
@@ -457,11 +469,13 @@ mod tests {
                 a: (52_520_000, 13_400_000),
                 b: (48_860_000, 2_350_000),
                 status: "active".into(),
+                dormant: true,
             },
             MapLine {
                 a: (52_520_000, 13_400_000),
                 b: (41_900_000, 12_500_000),
                 status: "cut_off".into(),
+                dormant: false,
             },
         ];
         let svg = map(&lines, "t", true);
@@ -475,11 +489,14 @@ mod tests {
         assert!((view[2] / view[3] - 2.0).abs() < 0.01, "{view:?}");
         assert_eq!(svg.matches("<circle").count(), 4);
         assert!(svg.contains("2 partnerships"));
+        // The dormant tie is dashed, and the legend says what dashes mean.
+        assert_eq!(svg.matches("class=\"active dormant\"").count(), 1);
+        assert!(svg.contains("dormant (no activity recorded lately)"));
     }
 
     #[test]
     fn projection_corners() {
-        assert_eq!(project(90_000_000, -180_000_000), (0.0, 0.0));
-        assert_eq!(project(-90_000_000, 180_000_000), (MAP_WIDTH, MAP_HEIGHT));
+        assert_eq!(to_map(-180.0, 90.0), (0.0, 0.0));
+        assert_eq!(to_map(180.0, -90.0), (MAP_WIDTH, MAP_HEIGHT));
     }
 }

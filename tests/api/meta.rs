@@ -50,6 +50,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/admin/cities"),
         ("get", "/api/v1/cities"),
         ("get", "/api/v1/cities/{code}"),
+        ("get", "/api/v1/cities/{code}/dormant-partnerships"),
         ("post", "/api/v1/admin/offices"),
         ("post", "/api/v1/admin/tokens"),
         ("delete", "/api/v1/admin/tokens/{id}"),
