@@ -405,6 +405,18 @@ pub async fn upload(
     let query = web::Query::<UploadQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
+    // The page's form leaves its languages field empty for one document; over the API an
+    // empty `languages=` is a mistake, refused before the body is read.
+    if query
+        .languages
+        .as_deref()
+        .is_some_and(|l| l.trim().is_empty())
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidLanguage,
+            "`languages` is empty: leave it out for one document, or give one language tag per file",
+        ));
+    }
     let received = super::documents::receive_documents(
         &req,
         payload,

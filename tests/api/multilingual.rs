@@ -303,6 +303,9 @@ both_backends!(a_multilingual_upload_names_each_language_once, |srv| {
         ("languages=en,EN", two, 422, "invalid_language"),
         ("languages=en,zh_Hans", two, 422, "invalid_language"),
         ("languages=en,", two, 422, "invalid_language"),
+        // An empty list is a mistake too, even for one document (found by schemathesis).
+        ("languages=", &two[..1], 422, "invalid_language"),
+        ("languages=%20", &two[..1], 422, "invalid_language"),
         (
             "languages=en,zh&filename=mou.txt",
             two,
