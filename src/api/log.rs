@@ -350,18 +350,17 @@ pub async fn inclusion_proof(
                 )
                 .into());
             }
-            let row = db::log::entry(c, index)?
-                .ok_or_else(|| db::DbError::corrupt(format!("entry {index} missing")))?;
+            // The leaf is the tree's level-0 node: from the node cache once read, not from
+            // the entry's row (one query less per proof).
+            let leaf = db::tree::leaf(c, Some(&cache), index as u64)?;
             let proof = db::tree::inclusion_proof(c, Some(&cache), index as u64, size)?;
             // The root follows from the leaf and its path: no second walk of the tree.
-            let leaf = merkle::hash_from_slice(&row.leaf_hash)
-                .map_err(|_| db::DbError::corrupt(format!("leaf hash of entry {index}")))?;
             let root = merkle::root_from_inclusion(&leaf, index as u64, size, &proof)
                 .map_err(|e| db::DbError::corrupt(format!("inclusion proof of {index}: {e}")))?;
             Ok(InclusionProofView {
                 index,
                 size: size as i64,
-                leaf_hash: hex::encode(&row.leaf_hash),
+                leaf_hash: hex::encode(leaf),
                 proof: proof.iter().map(hex::encode).collect(),
                 root: hex::encode(root),
             })

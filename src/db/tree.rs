@@ -77,6 +77,12 @@ pub fn root(conn: &mut DbConn, cache: Option<&NodeCache>, size: u64) -> Result<H
     merkle::root(size, &mut DbNodes { conn, cache }).map_err(merkle_error)
 }
 
+/// The leaf hash of entry `index`: the tree's level-0 node, stored with the entry and never
+/// changed after, so a read can take it from `cache` instead of reading the entry's row.
+pub fn leaf(conn: &mut DbConn, cache: Option<&NodeCache>, index: u64) -> Result<Hash, DbError> {
+    DbNodes { conn, cache }.node(0, index)
+}
+
 /// RFC 9162 inclusion proof. `cache`: only with a read connection (`DbNodes`).
 pub fn inclusion_proof(
     conn: &mut DbConn,
