@@ -447,7 +447,8 @@ async fn key_file_signs(s: &Session, srv: &TestServer, scene: &Scene) {
     let second = s.wait_text("#statement", "\"seq\":2").await;
     assert_ne!(first, second);
     s.click("#sign").await;
-    s.wait_text("#result", "Signed").await;
+    // Both cities signed: the protocol is executed.
+    s.wait_text("#result", "the MOU is now executed").await;
     // The browser reports the 409 itself; nothing else may be in the console.
     clean_console_but(
         s,
