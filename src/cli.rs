@@ -82,7 +82,9 @@ pub enum Command {
         #[command(flatten)]
         settings: Settings,
         /// Load the bundled real data set (data/twin_cities.csv: 24,704 partnerships from
-        /// Wikipedia, CC BY-SA 4.0) into the database first, so there is a registry to see.
+        /// Wikipedia, CC BY-SA 4.0) into the database first, then a seeded engagement sample
+        /// labelled as such (docs/using.md), so there is a registry to see. Not for a
+        /// registry of record.
         #[arg(long)]
         demo: bool,
     },
@@ -522,6 +524,14 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
             report.cities,
             report.partnerships,
             started.elapsed().as_secs_f64()
+        );
+        let sample = crate::demo::record_sample(&state.db, state.today())?;
+        let _ = writeln!(
+            std::io::stdout(),
+            "demo data: {} sample activities for {} (seeded, generated, labelled as a sample in \
+             each outcome; not real data)",
+            sample.activities,
+            sample.cities.join(", ")
         );
     }
     let addr = listener.local_addr()?;

@@ -239,8 +239,12 @@ fn import_command_and_demo() {
     assert_eq!(s, 200);
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     assert_eq!(page["items"][0]["source"], "imported");
+    // The import, then the labelled engagement sample: one entry per activity.
     let (_, health) = call(&srv.base, "GET", "/healthz", None, None);
-    assert_eq!(health["log_size"], 17117 + 24704);
+    let (_, engagement) = call(&srv.base, "GET", "/api/v1/metrics/engagement", None, None);
+    let sample = engagement["overall"]["total"].as_i64().unwrap();
+    assert!(sample > 50, "{engagement}");
+    assert_eq!(health["log_size"].as_i64().unwrap(), 17117 + 24704 + sample);
 }
 
 /// The README as the repository has it.

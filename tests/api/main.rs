@@ -30,6 +30,7 @@ pub mod cli;
 mod compat;
 mod contract;
 mod crash;
+mod demo;
 mod dormant;
 mod examples;
 mod fuzz_corpus;
