@@ -25,6 +25,7 @@ mod browser;
 pub mod browser_forms;
 mod browser_signing;
 mod bundle;
+mod cache_coherence;
 mod cities;
 pub mod cli;
 mod compat;
