@@ -61,15 +61,21 @@ pub async fn challenge(
     let (challenge, expires_at) = state
         .side_write(move |c| db::keys::issue_challenge(c, &city, token, now_micros()))
         .await?;
+    Ok(challenge_response(&state, challenge, expires_at))
+}
+
+/// A fresh challenge as answered (never cached): with the registry and namespace the
+/// registration statement must name. Also answers a signing link's challenge.
+pub fn challenge_response(state: &AppState, issued: String, expires_at: i64) -> HttpResponse {
     let registry = state.settings.origin.clone();
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ChallengeView {
-            challenge,
+            challenge: issued,
             expires_at: format_micros(expires_at),
             namespace: crate::crypto::statement::key_event_namespace(&registry),
             registry,
-        }))
+        })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

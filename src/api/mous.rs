@@ -91,36 +91,42 @@ pub struct DocumentView {
     pub size: i64,
     pub media_type: String,
     pub filename: Option<String>,
-    /// Where its bytes are (offices of the party cities, auditors, admins).
+    /// Where its bytes are: under the MOU for offices of the party cities, auditors and
+    /// admins; under the signing link for its signatory.
     pub href: String,
+}
+
+/// The documents of a version, first to last, each with the `href` its reader fetches it at.
+pub fn document_views(v: &Version, href: impl Fn(i32) -> String) -> Vec<DocumentView> {
+    let mut documents = vec![DocumentView {
+        position: 1,
+        language: v.language.clone(),
+        sha256: hex::encode(v.sha256),
+        size: v.size,
+        media_type: v.media_type.clone(),
+        filename: v.filename.clone(),
+        href: href(1),
+    }];
+    documents.extend(v.additional.iter().map(|d| DocumentView {
+        position: d.position,
+        language: Some(d.language.clone()),
+        sha256: hex::encode(d.sha256),
+        size: d.size,
+        media_type: d.media_type.clone(),
+        filename: d.filename.clone(),
+        href: href(d.position),
+    }));
+    documents
 }
 
 impl From<Version> for VersionView {
     fn from(v: Version) -> Self {
-        let href = |position: i32| {
+        let documents = document_views(&v, |position| {
             format!(
                 "/api/v1/mous/{}/versions/{}/documents/{position}",
                 v.mou_id, v.version
             )
-        };
-        let mut documents = vec![DocumentView {
-            position: 1,
-            language: v.language.clone(),
-            sha256: hex::encode(v.sha256),
-            size: v.size,
-            media_type: v.media_type.clone(),
-            filename: v.filename.clone(),
-            href: href(1),
-        }];
-        documents.extend(v.additional.iter().map(|d| DocumentView {
-            position: d.position,
-            language: Some(d.language.clone()),
-            sha256: hex::encode(d.sha256),
-            size: d.size,
-            media_type: d.media_type.clone(),
-            filename: d.filename.clone(),
-            href: href(d.position),
-        }));
+        });
         VersionView {
             version: v.version,
             sha256: hex::encode(v.sha256),

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
 use super::keys::{ChallengeView, KeyView, ProofBody};
-use super::mous::ChainHead;
+use super::mous::{ChainHead, DocumentView, document_views};
 use super::openapi::Problem;
 use super::signatures::{SignatureBody, statement_response};
 use crate::app::signing as use_case;
@@ -29,19 +29,6 @@ use crate::error::ApiError;
 /// The token of a signing link, from the path.
 fn token_of(path: &str) -> String {
     path.to_string()
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LinkDocumentView {
-    pub position: i32,
-    pub language: Option<String>,
-    #[schema(value_type = S::Sha256Hex)]
-    pub sha256: String,
-    pub size: i64,
-    pub media_type: String,
-    pub filename: Option<String>,
-    /// Download through the link: `/api/v1/signing/{token}/documents/{position}`.
-    pub href: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -75,7 +62,7 @@ pub struct SigningView {
     pub deadline: String,
     pub state: RequestState,
     pub version: i32,
-    pub documents: Vec<LinkDocumentView>,
+    pub documents: Vec<DocumentView>,
     /// The chain head a signature made now extends.
     pub head: ChainHead,
     /// Signers of earlier groups who have not signed yet; the signature waits for them.
@@ -128,25 +115,9 @@ pub fn signing_view(state: &AppState, token: &str, ctx: use_case::SigningContext
         .find(|c| c.as_str() != r.signer_city)
         .map(|c| c.to_string())
         .unwrap_or_default();
-    let v = &ctx.version;
-    let mut documents = vec![LinkDocumentView {
-        position: 1,
-        language: v.language.clone(),
-        sha256: hex::encode(v.sha256),
-        size: v.size,
-        media_type: v.media_type.clone(),
-        filename: v.filename.clone(),
-        href: format!("/api/v1/signing/{token}/documents/1"),
-    }];
-    documents.extend(v.additional.iter().map(|d| LinkDocumentView {
-        position: d.position,
-        language: Some(d.language.clone()),
-        sha256: hex::encode(d.sha256),
-        size: d.size,
-        media_type: d.media_type.clone(),
-        filename: d.filename.clone(),
-        href: format!("/api/v1/signing/{token}/documents/{}", d.position),
-    }));
+    let documents = document_views(&ctx.version, |position| {
+        format!("/api/v1/signing/{token}/documents/{position}")
+    });
     let now = state.db.now();
     let name_of = |code: &str| {
         ctx.city_names
@@ -260,15 +231,9 @@ pub async fn key_challenge(
     let (challenge, expires_at) = state
         .side_write(move |c| use_case::challenge(c, &token, now))
         .await?;
-    let registry = state.settings.origin.clone();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ChallengeView {
-            challenge,
-            expires_at: format_micros(expires_at),
-            namespace: crate::crypto::statement::key_event_namespace(&registry),
-            registry,
-        }))
+    Ok(super::keys::challenge_response(
+        &state, challenge, expires_at,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

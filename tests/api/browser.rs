@@ -76,15 +76,18 @@ pub(crate) fn start_driver() -> Driver {
     Driver { child, url }
 }
 
-/// Chromium's own `goog:loggingPrefs` browser log, read through chromedriver's log endpoint.
+/// One of Chromium's `goog:loggingPrefs` logs, read (and emptied) through chromedriver's log
+/// endpoint: `browser` (the console) or `performance` (DevTools events, when the session
+/// records them).
 #[derive(Debug)]
-pub(crate) struct BrowserLog;
+pub(crate) struct ChromiumLog(pub(crate) &'static str);
 
-/// Chromium's performance log (DevTools events), when the session records it.
-#[derive(Debug)]
-pub(crate) struct PerformanceLog;
+/// The console.
+pub(crate) const BROWSER_LOG: ChromiumLog = ChromiumLog("browser");
+/// DevTools events, network ones included, of a session opened with `network`.
+pub(crate) const PERFORMANCE_LOG: ChromiumLog = ChromiumLog("performance");
 
-impl WebDriverCompatibleCommand for PerformanceLog {
+impl WebDriverCompatibleCommand for ChromiumLog {
     fn endpoint(
         &self,
         base_url: &url::Url,
@@ -99,27 +102,7 @@ impl WebDriverCompatibleCommand for PerformanceLog {
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (
             http::Method::POST,
-            Some(json!({"type": "performance"}).to_string()),
-        )
-    }
-}
-
-impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
+            Some(json!({"type": self.0}).to_string()),
         )
     }
 }
@@ -140,7 +123,7 @@ impl Session {
     }
 
     /// A session that, with `network`, also records Chromium's network events (the DevTools
-    /// `Network` domain, read with [`PerformanceLog`]), request bodies included.
+    /// `Network` domain, read with [`PERFORMANCE_LOG`]), request bodies included.
     pub(crate) async fn open_with(driver: &Driver, base: &str, network: bool) -> Session {
         let profile = tempfile::tempdir().expect("profile dir");
         let browser = std::env::var("AMITY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
@@ -203,7 +186,7 @@ impl Session {
     pub(crate) async fn assert_clean_console(&self, page: &str) {
         let log = self
             .client
-            .issue_cmd(BrowserLog)
+            .issue_cmd(BROWSER_LOG)
             .await
             .expect("browser log");
         let errors: Vec<&Value> = log
@@ -324,15 +307,7 @@ struct Scene {
 
 fn build_scene(srv: &TestServer) -> Scene {
     let admin = srv.admin();
-    let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/twin_cities.csv"))
-        .expect("data set");
-    let r = srv.send(
-        "POST",
-        "/api/v1/admin/import",
-        Some(&admin),
-        Some(("text/csv", csv)),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    srv.import_data_set(&admin);
     srv.city(&admin, "us-hou", "Houston");
     srv.city(&admin, "cn-sha", "Shanghai");
     srv.city(&admin, "fr-xss", "<script>alert(1)</script>");
@@ -419,7 +394,7 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
             s.assert_clean_console(path).await;
         } else {
             // The browser reports the 404 status itself; only that one line is allowed.
-            let log = s.client.issue_cmd(BrowserLog).await.expect("browser log");
+            let log = s.client.issue_cmd(BROWSER_LOG).await.expect("browser log");
             let unexpected: Vec<&Value> = log
                 .as_array()
                 .into_iter()

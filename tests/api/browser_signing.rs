@@ -25,8 +25,9 @@ use base64::engine::general_purpose::STANDARD;
 use fantoccini::Locator;
 use serde_json::{Value, json};
 
-use crate::browser::{BrowserLog, PerformanceLog, Session, start_driver};
-use crate::interop::{ok, p, run, ssh_keygen_sign, ssh_keygen_verify};
+use crate::browser::{BROWSER_LOG, PERFORMANCE_LOG, Session, start_driver};
+use crate::interop::{ok, p, run, ssh_keygen_ed25519, ssh_keygen_sign, ssh_keygen_verify};
+use crate::requests::request_id;
 use crate::signing::{create_mou, submit, upload};
 use crate::signing_links::link_of;
 use crate::support::{Backend, TestServer, World};
@@ -51,31 +52,6 @@ CbpQ1fHdyGZBJVMbgAAAAhYW1pdHktbW91LXYxQHJlZ2lzdHJ5LmV4YW1wbGUub3JnAAAA\n\
 AAAAAAZzaGE1MTIAAABTAAAAC3NzaC1lZDI1NTE5AAAAQHrSRiZAypPxIQYXxuh0hUXC6v\n\
 5yqbGDhexIIYnPjzyjyJtCvTP6z8WgGWU3HonP5NWHED63XMbnvt6xvatkaQI=\n\
 -----END SSH SIGNATURE-----\n";
-
-/// An Ed25519 key made by ssh-keygen: (private key file, public key line).
-fn keygen(dir: &Path, name: &str, comment: &str) -> (PathBuf, String) {
-    let key = dir.join(name);
-    ok(
-        run(
-            SSH_KEYGEN,
-            &[
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                comment,
-                "-f",
-                p(&key),
-            ],
-            b"",
-        ),
-        "ssh-keygen -t ed25519",
-    );
-    let line = std::fs::read_to_string(dir.join(format!("{name}.pub"))).expect("public key");
-    (key, line.trim().to_string())
-}
 
 /// Registers an ssh-keygen key through the office (proof signed by ssh-keygen) and has the
 /// admin approve it.
@@ -153,17 +129,6 @@ fn send_round(srv: &TestServer, office: &str, mou: &str, requests: Value) -> Val
     r.json()
 }
 
-fn request_of(round: &Value, signer: &str) -> String {
-    round["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .find(|r| r["signer"] == signer)
-        .and_then(|r| r["id"].as_str())
-        .expect("request")
-        .to_string()
-}
-
 /// Signature `seq` of the MOU's chain as files: (statement bytes, statement file, signature file).
 fn stored_signature(srv: &TestServer, dir: &Path, mou: &str, seq: usize) -> (Vec<u8>, PathBuf) {
     let chain = srv.get(&format!("/api/v1/mous/{mou}/chain")).json();
@@ -204,8 +169,8 @@ fn build(srv: &TestServer) -> Scene {
         );
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let (deputy_key, deputy_pub) = keygen(dir.path(), "deputy", "deputy@us-hou");
-    let (sha_key, sha_pub) = keygen(dir.path(), "shanghai", "mayor@cn-sha");
+    let (deputy_key, deputy_pub) = ssh_keygen_ed25519(dir.path(), "deputy", "deputy@us-hou");
+    let (sha_key, sha_pub) = ssh_keygen_ed25519(dir.path(), "shanghai", "mayor@cn-sha");
     enroll_ssh_key(srv, &w, &w.b, "mayor@cn-sha", &sha_key, &sha_pub);
 
     let mou = create_mou(srv, &w.a, &w.partnership);
@@ -216,7 +181,7 @@ fn build(srv: &TestServer) -> Scene {
         &mou,
         json!([{"signer": "mayor@us-hou", "group": 1}, {"signer": "mayor@cn-sha", "group": 2}]),
     );
-    let link_mayor = link_of(srv, &w.a, &mou, &request_of(&round, "mayor@us-hou")).1;
+    let link_mayor = link_of(srv, &w.a, &mou, &request_id(&round, "mayor@us-hou")).1;
 
     let protocol = create_mou(srv, &w.a, &w.partnership);
     assert_eq!(upload(srv, &w.a, &protocol, PROTOCOL_TEXT).status, 201);
@@ -226,7 +191,7 @@ fn build(srv: &TestServer) -> Scene {
         &protocol,
         json!([{"signer": "deputy@us-hou"}, {"signer": "mayor@cn-sha"}]),
     );
-    let link_deputy = link_of(srv, &w.a, &protocol, &request_of(&round, "deputy@us-hou")).1;
+    let link_deputy = link_of(srv, &w.a, &protocol, &request_id(&round, "deputy@us-hou")).1;
 
     let culture = create_mou(srv, &w.a, &w.partnership);
     assert_eq!(upload(srv, &w.a, &culture, CULTURE_TEXT).status, 201);
@@ -236,7 +201,7 @@ fn build(srv: &TestServer) -> Scene {
         &culture,
         json!([{"signer": "mayor@us-hou"}, {"signer": "mayor@cn-sha"}]),
     );
-    let link_shanghai = link_of(srv, &w.b, &culture, &request_of(&round, "mayor@cn-sha")).1;
+    let link_shanghai = link_of(srv, &w.b, &culture, &request_id(&round, "mayor@cn-sha")).1;
     Scene {
         w,
         dir,
@@ -529,7 +494,7 @@ async fn refused_links(s: &Session, scene: &Scene) {
 /// Fails on a console error since the last read other than the browser's own reports of the
 /// expected HTTP statuses named in `expected`.
 async fn clean_console_but(s: &Session, expected: &[&str]) {
-    let log = s.client.issue_cmd(BrowserLog).await.expect("browser log");
+    let log = s.client.issue_cmd(BROWSER_LOG).await.expect("browser log");
     let unexpected: Vec<&Value> = log
         .as_array()
         .into_iter()
@@ -548,7 +513,7 @@ async fn clean_console_but(s: &Session, expected: &[&str]) {
 async fn only_public_material_went_out(s: &Session, srv: &TestServer, scene: &Scene) {
     let log = s
         .client
-        .issue_cmd(PerformanceLog)
+        .issue_cmd(PERFORMANCE_LOG)
         .await
         .expect("performance log");
     let mut posts = Vec::new();

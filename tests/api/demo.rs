@@ -39,15 +39,7 @@ type Stored = (
 fn demo_registry(backend: Backend) -> (TestServer, Vec<Row>, Vec<String>) {
     let srv = TestServer::start(backend);
     let admin = srv.admin();
-    let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/twin_cities.csv"))
-        .expect("data set");
-    let r = srv.send(
-        "POST",
-        "/api/v1/admin/import",
-        Some(&admin),
-        Some(("text/csv", csv)),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    srv.import_data_set(&admin);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
     let sample = record_sample(&srv.state.db, today).expect("the sample is recorded");
     assert_eq!(sample.cities.len(), CITIES);

@@ -3,7 +3,7 @@
 //! signatures checked by `ssh-keygen -Y verify` and `amity verify`; and SSHSIG shapes the
 //! server refuses over HTTP.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine;
@@ -46,6 +46,32 @@ pub(crate) fn ok(out: Output, what: &str) -> String {
 
 pub(crate) fn p(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// A new unencrypted Ed25519 key made by `ssh-keygen` at `dir/name`: (private key file, public
+/// key line as `ssh-keygen` wrote it, comment included).
+pub(crate) fn ssh_keygen_ed25519(dir: &Path, name: &str, comment: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    ok(
+        run(
+            SSH_KEYGEN,
+            &[
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                comment,
+                "-f",
+                p(&key),
+            ],
+            b"",
+        ),
+        "ssh-keygen -t ed25519",
+    );
+    let line = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
+    (key, line.trim().to_string())
 }
 
 /// `ssh-keygen -Y sign` of `file` in the MOU namespace with the private key at `key`; the
@@ -110,26 +136,7 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
     let dir = tempfile::tempdir().unwrap();
 
     // Houston's mayor: a key made by ssh-keygen, registered with a proof made by ssh-keygen.
-    let hou_key = dir.path().join("hou");
-    ok(
-        run(
-            SSH_KEYGEN,
-            &[
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "mayor@us-hou",
-                "-f",
-                p(&hou_key),
-            ],
-            b"",
-        ),
-        "ssh-keygen -t",
-    );
-    let hou_pub = std::fs::read_to_string(dir.path().join("hou.pub")).unwrap();
+    let (hou_key, hou_pub) = ssh_keygen_ed25519(dir.path(), "hou", "mayor@us-hou");
     let public = amity::crypto::keys::PublicKey::parse_openssh_line(&hou_pub).unwrap();
     let c = srv
         .get_as("/api/v1/cities/us-hou/keys/challenge", &w.a)
@@ -290,7 +297,7 @@ both_backends!(openssh_and_cli_sign_one_mou, |srv| {
     let allowed = dir.path().join("allowed_signers");
     std::fs::write(
         &allowed,
-        format!("mayor@us-hou {}mayor@cn-sha {}", hou_pub, sha_pub),
+        format!("mayor@us-hou {hou_pub}\nmayor@cn-sha {sha_pub}"),
     )
     .unwrap();
     for link in chain["signatures"].as_array().unwrap() {

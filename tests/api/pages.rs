@@ -113,14 +113,7 @@ both_backends!(every_page_renders_and_escapes, |srv| {
 
 both_backends!(the_registry_map_stays_bounded_with_the_real_data, |srv| {
     let admin = srv.admin();
-    let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/twin_cities.csv")).unwrap();
-    let r = srv.send(
-        "POST",
-        "/api/v1/admin/import",
-        Some(&admin),
-        Some(("text/csv", csv)),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    srv.import_data_set(&admin);
     let map = srv.get("/map.svg").text();
     let lines = map.matches("<path class=\"").count();
     assert_eq!(lines, amity::web::svg::MAX_MAP_LINES);

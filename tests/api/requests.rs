@@ -91,7 +91,8 @@ fn requests_of(srv: &TestServer, mou: &str) -> Value {
     r.json()
 }
 
-fn request_id(round: &Value, signer: &str) -> String {
+/// The id of `signer`'s request in the round `round` (a send's reply).
+pub(crate) fn request_id(round: &Value, signer: &str) -> String {
     round["requests"]
         .as_array()
         .expect("requests")

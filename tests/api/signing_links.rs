@@ -131,16 +131,8 @@ fn scene(srv: &TestServer) -> Scene {
         ]}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let id = |signer: &str| {
-        r.json()["requests"]
-            .as_array()
-            .expect("requests")
-            .iter()
-            .find(|q| q["signer"] == signer)
-            .and_then(|q| q["id"].as_str())
-            .expect("request")
-            .to_string()
-    };
+    let round = r.json();
+    let id = |signer: &str| crate::requests::request_id(&round, signer);
     Scene {
         request_a: id("mayor@us-hou"),
         request_b: id("mayor@cn-sha"),

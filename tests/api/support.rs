@@ -540,6 +540,19 @@ impl TestServer {
         r.json()["token"].as_str().expect("token").to_string()
     }
 
+    /// Imports the real data set (`data/twin_cities.csv`) through the API, as `admin`.
+    pub fn import_data_set(&self, admin: &str) {
+        let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/twin_cities.csv"))
+            .expect("data set");
+        let r = self.send(
+            "POST",
+            "/api/v1/admin/import",
+            Some(admin),
+            Some(("text/csv", csv)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+
     /// Proposes a partnership between two cities; returns its id.
     pub fn propose(&self, token: &str, a: &str, b: &str) -> String {
         let r = self.post(
