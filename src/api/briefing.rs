@@ -1,4 +1,5 @@
-//! A city's briefing report as Markdown, HTML (prints well) or CSV.
+//! Briefing reports of a city, and of a group of cities, as Markdown, HTML (prints well) or
+//! CSV.
 
 use crate::domain::ErrorCode;
 use crate::domain::schemas as S;
@@ -10,9 +11,10 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::openapi::Problem;
+use crate::app::briefing::GroupBriefing;
 use crate::db;
 use crate::domain::briefing::{Briefing, Period};
-use crate::domain::cities::CityCode;
+use crate::domain::cities::{CityCode, parse_country};
 use crate::domain::dates::format_date;
 use crate::error::ApiError;
 
@@ -206,18 +208,29 @@ fn markdown(b: &Briefing) -> String {
     s
 }
 
-fn html_report(b: &Briefing) -> Markup {
-    let e = &b.engagement;
+/// The print-friendly page around a report's body.
+fn html_page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
-                title { (title(b)) }
-                style { "body{font:11pt/1.4 Georgia,serif;max-width:48em;margin:2em auto;color:#111}h1{font-size:1.5em}h2{border-bottom:1px solid #999;margin-top:1.5em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .6em;text-align:left}@media print{body{margin:0}h2{break-after:avoid}}" }
+                title { (title) }
+                style { "body{font:11pt/1.4 Georgia,serif;max-width:48em;margin:2em auto;color:#111}h1{font-size:1.5em}h2{border-bottom:1px solid #999;margin-top:1.5em}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .6em;text-align:left}pre{white-space:pre-wrap;font-size:.85em}section.city{break-before:page}@media print{body{margin:0}h2{break-after:avoid}}" }
             }
-            body {
-                h1 { (title(b)) }
+            body { (body) }
+        }
+    }
+}
+
+fn html_report(b: &Briefing) -> Markup {
+    html_page(&title(b), html! { h1 { (title(b)) } (html_sections(b)) })
+}
+
+/// A city's sections of a report, under its title.
+fn html_sections(b: &Briefing) -> Markup {
+    let e = &b.engagement;
+    html! {
                 h2 { "Partnerships (" (b.total_partnerships()) ")" }
                 @for (status, lines) in b.by_status.values() {
                     h3 { (status) " (" (lines.len()) ")" }
@@ -258,27 +271,45 @@ fn html_report(b: &Briefing) -> Markup {
                 ul { @for a in &b.achievements {
                     li { (format_date(a.date)) " (" (a.kind) ", " (a.mode) ", with " (a.partner_name) "): " (a.outcome) }
                 } }
-            }
-        }
     }
 }
 
 fn csv_report(b: &Briefing) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let write = |w: &mut csv::Writer<Vec<u8>>, row: [&str; 6]| {
-        w.write_record(row).map_err(|e| {
-            tracing::error!(error = %e, "csv");
-            ApiError::internal()
-        })
-    };
-    write(
+    write_csv_row(
         &mut w,
         ["section", "date", "partner", "status", "kind", "detail"],
     )?;
+    write_csv_rows(&mut w, b, None)?;
+    let bytes = w.into_inner().map_err(|_| ApiError::internal())?;
+    String::from_utf8(bytes).map_err(|_| ApiError::internal())
+}
+
+fn write_csv_row<const N: usize>(
+    w: &mut csv::Writer<Vec<u8>>,
+    row: [&str; N],
+) -> Result<(), ApiError> {
+    w.write_record(row).map_err(|e| {
+        tracing::error!(error = %e, "csv");
+        ApiError::internal()
+    })
+}
+
+/// A city's rows of a CSV report; with `city`, each row starts with its code (a group's report).
+fn write_csv_rows(
+    out: &mut csv::Writer<Vec<u8>>,
+    b: &Briefing,
+    city: Option<&str>,
+) -> Result<(), ApiError> {
+    let write = |w: &mut csv::Writer<Vec<u8>>, [a, b, c, d, e, f]: [&str; 6]| match city {
+        Some(code) => write_csv_row(w, [code, a, b, c, d, e, f]),
+        None => write_csv_row(w, [a, b, c, d, e, f]),
+    };
+    let w = out;
     for (status, lines) in b.by_status.values() {
         for l in lines {
             write(
-                &mut w,
+                w,
                 [
                     "partnership",
                     opt(&l.established),
@@ -293,7 +324,7 @@ fn csv_report(b: &Briefing) -> Result<String, ApiError> {
     for c in &b.changes {
         let date = format_date(c.effective_date);
         write(
-            &mut w,
+            w,
             [
                 "status_change",
                 &date,
@@ -305,7 +336,7 @@ fn csv_report(b: &Briefing) -> Result<String, ApiError> {
         )?;
     }
     for m in b.executed.iter().chain(&b.pending) {
-        write(&mut w, ["mou", "", &m.partner_name, &m.state, "", &m.title])?;
+        write(w, ["mou", "", &m.partner_name, &m.state, "", &m.title])?;
     }
     let e = &b.engagement;
     for (mode, n) in [
@@ -313,12 +344,12 @@ fn csv_report(b: &Briefing) -> Result<String, ApiError> {
         ("virtual", e.virtual_),
         ("hybrid", e.hybrid),
     ] {
-        write(&mut w, ["engagement", "", "", "", mode, &n.to_string()])?;
+        write(w, ["engagement", "", "", "", mode, &n.to_string()])?;
     }
     for a in &b.achievements {
         let date = format_date(a.date);
         write(
-            &mut w,
+            w,
             [
                 "achievement",
                 &date,
@@ -328,6 +359,296 @@ fn csv_report(b: &Briefing) -> Result<String, ApiError> {
                 &a.outcome,
             ],
         )?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupBriefingQuery {
+    /// The group as a list: 2 to 20 city codes, comma-separated (`us-hou,cn-sha,de-ber`).
+    #[param(value_type = Option<String>, pattern = "^[a-z]{2}-[a-z0-9-]{2,29}(,[a-z]{2}-[a-z0-9-]{2,29}){1,19}$")]
+    pub cities: Option<String>,
+    /// The group as a country (ISO 3166-1 alpha-2): its cities with the most partnerships, at
+    /// most 20.
+    #[param(value_type = Option<S::CountryCode>, inline)]
+    pub country: Option<String>,
+    /// `md` (default), `html` or `csv`.
+    #[param(value_type = Option<String>, pattern = "^(md|html|csv)$")]
+    pub format: Option<String>,
+    /// First day of the period (default: a year before `to`).
+    #[param(value_type = Option<S::Date>, inline)]
+    pub from: Option<String>,
+    /// Last day of the period (default: today); not before `from`.
+    #[param(value_type = Option<S::Date>, inline)]
+    pub to: Option<String>,
+}
+
+/// Cities a group briefing covers at most.
+pub const MAX_GROUP: usize = 20;
+
+/// The cities of a group: the list given (2 to 20 distinct codes, each a city), or the busiest
+/// cities of a country.
+async fn group_cities(
+    state: &AppState,
+    q: &GroupBriefingQuery,
+) -> Result<(Vec<String>, String), ApiError> {
+    match (&q.cities, &q.country) {
+        (Some(list), None) => {
+            let mut codes: Vec<String> = Vec::new();
+            for code in list.split(',') {
+                let code = CityCode::parse(code.trim())?.to_string();
+                if codes.contains(&code) {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("`cities` names {code} twice"),
+                    ));
+                }
+                codes.push(code);
+            }
+            if !(2..=MAX_GROUP).contains(&codes.len()) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!(
+                        "a group has 2 to {MAX_GROUP} cities; `cities` names {}",
+                        codes.len()
+                    ),
+                ));
+            }
+            let check = codes.clone();
+            state
+                .read(move |c| {
+                    for code in &check {
+                        let parsed = CityCode::parse(code).map_err(db::DbError::from)?;
+                        db::cities::require_in_path(c, &parsed)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            let label = format!("{} cities", codes.len());
+            Ok((codes, label))
+        }
+        (None, Some(country)) => {
+            let country = parse_country(country)?;
+            let c2 = country.clone();
+            let (codes, total) = state
+                .read(move |c| db::briefing::busiest_of_country(c, &c2, MAX_GROUP))
+                .await?;
+            if codes.is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidQuery,
+                    format!("no city of {country} has a partnership"),
+                ));
+            }
+            let label = if total > codes.len() {
+                format!(
+                    "the {} cities of {country} with the most partnerships (of {total})",
+                    codes.len()
+                )
+            } else {
+                format!("the {} cities of {country} with partnerships", codes.len())
+            };
+            Ok((codes, label))
+        }
+        _ => Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "name the group with `cities` (a list of codes) or `country`, one of the two",
+        )),
+    }
+}
+
+/// The briefing of a group of cities: a summary row per city, then each city's briefing
+/// (partnerships by status, status changes with their reasons, MOUs executed and pending,
+/// engagement by mode, achievements), as Markdown, HTML (prints one city a page) or CSV. It
+/// states the signed checkpoint it was built from: every figure is the registry's at that
+/// log size, which a reader checks with the registry's key (docs/auditing.md).
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "group_briefing",
+    params(GroupBriefingQuery),
+    responses(
+        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`) or CSV (`csv`)", content(
+            (String = "text/markdown"),
+            (String = "text/html"),
+            (String = "text/csv")
+        )),
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "the log kept growing under the read; retry")
+    )
+)]
+#[get("/briefings")]
+pub async fn group_briefing(
+    state: web::Data<AppState>,
+    query: Result<web::Query<GroupBriefingQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
+        .into_inner();
+    let format = q.format.clone().unwrap_or_else(|| "md".into());
+    if !matches!(format.as_str(), "md" | "html" | "csv") {
+        return Err(ApiError::new(
+            ErrorCode::InvalidFormat,
+            format!("`format` must be md, html or csv, got {format:?}"),
+        ));
+    }
+    let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
+    let (codes, label) = group_cities(&state, &q).await?;
+    let (database, signer) = (state.db.clone(), state.signer.clone());
+    let group = web::block(move || crate::app::briefing::group(&database, &signer, &codes, period))
+        .await??
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::LogBusy,
+                "the log grew during every attempt to read the group; try again",
+            )
+        })?;
+    let heading = format!(
+        "Briefing: {label}, {} to {}",
+        format_date(period.from),
+        format_date(period.to)
+    );
+    let (content_type, body) = match format.as_str() {
+        "html" => (
+            "text/html; charset=utf-8",
+            group_html(&heading, &group).into_string(),
+        ),
+        "csv" => ("text/csv; charset=utf-8", group_csv(&group)?),
+        _ => (
+            "text/markdown; charset=utf-8",
+            group_markdown(&heading, &group),
+        ),
+    };
+    let file = format!(
+        "briefing-group-{}-{}.{format}",
+        format_date(period.from),
+        format_date(period.to)
+    );
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{file}\""),
+        ))
+        .body(body))
+}
+
+/// One summary row of a city: (code, name, country, partnerships, active, curtailed, cut
+/// off, status changes, MOUs executed, activities, participants).
+fn summary(b: &Briefing) -> [String; 11] {
+    let count = |status: &str| {
+        b.by_status
+            .values()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, l)| l.len())
+    };
+    [
+        b.city_code.clone(),
+        b.city_name.clone(),
+        b.country.clone(),
+        b.total_partnerships().to_string(),
+        count("active").to_string(),
+        count("curtailed").to_string(),
+        count("cut_off").to_string(),
+        b.changes.len().to_string(),
+        b.executed.len().to_string(),
+        b.engagement.total.to_string(),
+        b.engagement.participants.to_string(),
+    ]
+}
+
+const SUMMARY_HEADER: [&str; 11] = [
+    "code",
+    "city",
+    "country",
+    "partnerships",
+    "active",
+    "curtailed",
+    "cut off",
+    "status changes",
+    "MOUs executed",
+    "activities",
+    "participants",
+];
+
+/// What the reader checks the report against.
+fn provenance(g: &GroupBriefing) -> String {
+    format!(
+        "Built from the registry's log at size {} (entries 0 to {}), root {}; the signed \
+         checkpoint of that size follows. Check it with the registry's key \
+         (/api/v1/log/key) and that later checkpoints extend it (consistency proofs).",
+        g.checkpoint.size,
+        g.checkpoint.size - 1,
+        hex::encode(&g.checkpoint.root)
+    )
+}
+
+fn group_markdown(heading: &str, g: &GroupBriefing) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "# {}\n", md(heading));
+    let _ = writeln!(
+        s,
+        "{}\n\n```text\n{}```\n",
+        provenance(g),
+        g.checkpoint.note
+    );
+    let _ = writeln!(s, "## Summary\n");
+    let _ = writeln!(s, "| {} |", SUMMARY_HEADER.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(SUMMARY_HEADER.len()));
+    for b in &g.briefings {
+        let cells: Vec<String> = summary(b).iter().map(|c| md(c)).collect();
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
+    }
+    for b in &g.briefings {
+        s.push('\n');
+        // Each city's briefing, one heading level down.
+        for line in markdown(b).lines() {
+            if line.starts_with('#') {
+                s.push('#');
+            }
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    s
+}
+
+fn group_html(heading: &str, g: &GroupBriefing) -> Markup {
+    html_page(
+        heading,
+        html! {
+            h1 { (heading) }
+            p id="provenance" { (provenance(g)) }
+            pre id="checkpoint" { (g.checkpoint.note) }
+            h2 { "Summary" }
+            table id="summary" {
+                tr { @for h in SUMMARY_HEADER { th { (h) } } }
+                @for b in &g.briefings { tr { @for cell in summary(b) { td { (cell) } } } }
+            }
+            @for b in &g.briefings {
+                section class="city" {
+                    h1 { (title(b)) }
+                    (html_sections(b))
+                }
+            }
+        },
+    )
+}
+
+fn group_csv(g: &GroupBriefing) -> Result<String, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    write_csv_row(
+        &mut w,
+        [
+            "city", "section", "date", "partner", "status", "kind", "detail",
+        ],
+    )?;
+    let size = g.checkpoint.size.to_string();
+    let root = hex::encode(&g.checkpoint.root);
+    write_csv_row(&mut w, ["", "checkpoint", "", "", "", &size, &root])?;
+    for b in &g.briefings {
+        write_csv_rows(&mut w, b, Some(&b.city_code))?;
     }
     let bytes = w.into_inner().map_err(|_| ApiError::internal())?;
     String::from_utf8(bytes).map_err(|_| ApiError::internal())

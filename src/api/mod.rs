@@ -89,6 +89,7 @@ pub fn routes() -> UtoipaApp<
                 .service(activities::list_evidence)
                 .service(activities::evidence_document)
                 .service(briefing::briefing)
+                .service(briefing::group_briefing)
                 .service(keys::challenge)
                 .service(keys::register)
                 .service(keys::list)

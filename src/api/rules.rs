@@ -217,6 +217,16 @@ pub const RULES: &[Rule] = &[
     ),
     rule("briefing", &[E::InvalidPeriod], "`from` is not after `to`"),
     rule(
+        "group_briefing",
+        &[E::InvalidPeriod],
+        "`from` is not after `to`",
+    ),
+    rule(
+        "group_briefing",
+        &[E::InvalidQuery],
+        "the group is given as `cities` or as `country`, one of the two; `cities` names 2 to 20 cities, none twice; the `country` has a city with a partnership",
+    ),
+    rule(
         "register",
         STATEMENT,
         "`statement` is a canonical key-registration statement (docs/formats/statements.md)",

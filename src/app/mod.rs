@@ -7,6 +7,7 @@
 //! The layers and what may import what are in docs/architecture.md.
 
 pub mod activities;
+pub mod briefing;
 pub mod evidence;
 pub mod mous;
 pub mod partnerships;

@@ -223,3 +223,31 @@ pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing,
         achievements,
     })
 }
+
+/// The cities of `country` with the most partnerships, most first (ties by code), at most
+/// `max`; and how many cities of the country have partnerships at all.
+pub fn busiest_of_country(
+    conn: &mut DbConn,
+    country: &str,
+    max: usize,
+) -> Result<(Vec<String>, usize), DbError> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let as_a: Vec<String> = partnerships::table
+        .filter(partnerships::country_a.eq(country))
+        .select(partnerships::city_a)
+        .load(conn)?;
+    let as_b: Vec<String> = partnerships::table
+        .filter(partnerships::country_b.eq(country))
+        .select(partnerships::city_b)
+        .load(conn)?;
+    for code in as_a.into_iter().chain(as_b) {
+        *counts.entry(code).or_default() += 1;
+    }
+    let total = counts.len();
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|(a, x), (b, y)| y.cmp(x).then_with(|| a.cmp(b)));
+    Ok((
+        ranked.into_iter().take(max).map(|(code, _)| code).collect(),
+        total,
+    ))
+}

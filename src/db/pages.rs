@@ -85,18 +85,29 @@ pub fn dormant_ties(
         .load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     let last = last_activities(conn, &ids)?;
-    let mut out = Vec::new();
+    let mut dormant = Vec::new();
     for (id, a, b, established, established_on) in rows {
         let last_activity = last.get(&id).cloned();
-        if !is_dormant(cutoff, established_on.as_deref(), last_activity.as_deref()) {
-            continue;
+        if is_dormant(cutoff, established_on.as_deref(), last_activity.as_deref()) {
+            let partner = if a == city { b } else { a };
+            dormant.push((id, partner, established, last_activity));
         }
-        let partner = if a == city { b } else { a };
-        let partner_name = cities::table
-            .filter(cities::code.eq(&partner))
-            .select(cities::name)
-            .first::<String>(conn)
-            .optional()?
+    }
+    // The partners' names in one query per 500, not one per tie.
+    let codes: Vec<String> = dormant.iter().map(|d| d.1.clone()).collect();
+    let mut names = std::collections::HashMap::new();
+    for chunk in codes.chunks(500) {
+        let rows: Vec<(String, String)> = cities::table
+            .filter(cities::code.eq_any(chunk))
+            .select((cities::code, cities::name))
+            .load(conn)?;
+        names.extend(rows);
+    }
+    let mut out = Vec::with_capacity(dormant.len());
+    for (id, partner, established, last_activity) in dormant {
+        let partner_name = names
+            .get(&partner)
+            .cloned()
             .unwrap_or_else(|| partner.clone());
         out.push(DormantTie {
             partnership: id,

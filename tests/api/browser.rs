@@ -386,6 +386,11 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
             "briefing",
             "/api/v1/cities/us-hou/briefing?format=html".to_string(),
         ),
+        (
+            "group-briefing",
+            "/api/v1/briefings?cities=us-hou,cn-sha,de-berlin&format=html".to_string(),
+        ),
+        ("city-map", "/cities/de-berlin/map.svg".to_string()),
         ("not-found", "/cities/zz-nowhere".to_string()),
     ];
     for (name, path) in &pages {

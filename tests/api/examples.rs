@@ -418,6 +418,10 @@ fn walk(srv: &TestServer) {
         srv.get("/api/v1/cities/gb-cov/dormant-partnerships?years=3"),
         200,
     );
+    ok(
+        srv.get("/api/v1/briefings?cities=gb-cov,ru-vgg&format=md&from=2021-01-01&to=2022-12-31"),
+        200,
+    );
 
     // The log an auditor reads.
     ok(srv.get("/api/v1/log/checkpoint"), 200);

@@ -35,6 +35,7 @@ mod demo;
 mod dormant;
 mod examples;
 mod fuzz_corpus;
+mod group_briefing;
 mod group_commit;
 mod hostile;
 mod import;

@@ -51,6 +51,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/cities"),
         ("get", "/api/v1/cities/{code}"),
         ("get", "/api/v1/cities/{code}/dormant-partnerships"),
+        ("get", "/api/v1/briefings"),
         ("post", "/api/v1/admin/offices"),
         ("post", "/api/v1/admin/tokens"),
         ("delete", "/api/v1/admin/tokens/{id}"),

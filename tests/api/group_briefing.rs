@@ -1,0 +1,150 @@
+//! The briefing of a group of cities (issue: results of engagement, item 5, in part): a
+//! summary per city and each city's briefing, as Markdown, HTML and CSV, built from one state
+//! of the log whose signed checkpoint it quotes. Both backends.
+
+use serde_json::json;
+
+use crate::log_checks::{open, verifier};
+use crate::on_both_backends;
+use crate::support::{Backend, TestServer, World, status_body};
+
+fn the_briefing_of_three_cities(backend: Backend) {
+    let srv = TestServer::start(backend);
+    let w = World::build(&srv);
+    // Houston and Shanghai, confirmed then curtailed with a reason; Houston and Berlin,
+    // confirmed, with an activity.
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{}/confirm", w.partnership),
+        Some(&w.b),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{}/status", w.partnership),
+        Some(&w.a),
+        &status_body("curtailed", Some("Consulates closed in July 2020")),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let berlin = srv.propose(&w.a, "us-hou", "de-ber");
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{berlin}/confirm"),
+        Some(&w.c),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let day = (chrono::Utc::now() - chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{berlin}/activities"),
+        Some(&w.c),
+        &json!({"kind": "virtual_meeting", "mode": "virtual", "start_date": day,
+                "participants": 40, "outcome": "A youth orchestra exchange agreed"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let key = verifier(&srv);
+    // From 2022: the curtailment took effect on 2022-03-01 (`status_body`).
+    let group = "/api/v1/briefings?cities=us-hou,cn-sha,de-ber&from=2022-01-01";
+
+    // Markdown: the checkpoint it quotes verifies and is the log as it stands.
+    let r = srv.get(group);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/markdown")
+    );
+    let text = r.text();
+    assert!(
+        text.starts_with("# Briefing: 3 cities, 2022-01-01 to "),
+        "{text}"
+    );
+    let note = text
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the checkpoint block");
+    let seen = open(note, &key);
+    assert_eq!(
+        seen.size,
+        srv.log_size() as u64,
+        "built from the log as it is"
+    );
+    assert!(text.contains(&format!("at size {}", seen.size)));
+    for needle in [
+        "| us-hou | Houston | US | 2 | 1 | 1 | 0 |",
+        "| cn-sha | Shanghai | CN | 1 | 0 | 1 | 0 |",
+        "| de-ber | Berlin | DE | 1 | 1 | 0 | 0 |",
+        "## Briefing: Houston (US)",
+        "## Briefing: Berlin (DE)",
+        "Consulates closed in July 2020",
+        "A youth orchestra exchange agreed",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}");
+    }
+
+    // HTML: a summary table, one section per city (a page each in print), the checkpoint.
+    let html = srv.get(&format!("{group}&format=html")).text();
+    assert_eq!(html.matches("<section class=\"city\">").count(), 3);
+    assert!(html.contains("id=\"summary\""));
+    assert!(
+        html.contains(&format!("amity.localhost\n{}\n", seen.size)),
+        "the checkpoint"
+    );
+    assert!(!html.contains("<script"));
+
+    // CSV: every row names its city; the checkpoint row names the size and root.
+    let csv = srv.get(&format!("{group}&format=csv")).text();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("city,section,date,partner,status,kind,detail")
+    );
+    assert_eq!(
+        lines.next(),
+        Some(format!(",checkpoint,,,,{},{}", seen.size, hex::encode(seen.root)).as_str())
+    );
+    for line in lines {
+        assert!(
+            ["us-hou,", "cn-sha,", "de-ber,"]
+                .iter()
+                .any(|c| line.starts_with(c)),
+            "{line}"
+        );
+    }
+    assert!(csv.contains("de-ber,achievement,"), "{csv}");
+
+    // A country as the group: its cities with partnerships.
+    let r = srv.get("/api/v1/briefings?country=US");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text()
+            .starts_with("# Briefing: the 1 cities of US with partnerships"),
+        "{}",
+        r.text()
+    );
+
+    // Refusals, each changing nothing.
+    let size = srv.log_size();
+    for (query, status, code) in [
+        ("cities=us-hou", 400, "invalid_query"),
+        ("cities=us-hou,us-hou", 400, "invalid_query"),
+        ("cities=us-hou,zz-nowhere", 404, "city_not_found"),
+        ("cities=us-hou,cn-sha&country=US", 400, "invalid_query"),
+        ("", 400, "invalid_query"),
+        ("country=ZZ", 422, "unknown_country"),
+        ("country=FR", 400, "invalid_query"),
+        ("cities=us-hou,cn-sha&format=pdf", 400, "invalid_format"),
+        (
+            "cities=us-hou,cn-sha&from=2022-01-01&to=2021-01-01",
+            422,
+            "invalid_period",
+        ),
+    ] {
+        srv.get(&format!("/api/v1/briefings?{query}"))
+            .assert_problem(status, code);
+    }
+    assert_eq!(srv.log_size(), size);
+}
+
+on_both_backends!(the_briefing_of_three_cities);
