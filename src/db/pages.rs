@@ -68,21 +68,39 @@ pub fn dormant_ties(
     city: &str,
     cutoff: &str,
 ) -> Result<Vec<DormantTie>, DbError> {
-    let rows: Vec<ActiveTie> = partnerships::table
-        .filter(partnerships::status.eq("active"))
-        .filter(
-            partnerships::city_a
-                .eq(city)
-                .or(partnerships::city_b.eq(city)),
-        )
-        .select((
-            partnerships::id,
-            partnerships::city_a,
-            partnerships::city_b,
-            partnerships::established,
-            partnerships::established_on,
-        ))
-        .load(conn)?;
+    // One query per side, on the city's index, the status checked here: given the status,
+    // SQLite walks the status index (nearly every partnership is active) instead.
+    let mut rows: Vec<ActiveTie> = Vec::new();
+    for as_a in [true, false] {
+        let mut q = partnerships::table.into_boxed();
+        q = if as_a {
+            q.filter(partnerships::city_a.eq(city))
+        } else {
+            q.filter(partnerships::city_b.eq(city))
+        };
+        let found: Vec<ActiveTie> = q
+            .select((
+                partnerships::id,
+                partnerships::city_a,
+                partnerships::city_b,
+                partnerships::established,
+                partnerships::established_on,
+                partnerships::status,
+            ))
+            .load::<(
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                String,
+            )>(conn)?
+            .into_iter()
+            .filter(|r| r.5 == "active")
+            .map(|(id, a, b, established, on, _)| (id, a, b, established, on))
+            .collect();
+        rows.extend(found);
+    }
     let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
     let last = last_activities(conn, &ids)?;
     let mut dormant = Vec::new();
