@@ -199,7 +199,7 @@ impl Session {
     pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        // The README's pictures of the home page and of the signing ceremony are these
+        // The pictures of the home page (README) and of the signing ceremony (docs) are these
         // screenshots, refreshed on request.
         let in_readme = name == "home" || name.starts_with("signing-");
         if in_readme && std::env::var_os("AMITY_UPDATE_README_SCREENSHOT").is_some() {
