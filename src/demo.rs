@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::db::schema::{cities, partnerships};
+use crate::db::schema::partnerships;
 use crate::db::{self, Db, DbError};
 use crate::domain::PartnershipId;
 use crate::domain::activities::{ActivityKind, Mode, NewActivity};
@@ -52,24 +52,11 @@ fn busiest_cities(conn: &mut db::DbConn, n: usize) -> Result<Vec<String>, DbErro
 
 /// The city's active partnerships as (id, partner code, partner name), by partner code.
 fn ties_of(conn: &mut db::DbConn, city: &str) -> Result<Vec<(String, String, String)>, DbError> {
-    let rows: Vec<(String, String, String)> = partnerships::table
-        .filter(partnerships::status.eq("active"))
-        .filter(
-            partnerships::city_a
-                .eq(city)
-                .or(partnerships::city_b.eq(city)),
-        )
-        .select((partnerships::id, partnerships::city_a, partnerships::city_b))
-        .load(conn)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, a, b) in rows {
-        let partner = if a == city { b } else { a };
-        let name: String = cities::table
-            .filter(cities::code.eq(&partner))
-            .select(cities::name)
-            .first(conn)?;
-        out.push((id, partner, name));
-    }
+    let mut out: Vec<(String, String, String)> = db::briefing::partners(conn, city)?
+        .into_iter()
+        .filter(|(_, status)| status == "active")
+        .map(|(l, _)| (l.partnership, l.partner_code, l.partner_name))
+        .collect();
     out.sort_by(|x, y| x.1.cmp(&y.1));
     Ok(out)
 }

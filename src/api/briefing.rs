@@ -54,13 +54,7 @@ pub async fn briefing(
     query: web::Query<BriefingQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let format = q.format.unwrap_or_else(|| "md".into());
-    if !matches!(format.as_str(), "md" | "html" | "csv") {
-        return Err(ApiError::new(
-            ErrorCode::InvalidFormat,
-            format!("`format` must be md, html or csv, got {format:?}"),
-        ));
-    }
+    let format = report_format(q.format.as_deref())?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let code = CityCode::parse(&code)?;
     let b = state
@@ -72,7 +66,7 @@ pub async fn briefing(
         format_date(period.from),
         format_date(period.to)
     );
-    let (content_type, body) = match format.as_str() {
+    let (content_type, body) = match format {
         "html" => ("text/html; charset=utf-8", html_report(&b).into_string()),
         "csv" => ("text/csv; charset=utf-8", csv_report(&b)?),
         _ => ("text/markdown; charset=utf-8", markdown(&b)),
@@ -84,6 +78,17 @@ pub async fn briefing(
             format!("inline; filename=\"{file}\""),
         ))
         .body(body))
+}
+
+/// The report format asked for: `md` (the default), `html` or `csv`.
+fn report_format(format: Option<&str>) -> Result<&str, ApiError> {
+    match format.unwrap_or("md") {
+        f @ ("md" | "html" | "csv") => Ok(f),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidFormat,
+            format!("`format` must be md, html or csv, got {other:?}"),
+        )),
+    }
 }
 
 fn title(b: &Briefing) -> String {
@@ -396,9 +401,9 @@ async fn group_cities(
 ) -> Result<(Vec<String>, String), ApiError> {
     match (&q.cities, &q.country) {
         (Some(list), None) => {
-            let mut codes: Vec<String> = Vec::new();
+            let mut codes: Vec<CityCode> = Vec::new();
             for code in list.split(',') {
-                let code = CityCode::parse(code.trim())?.to_string();
+                let code = CityCode::parse(code.trim())?;
                 if codes.contains(&code) {
                     return Err(ApiError::new(
                         ErrorCode::InvalidQuery,
@@ -416,17 +421,15 @@ async fn group_cities(
                     ),
                 ));
             }
-            let check = codes.clone();
-            state
+            let label = format!("{} cities", codes.len());
+            let codes = state
                 .read(move |c| {
-                    for code in &check {
-                        let parsed = CityCode::parse(code).map_err(db::DbError::from)?;
-                        db::cities::require_in_path(c, &parsed)?;
+                    for code in &codes {
+                        db::cities::require_in_path(c, code)?;
                     }
-                    Ok(())
+                    Ok(codes.iter().map(CityCode::to_string).collect())
                 })
                 .await?;
-            let label = format!("{} cities", codes.len());
             Ok((codes, label))
         }
         (None, Some(country)) => {
@@ -485,13 +488,7 @@ pub async fn group_briefing(
     let q = query
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
-    let format = q.format.clone().unwrap_or_else(|| "md".into());
-    if !matches!(format.as_str(), "md" | "html" | "csv") {
-        return Err(ApiError::new(
-            ErrorCode::InvalidFormat,
-            format!("`format` must be md, html or csv, got {format:?}"),
-        ));
-    }
+    let format = report_format(q.format.as_deref())?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let (codes, label) = group_cities(&state, &q).await?;
     let (database, signer) = (state.db.clone(), state.signer.clone());
@@ -508,7 +505,7 @@ pub async fn group_briefing(
         format_date(period.from),
         format_date(period.to)
     );
-    let (content_type, body) = match format.as_str() {
+    let (content_type, body) = match format {
         "html" => (
             "text/html; charset=utf-8",
             group_html(&heading, &group).into_string(),

@@ -190,10 +190,15 @@ pub async fn register(
     let key = state
         .write(move |tx| db::keys::register(tx, registration, auto, token))
         .await?;
-    let view = KeyView::new(key, now_micros());
-    Ok(HttpResponse::Created()
+    Ok(created(key, now_micros()))
+}
+
+/// 201 with a newly registered key and where it lives; also a signing link's registration.
+pub fn created(key: SignatoryKey, now: i64) -> HttpResponse {
+    let view = KeyView::new(key, now);
+    HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/keys/{}", view.id)))
-        .json(view))
+        .json(view)
 }
 
 /// A city's signatory keys with status and validity window. Public.

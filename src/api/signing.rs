@@ -26,11 +26,6 @@ use crate::domain::requests::{RequestState, check_pending};
 use crate::domain::schemas as S;
 use crate::error::ApiError;
 
-/// The token of a signing link, from the path.
-fn token_of(path: &str) -> String {
-    path.to_string()
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SigningNamespaces {
     /// `amity-mou-v1@<registry>`: signatures.
@@ -93,7 +88,7 @@ pub async fn open_link(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_of(&token);
+    let token = token.into_inner();
     let now = state.db.now();
     let t = token.clone();
     let ctx = state.read(move |c| use_case::context(c, &t, now)).await?;
@@ -190,7 +185,7 @@ pub async fn statement(
     token: web::Path<String>,
     query: Result<web::Query<LinkStatementQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_of(&token);
+    let token = token.into_inner();
     let q = query
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
@@ -226,7 +221,7 @@ pub async fn key_challenge(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_of(&token);
+    let token = token.into_inner();
     let now = state.db.now();
     let (challenge, expires_at) = state
         .side_write(move |c| use_case::challenge(c, &token, now))
@@ -267,7 +262,7 @@ pub async fn register_key(
     token: web::Path<String>,
     body: JsonBody<LinkKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_of(&token);
+    let token = token.into_inner();
     let b = json_body(body)?;
     let now = state.db.now();
     let t = token.clone();
@@ -286,10 +281,7 @@ pub async fn register_key(
     let key = state
         .write(move |tx| use_case::register_key(tx, &token, registration, auto))
         .await?;
-    let view = KeyView::new(key, now);
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/keys/{}", view.id)))
-        .json(view))
+    Ok(super::keys::created(key, now))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -325,7 +317,7 @@ pub async fn answer(
     token: web::Path<String>,
     body: JsonBody<SignatureBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_of(&token);
+    let token = token.into_inner();
     let b = json_body(body)?;
     let registry = state.settings.origin.clone();
     let done = state

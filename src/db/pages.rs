@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use super::schema::{activities, cities, mous, partnerships};
 use super::{DbConn, DbError};
 use crate::domain::activities::is_dormant;
+use crate::domain::briefing::PartnerLine;
+use crate::domain::dates::{EstablishedDate, format_date};
 
 /// Partnerships per status, and the number of cities.
 pub fn counts(conn: &mut DbConn) -> Result<(BTreeMap<String, i64>, i64), DbError> {
@@ -59,81 +61,49 @@ pub struct DormantTie {
     pub last_activity: Option<String>,
 }
 
-/// An active partnership of a city: id, both cities, established as recorded and as a day.
-type ActiveTie = (String, String, String, Option<String>, Option<String>);
-
 /// The dormant partnerships of `city` at `cutoff` (docs/using.md), the longest silent first.
 pub fn dormant_ties(
     conn: &mut DbConn,
     city: &str,
     cutoff: &str,
 ) -> Result<Vec<DormantTie>, DbError> {
-    // One query per side, on the city's index, the status checked here: given the status,
-    // SQLite walks the status index (nearly every partnership is active) instead.
-    let mut rows: Vec<ActiveTie> = Vec::new();
-    for as_a in [true, false] {
-        let mut q = partnerships::table.into_boxed();
-        q = if as_a {
-            q.filter(partnerships::city_a.eq(city))
-        } else {
-            q.filter(partnerships::city_b.eq(city))
-        };
-        let found: Vec<ActiveTie> = q
-            .select((
-                partnerships::id,
-                partnerships::city_a,
-                partnerships::city_b,
-                partnerships::established,
-                partnerships::established_on,
-                partnerships::status,
-            ))
-            .load::<(
-                String,
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                String,
-            )>(conn)?
-            .into_iter()
-            .filter(|r| r.5 == "active")
-            .map(|(id, a, b, established, on, _)| (id, a, b, established, on))
-            .collect();
-        rows.extend(found);
-    }
-    let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let partners = super::briefing::partners(conn, city)?;
+    dormant_among(conn, &partners, cutoff)
+}
+
+/// The dormant ones among a city's partnerships as `briefing::partners` lists them (the city
+/// page has that list already): the active ones whose latest activity, or establishment when
+/// none is recorded, lies before `cutoff`.
+pub fn dormant_among(
+    conn: &mut DbConn,
+    partners: &[(PartnerLine, String)],
+    cutoff: &str,
+) -> Result<Vec<DormantTie>, DbError> {
+    let active: Vec<&PartnerLine> = partners
+        .iter()
+        .filter(|(_, status)| status == "active")
+        .map(|(line, _)| line)
+        .collect();
+    let ids: Vec<String> = active.iter().map(|l| l.partnership.clone()).collect();
     let last = last_activities(conn, &ids)?;
-    let mut dormant = Vec::new();
-    for (id, a, b, established, established_on) in rows {
-        let last_activity = last.get(&id).cloned();
+    let mut out = Vec::new();
+    for line in active {
+        let last_activity = last.get(&line.partnership).cloned();
+        // The first day of the establishment as recorded: what `established_on` stores.
+        let established_on = line
+            .established
+            .as_deref()
+            .and_then(|e| EstablishedDate::parse(e).ok())
+            .map(|e| format_date(e.first_day));
         if is_dormant(cutoff, established_on.as_deref(), last_activity.as_deref()) {
-            let partner = if a == city { b } else { a };
-            dormant.push((id, partner, established, last_activity));
+            out.push(DormantTie {
+                partnership: line.partnership.clone(),
+                partner: line.partner_code.clone(),
+                partner_name: line.partner_name.clone(),
+                established: line.established.clone(),
+                last_activity,
+            });
         }
-    }
-    // The partners' names in one query per 500, not one per tie.
-    let codes: Vec<String> = dormant.iter().map(|d| d.1.clone()).collect();
-    let mut names = std::collections::HashMap::new();
-    for chunk in codes.chunks(500) {
-        let rows: Vec<(String, String)> = cities::table
-            .filter(cities::code.eq_any(chunk))
-            .select((cities::code, cities::name))
-            .load(conn)?;
-        names.extend(rows);
-    }
-    let mut out = Vec::with_capacity(dormant.len());
-    for (id, partner, established, last_activity) in dormant {
-        let partner_name = names
-            .get(&partner)
-            .cloned()
-            .unwrap_or_else(|| partner.clone());
-        out.push(DormantTie {
-            partnership: id,
-            partner,
-            partner_name,
-            established,
-            last_activity,
-        });
     }
     // Never-active ties first, then by the latest sign of life, oldest first.
     out.sort_by(|x, y| {

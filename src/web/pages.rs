@@ -152,7 +152,7 @@ pub(super) async fn city(
                 return Ok(None);
             };
             let partners = db::briefing::partners(c, &key)?;
-            let dormant = db::pages::dormant_ties(c, &key, &cutoff)?;
+            let dormant = db::pages::dormant_among(c, &partners, &cutoff)?;
             Ok(Some((city, partners, dormant)))
         })
         .await;

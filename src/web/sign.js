@@ -251,8 +251,7 @@
 
   async function problem(response) {
     try {
-      const p = await response.json();
-      return p;
+      return await response.json();
     } catch (e) {
       return { detail: "the registry answered " + response.status, code: "" };
     }

@@ -129,7 +129,7 @@ fn send_round(srv: &TestServer, office: &str, mou: &str, requests: Value) -> Val
     r.json()
 }
 
-/// Signature `seq` of the MOU's chain as files: (statement bytes, statement file, signature file).
+/// Signature `seq` of the MOU's chain: its statement bytes, and its signature written to a file.
 fn stored_signature(srv: &TestServer, dir: &Path, mou: &str, seq: usize) -> (Vec<u8>, PathBuf) {
     let chain = srv.get(&format!("/api/v1/mous/{mou}/chain")).json();
     let link = &chain["signatures"][seq - 1];
