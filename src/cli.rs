@@ -528,9 +528,12 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
         let sample = crate::demo::record_sample(&state.db, state.today())?;
         let _ = writeln!(
             std::io::stdout(),
-            "demo data: {} sample activities for {} (seeded, generated, labelled as a sample in \
-             each outcome; not real data)",
+            "demo data: {} sample activities with {} outcomes and {} commitments ({} resolved) \
+             for {} (seeded, generated, labelled as a sample in each text; not real data)",
             sample.activities,
+            sample.outcomes,
+            sample.commitments,
+            sample.resolved,
             sample.cities.join(", ")
         );
     }

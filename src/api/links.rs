@@ -53,6 +53,19 @@ const VERSION_FIRST_DOCUMENT: &[(&str, &str)] = &[
     ("n", "$response.body#/version"),
     ("p", "$response.body#/documents/0/position"),
 ];
+const PARTNERSHIP_OF: &[(&str, &str)] = &[("id", "$response.body#/partnership")];
+const OF_ACTIVITY: &[(&str, &str)] = &[
+    ("id", "$response.body#/partnership"),
+    ("activity", "$response.body#/id"),
+];
+const COMMITMENT: &[(&str, &str)] = &[
+    ("id", "$response.body#/partnership"),
+    ("commitment", "$response.body#/id"),
+];
+const FIRST_COMMITMENT: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("commitment", "$response.body#/items/0/id"),
+];
 const EVIDENCE_DOCUMENT: &[(&str, &str)] = &[
     ("id", "$response.body#/activity"),
     ("n", "$response.body#/seq"),
@@ -91,6 +104,13 @@ pub const LINKS: &[LinkSpec] = &[
         "201",
         "DormantPartnerships",
         "dormant_partnerships",
+        CITY,
+    ),
+    link(
+        "create_city",
+        "201",
+        "OverdueCommitments",
+        "overdue_commitments",
         CITY,
     ),
     link("create_city", "201", "ListKeys", "list_keys", CITY),
@@ -164,6 +184,72 @@ pub const LINKS: &[LinkSpec] = &[
     link("record", "201", "ListEvidence", "list_evidence", ID),
     link("record", "201", "AddEvidence", "add_evidence", ID),
     link("record", "201", "LogEntry", "entry", LOG_ENTRY),
+    // Outcomes and commitments of an activity.
+    link(
+        "record",
+        "201",
+        "RecordOutcome",
+        "record_outcome",
+        OF_ACTIVITY,
+    ),
+    link(
+        "record",
+        "201",
+        "MakeCommitment",
+        "make_commitment",
+        OF_ACTIVITY,
+    ),
+    link(
+        "record",
+        "201",
+        "ListOutcomes",
+        "list_outcomes",
+        PARTNERSHIP_OF,
+    ),
+    link(
+        "record",
+        "201",
+        "ListCommitments",
+        "list_commitments",
+        PARTNERSHIP_OF,
+    ),
+    link(
+        "record_outcome",
+        "201",
+        "ListOutcomes",
+        "list_outcomes",
+        PARTNERSHIP_OF,
+    ),
+    link("record_outcome", "201", "LogEntry", "entry", LOG_ENTRY),
+    link(
+        "make_commitment",
+        "201",
+        "ResolveCommitment",
+        "resolve_commitment",
+        COMMITMENT,
+    ),
+    link(
+        "make_commitment",
+        "201",
+        "ListCommitments",
+        "list_commitments",
+        PARTNERSHIP_OF,
+    ),
+    link("make_commitment", "201", "LogEntry", "entry", LOG_ENTRY),
+    link(
+        "resolve_commitment",
+        "201",
+        "ListCommitments",
+        "list_commitments",
+        PARTNERSHIP_OF,
+    ),
+    link(
+        "list_commitments",
+        "200",
+        "ResolveFirstCommitment",
+        "resolve_commitment",
+        FIRST_COMMITMENT,
+    ),
     link(
         "list_activities",
         "200",

@@ -19,6 +19,7 @@ pub mod log;
 pub mod mous;
 pub mod observe;
 pub mod openapi;
+pub mod outcomes;
 pub mod pagination;
 pub mod partnerships;
 pub mod requests;
@@ -88,6 +89,12 @@ pub fn routes() -> UtoipaApp<
                 .service(activities::add_evidence)
                 .service(activities::list_evidence)
                 .service(activities::evidence_document)
+                .service(outcomes::record_outcome)
+                .service(outcomes::list_outcomes)
+                .service(outcomes::make_commitment)
+                .service(outcomes::list_commitments)
+                .service(outcomes::resolve_commitment)
+                .service(outcomes::overdue_commitments)
                 .service(briefing::briefing)
                 .service(briefing::group_briefing)
                 .service(keys::challenge)

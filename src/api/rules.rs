@@ -434,6 +434,77 @@ pub const RULES: &[Rule] = &[
     ),
     rule("add_evidence", MULTIPART, ONE_FILE_PART),
     rule(
+        "record_outcome",
+        &[E::InvalidOutcome],
+        "the fields fit the indicator (docs/engagement.md): `count` for people_reached, \
+         exchange_participants, business_deals, joint_projects and media_reach only; `mou` for \
+         agreement_signed, `follow_up` for follow_up_activity, `exchange_group` for \
+         exchange_participants and `description` for other, each required there and refused \
+         elsewhere; `value` and `currency` together, on business_deals only; each evidence \
+         number once",
+    ),
+    rule(
+        "record_outcome",
+        &[E::InvalidOutcomeCount],
+        "`count` is within the indicator's bounds: people_reached 1-100000000, \
+         exchange_participants 1-100000, business_deals 1-10000, joint_projects 1-1000, \
+         media_reach 1-10000000000",
+    ),
+    rule(
+        "record_outcome",
+        &[E::InvalidAmount],
+        "`value` has no more decimals than its `currency` (JPY none, EUR two, BHD three) and is \
+         not zero",
+    ),
+    rule(
+        "record_outcome",
+        &[E::InvalidOutcomeLink],
+        "`mou` is an MOU and `follow_up` another activity of the same partnership; every \
+         `evidence` number is a document already added to the activity",
+    ),
+    rule(
+        "record_outcome",
+        &[E::ActivityNotFound],
+        "the activity belongs to the partnership in the path",
+    ),
+    rule(
+        "record_outcome",
+        &[E::InvalidDate],
+        "`achieved_on` is not before the activity's `start_date` and not in the future",
+    ),
+    rule(
+        "make_commitment",
+        &[E::ActivityNotFound],
+        "the activity belongs to the partnership in the path",
+    ),
+    rule(
+        "make_commitment",
+        &[E::InvalidDate],
+        "`due_date` is not before the activity's `start_date`",
+    ),
+    rule(
+        "resolve_commitment",
+        &[E::CommitmentNotFound],
+        "the commitment belongs to the partnership in the path",
+    ),
+    rule(
+        "resolve_commitment",
+        &[E::InvalidResolution],
+        "`kept_by_activity` or `kept_by_outcome`, not both, and only when `result` is kept or \
+         partly_kept",
+    ),
+    rule(
+        "resolve_commitment",
+        &[E::InvalidOutcomeLink],
+        "`kept_by_activity` and `kept_by_outcome` are an activity and an outcome of the same \
+         partnership",
+    ),
+    rule(
+        "resolve_commitment",
+        &[E::InvalidDate],
+        "`resolved_on` is not before the activity's `start_date` and not in the future",
+    ),
+    rule(
         "inclusion_proof",
         &[E::IndexOutOfRange],
         "`index` names an entry of the tree",

@@ -1,11 +1,14 @@
-//! Recording an engagement activity of a partnership, and the evidence of what it produced.
+//! Recording an engagement activity of a partnership, the evidence and outcomes of what it
+//! produced, and the commitments it made and how they ended.
 
 use crate::db::activities::{ActivityRow, EvidenceRow};
 use crate::db::mous::Upload;
+use crate::db::outcomes::{CommitmentRow, CommitmentState, OutcomeRow};
 use crate::db::{self, DbError, WriteTx};
 use crate::domain::ErrorCode;
 use crate::domain::access::{require_office, require_party_office};
 use crate::domain::activities::NewActivity;
+use crate::domain::outcomes::{NewCommitment, NewOutcome, Resolution};
 use crate::domain::tokens::Principal;
 use crate::domain::{DomainError, PartnershipId};
 
@@ -51,5 +54,63 @@ pub fn add_evidence(
             }
             require_party_office(principal, &p.parties()).map(|_| ())
         },
+    )
+}
+
+/// An office of either party records an outcome of one of the partnership's activities.
+pub fn record_outcome(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    partnership: &PartnershipId,
+    activity: &str,
+    outcome: NewOutcome,
+) -> Result<OutcomeRow, DbError> {
+    require_office(principal)?;
+    db::outcomes::record(
+        tx,
+        partnership,
+        activity,
+        outcome,
+        principal.map(|p| &p.token_id),
+        |p| require_party_office(principal, &p.parties()).cloned(),
+    )
+}
+
+/// An office of either party records a commitment one of the partnership's activities made.
+pub fn make_commitment(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    partnership: &PartnershipId,
+    activity: &str,
+    commitment: NewCommitment,
+) -> Result<CommitmentRow, DbError> {
+    require_office(principal)?;
+    db::outcomes::commit(
+        tx,
+        partnership,
+        activity,
+        commitment,
+        principal.map(|p| &p.token_id),
+        |p| require_party_office(principal, &p.parties()).cloned(),
+    )
+}
+
+/// An office of either party marks a commitment kept, partly kept or not kept; an office of
+/// any other city is refused (and `amity audit` finds it, rule `party_office`, if it got in).
+pub fn resolve_commitment(
+    tx: &mut WriteTx<'_>,
+    principal: Option<&Principal>,
+    partnership: &PartnershipId,
+    commitment: &str,
+    resolution: Resolution,
+) -> Result<CommitmentState, DbError> {
+    require_office(principal)?;
+    db::outcomes::resolve(
+        tx,
+        partnership,
+        commitment,
+        resolution,
+        principal.map(|p| &p.token_id),
+        |p| require_party_office(principal, &p.parties()).cloned(),
     )
 }

@@ -34,6 +34,7 @@ pub mod migrations;
 pub mod mous;
 pub mod node_cache;
 pub mod offices;
+pub mod outcomes;
 pub mod pages;
 pub mod partnerships;
 pub mod requests;

@@ -241,6 +241,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     mou_signatures,
     activities,
     activity_evidence,
+    activity_outcomes,
+    commitments,
+    commitment_resolutions,
 );
 
 diesel::table! {
@@ -295,6 +298,59 @@ diesel::table! {
 }
 
 diesel::joinable!(activity_evidence -> activities (activity_id));
+
+diesel::table! {
+    activity_outcomes (id) {
+        id -> Text,
+        activity_id -> Text,
+        partnership_id -> Text,
+        indicator -> Text,
+        achieved_on -> Text,
+        count -> Nullable<BigInt>,
+        exchange_group -> Nullable<Text>,
+        value -> Nullable<Text>,
+        currency -> Nullable<Text>,
+        mou_id -> Nullable<Text>,
+        follow_up_id -> Nullable<Text>,
+        description -> Nullable<Text>,
+        evidence -> Text,
+        city -> Text,
+        recorded_by -> Nullable<Text>,
+        created_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    commitments (id) {
+        id -> Text,
+        activity_id -> Text,
+        partnership_id -> Text,
+        text -> Text,
+        due_date -> Text,
+        city -> Text,
+        made_by -> Nullable<Text>,
+        created_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    commitment_resolutions (commitment_id) {
+        commitment_id -> Text,
+        result -> Text,
+        resolved_on -> Text,
+        kept_by_activity -> Nullable<Text>,
+        kept_by_outcome -> Nullable<Text>,
+        note -> Nullable<Text>,
+        city -> Text,
+        resolved_by -> Nullable<Text>,
+        created_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::joinable!(commitment_resolutions -> commitments (commitment_id));
 
 diesel::table! {
     checkpoint_cosignatures (size, witness, key_id) {

@@ -11,7 +11,8 @@ use super::DomainError;
 use super::dates::format_micros;
 
 pub use amity_verify::entries::{
-    ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, EntryError,
+    ActivityCommitmentMade, ActivityCommitmentResolved, ActivityEvidenceAdded,
+    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, Entry, EntryBody, EntryError,
     KeyApproved, KeyEnded, KeyRegistered, MAX_ENTRY_BYTES, MouCreated, MouRequestDeclined,
     MouRequestsCancelled, MouRequestsExpired, MouSignatureAdded, MouSignaturesRequested,
     MouVersionUploaded, MouWithdrawn, OfficeCreated, PartnershipRegistered,

@@ -116,6 +116,8 @@ error_codes! {
     TokenNotFound = ("token_not_found", 404),
     /// No such activity on this partnership.
     ActivityNotFound = ("activity_not_found", 404),
+    /// No such commitment on this partnership.
+    CommitmentNotFound = ("commitment_not_found", 404),
     /// The activity has no evidence with this number.
     EvidenceNotFound = ("evidence_not_found", 404),
     /// The log has no entry at this index.
@@ -170,6 +172,8 @@ error_codes! {
     SupersededVersion = ("superseded_version", 409),
     /// The signer already signed the current version.
     AlreadySigned = ("already_signed", 409),
+    /// The commitment was already marked kept, partly kept or not kept.
+    CommitmentAlreadyResolved = ("commitment_already_resolved", 409),
     /// This exact statement is already in the MOU's signature chain.
     DuplicateSignature = ("duplicate_signature", 409),
     /// Another signature took this chain position; fetch the statement again.
@@ -254,6 +258,20 @@ error_codes! {
     InvalidMode = ("invalid_mode", 422),
     /// An activity's participant count is not a whole number.
     InvalidParticipants = ("invalid_participants", 422),
+    /// An outcome's indicator is not one of the documented list.
+    InvalidIndicator = ("invalid_indicator", 422),
+    /// An outcome lacks a field its indicator needs, or has one it does not take.
+    InvalidOutcome = ("invalid_outcome", 422),
+    /// An outcome's `count` is outside its indicator's bounds.
+    InvalidOutcomeCount = ("invalid_outcome_count", 422),
+    /// A currency is not an ISO 4217 code of money.
+    InvalidCurrency = ("invalid_currency", 422),
+    /// A declared value is not a positive decimal with at most its currency's decimals.
+    InvalidAmount = ("invalid_amount", 422),
+    /// An outcome or resolution links an MOU, activity, outcome or evidence document that does not exist on the same partnership.
+    InvalidOutcomeLink = ("invalid_outcome_link", 422),
+    /// A commitment's result is unknown, or names what kept it when it was not kept.
+    InvalidResolution = ("invalid_resolution", 422),
     /// A period's `from` is after its `to`.
     InvalidPeriod = ("invalid_period", 422),
     /// A role is not a short lower-case name.

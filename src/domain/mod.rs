@@ -46,6 +46,7 @@ pub mod keys;
 pub mod mous;
 pub mod names;
 pub mod offices;
+pub mod outcomes;
 pub mod partnerships;
 pub mod requests;
 pub use amity_verify::replay;

@@ -295,6 +295,76 @@ marker_schema!(
     SignerCount => integer(1, MAX_COUNT)
 );
 
+/// Every ISO 4217 code of money a deal value may carry (`amity_verify::outcomes::currency_exponent`).
+fn currency_codes() -> ObjectBuilder {
+    use iso_currency::IntoEnumIterator;
+    let mut codes: Vec<&'static str> = iso_currency::Currency::iter()
+        .filter(|c| amity_verify::outcomes::currency_exponent(c.code()).is_ok())
+        .map(|c| c.code())
+        .collect();
+    codes.sort_unstable();
+    string()
+        .enum_values(Some(codes))
+        .description(Some("ISO 4217 currency code, upper case"))
+}
+
+marker_schema!(
+    /// An outcome's indicator (`amity_verify::outcomes::Indicator`).
+    OutcomeIndicator => string().enum_values(Some(
+        amity_verify::outcomes::Indicator::ALL.iter().map(|i| i.as_str()).collect::<Vec<_>>()
+    ))
+);
+marker_schema!(
+    /// Who took part in an exchange (`amity_verify::outcomes::ExchangeGroup`), or `""`.
+    ExchangeGroupName => or_empty(
+        string().enum_values(Some(
+            amity_verify::outcomes::ExchangeGroup::ALL.iter().map(|g| g.as_str()).collect::<Vec<_>>()
+        )),
+        "who took part in an exchange, or empty"
+    )
+);
+marker_schema!(
+    /// An outcome's count; its bounds per indicator are a rule of the operation.
+    OutcomeCount => integer(1, 10_000_000_000_i64)
+);
+marker_schema!(
+    /// A declared value in plain decimal digits (`amity_verify::outcomes::check_value`), or `""`.
+    Amount => or_empty(
+        string().pattern(Some("^(0|[1-9][0-9]{0,14})(\\.[0-9]{1,4})?$")).examples(["1250000.50"]),
+        "a positive amount in plain digits, at most the currency's decimals, or empty"
+    )
+);
+marker_schema!(
+    /// An ISO 4217 currency code, or `""`.
+    CurrencyCode => or_empty(currency_codes(), "ISO 4217 currency code, or empty")
+);
+marker_schema!(
+    /// A registry id, or `""` for none.
+    IdOrEmpty => or_empty(Id::schema_object(), "a registry id, or empty for none")
+);
+marker_schema!(
+    /// An outcome's description or a resolution's note (`outcomes::MAX_TEXT_CHARS`).
+    ResultText => optional_paragraph(amity_verify::outcomes::MAX_TEXT_CHARS)
+);
+marker_schema!(
+    /// What a commitment promised: one line (`outcomes::MAX_COMMITMENT_CHARS`).
+    CommitmentText => required_line(amity_verify::outcomes::MAX_COMMITMENT_CHARS)
+        .examples(["Exchange of 20 students by June 2021"])
+);
+marker_schema!(
+    /// Numbers of the activity's evidence documents, each once.
+    EvidenceNumbers => ArrayBuilder::new()
+        .items(integer(1, amity_verify::outcomes::MAX_OUTCOME_EVIDENCE as i64))
+        .max_items(Some(amity_verify::outcomes::MAX_OUTCOME_EVIDENCE))
+        .unique_items(true)
+);
+marker_schema!(
+    /// How a commitment ended (`amity_verify::outcomes::CommitmentResult`).
+    CommitmentResultName => string().enum_values(Some(
+        amity_verify::outcomes::CommitmentResult::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()
+    ))
+);
+
 /// A marker's schema as an object, to nest in another.
 trait SchemaObject {
     fn schema_object() -> Object;

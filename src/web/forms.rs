@@ -469,3 +469,196 @@ pub(super) async fn cancel_requests_form(
         Err(e) => error_page(e),
     }
 }
+
+/// A form's whole number, blank for none.
+fn form_count(value: &Option<String>) -> Result<Option<i64>, crate::domain::DomainError> {
+    match blank(value) {
+        None => Ok(None),
+        Some(n) => n.trim().parse::<i64>().map(Some).map_err(|_| {
+            crate::domain::DomainError::new(
+                ErrorCode::InvalidOutcomeCount,
+                "the count must be a whole number",
+            )
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct OutcomeForm {
+    #[serde(default)]
+    csrf: String,
+    activity: String,
+    indicator: String,
+    achieved_on: String,
+    count: Option<String>,
+    exchange_group: Option<String>,
+    value: Option<String>,
+    currency: Option<String>,
+    mou: Option<String>,
+    follow_up: Option<String>,
+    description: Option<String>,
+}
+
+/// Records an outcome from the partnership page: the same use case as
+/// `POST /api/v1/partnerships/{id}/activities/{activity}/outcomes`.
+#[post("/partnerships/{id}/outcomes")]
+pub(super) async fn outcome_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<OutcomeForm>,
+) -> HttpResponse {
+    use crate::domain::outcomes::{NewOutcome, OutcomeInput};
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let parsed = form_count(&f.count).and_then(|count| {
+        NewOutcome::validate(&OutcomeInput {
+            indicator: &f.indicator,
+            achieved_on: &f.achieved_on,
+            count,
+            exchange_group: f.exchange_group.as_deref(),
+            value: f.value.as_deref(),
+            currency: f.currency.as_deref(),
+            mou: f.mou.as_deref(),
+            follow_up: f.follow_up.as_deref(),
+            description: blank(&f.description).as_deref(),
+            evidence: &[],
+        })
+    });
+    let outcome = match parsed {
+        Ok(o) => o,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
+    let activity = f.activity;
+    let result = state
+        .write(move |tx| {
+            crate::app::activities::record_outcome(
+                tx,
+                Some(&principal),
+                &target,
+                &activity,
+                outcome,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}#outcomes")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CommitmentForm {
+    #[serde(default)]
+    csrf: String,
+    activity: String,
+    text: String,
+    due_date: String,
+}
+
+/// Records a commitment from the partnership page.
+#[post("/partnerships/{id}/commitments")]
+pub(super) async fn commitment_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<CommitmentForm>,
+) -> HttpResponse {
+    use crate::domain::outcomes::NewCommitment;
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let commitment = match NewCommitment::validate(&f.text, &f.due_date) {
+        Ok(c) => c,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
+    let activity = f.activity;
+    let result = state
+        .write(move |tx| {
+            crate::app::activities::make_commitment(
+                tx,
+                Some(&principal),
+                &target,
+                &activity,
+                commitment,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}#commitments")),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ResolutionForm {
+    #[serde(default)]
+    csrf: String,
+    commitment: String,
+    result: String,
+    resolved_on: String,
+    kept_by_activity: Option<String>,
+    note: Option<String>,
+}
+
+/// Marks a commitment kept, partly kept or not kept from the partnership page.
+#[post("/partnerships/{id}/resolutions")]
+pub(super) async fn resolution_form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ResolutionForm>,
+) -> HttpResponse {
+    use crate::domain::outcomes::Resolution;
+    let f = form.into_inner();
+    let principal = match form_office(&state, &req, &f.csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let resolution = match Resolution::validate(
+        &f.result,
+        &f.resolved_on,
+        f.kept_by_activity.as_deref(),
+        None,
+        blank(&f.note).as_deref(),
+    ) {
+        Ok(r) => r,
+        Err(e) => return error_page(e.into()),
+    };
+    let id = id.into_inner();
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
+    let commitment = f.commitment;
+    let result = state
+        .write(move |tx| {
+            crate::app::activities::resolve_commitment(
+                tx,
+                Some(&principal),
+                &target,
+                &commitment,
+                resolution,
+            )
+        })
+        .await;
+    match result {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}#commitments")),
+        Err(e) => error_page(e),
+    }
+}

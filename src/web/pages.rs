@@ -14,6 +14,7 @@ use crate::domain::activities::Engagement;
 use crate::domain::briefing::status_rank;
 use crate::domain::cities::degrees;
 use crate::domain::dates::{format_date, format_micros};
+use crate::domain::outcomes::is_overdue;
 use crate::error::ApiError;
 
 /// The cutoff date of dormancy `years` years before the registry's today.
@@ -146,6 +147,7 @@ pub(super) async fn city(
     let key = code.clone();
     let years = state.settings.dormant_years;
     let cutoff = dormant_cutoff(&state, years);
+    let today = state.today();
     let found = state
         .read(move |c| {
             let Some(city) = db::cities::get(c, &key)? else {
@@ -153,10 +155,21 @@ pub(super) async fn city(
             };
             let partners = db::briefing::partners(c, &key)?;
             let dormant = db::pages::dormant_among(c, &partners, &cutoff)?;
-            Ok(Some((city, partners, dormant)))
+            let ids: Vec<String> = partners
+                .iter()
+                .map(|(p, _)| p.partnership.clone())
+                .collect();
+            let overdue = db::outcomes::list_commitments(
+                c,
+                &ids,
+                db::outcomes::CommitmentFilter::Overdue(today),
+                None,
+                100,
+            )?;
+            Ok(Some((city, partners, dormant, overdue)))
         })
         .await;
-    let (city, mut partners, dormant) = match found {
+    let (city, mut partners, dormant, overdue) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::new(
@@ -207,6 +220,24 @@ pub(super) async fn city(
                             td { a href={ "/partnerships/" (t.partnership) } { (t.partner_name) } }
                             td { (t.established.as_deref().unwrap_or("unknown")) }
                             td { (t.last_activity.as_deref().unwrap_or("none recorded")) }
+                        }
+                    }
+                }
+            }
+            h2 id="overdue" { "Overdue commitments (" (count(overdue.len())) ")" }
+            @if overdue.is_empty() {
+                p { "No commitment of " (c.name) "'s partnerships is past its due date unresolved." }
+            } @else {
+                p { "Promised at an activity, due, and not yet marked kept or not kept by either office." }
+                table {
+                    tr { th { "due" } th { "commitment" } th { "partnership" } }
+                    @for s in &overdue {
+                        tr {
+                            td { (s.commitment.due_date) }
+                            td { (s.commitment.text) }
+                            td { a href={ "/partnerships/" (s.commitment.partnership_id) "#commitments" } {
+                                (partners.iter().find(|(p, _)| p.partnership == s.commitment.partnership_id).map(|(p, _)| p.partner_name.as_str()).unwrap_or("partnership"))
+                            } }
                         }
                     }
                 }
@@ -262,10 +293,26 @@ pub(super) async fn partnership(
             let activities = db::activities::list(c, &key, None, 100)?;
             let ids: Vec<String> = activities.iter().map(|a| a.id.clone()).collect();
             let evidence = db::activities::evidence_of(c, &ids)?;
-            Ok(Some((p, history, mous, activities, evidence)))
+            let outcomes = db::outcomes::list_outcomes(c, key.as_str(), None, None, 200)?;
+            let commitments = db::outcomes::list_commitments(
+                c,
+                &[key.to_string()],
+                db::outcomes::CommitmentFilter::All,
+                None,
+                200,
+            )?;
+            Ok(Some((
+                p,
+                history,
+                mous,
+                activities,
+                evidence,
+                outcomes,
+                commitments,
+            )))
         })
         .await;
-    let (p, history, mous, activities, evidence) = match found {
+    let (p, history, mous, activities, evidence, outcomes, commitments) = match found {
         Ok(Some(found)) => found,
         Ok(None) => {
             return error_page(ApiError::new(
@@ -276,6 +323,18 @@ pub(super) async fn partnership(
         Err(e) => return error_page(e),
     };
     let title = format!("{} and {}", p.city_a, p.city_b);
+    let today = state.today();
+    let overdue = commitments
+        .iter()
+        .filter(|s| s.resolution.is_none() && is_overdue(&s.commitment.due_date, today))
+        .count();
+    let activity_label = |id: &str| {
+        activities
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| format!("{} · {}", a.start_date, a.kind))
+            .unwrap_or_else(|| id.to_string())
+    };
     let office_city = who
         .as_ref()
         .and_then(|w| w.office.as_ref())
@@ -312,6 +371,53 @@ pub(super) async fn partnership(
                     } }
                 }
             } }
+            h2 id="outcomes" { "Outcomes (" (outcomes.len()) ")" }
+            @if outcomes.is_empty() { p { "None recorded." } }
+            @else {
+                table {
+                    tr { th { "achieved" } th { "indicator" } th { "how much" } th { "of the activity" } th { "what" } }
+                    @for o in &outcomes {
+                        tr {
+                            td { (o.achieved_on) }
+                            td { (o.indicator.replace('_', " ")) }
+                            td {
+                                @if let Some(n) = o.count { (count(n)) }
+                                @if let Some(g) = &o.exchange_group { " " (g) }
+                                @if let (Some(v), Some(c)) = (&o.value, &o.currency) { " worth " (v) " " (c) }
+                            }
+                            td { (activity_label(&o.activity_id)) }
+                            td {
+                                @if let Some(m) = &o.mou_id { a href={ "/mous/" (m) } { "the MOU" } " " }
+                                @if let Some(f) = &o.follow_up_id { "follow-up: " (activity_label(f)) " " }
+                                (o.description.as_deref().unwrap_or(""))
+                                @for n in o.evidence_numbers() { " " a href={ "/api/v1/activities/" (o.activity_id) "/evidence/" (n) } { "evidence " (n) } }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 id="commitments" { "Commitments (" (commitments.len()) @if overdue > 0 { ", " (overdue) " overdue" } ")" }
+            @if commitments.is_empty() { p { "None recorded." } }
+            @else {
+                table {
+                    tr { th { "due" } th { "commitment" } th { "state" } th { "follow-through" } }
+                    @for s in &commitments {
+                        @let c = &s.commitment;
+                        @let state = match &s.resolution { Some(r) => r.result.clone(), None if is_overdue(&c.due_date, today) => "overdue".to_string(), None => "open".to_string() };
+                        tr {
+                            td { (c.due_date) }
+                            td { (c.text) " (" (activity_label(&c.activity_id)) ")" }
+                            td class=(state) { (state.replace('_', " ")) }
+                            td { @if let Some(r) = &s.resolution {
+                                (r.resolved_on) " by " (r.city)
+                                @if r.result == "kept" { @if r.resolved_on <= c.due_date { ", on time" } @else { ", late" } }
+                                @if let Some(a) = &r.kept_by_activity { ": " (activity_label(a)) }
+                                @if let Some(n) = &r.note { ": " (n) }
+                            } }
+                        }
+                    }
+                }
+            }
             @if let Some(acting) = &office_city {
                 h2 { "Record a status change (as the office of " (acting) ")" }
                 form method="post" action={ "/partnerships/" (p.id) "/status" } {
@@ -349,6 +455,66 @@ pub(super) async fn partnership(
                         } } }
                         p { label { "Document " input type="file" name="document" required; } }
                         p { button type="submit" { "Attach" } }
+                    }
+                }
+                @if !activities.is_empty() {
+                    h2 { "Record an outcome" }
+                    form method="post" action={ "/partnerships/" (p.id) "/outcomes" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Activity " select name="activity" {
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) " (" (a.mode) ")" } }
+                        } } }
+                        p { label { "Indicator " select name="indicator" {
+                            @for i in amity_verify::outcomes::Indicator::ALL { option value=(i.as_str()) { (i.as_str().replace('_', " ")) } }
+                        } } }
+                        p { label { "Achieved " input type="date" name="achieved_on" required; } }
+                        p { label { "Count " input type="number" name="count" min="1"; } }
+                        p { label { "Exchange group " select name="exchange_group" {
+                            option value="" { "(not an exchange)" }
+                            @for g in amity_verify::outcomes::ExchangeGroup::ALL { option value=(g.as_str()) { (g.as_str()) } }
+                        } } }
+                        p { label { "Declared value " input type="text" name="value" inputmode="decimal" placeholder="1250000.50" maxlength="20"; }
+                            " " label { "currency " input type="text" name="currency" placeholder="EUR" maxlength="3" size="4"; } }
+                        p { label { "MOU signed " select name="mou" {
+                            option value="" { "(none)" }
+                            @for (mid, mtitle, _) in &mous { option value=(mid) { (mtitle) } }
+                        } } }
+                        p { label { "Follow-up activity " select name="follow_up" {
+                            option value="" { "(none)" }
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) } }
+                        } } }
+                        p { label { "Description " textarea name="description" rows="2" cols="60" maxlength="2000" {} } }
+                        p { button type="submit" { "Record outcome" } }
+                    }
+                    h2 { "Record a commitment" }
+                    form method="post" action={ "/partnerships/" (p.id) "/commitments" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Activity " select name="activity" {
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) " (" (a.mode) ")" } }
+                        } } }
+                        p { label { "Commitment " input type="text" name="text" required maxlength="500" size="60" placeholder="Exchange of 20 students by June 2021"; } }
+                        p { label { "Due " input type="date" name="due_date" required; } }
+                        p { button type="submit" { "Record commitment" } }
+                    }
+                }
+                @let open: Vec<_> = commitments.iter().filter(|s| s.resolution.is_none()).collect();
+                @if !open.is_empty() {
+                    h2 { "Mark a commitment" }
+                    form method="post" action={ "/partnerships/" (p.id) "/resolutions" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        p { label { "Commitment " select name="commitment" {
+                            @for s in &open { option value=(s.commitment.id) { (s.commitment.due_date) " · " (s.commitment.text) } }
+                        } } }
+                        p { label { "Result " select name="result" {
+                            @for r in amity_verify::outcomes::CommitmentResult::ALL { option value=(r.as_str()) { (r.as_str().replace('_', " ")) } }
+                        } } }
+                        p { label { "On " input type="date" name="resolved_on" required; } }
+                        p { label { "Kept by activity " select name="kept_by_activity" {
+                            option value="" { "(none)" }
+                            @for a in &activities { option value=(a.id) { (a.start_date) " · " (a.kind) } }
+                        } } }
+                        p { label { "Note " textarea name="note" rows="2" cols="60" maxlength="2000" {} } }
+                        p { button type="submit" { "Mark" } }
                     }
                 }
             }

@@ -239,12 +239,32 @@ fn import_command_and_demo() {
     assert_eq!(s, 200);
     assert_eq!(page["items"].as_array().unwrap().len(), 5);
     assert_eq!(page["items"][0]["source"], "imported");
-    // The import, then the labelled engagement sample: one entry per activity.
+    // The import, then the labelled engagement sample: one entry per activity, outcome,
+    // commitment and resolution.
     let (_, health) = call(&srv.base, "GET", "/healthz", None, None);
     let (_, engagement) = call(&srv.base, "GET", "/api/v1/metrics/engagement", None, None);
     let sample = engagement["overall"]["total"].as_i64().unwrap();
     assert!(sample > 50, "{engagement}");
-    assert_eq!(health["log_size"].as_i64().unwrap(), 17117 + 24704 + sample);
+    let results = amity::db::Db::open(&demo_db, 1)
+        .and_then(|db| {
+            db.read(|c| {
+                use amity::db::schema::{activity_outcomes, commitment_resolutions, commitments};
+                use diesel::prelude::*;
+                let outcomes: i64 = activity_outcomes::table.count().get_result(c)?;
+                let made: i64 = commitments::table.count().get_result(c)?;
+                let resolved: i64 = commitment_resolutions::table.count().get_result(c)?;
+                Ok(outcomes + made + resolved)
+            })
+        })
+        .expect("the demo database reads");
+    assert!(
+        results > 20,
+        "{results} outcomes, commitments and resolutions"
+    );
+    assert_eq!(
+        health["log_size"].as_i64().unwrap(),
+        17117 + 24704 + sample + results
+    );
 }
 
 /// The README as the repository has it.

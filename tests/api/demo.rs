@@ -96,6 +96,44 @@ fn the_demo_sample_is_seeded_labelled_and_shown(backend: Backend) {
     assert_eq!(cities, cities_again);
     assert_eq!(rows, again, "the same seed, the same sample");
 
+    // Outcomes and commitments, labelled too, some kept, some overdue; the whole registry
+    // audits clean, the operator's host writes included.
+    let sample = srv.state.db.read(|c| {
+        use amity::db::schema::{activity_outcomes, commitments};
+        let descriptions: Vec<Option<String>> = activity_outcomes::table
+            .select(activity_outcomes::description)
+            .load(c)?;
+        let texts: Vec<String> = commitments::table.select(commitments::text).load(c)?;
+        Ok((descriptions, texts))
+    });
+    let (descriptions, texts) = sample.expect("outcomes and commitments");
+    assert!(
+        descriptions.len() > 20 && texts.len() > 10,
+        "{} outcomes, {} commitments",
+        descriptions.len(),
+        texts.len()
+    );
+    assert!(
+        descriptions
+            .iter()
+            .all(|d| d.as_deref().is_some_and(|d| d.starts_with(LABEL)))
+    );
+    assert!(texts.iter().all(|t| t.starts_with(LABEL)));
+    let overdue = srv
+        .get(&format!(
+            "/api/v1/cities/{}/overdue-commitments?limit=500",
+            cities[0]
+        ))
+        .json();
+    assert!(
+        overdue["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().all(|c| c["state"] == "overdue"))
+    );
+    let state = tempfile::tempdir().unwrap();
+    let (passed, text) = crate::audit::audit(&srv, &state.path().join("audit.json"));
+    assert!(passed, "the demo registry audits clean:\n{text}");
+
     // The busiest city's engagement counts them, and its dormant ties are fewer than its
     // active ties: the sample gave some of them a sign of life.
     let city = &cities[0];

@@ -138,6 +138,43 @@ fn walk(srv: &TestServer) {
         200,
     );
     ok(srv.get("/api/v1/metrics/engagement?city=gb-cov"), 200);
+    // What the meeting produced and promised, and how the promise ended.
+    ok(
+        srv.post(
+            &format!("/api/v1/partnerships/{tie}/activities/{activity}/outcomes"),
+            Some(&coventry),
+            &json!({"indicator": "people_reached", "achieved_on": "2021-05-14", "count": 1200,
+                    "description": "Anniversary concert streamed in both cities", "evidence": [1]}),
+        ),
+        201,
+    );
+    ok(
+        srv.get(&format!("/api/v1/partnerships/{tie}/outcomes")),
+        200,
+    );
+    let r = ok(
+        srv.post(
+            &format!("/api/v1/partnerships/{tie}/activities/{activity}/commitments"),
+            Some(&coventry),
+            &json!({"text": "Exchange of 12 school choirs by December 2021", "due_date": "2021-12-31"}),
+        ),
+        201,
+    );
+    let commitment = r.json()["id"].as_str().unwrap().to_string();
+    ok(srv.get("/api/v1/cities/gb-cov/overdue-commitments"), 200);
+    ok(
+        srv.post(
+            &format!("/api/v1/partnerships/{tie}/commitments/{commitment}/resolution"),
+            Some(&coventry),
+            &json!({"result": "not_kept", "resolved_on": "2022-03-01",
+                    "note": "The exchange was called off when the twinning was suspended"}),
+        ),
+        201,
+    );
+    ok(
+        srv.get(&format!("/api/v1/partnerships/{tie}/commitments")),
+        200,
+    );
 
     // The mayors' keys, registered with proof of possession and approved.
     let mut mayor_cov = Signatory::new(71, "mayor@gb-cov", &coventry);

@@ -50,6 +50,7 @@ mod mous;
 mod multi_server;
 mod multilingual;
 mod operator;
+mod outcomes;
 mod pages;
 mod partnerships;
 mod pgbin;

@@ -74,6 +74,21 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/activities/{id}/evidence"),
         ("get", "/api/v1/activities/{id}/evidence"),
         ("get", "/api/v1/activities/{id}/evidence/{n}"),
+        (
+            "post",
+            "/api/v1/partnerships/{id}/activities/{activity}/outcomes",
+        ),
+        ("get", "/api/v1/partnerships/{id}/outcomes"),
+        (
+            "post",
+            "/api/v1/partnerships/{id}/activities/{activity}/commitments",
+        ),
+        ("get", "/api/v1/partnerships/{id}/commitments"),
+        (
+            "post",
+            "/api/v1/partnerships/{id}/commitments/{commitment}/resolution",
+        ),
+        ("get", "/api/v1/cities/{code}/overdue-commitments"),
         ("get", "/api/v1/cities/{code}/briefing"),
         ("get", "/api/v1/cities/{code}/keys/challenge"),
         ("post", "/api/v1/cities/{code}/keys"),

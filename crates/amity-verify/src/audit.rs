@@ -290,7 +290,7 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
             "registry rules hold",
             true,
             "references, unique ids, status transitions, token and key lifecycles, \
-             sequences and signature requests all valid",
+             sequences, signature requests, party offices, outcomes and commitments all valid",
         );
     }
     let mut broken: Vec<&'static str> = Vec::new();

@@ -31,6 +31,9 @@ pub mod kinds {
     pub const PARTNERSHIP_STATUS_CHANGED: &str = "partnership.status_changed";
     pub const ACTIVITY_RECORDED: &str = "activity.recorded";
     pub const ACTIVITY_EVIDENCE_ADDED: &str = "activity.evidence_added";
+    pub const ACTIVITY_OUTCOME_RECORDED: &str = "activity.outcome_recorded";
+    pub const ACTIVITY_COMMITMENT_MADE: &str = "activity.commitment_made";
+    pub const ACTIVITY_COMMITMENT_RESOLVED: &str = "activity.commitment_resolved";
     pub const MOU_CREATED: &str = "mou.created";
     pub const MOU_VERSION_UPLOADED: &str = "mou.version_uploaded";
     pub const MOU_SIGNATURE_ADDED: &str = "mou.signature_added";
@@ -45,7 +48,7 @@ pub mod kinds {
     pub const MOU_REQUESTS_CANCELLED: &str = "mou.requests_cancelled";
 
     /// Every kind, in the order docs/formats/log-entries.md lists them.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 23] = [
         CITY_CREATED,
         OFFICE_CREATED,
         TOKEN_ISSUED,
@@ -54,6 +57,9 @@ pub mod kinds {
         PARTNERSHIP_STATUS_CHANGED,
         ACTIVITY_RECORDED,
         ACTIVITY_EVIDENCE_ADDED,
+        ACTIVITY_OUTCOME_RECORDED,
+        ACTIVITY_COMMITMENT_MADE,
+        ACTIVITY_COMMITMENT_RESOLVED,
         MOU_CREATED,
         MOU_VERSION_UPLOADED,
         MOU_SIGNATURE_ADDED,
@@ -198,6 +204,75 @@ pub struct ActivityEvidenceAdded {
     pub media_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `activity.outcome_recorded`: a result of an activity, by indicator (`outcomes::Indicator`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityOutcomeRecorded {
+    pub outcome: String,
+    pub activity: String,
+    pub partnership: String,
+    pub indicator: String,
+    /// YYYY-MM-DD: when the result was achieved, not before the activity began.
+    pub achieved_on: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_group: Option<String>,
+    /// A declared value in plain decimal digits, with `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// The MOU of the same partnership an `agreement_signed` outcome links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mou: Option<String>,
+    /// The activity of the same partnership a `follow_up_activity` outcome links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Numbers of the activity's evidence documents that show the result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<i64>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `activity.commitment_made`: something an activity promised, with its due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityCommitmentMade {
+    pub commitment: String,
+    pub activity: String,
+    pub partnership: String,
+    pub text: String,
+    pub due_date: String,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// `activity.commitment_resolved`: a commitment marked kept, partly kept or not kept, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityCommitmentResolved {
+    pub commitment: String,
+    pub activity: String,
+    pub partnership: String,
+    pub result: String,
+    pub resolved_on: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_by_activity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_by_outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub city: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }
@@ -448,6 +523,9 @@ pub enum EntryBody {
     PartnershipStatusChanged(PartnershipStatusChanged),
     ActivityRecorded(ActivityRecorded),
     ActivityEvidenceAdded(ActivityEvidenceAdded),
+    ActivityOutcomeRecorded(ActivityOutcomeRecorded),
+    ActivityCommitmentMade(ActivityCommitmentMade),
+    ActivityCommitmentResolved(ActivityCommitmentResolved),
     MouCreated(MouCreated),
     MouVersionUploaded(MouVersionUploaded),
     MouSignatureAdded(MouSignatureAdded),
@@ -501,6 +579,9 @@ impl EntryBody {
             EntryBody::PartnershipStatusChanged(_) => kinds::PARTNERSHIP_STATUS_CHANGED,
             EntryBody::ActivityRecorded(_) => kinds::ACTIVITY_RECORDED,
             EntryBody::ActivityEvidenceAdded(_) => kinds::ACTIVITY_EVIDENCE_ADDED,
+            EntryBody::ActivityOutcomeRecorded(_) => kinds::ACTIVITY_OUTCOME_RECORDED,
+            EntryBody::ActivityCommitmentMade(_) => kinds::ACTIVITY_COMMITMENT_MADE,
+            EntryBody::ActivityCommitmentResolved(_) => kinds::ACTIVITY_COMMITMENT_RESOLVED,
             EntryBody::MouCreated(_) => kinds::MOU_CREATED,
             EntryBody::MouVersionUploaded(_) => kinds::MOU_VERSION_UPLOADED,
             EntryBody::MouSignatureAdded(_) => kinds::MOU_SIGNATURE_ADDED,
@@ -526,6 +607,9 @@ impl EntryBody {
             EntryBody::PartnershipStatusChanged(b) => serde_json::to_value(b),
             EntryBody::ActivityRecorded(b) => serde_json::to_value(b),
             EntryBody::ActivityEvidenceAdded(b) => serde_json::to_value(b),
+            EntryBody::ActivityOutcomeRecorded(b) => serde_json::to_value(b),
+            EntryBody::ActivityCommitmentMade(b) => serde_json::to_value(b),
+            EntryBody::ActivityCommitmentResolved(b) => serde_json::to_value(b),
             EntryBody::MouCreated(b) => serde_json::to_value(b),
             EntryBody::MouVersionUploaded(b) => serde_json::to_value(b),
             EntryBody::MouSignatureAdded(b) => serde_json::to_value(b),
@@ -568,6 +652,16 @@ impl EntryBody {
             kinds::ACTIVITY_EVIDENCE_ADDED => {
                 EntryBody::ActivityEvidenceAdded(read(kinds::ACTIVITY_EVIDENCE_ADDED, fields)?)
             }
+            kinds::ACTIVITY_OUTCOME_RECORDED => {
+                EntryBody::ActivityOutcomeRecorded(read(kinds::ACTIVITY_OUTCOME_RECORDED, fields)?)
+            }
+            kinds::ACTIVITY_COMMITMENT_MADE => {
+                EntryBody::ActivityCommitmentMade(read(kinds::ACTIVITY_COMMITMENT_MADE, fields)?)
+            }
+            kinds::ACTIVITY_COMMITMENT_RESOLVED => EntryBody::ActivityCommitmentResolved(read(
+                kinds::ACTIVITY_COMMITMENT_RESOLVED,
+                fields,
+            )?),
             kinds::MOU_CREATED => EntryBody::MouCreated(read(kinds::MOU_CREATED, fields)?),
             kinds::MOU_VERSION_UPLOADED => {
                 EntryBody::MouVersionUploaded(read(kinds::MOU_VERSION_UPLOADED, fields)?)

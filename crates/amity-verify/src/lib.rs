@@ -15,6 +15,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod offline;
+pub mod outcomes;
 pub mod policy;
 pub mod replay;
 pub mod rules;

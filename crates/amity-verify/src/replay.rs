@@ -5,12 +5,18 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::entries::{
-    ActivityEvidenceAdded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved, KeyEnded,
-    KeyRegistered, MouCreated, MouRequestDeclined, MouRequestsCancelled, MouRequestsExpired,
-    MouSignatureAdded, MouSignaturesRequested, MouVersionUploaded, MouWithdrawn, OfficeCreated,
-    PartnershipRegistered, PartnershipStatusChanged, TokenIssued, TokenRevoked,
+    ActivityCommitmentMade, ActivityCommitmentResolved, ActivityEvidenceAdded,
+    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved,
+    KeyEnded, KeyRegistered, MouCreated, MouRequestDeclined, MouRequestsCancelled,
+    MouRequestsExpired, MouSignatureAdded, MouSignaturesRequested, MouVersionUploaded,
+    MouWithdrawn, OfficeCreated, PartnershipRegistered, PartnershipStatusChanged, TokenIssued,
+    TokenRevoked,
 };
 use crate::keys::PublicKey;
+use crate::outcomes::{
+    MAX_COMMITMENT_CHARS, MAX_TEXT_CHARS, OutcomeFields, check_outcome, check_resolution,
+    check_text, parse_date,
+};
 use crate::rules::{
     MAX_REQUESTS_PER_ROUND, MouState, RequiredSigner, SignedBy, Status, Trigger, allowed_targets,
     is_executed, signature_valid,
@@ -25,6 +31,34 @@ fn parse_instant(value: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(value)
         .ok()
         .map(|t| t.timestamp_micros())
+}
+
+/// Why a date an office gave for a result is wrong: not a date, before the activity began, or
+/// after the day the entry was logged.
+fn date_problem(
+    field: &str,
+    text: &str,
+    not_before: Option<chrono::NaiveDate>,
+    logged_on: Option<chrono::NaiveDate>,
+) -> Option<String> {
+    let Some(date) = parse_date(text) else {
+        return Some(format!("`{field}` {text:?} is not a date"));
+    };
+    if let Some(start) = not_before
+        && date < start
+    {
+        return Some(format!(
+            "`{field}` {date} is before the activity began on {start}"
+        ));
+    }
+    if let Some(logged) = logged_on
+        && date > logged
+    {
+        return Some(format!(
+            "`{field}` {date} is after the entry was logged on {logged}"
+        ));
+    }
+    None
 }
 
 /// A rule an entry broke.
@@ -183,15 +217,40 @@ pub struct VoidedSignature {
     pub key: String,
 }
 
+/// An activity after replay: what its outcomes, commitments and evidence are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedActivity {
+    pub partnership: String,
+    /// When it began, as logged; `None` when the log wrote no valid date.
+    pub start_date: Option<chrono::NaiveDate>,
+    /// SHA-256 hex of evidence 1, 2, ... as logged.
+    pub evidence: Vec<String>,
+}
+
+/// A commitment after replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayedCommitment {
+    pub activity: String,
+    pub partnership: String,
+    pub due_date: Option<chrono::NaiveDate>,
+    /// `(result, resolved_on)` once resolved.
+    pub resolution: Option<(String, String)>,
+}
+
 #[derive(Debug, Default)]
 pub struct Replay {
     cities: HashSet<String>,
-    offices: HashSet<String>,
+    /// office id -> its city.
+    offices: HashMap<String, String>,
     tokens: HashMap<String, bool>,
+    /// token id -> the office it was issued to (tokens of no office are absent).
+    token_offices: HashMap<String, String>,
     partnerships: HashMap<String, ReplayedPartnership>,
     mous: HashMap<String, ReplayedMou>,
-    /// activity id -> (partnership, SHA-256 hex of evidence 1, 2, ... as logged)
-    activities: HashMap<String, (String, Vec<String>)>,
+    activities: HashMap<String, ReplayedActivity>,
+    /// outcome id -> (activity, partnership).
+    outcomes: HashMap<String, (String, String)>,
+    commitments: HashMap<String, ReplayedCommitment>,
     keys: HashMap<String, ReplayedKey>,
     /// (key id, mou, seq, logged at) of every accepted signature, for revocations to void.
     signed: Vec<(String, String, i64, i64)>,
@@ -238,7 +297,12 @@ impl Replay {
 
     /// Each activity's evidence hashes (hex), in order, as the log recorded them.
     pub fn evidence(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
-        self.activities.iter().map(|(id, (_, hashes))| (id, hashes))
+        self.activities.iter().map(|(id, a)| (id, &a.evidence))
+    }
+
+    /// Every commitment the log recorded, by id, with its resolution.
+    pub fn commitments(&self) -> &HashMap<String, ReplayedCommitment> {
+        &self.commitments
     }
 
     pub fn keys(&self) -> &HashMap<String, ReplayedKey> {
@@ -293,6 +357,7 @@ impl Replay {
             self.finding(index, "entry_canonical", "entry has no valid `time`");
         }
         let time = time.unwrap_or_default();
+        let logged_on = chrono::DateTime::from_timestamp_micros(time).map(|t| t.date_naive());
         match &entry.body {
             EntryBody::CityCreated(e) => self.city(index, e),
             EntryBody::OfficeCreated(e) => self.office(index, e),
@@ -302,6 +367,11 @@ impl Replay {
             EntryBody::PartnershipStatusChanged(e) => self.status_changed(index, e),
             EntryBody::ActivityRecorded(e) => self.activity_recorded(index, e),
             EntryBody::ActivityEvidenceAdded(e) => self.evidence_added(index, e),
+            EntryBody::ActivityOutcomeRecorded(e) => self.outcome_recorded(index, e, logged_on),
+            EntryBody::ActivityCommitmentMade(e) => self.commitment_made(index, e),
+            EntryBody::ActivityCommitmentResolved(e) => {
+                self.commitment_resolved(index, e, logged_on)
+            }
             EntryBody::MouCreated(e) => self.mou_created(index, e),
             EntryBody::MouVersionUploaded(e) => self.version_uploaded(index, e),
             EntryBody::MouSignatureAdded(e) => self.signature_added(index, e, time),
@@ -336,18 +406,21 @@ impl Replay {
                 format!("office for unknown city `{}`", e.city),
             );
         }
-        self.offices.insert(e.office.clone());
+        self.offices.insert(e.office.clone(), e.city.clone());
     }
 
     fn token_issued(&mut self, index: u64, e: &TokenIssued) {
         if let Some(office) = &e.office
-            && !self.offices.contains(office)
+            && !self.offices.contains_key(office)
         {
             self.finding(
                 index,
                 "references",
                 format!("token for unknown office `{office}`"),
             );
+        }
+        if let Some(office) = &e.office {
+            self.token_offices.insert(e.token.clone(), office.clone());
         }
         if self.tokens.insert(e.token.clone(), false).is_some() {
             self.finding(
@@ -548,7 +621,9 @@ impl Replay {
 
     fn activity_recorded(&mut self, index: u64, e: &ActivityRecorded) {
         let p = e.partnership.clone();
-        if !self.partnerships.contains_key(&p) {
+        if self.partnerships.contains_key(&p) {
+            self.party_office(index, &p, &e.city, e.by.as_deref(), "activity");
+        } else {
             self.finding(
                 index,
                 "references",
@@ -556,16 +631,326 @@ impl Replay {
             );
         }
         let id = e.activity.clone();
-        if self
-            .activities
-            .insert(id.clone(), (p, Vec::new()))
-            .is_some()
-        {
+        let activity = ReplayedActivity {
+            partnership: p,
+            start_date: parse_date(&e.start_date),
+            evidence: Vec::new(),
+        };
+        if self.activities.insert(id.clone(), activity).is_some() {
             self.finding(
                 index,
                 "unique_ids",
                 format!("activity `{id}` recorded twice"),
             );
+        }
+    }
+
+    /// Rule `party_office`: an entry an office writes for a partnership names one of the
+    /// partnership's two cities, and its token (`by`), when it names one, was issued to an
+    /// office of that city.
+    /// A third city's office cannot record, promise or resolve anything for a partnership.
+    fn party_office(
+        &mut self,
+        index: u64,
+        partnership: &str,
+        city: &str,
+        by: Option<&str>,
+        what: &str,
+    ) {
+        let parties = self.partnership_cities.get(partnership);
+        if parties.is_some_and(|cities| !cities.iter().any(|c| c == city)) {
+            self.finding(
+                index,
+                "party_office",
+                format!(
+                    "{what} for partnership `{partnership}` by `{city}`, not one of its cities"
+                ),
+            );
+            return;
+        }
+        // Entries the operator writes on the host (the demo sample) name no token; the city
+        // check above is all that applies to them.
+        let Some(token) = by else {
+            return;
+        };
+        let office_city = self
+            .token_offices
+            .get(token)
+            .and_then(|office| self.offices.get(office));
+        match office_city {
+            None => self.finding(
+                index,
+                "party_office",
+                format!("{what} by token `{token}`, which the log issued to no office"),
+            ),
+            Some(c) if c != city => {
+                let message = format!(
+                    "{what} for partnership `{partnership}` says `{city}` but token `{token}` \
+                     belongs to an office of `{c}`"
+                );
+                self.finding(index, "party_office", message)
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The activity an outcome or commitment names, if it exists and is of the partnership
+    /// the entry names (else a `references` finding).
+    fn activity_of(
+        &mut self,
+        index: u64,
+        activity: &str,
+        partnership: &str,
+        what: &str,
+    ) -> Option<ReplayedActivity> {
+        match self.activities.get(activity) {
+            None => {
+                self.finding(
+                    index,
+                    "references",
+                    format!("{what} for unknown activity `{activity}`"),
+                );
+                None
+            }
+            Some(a) if a.partnership != partnership => {
+                let message = format!(
+                    "{what} for activity `{activity}` names partnership `{partnership}`, not `{}`",
+                    a.partnership
+                );
+                self.finding(index, "references", message);
+                None
+            }
+            Some(a) => Some(a.clone()),
+        }
+    }
+
+    /// Rule `outcome_valid`: the fields fit the indicator (`outcomes::check_outcome`), the
+    /// linked MOU and follow-up activity are of the same partnership, the evidence cited was
+    /// added to the activity before, and the date lies between the activity's start and the
+    /// day it was logged.
+    fn outcome_recorded(
+        &mut self,
+        index: u64,
+        e: &ActivityOutcomeRecorded,
+        logged_on: Option<chrono::NaiveDate>,
+    ) {
+        let Some(activity) = self.activity_of(index, &e.activity, &e.partnership, "outcome") else {
+            return;
+        };
+        self.party_office(index, &e.partnership, &e.city, e.by.as_deref(), "outcome");
+        if self
+            .outcomes
+            .insert(
+                e.outcome.clone(),
+                (e.activity.clone(), e.partnership.clone()),
+            )
+            .is_some()
+        {
+            self.finding(
+                index,
+                "unique_ids",
+                format!("outcome `{}` recorded twice", e.outcome),
+            );
+        }
+        let fields = OutcomeFields {
+            indicator: &e.indicator,
+            count: e.count,
+            exchange_group: e.exchange_group.as_deref(),
+            value: e.value.as_deref(),
+            currency: e.currency.as_deref(),
+            mou: e.mou.as_deref(),
+            follow_up: e.follow_up.as_deref(),
+            description: e.description.as_deref(),
+            evidence: &e.evidence,
+        };
+        let mut problems = Vec::new();
+        if let Err(problem) = check_outcome(&fields) {
+            problems.push(problem.to_string());
+        }
+        if let Some(mou) = &e.mou {
+            match self.mous.get(mou) {
+                Some(m) if m.partnership == e.partnership => {}
+                Some(m) => {
+                    problems.push(format!("MOU `{mou}` is of partnership `{}`", m.partnership))
+                }
+                None => problems.push(format!("unknown MOU `{mou}`")),
+            }
+        }
+        if let Some(other) = &e.follow_up {
+            match self.activities.get(other) {
+                _ if *other == e.activity => {
+                    problems.push("an activity is not its own follow-up".into())
+                }
+                Some(a) if a.partnership == e.partnership => {}
+                Some(a) => problems.push(format!(
+                    "follow-up `{other}` is of partnership `{}`",
+                    a.partnership
+                )),
+                None => problems.push(format!("unknown follow-up activity `{other}`")),
+            }
+        }
+        if let Some(seq) = e
+            .evidence
+            .iter()
+            .find(|s| **s > activity.evidence.len() as i64)
+        {
+            problems.push(format!(
+                "cites evidence {seq}, but the activity has {}",
+                activity.evidence.len()
+            ));
+        }
+        problems.extend(date_problem(
+            "achieved_on",
+            &e.achieved_on,
+            activity.start_date,
+            logged_on,
+        ));
+        for problem in problems {
+            self.finding(
+                index,
+                "outcome_valid",
+                format!("outcome `{}`: {problem}", e.outcome),
+            );
+        }
+    }
+
+    /// Rule `commitment_valid`: a commitment of a logged activity, with a text and a due date
+    /// not before the activity began.
+    fn commitment_made(&mut self, index: u64, e: &ActivityCommitmentMade) {
+        let Some(activity) = self.activity_of(index, &e.activity, &e.partnership, "commitment")
+        else {
+            return;
+        };
+        self.party_office(
+            index,
+            &e.partnership,
+            &e.city,
+            e.by.as_deref(),
+            "commitment",
+        );
+        let due_date = parse_date(&e.due_date);
+        let mut problems = Vec::new();
+        if let Err(problem) = check_text("text", &e.text, MAX_COMMITMENT_CHARS) {
+            problems.push(problem);
+        }
+        match (due_date, activity.start_date) {
+            (None, _) => problems.push(format!("`due_date` {:?} is not a date", e.due_date)),
+            (Some(due), Some(start)) if due < start => {
+                problems.push(format!("due {due}, before the activity began on {start}"))
+            }
+            _ => {}
+        }
+        for problem in problems {
+            self.finding(
+                index,
+                "commitment_valid",
+                format!("commitment `{}`: {problem}", e.commitment),
+            );
+        }
+        let commitment = ReplayedCommitment {
+            activity: e.activity.clone(),
+            partnership: e.partnership.clone(),
+            due_date,
+            resolution: None,
+        };
+        if self
+            .commitments
+            .insert(e.commitment.clone(), commitment)
+            .is_some()
+        {
+            self.finding(
+                index,
+                "unique_ids",
+                format!("commitment `{}` made twice", e.commitment),
+            );
+        }
+    }
+
+    /// Rule `commitment_resolved_once`: a logged commitment is resolved once, by an office of
+    /// its partnership, with a known result, on a date between the activity's start and the
+    /// day it was logged, naming what kept it (an activity or an outcome of the same
+    /// partnership) only when it was kept.
+    fn commitment_resolved(
+        &mut self,
+        index: u64,
+        e: &ActivityCommitmentResolved,
+        logged_on: Option<chrono::NaiveDate>,
+    ) {
+        let id = &e.commitment;
+        let Some(commitment) = self.commitments.get(id).cloned() else {
+            return self.finding(
+                index,
+                "references",
+                format!("resolution of unknown commitment `{id}`"),
+            );
+        };
+        if commitment.activity != e.activity || commitment.partnership != e.partnership {
+            let message = format!(
+                "resolution of commitment `{id}` names activity `{}` of `{}`, not `{}` of `{}`",
+                e.activity, e.partnership, commitment.activity, commitment.partnership
+            );
+            return self.finding(index, "references", message);
+        }
+        self.party_office(
+            index,
+            &e.partnership,
+            &e.city,
+            e.by.as_deref(),
+            "commitment resolution",
+        );
+        let mut problems = Vec::new();
+        if let Some((result, on)) = &commitment.resolution {
+            problems.push(format!("already resolved `{result}` on {on}"));
+        }
+        if let Err(problem) = check_resolution(
+            &e.result,
+            e.kept_by_activity.as_deref(),
+            e.kept_by_outcome.as_deref(),
+        ) {
+            problems.push(problem);
+        }
+        if let Some(other) = &e.kept_by_activity {
+            match self.activities.get(other) {
+                Some(a) if a.partnership == e.partnership => {}
+                Some(a) => problems.push(format!(
+                    "kept by activity `{other}` of partnership `{}`",
+                    a.partnership
+                )),
+                None => problems.push(format!("kept by unknown activity `{other}`")),
+            }
+        }
+        if let Some(outcome) = &e.kept_by_outcome {
+            match self.outcomes.get(outcome) {
+                Some((_, p)) if *p == e.partnership => {}
+                Some((_, p)) => {
+                    problems.push(format!("kept by outcome `{outcome}` of partnership `{p}`"))
+                }
+                None => problems.push(format!("kept by unknown outcome `{outcome}`")),
+            }
+        }
+        if let Some(note) = &e.note
+            && let Err(problem) = check_text("note", note, MAX_TEXT_CHARS)
+        {
+            problems.push(problem);
+        }
+        let start = self.activities.get(&e.activity).and_then(|a| a.start_date);
+        problems.extend(date_problem(
+            "resolved_on",
+            &e.resolved_on,
+            start,
+            logged_on,
+        ));
+        for problem in &problems {
+            self.finding(
+                index,
+                "commitment_resolved_once",
+                format!("commitment `{id}`: {problem}"),
+            );
+        }
+        if let Some(c) = self.commitments.get_mut(id)
+            && c.resolution.is_none()
+        {
+            c.resolution = Some((e.result.clone(), e.resolved_on.clone()));
         }
     }
 
@@ -579,13 +964,15 @@ impl Replay {
                 "references",
                 format!("evidence for unknown activity `{id}`"),
             )),
-            Some((p, _)) if p != partnership => Some((
+            Some(ReplayedActivity { partnership: p, .. }) if p != partnership => Some((
                 "references",
                 format!(
                     "evidence for activity `{id}` names partnership `{partnership}`, not `{p}`"
                 ),
             )),
-            Some((_, hashes)) => {
+            Some(ReplayedActivity {
+                evidence: hashes, ..
+            }) => {
                 hashes.push(e.sha256.clone());
                 let expected = hashes.len() as i64;
                 (seq != expected).then(|| {
@@ -1533,6 +1920,220 @@ mod tests {
             r.apply(i as u64, e);
         }
         r
+    }
+
+    /// A partnership of Shanghai and Houston with an office and a token each, a third city
+    /// (Paris) with its own office and token, an MOU of the partnership, and an activity
+    /// recorded by Houston's office on 2021-03-01 with one evidence document.
+    fn engagement() -> Vec<Vec<u8>> {
+        let mut log = base();
+        log.push(entry(kinds::CITY_CREATED, json!({"city": "fr-par"})));
+        for city in ["cn-sha", "us-hou", "fr-par"] {
+            log.push(entry(
+                kinds::OFFICE_CREATED,
+                json!({"office": format!("o-{city}"), "city": city, "name": "Office"}),
+            ));
+            log.push(entry(
+                kinds::TOKEN_ISSUED,
+                json!({"token": format!("t-{city}"), "role": "office", "office": format!("o-{city}")}),
+            ));
+        }
+        log.push(entry(
+            kinds::MOU_CREATED,
+            json!({"mou": "m", "partnership": "p"}),
+        ));
+        log.push(activity("a", "us-hou", "t-us-hou"));
+        log.push(entry(
+            kinds::ACTIVITY_EVIDENCE_ADDED,
+            json!({"activity": "a", "partnership": "p", "seq": 1, "sha256": "ab".repeat(32),
+                   "size": 2, "media_type": "text/plain"}),
+        ));
+        log
+    }
+
+    fn activity(id: &str, city: &str, by: &str) -> Vec<u8> {
+        entry(
+            kinds::ACTIVITY_RECORDED,
+            json!({"activity": id, "partnership": "p", "kind": "exchange", "mode": "virtual",
+                   "start_date": "2021-03-01", "city": city, "by": by}),
+        )
+    }
+
+    fn outcome(id: &str, fields: Value) -> Vec<u8> {
+        let mut all = json!({"outcome": id, "activity": "a", "partnership": "p",
+                             "achieved_on": "2021-03-02", "city": "us-hou", "by": "t-us-hou",
+                             "time": "2021-06-01T00:00:00.000000Z"});
+        all.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().cloned().unwrap());
+        entry(kinds::ACTIVITY_OUTCOME_RECORDED, all)
+    }
+
+    fn commitment(id: &str, due: &str) -> Vec<u8> {
+        entry(
+            kinds::ACTIVITY_COMMITMENT_MADE,
+            json!({"commitment": id, "activity": "a", "partnership": "p",
+                   "text": "Exchange of 20 students", "due_date": due, "city": "cn-sha",
+                   "by": "t-cn-sha"}),
+        )
+    }
+
+    fn resolution(id: &str, city: &str, fields: Value) -> Vec<u8> {
+        let mut all = json!({"commitment": id, "activity": "a", "partnership": "p",
+                             "result": "kept", "resolved_on": "2021-05-01", "city": city,
+                             "by": format!("t-{city}"), "time": "2021-06-01T00:00:00.000000Z"});
+        all.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().cloned().unwrap());
+        entry(kinds::ACTIVITY_COMMITMENT_RESOLVED, all)
+    }
+
+    fn rules_broken(log: &[Vec<u8>]) -> Vec<&'static str> {
+        replay(log).findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn outcomes_and_commitments_replay_clean_when_well_formed() {
+        let mut log = engagement();
+        log.push(activity("b", "cn-sha", "t-cn-sha"));
+        log.push(outcome(
+            "o1",
+            json!({"indicator": "agreement_signed", "mou": "m", "evidence": [1]}),
+        ));
+        log.push(outcome(
+            "o2",
+            json!({"indicator": "business_deals", "count": 2,
+                                      "value": "1250000.50", "currency": "EUR"}),
+        ));
+        log.push(outcome(
+            "o3",
+            json!({"indicator": "follow_up_activity", "follow_up": "b"}),
+        ));
+        log.push(commitment("c1", "2021-06-30"));
+        log.push(commitment("c2", "2021-06-30"));
+        log.push(resolution("c1", "us-hou", json!({"kept_by_outcome": "o2"})));
+        log.push(resolution(
+            "c2",
+            "cn-sha",
+            json!({"result": "not_kept", "note": "Visas"}),
+        ));
+        let r = replay(&log);
+        assert_eq!(r.findings, vec![]);
+        assert_eq!(
+            r.commitments()["c1"].resolution,
+            Some(("kept".into(), "2021-05-01".into()))
+        );
+    }
+
+    #[test]
+    fn a_commitment_marked_kept_by_a_third_citys_office_is_a_finding() {
+        let mut log = engagement();
+        log.push(commitment("c1", "2021-06-30"));
+        log.push(resolution("c1", "fr-par", json!({})));
+        assert_eq!(rules_broken(&log), vec!["party_office"]);
+        // The entry claims a party city, but the token is Paris's office's.
+        let last = log.len() - 1;
+        log[last] = resolution("c1", "us-hou", json!({"by": "t-fr-par"}));
+        let r = replay(&log);
+        assert_eq!(r.findings.len(), 1);
+        assert_eq!(r.findings[0].rule, "party_office");
+        assert!(
+            r.findings[0]
+                .message
+                .contains("belongs to an office of `fr-par`")
+        );
+        // An activity recorded by the third city is refused by the same rule.
+        log.push(activity("x", "fr-par", "t-fr-par"));
+        assert_eq!(rules_broken(&log), vec!["party_office", "party_office"]);
+    }
+
+    #[test]
+    fn outcomes_link_only_within_their_partnership() {
+        let mut log = engagement();
+        log.push(entry(kinds::CITY_CREATED, json!({"city": "de-ber"})));
+        log.push(entry(
+            kinds::PARTNERSHIP_REGISTERED,
+            json!({"partnership": "q", "cities": ["cn-sha", "de-ber"], "status": "active"}),
+        ));
+        log.push(entry(
+            kinds::MOU_CREATED,
+            json!({"mou": "mq", "partnership": "q"}),
+        ));
+        for (fields, rule) in [
+            (
+                json!({"indicator": "agreement_signed", "mou": "mq"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "agreement_signed", "mou": "nope"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "follow_up_activity", "follow_up": "a"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "people_reached", "count": 5, "evidence": [2]}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "people_reached", "count": 0}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "business_deals", "count": 1, "value": "10", "currency": "EUX"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "people_reached", "count": 5, "achieved_on": "2021-02-28"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "people_reached", "count": 5, "achieved_on": "2021-06-02"}),
+                "outcome_valid",
+            ),
+            (
+                json!({"indicator": "people_reached", "count": 5, "activity": "zz"}),
+                "references",
+            ),
+        ] {
+            let mut forged = log.clone();
+            forged.push(outcome("o", fields.clone()));
+            assert_eq!(rules_broken(&forged), vec![rule], "{fields}");
+        }
+    }
+
+    #[test]
+    fn a_commitment_is_resolved_once_and_only_as_it_may_be() {
+        let mut log = engagement();
+        log.push(commitment("c1", "2021-06-30"));
+        for (fields, rule) in [
+            (json!({"result": "done"}), "commitment_resolved_once"),
+            (
+                json!({"result": "not_kept", "kept_by_activity": "a"}),
+                "commitment_resolved_once",
+            ),
+            (
+                json!({"kept_by_outcome": "nope"}),
+                "commitment_resolved_once",
+            ),
+            (
+                json!({"resolved_on": "2021-07-01"}),
+                "commitment_resolved_once",
+            ),
+            (json!({"commitment": "c9"}), "references"),
+        ] {
+            let mut forged = log.clone();
+            forged.push(resolution("c1", "us-hou", fields.clone()));
+            assert_eq!(rules_broken(&forged), vec![rule], "{fields}");
+        }
+        log.push(resolution("c1", "us-hou", json!({})));
+        assert_eq!(rules_broken(&log), Vec::<&str>::new());
+        log.push(resolution("c1", "cn-sha", json!({"result": "not_kept"})));
+        assert_eq!(rules_broken(&log), vec!["commitment_resolved_once"]);
+        let mut early = engagement();
+        early.push(commitment("c1", "2021-02-01"));
+        assert_eq!(rules_broken(&early), vec!["commitment_valid"]);
     }
 
     #[test]

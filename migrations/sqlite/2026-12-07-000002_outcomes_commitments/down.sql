@@ -1,0 +1,3 @@
+DROP TABLE commitment_resolutions;
+DROP TABLE commitments;
+DROP TABLE activity_outcomes;

@@ -1,0 +1,625 @@
+//! Outcomes and commitments over HTTP: each refusal with its code and nothing logged, the
+//! follow-through of commitments, the overdue lists, and `amity audit` replaying it all and
+//! finding a commitment resolved by an office of a third city (docs/engagement.md).
+
+use serde_json::{Value, json};
+
+use crate::audit::audit;
+use crate::both_backends;
+use crate::signing::create_mou;
+use crate::support::{Backend, TestServer, World};
+
+/// Records an activity and returns its id.
+pub fn activity(srv: &TestServer, office: &str, partnership: &str, start: &str) -> String {
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{partnership}/activities"),
+        Some(office),
+        &json!({"kind": "exchange", "mode": "hybrid", "start_date": start, "participants": 40}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+fn outcome_path(partnership: &str, activity: &str) -> String {
+    format!("/api/v1/partnerships/{partnership}/activities/{activity}/outcomes")
+}
+
+fn created(r: crate::support::Reply) -> Value {
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+both_backends!(outcomes_are_typed_linked_and_logged, |srv| {
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let first = activity(&srv, &w.a, &p, "2021-03-01");
+    let later = activity(&srv, &w.b, &p, "2021-05-01");
+    let mou = create_mou(&srv, &w.a, &p);
+    let r = srv.send(
+        "POST",
+        &format!("/api/v1/activities/{first}/evidence?filename=list.txt"),
+        Some(&w.a),
+        Some(("text/plain", b"Participants: 20 students\n".to_vec())),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Another partnership of Houston (with Berlin), its own activity and MOU.
+    let other = srv.propose(&w.a, "us-hou", "de-ber");
+    let elsewhere = activity(&srv, &w.a, &other, "2021-03-01");
+    let other_mou = create_mou(&srv, &w.a, &other);
+
+    let path = outcome_path(&p, &first);
+    let exchange = json!({"indicator": "exchange_participants", "achieved_on": "2021-06-15",
+                          "count": 20, "exchange_group": "students", "evidence": [1]});
+    let before = srv.log_size();
+    srv.post(&path, None, &exchange)
+        .assert_problem(401, "authentication_required");
+    srv.post(&path, Some(&w.auditor), &exchange)
+        .assert_problem(403, "office_required");
+    srv.post(&path, Some(&w.c), &exchange)
+        .assert_problem(403, "not_a_party");
+    srv.post(&outcome_path(&p, &elsewhere), Some(&w.a), &exchange)
+        .assert_problem(404, "activity_not_found");
+    let with = |changes: Value| {
+        let mut body = exchange.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(changes.as_object().cloned().unwrap());
+        body
+    };
+    for (body, status, code) in [
+        (
+            with(json!({"indicator": "weather"})),
+            422,
+            "invalid_indicator",
+        ),
+        (
+            with(json!({"exchange_group": null})),
+            422,
+            "invalid_outcome",
+        ),
+        (
+            with(json!({"exchange_group": "tourists"})),
+            422,
+            "invalid_outcome",
+        ),
+        (
+            with(json!({"count": 100_001})),
+            422,
+            "invalid_outcome_count",
+        ),
+        (with(json!({"count": 0})), 422, "invalid_outcome_count"),
+        (with(json!({"mou": mou})), 422, "invalid_outcome"),
+        (with(json!({"evidence": [2]})), 422, "invalid_outcome_link"),
+        (with(json!({"evidence": [1, 1]})), 422, "invalid_outcome"),
+        (
+            with(json!({"achieved_on": "2021-02-28"})),
+            422,
+            "invalid_date",
+        ),
+        (
+            with(json!({"achieved_on": "2999-01-01"})),
+            422,
+            "invalid_date",
+        ),
+        (
+            json!({"indicator": "agreement_signed", "achieved_on": "2021-06-15", "mou": other_mou}),
+            422,
+            "invalid_outcome_link",
+        ),
+        (
+            json!({"indicator": "follow_up_activity", "achieved_on": "2021-06-15", "follow_up": elsewhere}),
+            422,
+            "invalid_outcome_link",
+        ),
+        (
+            json!({"indicator": "follow_up_activity", "achieved_on": "2021-06-15", "follow_up": first}),
+            422,
+            "invalid_outcome_link",
+        ),
+        (
+            json!({"indicator": "business_deals", "achieved_on": "2021-06-15", "count": 2, "value": "10", "currency": "EUX"}),
+            422,
+            "invalid_currency",
+        ),
+        (
+            json!({"indicator": "business_deals", "achieved_on": "2021-06-15", "count": 2, "value": "10", "currency": "XAU"}),
+            422,
+            "invalid_currency",
+        ),
+        (
+            json!({"indicator": "business_deals", "achieved_on": "2021-06-15", "count": 2, "value": "10.5", "currency": "JPY"}),
+            422,
+            "invalid_amount",
+        ),
+        (
+            json!({"indicator": "business_deals", "achieved_on": "2021-06-15", "count": 2, "value": "10"}),
+            422,
+            "invalid_outcome",
+        ),
+        (
+            json!({"indicator": "other", "achieved_on": "2021-06-15"}),
+            422,
+            "invalid_outcome",
+        ),
+        (
+            json!({"indicator": "people_reached", "achieved_on": "2021-06-15", "count": 5, "extra": 1}),
+            422,
+            "unknown_field",
+        ),
+    ] {
+        srv.post(&path, Some(&w.a), &body)
+            .assert_problem(status, code);
+    }
+    assert_eq!(srv.log_size(), before, "refusals log nothing");
+
+    let students = created(srv.post(&path, Some(&w.b), &exchange));
+    assert_eq!(students["city"], "cn-sha");
+    assert_eq!(students["evidence"], json!([1]));
+    let entry = srv.entry(students["log_index"].as_i64().unwrap());
+    assert_eq!(entry["type"], "activity.outcome_recorded");
+    assert_eq!(
+        (
+            &entry["indicator"],
+            &entry["count"],
+            &entry["exchange_group"],
+            &entry["evidence"]
+        ),
+        (
+            &json!("exchange_participants"),
+            &json!(20),
+            &json!("students"),
+            &json!([1])
+        )
+    );
+    let deal = created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"indicator": "business_deals", "achieved_on": "2021-09-01", "count": 2,
+                "value": "1250000.50", "currency": "EUR", "mou": "", "description": "Two supply contracts"}),
+    ));
+    assert_eq!(
+        (&deal["value"], &deal["currency"], &deal["mou"]),
+        (&json!("1250000.50"), &json!("EUR"), &Value::Null)
+    );
+    created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"indicator": "agreement_signed", "achieved_on": "2021-10-01", "mou": mou}),
+    ));
+    created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"indicator": "follow_up_activity", "achieved_on": "2021-05-01", "follow_up": later}),
+    ));
+
+    let page = srv
+        .get(&format!("/api/v1/partnerships/{p}/outcomes?limit=3"))
+        .json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        page["items"][0]["indicator"], "follow_up_activity",
+        "newest first"
+    );
+    let rest = srv
+        .get(&format!(
+            "/api/v1/partnerships/{p}/outcomes?limit=3&cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(rest["items"][0]["id"], students["id"]);
+    assert!(rest.get("next_cursor").is_none());
+    let of_later = srv
+        .get(&format!(
+            "/api/v1/partnerships/{p}/outcomes?activity={later}"
+        ))
+        .json();
+    assert_eq!(of_later["items"], json!([]));
+    srv.get(&format!("/api/v1/partnerships/{other}/outcomes?cursor=zz"))
+        .assert_problem(400, "invalid_cursor");
+    srv.get("/api/v1/partnerships/nope/outcomes")
+        .assert_problem(404, "partnership_not_found");
+});
+
+both_backends!(commitments_are_followed_through_once, |srv| {
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let first = activity(&srv, &w.a, &p, "2021-03-01");
+    let later = activity(&srv, &w.b, &p, "2021-05-01");
+    let other = srv.propose(&w.a, "us-hou", "de-ber");
+    let elsewhere = activity(&srv, &w.a, &other, "2021-03-01");
+    let path = format!("/api/v1/partnerships/{p}/activities/{first}/commitments");
+    let before = srv.log_size();
+    let students =
+        json!({"text": "Exchange of 20 students by June 2021", "due_date": "2021-06-30"});
+    srv.post(&path, Some(&w.c), &students)
+        .assert_problem(403, "not_a_party");
+    srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"text": "Early", "due_date": "2021-02-01"}),
+    )
+    .assert_problem(422, "invalid_date");
+    srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"text": " ", "due_date": "2021-06-30"}),
+    )
+    .assert_problem(422, "missing_field");
+    srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"text": "x".repeat(501), "due_date": "2021-06-30"}),
+    )
+    .assert_problem(422, "field_too_long");
+    assert_eq!(srv.log_size(), before);
+
+    let kept = created(srv.post(&path, Some(&w.a), &students));
+    assert_eq!(
+        (&kept["state"], &kept["kept_on_time"]),
+        (&json!("overdue"), &Value::Null)
+    );
+    let late = created(srv.post(
+        &path,
+        Some(&w.b),
+        &json!({"text": "Joint exhibition in both cities", "due_date": "2021-04-30"}),
+    ));
+    let lapsed = created(srv.post(
+        &path,
+        Some(&w.b),
+        &json!({"text": "Open a trade desk", "due_date": "2021-12-31"}),
+    ));
+    let future = created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"text": "Sister-school network of 10 schools", "due_date": "2099-01-01"}),
+    ));
+    assert_eq!(future["state"], "open");
+    let entry = srv.entry(kept["log_index"].as_i64().unwrap());
+    assert_eq!(
+        (&entry["type"], &entry["due_date"], &entry["city"]),
+        (
+            &json!("activity.commitment_made"),
+            &json!("2021-06-30"),
+            &json!("us-hou")
+        )
+    );
+    let overdue = srv.get("/api/v1/cities/cn-sha/overdue-commitments").json();
+    let ids: Vec<&str> = overdue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let expected = [&late, &kept, &lapsed].map(|c| c["id"].as_str().unwrap());
+    assert_eq!(
+        ids, expected,
+        "oldest due first, the open future one left out"
+    );
+
+    // Marking it: who, what, once.
+    let resolve = |id: &Value| {
+        format!(
+            "/api/v1/partnerships/{p}/commitments/{}/resolution",
+            id.as_str().unwrap()
+        )
+    };
+    let kept_body =
+        json!({"result": "kept", "resolved_on": "2021-06-20", "kept_by_activity": later});
+    let before = srv.log_size();
+    srv.post(&resolve(&kept["id"]), Some(&w.c), &kept_body)
+        .assert_problem(403, "not_a_party");
+    srv.post(
+        &resolve(&json!("0190a5f0-0000-7000-8000-000000000000")),
+        Some(&w.a),
+        &kept_body,
+    )
+    .assert_problem(404, "commitment_not_found");
+    srv.post(
+        &format!(
+            "/api/v1/partnerships/{other}/commitments/{}/resolution",
+            kept["id"].as_str().unwrap()
+        ),
+        Some(&w.a),
+        &kept_body,
+    )
+    .assert_problem(404, "commitment_not_found");
+    for (body, code) in [
+        (
+            json!({"result": "not_kept", "resolved_on": "2021-06-20", "kept_by_activity": later}),
+            "invalid_resolution",
+        ),
+        (
+            json!({"result": "done", "resolved_on": "2021-06-20"}),
+            "invalid_resolution",
+        ),
+        (
+            json!({"result": "kept", "resolved_on": "2021-06-20", "kept_by_activity": elsewhere}),
+            "invalid_outcome_link",
+        ),
+        (
+            json!({"result": "kept", "resolved_on": "2021-06-20", "kept_by_outcome": elsewhere}),
+            "invalid_outcome_link",
+        ),
+        (
+            json!({"result": "kept", "resolved_on": "2999-06-20"}),
+            "invalid_date",
+        ),
+        (
+            json!({"result": "kept", "resolved_on": "2021-01-20"}),
+            "invalid_date",
+        ),
+    ] {
+        srv.post(&resolve(&kept["id"]), Some(&w.a), &body)
+            .assert_problem(422, code);
+    }
+    assert_eq!(srv.log_size(), before, "refusals log nothing");
+
+    let done = created(srv.post(&resolve(&kept["id"]), Some(&w.b), &kept_body));
+    assert_eq!(
+        (
+            &done["state"],
+            &done["kept_on_time"],
+            &done["resolution"]["city"]
+        ),
+        (&json!("kept"), &json!(true), &json!("cn-sha"))
+    );
+    srv.post(
+        &resolve(&kept["id"]),
+        Some(&w.a),
+        &json!({"result": "not_kept", "resolved_on": "2021-07-01"}),
+    )
+    .assert_problem(409, "commitment_already_resolved");
+    let late_done = created(srv.post(
+        &resolve(&late["id"]),
+        Some(&w.a),
+        &json!({"result": "kept", "resolved_on": "2021-05-15", "note": "Opened two weeks late"}),
+    ));
+    assert_eq!(late_done["kept_on_time"], false, "kept after its due date");
+    let entry = srv.entry(late_done["resolution"]["log_index"].as_i64().unwrap());
+    assert_eq!(
+        (&entry["type"], &entry["result"], &entry["note"]),
+        (
+            &json!("activity.commitment_resolved"),
+            &json!("kept"),
+            &json!("Opened two weeks late")
+        )
+    );
+
+    let list = |state: &str| {
+        srv.get(&format!(
+            "/api/v1/partnerships/{p}/commitments?state={state}"
+        ))
+        .json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list("overdue"), ["Open a trade desk"]);
+    assert_eq!(
+        list("open"),
+        ["Open a trade desk", "Sister-school network of 10 schools"]
+    );
+    assert_eq!(list("resolved").len(), 2);
+    assert_eq!(list("all").len(), 4);
+    let page = srv
+        .get(&format!("/api/v1/partnerships/{p}/commitments?limit=3"))
+        .json();
+    let next = srv
+        .get(&format!(
+            "/api/v1/partnerships/{p}/commitments?limit=3&cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(next["items"][0]["id"], future["id"]);
+    srv.get(&format!("/api/v1/partnerships/{p}/commitments?state=late"))
+        .assert_problem(400, "invalid_query");
+    srv.get("/api/v1/cities/xx-nowhere/overdue-commitments")
+        .assert_problem(404, "city_not_found");
+});
+
+/// An honest registry with outcomes and commitments audits clean; a commitment an office of a
+/// third city marked kept (the server fooled by a rewritten `offices` row, so its own check
+/// let it through) is found by `amity audit` from the log alone, rule `party_office`.
+fn audit_replays_follow_through(backend: Backend) {
+    let srv = TestServer::start(backend);
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let first = activity(&srv, &w.a, &p, "2021-03-01");
+    let outcome = created(srv.post(
+        &outcome_path(&p, &first),
+        Some(&w.a),
+        &json!({"indicator": "people_reached", "achieved_on": "2021-03-02", "count": 1500}),
+    ));
+    let path = format!("/api/v1/partnerships/{p}/activities/{first}/commitments");
+    let honest = created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"text": "A joint concert", "due_date": "2021-09-01"}),
+    ));
+    let forged = created(srv.post(
+        &path,
+        Some(&w.b),
+        &json!({"text": "A youth camp", "due_date": "2021-09-01"}),
+    ));
+    created(srv.post(
+        &format!("/api/v1/partnerships/{p}/commitments/{}/resolution", honest["id"].as_str().unwrap()),
+        Some(&w.b),
+        &json!({"result": "partly_kept", "resolved_on": "2021-08-01", "kept_by_outcome": outcome["id"]}),
+    ));
+    let state = tempfile::tempdir().unwrap();
+    let (passed, text) = audit(&srv, &state.path().join("audit.json"));
+    assert!(passed, "an honest registry audits clean:\n{text}");
+    assert!(text.contains("registry rules hold"), "{text}");
+
+    // Berlin's office is made Houston's in the table the server reads, so the server's own
+    // party check passes; the log still knows the token as Berlin's.
+    srv.db
+        .exec("UPDATE offices SET city = 'us-hou' WHERE city = 'de-ber'")
+        .unwrap();
+    let r = srv.post(
+        &format!(
+            "/api/v1/partnerships/{p}/commitments/{}/resolution",
+            forged["id"].as_str().unwrap()
+        ),
+        Some(&w.c),
+        &json!({"result": "kept", "resolved_on": "2021-08-15"}),
+    );
+    assert_eq!(r.status, 201, "the fooled server accepts it: {}", r.text());
+    let (passed, text) = audit(&srv, &state.path().join("audit.json"));
+    assert!(!passed, "the audit must fail:\n{text}");
+    assert!(text.contains("party_office"), "{text}");
+    assert!(text.contains("belongs to an office of `de-ber`"), "{text}");
+}
+
+crate::on_both_backends!(audit_replays_follow_through);
+
+both_backends!(offices_record_and_mark_from_the_partnership_page, |srv| {
+    use crate::browser_forms::Browser;
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let first = activity(&srv, &w.a, &p, "2021-03-01");
+    let later = activity(&srv, &w.b, &p, "2021-05-01");
+    let page_path = format!("/partnerships/{p}");
+    assert!(
+        !srv.get(&page_path).text().contains("Record an outcome"),
+        "no form for visitors"
+    );
+
+    let houston = Browser::sign_in(&srv, &w.a);
+    let page = houston.get(&srv, &page_path).text();
+    for form in ["Record an outcome", "Record a commitment"] {
+        assert!(page.contains(form), "{form}: {page}");
+    }
+    assert!(!page.contains("Mark a commitment"), "nothing to mark yet");
+    let before = srv.log_size();
+    let r = houston.post(
+        &srv,
+        &format!("/partnerships/{p}/outcomes"),
+        &[
+            ("csrf", &houston.csrf),
+            ("activity", &first),
+            ("indicator", "business_deals"),
+            ("achieved_on", "2021-09-01"),
+            ("count", "2"),
+            ("exchange_group", ""),
+            ("value", "1250000.50"),
+            ("currency", "EUR"),
+            ("mou", ""),
+            ("follow_up", ""),
+            ("description", "Two supply contracts"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    // A refusal from a form is the page of its problem, and logs nothing.
+    let size = srv.log_size();
+    let r = houston.post(
+        &srv,
+        &format!("/partnerships/{p}/outcomes"),
+        &[
+            ("csrf", &houston.csrf),
+            ("activity", &first),
+            ("indicator", "business_deals"),
+            ("achieved_on", "2021-09-01"),
+            ("count", "2"),
+            ("value", "10.5"),
+            ("currency", "JPY"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("more decimals than its currency"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(srv.log_size(), size);
+    for (text, due) in [
+        ("Exchange of 20 students", "2021-06-30"),
+        ("Open a trade desk", "2099-01-01"),
+    ] {
+        let r = houston.post(
+            &srv,
+            &format!("/partnerships/{p}/commitments"),
+            &[
+                ("csrf", &houston.csrf),
+                ("activity", &first),
+                ("text", text),
+                ("due_date", due),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.text());
+    }
+    let page = houston.get(&srv, &page_path).text();
+    assert!(
+        page.contains("1,250,000.50 EUR") || page.contains("worth 1250000.50 EUR"),
+        "{page}"
+    );
+    assert!(page.contains("Commitments (2, 1 overdue)"), "{page}");
+    assert!(
+        page.contains(r#"<td class="overdue">overdue</td>"#),
+        "{page}"
+    );
+    let city = srv.get("/cities/cn-sha").text();
+    assert!(
+        city.contains("Overdue commitments (1)") && city.contains("Exchange of 20 students"),
+        "{city}"
+    );
+
+    // Shanghai's office marks it kept by its own later activity.
+    let shanghai = Browser::sign_in(&srv, &w.b);
+    let commitments = srv
+        .get(&format!(
+            "/api/v1/partnerships/{p}/commitments?state=overdue"
+        ))
+        .json();
+    let id = commitments["items"][0]["id"].as_str().unwrap().to_string();
+    let r = shanghai.post(
+        &srv,
+        &format!("/partnerships/{p}/resolutions"),
+        &[
+            ("csrf", &shanghai.csrf),
+            ("commitment", &id),
+            ("result", "kept"),
+            ("resolved_on", "2021-06-20"),
+            ("kept_by_activity", &later),
+            ("note", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(
+        srv.log_size(),
+        before + 4,
+        "one outcome, two commitments, one resolution"
+    );
+    let page = srv.get(&page_path).text();
+    assert!(page.contains("Commitments (2)"), "{page}");
+    assert!(
+        page.contains("2021-06-20 by cn-sha, on time: 2021-05-01 · exchange"),
+        "{page}"
+    );
+    assert!(
+        srv.get("/cities/cn-sha")
+            .text()
+            .contains("Overdue commitments (none)")
+            || srv
+                .get("/cities/cn-sha")
+                .text()
+                .contains("Overdue commitments (0)")
+    );
+
+    // Berlin's office, not a party, is refused by the form as by the API.
+    let berlin = Browser::sign_in(&srv, &w.c);
+    let r = berlin.post(
+        &srv,
+        &format!("/partnerships/{p}/commitments"),
+        &[
+            ("csrf", &berlin.csrf),
+            ("activity", &first),
+            ("text", "x"),
+            ("due_date", "2021-06-30"),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(srv.log_size(), before + 4);
+});
