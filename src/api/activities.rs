@@ -18,6 +18,7 @@ use crate::domain::access::{require_document_reader, require_office, require_par
 use crate::domain::activities::{ActivityKind, Engagement, Mode, NewActivity};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::format_micros;
+use crate::domain::results::ResultsReport;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -192,6 +193,35 @@ pub async fn engagement(
         .read(move |c| db::activities::facts(c, city.as_ref().map(|c| c.as_str()), q.year))
         .await?;
     Ok(HttpResponse::Ok().json(Engagement::roll_up(&facts)))
+}
+
+/// Engagement evaluated by its results, by mode, kind, year, partnership and city: outcomes
+/// per activity, commitments kept on time, days to the first outcome, declared deal values per
+/// currency and countries reached. Every rate has its numerator and denominator; rates over
+/// fewer than `min_sample` cases are withheld (`small_sample`). docs/engagement.md#metrics
+/// explains each figure.
+#[utoipa::path(
+    tag = "activities",
+    params(EngagementQuery),
+    responses((status = 200, body = ResultsReport), (status = 400, body = Problem), (status = 422, body = Problem))
+)]
+#[get("/metrics/results")]
+pub async fn results(
+    state: web::Data<AppState>,
+    query: web::Query<EngagementQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let city = q.city.as_deref().map(CityCode::parse).transpose()?;
+    if q.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "`year` must have four digits",
+        ));
+    }
+    let facts = state
+        .read(move |c| db::outcomes::results(c, city.as_ref().map(|c| c.as_str()), q.year))
+        .await?;
+    Ok(HttpResponse::Ok().json(ResultsReport::roll_up(&facts, state.today())))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

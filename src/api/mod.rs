@@ -86,6 +86,7 @@ pub fn routes() -> UtoipaApp<
                 .service(activities::record)
                 .service(activities::list)
                 .service(activities::engagement)
+                .service(activities::results)
                 .service(activities::add_evidence)
                 .service(activities::list_evidence)
                 .service(activities::evidence_document)

@@ -497,3 +497,121 @@ pub fn partnerships_of_city(conn: &mut DbConn, city: &str) -> Result<Vec<String>
         .select(partnerships::id)
         .load(conn)?)
 }
+
+/// Every activity (of `city`, started in `year`, when given) with its outcomes' dates and
+/// declared values and its commitments, for `domain::results`.
+pub fn results(
+    conn: &mut DbConn,
+    city: Option<&str>,
+    year: Option<i32>,
+) -> Result<Vec<crate::domain::results::ActivityResults>, DbError> {
+    use super::schema::partnerships;
+    use crate::domain::activities::{ActivityKind, Mode};
+    use std::collections::HashMap;
+    let mut q = activities::table
+        .inner_join(partnerships::table)
+        .select((
+            activities::id,
+            activities::partnership_id,
+            partnerships::city_a,
+            partnerships::city_b,
+            activities::mode,
+            activities::kind,
+            activities::start_date,
+            activities::participants,
+        ))
+        .into_boxed();
+    if let Some(c) = city {
+        q = q.filter(
+            partnerships::city_a
+                .eq(c.to_string())
+                .or(partnerships::city_b.eq(c.to_string())),
+        );
+    }
+    if let Some(y) = year {
+        // Dates are stored as YYYY-MM-DD text, so a year is a plain string range.
+        q = q.filter(
+            activities::start_date
+                .ge(format!("{y:04}-01-01"))
+                .and(activities::start_date.le(format!("{y:04}-12-31"))),
+        );
+    }
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i32>,
+    );
+    let rows: Vec<Row> = q.order(activities::id).load(conn)?;
+    let date = |field: &str, text: &str| {
+        parse_date("date", text).map_err(|_| DbError::corrupt(format!("{field} {text:?}")))
+    };
+    let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, partnership, a, b, mode, kind, start, participants) in rows {
+        index.insert(id, out.len());
+        out.push(crate::domain::results::ActivityResults {
+            partnership,
+            cities: [a, b],
+            mode: Mode::parse(&mode)
+                .ok_or_else(|| DbError::corrupt(format!("activity mode {mode:?}")))?,
+            kind: ActivityKind::parse(&kind)
+                .ok_or_else(|| DbError::corrupt(format!("activity kind {kind:?}")))?,
+            start_date: date("activity date", &start)?,
+            participants,
+            outcomes: Vec::new(),
+            values: Vec::new(),
+            commitments: Vec::new(),
+        });
+    }
+    let ids: Vec<String> = index.keys().cloned().collect();
+    for chunk in ids.chunks(500) {
+        let outcomes: Vec<(String, String, Option<String>, Option<String>)> =
+            activity_outcomes::table
+                .filter(activity_outcomes::activity_id.eq_any(chunk))
+                .select((
+                    activity_outcomes::activity_id,
+                    activity_outcomes::achieved_on,
+                    activity_outcomes::value,
+                    activity_outcomes::currency,
+                ))
+                .load(conn)?;
+        for (activity, achieved, value, currency) in outcomes {
+            let Some(a) = index.get(&activity).and_then(|i| out.get_mut(*i)) else {
+                continue;
+            };
+            a.outcomes.push(date("outcome date", &achieved)?);
+            if let (Some(value), Some(currency)) = (value, currency) {
+                let decimals = amity_verify::outcomes::currency_exponent(&currency)
+                    .map_err(|_| DbError::corrupt(format!("currency {currency:?}")))?;
+                let minor = amity_verify::outcomes::minor_units(&value, decimals)
+                    .ok_or_else(|| DbError::corrupt(format!("declared value {value:?}")))?;
+                a.values.push((currency, minor, decimals));
+            }
+        }
+        let made: Vec<(String, String, Option<ResolutionRow>)> = commitments::table
+            .left_join(commitment_resolutions::table)
+            .filter(commitments::activity_id.eq_any(chunk))
+            .select((
+                commitments::activity_id,
+                commitments::due_date,
+                Option::<ResolutionRow>::as_select(),
+            ))
+            .load(conn)?;
+        for (activity, due, resolution) in made {
+            let Some(a) = index.get(&activity).and_then(|i| out.get_mut(*i)) else {
+                continue;
+            };
+            let resolution = match resolution {
+                Some(r) => Some((r.result, date("resolution date", &r.resolved_on)?)),
+                None => None,
+            };
+            a.commitments.push((date("due date", &due)?, resolution));
+        }
+    }
+    Ok(out)
+}

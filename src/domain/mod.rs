@@ -49,6 +49,7 @@ pub mod offices;
 pub mod outcomes;
 pub mod partnerships;
 pub mod requests;
+pub mod results;
 pub use amity_verify::replay;
 pub mod schemas;
 pub mod signatures;

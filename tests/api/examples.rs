@@ -175,6 +175,7 @@ fn walk(srv: &TestServer) {
         srv.get(&format!("/api/v1/partnerships/{tie}/commitments")),
         200,
     );
+    ok(srv.get("/api/v1/metrics/results?city=gb-cov"), 200);
 
     // The mayors' keys, registered with proof of possession and approved.
     let mut mayor_cov = Signatory::new(71, "mayor@gb-cov", &coventry);

@@ -71,6 +71,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("post", "/api/v1/partnerships/{id}/activities"),
         ("get", "/api/v1/partnerships/{id}/activities"),
         ("get", "/api/v1/metrics/engagement"),
+        ("get", "/api/v1/metrics/results"),
         ("post", "/api/v1/activities/{id}/evidence"),
         ("get", "/api/v1/activities/{id}/evidence"),
         ("get", "/api/v1/activities/{id}/evidence/{n}"),

@@ -623,3 +623,204 @@ both_backends!(offices_record_and_mark_from_the_partnership_page, |srv| {
     assert_eq!(r.status, 403, "{}", r.text());
     assert_eq!(srv.log_size(), before + 4);
 });
+
+both_backends!(results_metrics_match_a_hand_checked_fixture, |srv| {
+    // Five activities on two partnerships of Houston (P with Shanghai, Q with Berlin):
+    //   A1 P in_person delegation 2021-03-01, 10 people: people_reached on 03-11 (day 10),
+    //      a EUR 1000.50 deal on 04-10; c1 due 06-30 kept 06-20 (on time), c2 due 04-30 kept
+    //      05-15 (late)
+    //   A2 P virtual meeting 2021-05-01, 30 people: joint_projects on 05-05 (day 4); c3 due
+    //      2021-12-31 still open (overdue, so due), c4 due 2099-01-01 (not due yet)
+    //   A3 P virtual meeting 2022-02-01, 20 people: media_reach on 02-21 (day 20), a EUR 2000
+    //      deal and a JPY 5000 deal on 03-01; c5 due 2022-06-30 not kept
+    //   A4 Q hybrid cultural event 2022-06-01, no count: exchange_participants on 06-02 (day 1);
+    //      c6 due 2022-09-01 partly kept 08-01
+    //   A5 Q virtual exchange 2023-01-10, 5 people: nothing came of it
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let q = srv.propose(&w.a, "us-hou", "de-ber");
+    let act = |partnership: &str, kind: &str, mode: &str, start: &str, n: Option<i64>| {
+        created(srv.post(
+            &format!("/api/v1/partnerships/{partnership}/activities"),
+            Some(&w.a),
+            &json!({"kind": kind, "mode": mode, "start_date": start, "participants": n}),
+        ))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let outcome = |partnership: &str, activity: &str, body: Value| {
+        created(srv.post(&outcome_path(partnership, activity), Some(&w.a), &body));
+    };
+    let commit = |partnership: &str, activity: &str, due: &str| {
+        created(srv.post(
+            &format!("/api/v1/partnerships/{partnership}/activities/{activity}/commitments"),
+            Some(&w.a),
+            &json!({"text": format!("due {due}"), "due_date": due}),
+        ))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let resolve = |partnership: &str, commitment: &str, result: &str, on: &str| {
+        created(srv.post(
+            &format!("/api/v1/partnerships/{partnership}/commitments/{commitment}/resolution"),
+            Some(&w.a),
+            &json!({"result": result, "resolved_on": on}),
+        ));
+    };
+    let a1 = act(&p, "delegation", "in_person", "2021-03-01", Some(10));
+    outcome(
+        &p,
+        &a1,
+        json!({"indicator": "people_reached", "achieved_on": "2021-03-11", "count": 300}),
+    );
+    outcome(
+        &p,
+        &a1,
+        json!({"indicator": "business_deals", "achieved_on": "2021-04-10", "count": 1, "value": "1000.50", "currency": "EUR"}),
+    );
+    let c1 = commit(&p, &a1, "2021-06-30");
+    resolve(&p, &c1, "kept", "2021-06-20");
+    let c2 = commit(&p, &a1, "2021-04-30");
+    resolve(&p, &c2, "kept", "2021-05-15");
+    let a2 = act(&p, "virtual_meeting", "virtual", "2021-05-01", Some(30));
+    outcome(
+        &p,
+        &a2,
+        json!({"indicator": "joint_projects", "achieved_on": "2021-05-05", "count": 2}),
+    );
+    commit(&p, &a2, "2021-12-31");
+    commit(&p, &a2, "2099-01-01");
+    let a3 = act(&p, "virtual_meeting", "virtual", "2022-02-01", Some(20));
+    outcome(
+        &p,
+        &a3,
+        json!({"indicator": "media_reach", "achieved_on": "2022-02-21", "count": 50000}),
+    );
+    outcome(
+        &p,
+        &a3,
+        json!({"indicator": "business_deals", "achieved_on": "2022-03-01", "count": 1, "value": "2000", "currency": "EUR"}),
+    );
+    outcome(
+        &p,
+        &a3,
+        json!({"indicator": "business_deals", "achieved_on": "2022-03-01", "count": 1, "value": "5000", "currency": "JPY"}),
+    );
+    let c5 = commit(&p, &a3, "2022-06-30");
+    resolve(&p, &c5, "not_kept", "2022-07-01");
+    let a4 = act(&q, "cultural_event", "hybrid", "2022-06-01", None);
+    outcome(
+        &q,
+        &a4,
+        json!({"indicator": "exchange_participants", "achieved_on": "2022-06-02", "count": 12, "exchange_group": "artists"}),
+    );
+    let c6 = commit(&q, &a4, "2022-09-01");
+    resolve(&q, &c6, "partly_kept", "2022-08-01");
+    act(&q, "exchange", "virtual", "2023-01-10", Some(5));
+
+    let r = srv.get("/api/v1/metrics/results").json();
+    assert_eq!(r["min_sample"], 5);
+    let all = &r["overall"];
+    // 5 activities; 10 + 30 + 20 + 5 participants; 2 + 1 + 3 + 1 + 0 outcomes.
+    assert_eq!(
+        (&all["activities"], &all["participants"], &all["outcomes"]),
+        (&json!(5), &json!(65), &json!(7))
+    );
+    // 7 outcomes over 5 activities; A1-A4 have one, A5 none.
+    assert_eq!(
+        all["outcomes_per_activity"],
+        json!({"numerator": 7, "denominator": 5, "value": 1.4, "small_sample": false})
+    );
+    assert_eq!(
+        all["activities_with_outcome"],
+        json!({"numerator": 4, "denominator": 5, "value": 0.8, "small_sample": false})
+    );
+    // Due: c1, c2, c5, c6 (resolved) and c3 (open, past due); c4 is not due. Kept fully by
+    // the due date: c1 only (c2 late, c5 not kept, c6 partly).
+    assert_eq!(all["commitments"], 6);
+    assert_eq!(
+        all["commitments_kept_on_time"],
+        json!({"numerator": 1, "denominator": 5, "value": 0.2, "small_sample": false})
+    );
+    // First outcomes after 10, 4, 20 and 1 days: four cases, too few for a median.
+    assert_eq!(
+        all["days_to_first_outcome"],
+        json!({"cases": 4, "median": null, "small_sample": true})
+    );
+    // EUR 1000.50 + 2000, and JPY 5000 on their own: never added across currencies.
+    assert_eq!(
+        all["declared_value"],
+        json!({"EUR": "3000.50", "JPY": "5000"})
+    );
+    // The US, China and Germany.
+    assert_eq!(
+        (&all["countries_reached"], &all["small_sample"]),
+        (&json!(3), &json!(false))
+    );
+
+    // Virtual: A2, A3, A5, three activities, four outcomes: a rate over three is withheld.
+    let virtual_ = &r["by_mode"]["virtual"];
+    assert_eq!(
+        (
+            &virtual_["activities"],
+            &virtual_["outcomes"],
+            &virtual_["small_sample"]
+        ),
+        (&json!(3), &json!(4), &json!(true))
+    );
+    assert_eq!(
+        virtual_["outcomes_per_activity"],
+        json!({"numerator": 4, "denominator": 3, "value": null, "small_sample": true})
+    );
+    // Houston takes part in all five and reaches China and Germany; Shanghai in A1-A3 and
+    // reaches the US.
+    assert_eq!(
+        (
+            &r["by_city"]["us-hou"]["activities"],
+            &r["by_city"]["us-hou"]["countries_reached"]
+        ),
+        (&json!(5), &json!(2))
+    );
+    assert_eq!(
+        (
+            &r["by_city"]["cn-sha"]["activities"],
+            &r["by_city"]["cn-sha"]["countries_reached"]
+        ),
+        (&json!(3), &json!(1))
+    );
+    // 2021: A1 and A2, 40 participants, c1-c4 of which c1, c2, c3 are due and c1 kept on time.
+    let y2021 = &r["by_year"]["2021"];
+    assert_eq!(
+        (
+            &y2021["participants"],
+            &y2021["commitments_kept_on_time"]["numerator"],
+            &y2021["commitments_kept_on_time"]["denominator"]
+        ),
+        (&json!(40), &json!(1), &json!(3))
+    );
+    // Q: A4 and A5, its one commitment due and partly kept: 0 of 1, withheld.
+    assert_eq!(
+        r["by_partnership"][q.as_str()]["commitments_kept_on_time"],
+        json!({"numerator": 0, "denominator": 1, "value": null, "small_sample": true})
+    );
+    assert_eq!(
+        r["by_kind"]["virtual_meeting"]["declared_value"],
+        json!({"EUR": "2000.00", "JPY": "5000"})
+    );
+
+    // Filters: Berlin sees only Q's two activities; 2022 only A3 and A4.
+    let berlin = srv.get("/api/v1/metrics/results?city=de-ber").json();
+    assert_eq!(berlin["overall"]["activities"], 2);
+    let y2022 = srv.get("/api/v1/metrics/results?year=2022").json();
+    assert_eq!(
+        (
+            &y2022["overall"]["activities"],
+            &y2022["overall"]["outcomes"]
+        ),
+        (&json!(2), &json!(4))
+    );
+    srv.get("/api/v1/metrics/results?year=22")
+        .assert_problem(400, "invalid_query");
+});
