@@ -75,7 +75,7 @@ impl MedianDays {
         let median = (!small_sample).then(|| {
             let mid = days.len() / 2;
             match (days.get(mid.wrapping_sub(1)), days.get(mid)) {
-                (Some(a), Some(b)) if days.len() % 2 == 0 => (*a + *b) as f64 / 2.0,
+                (Some(a), Some(b)) if days.len().is_multiple_of(2) => (*a + *b) as f64 / 2.0,
                 (_, Some(b)) => *b as f64,
                 _ => 0.0,
             }
