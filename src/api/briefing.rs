@@ -210,7 +210,65 @@ fn markdown(b: &Briefing) -> String {
             md(&a.outcome)
         );
     }
+    let _ = writeln!(
+        s,
+        "\n## Outcomes in the period ({}{})\n",
+        b.outcome_count,
+        shown_of(b.outcomes.len(), b.outcome_count)
+    );
+    for o in &b.outcomes {
+        let _ = writeln!(
+            s,
+            "- {} (with {}): {}{}{}",
+            format_date(o.date),
+            md(&o.partner_name),
+            md(&o.summary),
+            o.description
+                .as_ref()
+                .map(|d| format!(": {}", md(d)))
+                .unwrap_or_default(),
+            evidence_note(o.evidence)
+        );
+    }
+    let _ = writeln!(s, "\n## Commitments ({})\n", b.commitments.len());
+    for c in &b.commitments {
+        let _ = writeln!(
+            s,
+            "- due {} (with {}): {}: {}",
+            format_date(c.due_date),
+            md(&c.partner_name),
+            md(&c.text),
+            commitment_state(c)
+        );
+    }
     s
+}
+
+/// ", 20 shown" when a list was cut.
+fn shown_of(shown: usize, total: usize) -> String {
+    if shown < total {
+        format!(", {shown} shown")
+    } else {
+        String::new()
+    }
+}
+
+/// " (2 evidence documents)" for an outcome that cites some.
+fn evidence_note(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (1 evidence document)".to_string(),
+        n => format!(" ({n} evidence documents)"),
+    }
+}
+
+/// A commitment's state in words.
+fn commitment_state(c: &crate::domain::briefing::CommitmentLine) -> String {
+    match c.state.as_str() {
+        "kept" if c.on_time => "kept on time".to_string(),
+        "kept" => "kept late".to_string(),
+        other => other.replace('_', " "),
+    }
 }
 
 /// The print-friendly page around a report's body.
@@ -276,6 +334,18 @@ fn html_sections(b: &Briefing) -> Markup {
                 ul { @for a in &b.achievements {
                     li { (format_date(a.date)) " (" (a.kind) ", " (a.mode) ", with " (a.partner_name) "): " (a.outcome) }
                 } }
+                h2 { "Outcomes in the period (" (b.outcome_count) (shown_of(b.outcomes.len(), b.outcome_count)) ")" }
+                ul { @for o in &b.outcomes {
+                    li { (format_date(o.date)) " (with " (o.partner_name) "): " (o.summary)
+                         @if let Some(d) = &o.description { ": " (d) } (evidence_note(o.evidence)) }
+                } }
+                h2 { "Commitments (" (b.commitments.len()) ")" }
+                table {
+                    tr { th { "due" } th { "partner" } th { "commitment" } th { "state" } }
+                    @for c in &b.commitments {
+                        tr { td { (format_date(c.due_date)) } td { (c.partner_name) } td { (c.text) } td { (commitment_state(c)) } }
+                    }
+                }
     }
 }
 
@@ -362,6 +432,31 @@ fn write_csv_rows(
                 "",
                 &a.kind,
                 &a.outcome,
+            ],
+        )?;
+    }
+    for o in &b.outcomes {
+        let date = format_date(o.date);
+        let detail = match &o.description {
+            Some(d) => format!("{}: {d}", o.summary),
+            None => o.summary.clone(),
+        };
+        write(
+            w,
+            ["outcome", &date, &o.partner_name, "", &o.indicator, &detail],
+        )?;
+    }
+    for c in &b.commitments {
+        let due = format_date(c.due_date);
+        write(
+            w,
+            [
+                "commitment",
+                &due,
+                &c.partner_name,
+                &commitment_state(c),
+                "",
+                &c.text,
             ],
         )?;
     }

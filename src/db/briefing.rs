@@ -10,7 +10,8 @@ use super::{DbConn, DbError};
 use crate::domain::DomainError;
 use crate::domain::activities::{ActivityFacts, Engagement, Mode};
 use crate::domain::briefing::{
-    Achievement, Briefing, ChangeLine, MAX_ACHIEVEMENTS, MouLine, PartnerLine, Period, status_rank,
+    Achievement, Briefing, ChangeLine, CommitmentLine, MAX_ACHIEVEMENTS, MAX_OUTCOMES, MouLine,
+    OutcomeLine, PartnerLine, Period, outcome_summary, status_rank,
 };
 use crate::domain::dates::{format_date, parse_date};
 
@@ -210,6 +211,12 @@ pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing,
             });
         }
     }
+    let ids: Vec<String> = partners
+        .iter()
+        .map(|(p, _)| p.partnership.clone())
+        .collect();
+    let (outcomes, outcome_count) = outcomes_in(conn, &ids, period, &name_of)?;
+    let commitments = commitments_in(conn, &ids, period, &name_of)?;
     Ok(Briefing {
         city_code: city.city.code.to_string(),
         city_name: city.city.name,
@@ -221,7 +228,89 @@ pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing,
         pending,
         engagement: Engagement::roll_up(&facts).overall,
         achievements,
+        outcomes,
+        outcome_count,
+        commitments,
     })
+}
+
+/// The typed outcomes of the partnerships `ids` achieved in the period, newest first: at most
+/// [`MAX_OUTCOMES`], and how many there were.
+fn outcomes_in(
+    conn: &mut DbConn,
+    ids: &[String],
+    period: Period,
+    name_of: &impl Fn(&str) -> String,
+) -> Result<(Vec<OutcomeLine>, usize), DbError> {
+    let mut rows = super::outcomes::of_partnerships(conn, ids)?;
+    rows.retain(|o| parse_date("date", &o.achieved_on).is_ok_and(|d| period.contains(d)));
+    rows.sort_by(|a, b| (&b.achieved_on, &b.id).cmp(&(&a.achieved_on, &a.id)));
+    let total = rows.len();
+    let lines = rows
+        .into_iter()
+        .take(MAX_OUTCOMES)
+        .map(|o| {
+            let value = o.value.as_deref().zip(o.currency.as_deref());
+            Ok(OutcomeLine {
+                date: date(&o.achieved_on)?,
+                partner_name: name_of(&o.partnership_id),
+                summary: outcome_summary(&o.indicator, o.count, o.exchange_group.as_deref(), value),
+                evidence: o.evidence_numbers().len(),
+                indicator: o.indicator,
+                description: o.description,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok((lines, total))
+}
+
+/// The commitments of the partnerships `ids` resolved in the period, then those still open at
+/// its end (made by then), each by due date.
+fn commitments_in(
+    conn: &mut DbConn,
+    ids: &[String],
+    period: Period,
+    name_of: &impl Fn(&str) -> String,
+) -> Result<Vec<CommitmentLine>, DbError> {
+    use super::outcomes::{CommitmentFilter, list_commitments};
+    let mut resolved = Vec::new();
+    let mut open = Vec::new();
+    for chunk in ids.chunks(500) {
+        for s in list_commitments(conn, chunk, CommitmentFilter::All, None, i64::MAX - 1)? {
+            let due = date(&s.commitment.due_date)?;
+            let made = chrono::DateTime::from_timestamp_micros(s.commitment.created_at)
+                .map(|t| t.date_naive())
+                .unwrap_or(period.from);
+            let line = |state: String, on_time: bool| CommitmentLine {
+                due_date: due,
+                partner_name: name_of(&s.commitment.partnership_id),
+                text: s.commitment.text.clone(),
+                state,
+                on_time,
+            };
+            match &s.resolution {
+                Some(r) => {
+                    let on = date(&r.resolved_on)?;
+                    if period.contains(on) {
+                        resolved.push(line(r.result.clone(), r.result == "kept" && on <= due));
+                    } else if on > period.to && made <= period.to {
+                        // Still open when the period ended.
+                        let state = if due < period.to { "overdue" } else { "open" };
+                        open.push(line(state.into(), false));
+                    }
+                }
+                None if made <= period.to => {
+                    let state = if due < period.to { "overdue" } else { "open" };
+                    open.push(line(state.into(), false));
+                }
+                None => {}
+            }
+        }
+    }
+    resolved.sort_by_key(|l| l.due_date);
+    open.sort_by_key(|l| l.due_date);
+    resolved.extend(open);
+    Ok(resolved)
 }
 
 /// The cities of `country` with the most partnerships, most first (ties by code), at most

@@ -85,6 +85,56 @@ pub struct Achievement {
     pub outcome: String,
 }
 
+/// A typed outcome achieved in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeLine {
+    pub date: NaiveDate,
+    pub partner_name: String,
+    pub indicator: String,
+    /// How much, in words: `20 students`, `2 deals worth 1250000.50 EUR`, `1,500 people`.
+    pub summary: String,
+    pub description: Option<String>,
+    /// How many of the activity's evidence documents it cites.
+    pub evidence: usize,
+}
+
+/// A commitment the briefing reports: resolved in the period, or open at its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitmentLine {
+    pub due_date: NaiveDate,
+    pub partner_name: String,
+    pub text: String,
+    /// `kept`, `partly_kept`, `not_kept`, `overdue` (open past its due date at the period's
+    /// end) or `open`.
+    pub state: String,
+    /// Kept in full by its due date.
+    pub on_time: bool,
+}
+
+/// How much an outcome records, in words.
+pub fn outcome_summary(
+    indicator: &str,
+    count: Option<i64>,
+    group: Option<&str>,
+    value: Option<(&str, &str)>,
+) -> String {
+    let n = count.map(|n| super::text::thousands(usize::try_from(n).unwrap_or(0)));
+    match (indicator, n) {
+        ("exchange_participants", Some(n)) => format!("{n} {}", group.unwrap_or("participants")),
+        ("business_deals", Some(n)) => match value {
+            Some((v, c)) => format!("{n} deal(s) worth {v} {c}"),
+            None => format!("{n} deal(s)"),
+        },
+        ("people_reached", Some(n)) => format!("{n} people reached"),
+        ("joint_projects", Some(n)) => format!("{n} joint project(s)"),
+        ("media_reach", Some(n)) => format!("media audience of {n}"),
+        ("agreement_signed", _) => "an agreement signed".to_string(),
+        ("follow_up_activity", _) => "a follow-up activity".to_string(),
+        (_, Some(n)) => n,
+        _ => String::new(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Briefing {
     pub city_code: String,
@@ -98,7 +148,16 @@ pub struct Briefing {
     pub pending: Vec<MouLine>,
     pub engagement: ModeCounts,
     pub achievements: Vec<Achievement>,
+    /// Outcomes achieved in the period, newest first, at most [`MAX_OUTCOMES`]; the total in
+    /// `outcome_count`.
+    pub outcomes: Vec<OutcomeLine>,
+    pub outcome_count: usize,
+    /// Commitments resolved in the period, then those still open, by due date.
+    pub commitments: Vec<CommitmentLine>,
 }
+
+/// Outcomes listed at most per city.
+pub const MAX_OUTCOMES: usize = 20;
 
 /// Achievements listed at most: a briefing is read, not searched.
 pub const MAX_ACHIEVEMENTS: usize = 10;

@@ -9,6 +9,19 @@ pub const NAME_MAX: usize = 200;
 pub const REASON_MAX: usize = 4000;
 pub const SHORT_MAX: usize = 200;
 
+/// Formats a count for reading: 24,705.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A required single-line text: trimmed, non-empty, at most `max` characters.
 ///
 /// Length and characters are checked before trimming, so that the rule is the one the OpenAPI

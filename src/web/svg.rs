@@ -2,6 +2,7 @@
 //! stored coordinates over Natural Earth's land and borders, partnerships as great-circle arcs)
 //! and the engagement chart. Plain strings, so they stay fast and testable.
 
+pub use crate::domain::text::thousands;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -166,19 +167,6 @@ pub fn great_circle(a: (i64, i64), b: (i64, i64)) -> Vec<(f64, f64)> {
         .collect();
     unwrap(&mut points);
     points
-}
-
-/// Formats a count for reading: 24,705.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The part of the world a map shows, in map units: (x, y, width, height).

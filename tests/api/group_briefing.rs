@@ -42,6 +42,41 @@ fn the_briefing_of_three_cities(backend: Backend) {
                 "participants": 40, "outcome": "A youth orchestra exchange agreed"}),
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    // What it produced and promised: 40 students exchanged (with the minutes as evidence), a
+    // promise kept on time and one still open past its due date.
+    let meeting = r.json()["id"].as_str().unwrap().to_string();
+    let r = srv.send(
+        "POST",
+        &format!("/api/v1/activities/{meeting}/evidence?filename=minutes.txt"),
+        Some(&w.c),
+        Some(("text/plain", b"Minutes of the orchestra call".to_vec())),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{berlin}/activities/{meeting}/outcomes"),
+        Some(&w.c),
+        &json!({"indicator": "exchange_participants", "achieved_on": day, "count": 1200,
+                "exchange_group": "students", "description": "Two youth orchestras toured",
+                "evidence": [1]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let commit = |text: &str, due: &str| {
+        let r = srv.post(
+            &format!("/api/v1/partnerships/{berlin}/activities/{meeting}/commitments"),
+            Some(&w.a),
+            &json!({"text": text, "due_date": due}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let kept = commit("A joint concert in Houston", &day);
+    commit("A return visit to Berlin", &day);
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{berlin}/commitments/{kept}/resolution"),
+        Some(&w.c),
+        &json!({"result": "kept", "resolved_on": day}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
     let key = verifier(&srv);
     // From 2022: the curtailment took effect on 2022-03-01 (`status_body`).
     let group = "/api/v1/briefings?cities=us-hou,cn-sha,de-ber&from=2022-01-01";
@@ -79,6 +114,10 @@ fn the_briefing_of_three_cities(backend: Backend) {
         "## Briefing: Berlin (DE)",
         "Consulates closed in July 2020",
         "A youth orchestra exchange agreed",
+        "## Outcomes in the period (1)",
+        ": 1,200 students: Two youth orchestras toured (1 evidence document)",
+        "## Commitments (2)",
+        "A joint concert in Houston: kept on time",
     ] {
         assert!(text.contains(needle), "{needle} not in:\n{text}");
     }
@@ -92,6 +131,10 @@ fn the_briefing_of_three_cities(backend: Backend) {
         "the checkpoint"
     );
     assert!(!html.contains("<script"));
+    assert!(
+        html.contains("<td>A joint concert in Houston</td><td>kept on time</td>"),
+        "{html}"
+    );
 
     // CSV: every row names its city; the checkpoint row names the size and root.
     let csv = srv.get(&format!("{group}&format=csv")).text();
@@ -113,6 +156,11 @@ fn the_briefing_of_three_cities(backend: Backend) {
         );
     }
     assert!(csv.contains("de-ber,achievement,"), "{csv}");
+    assert!(
+        csv.contains(",outcome,") && csv.contains("exchange_participants,\"1,200 students"),
+        "{csv}"
+    );
+    assert!(csv.contains("A return visit to Berlin"), "{csv}");
 
     // A country as the group: its cities with partnerships.
     let r = srv.get("/api/v1/briefings?country=US");
