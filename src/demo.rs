@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::partnerships;
 use crate::db::{self, Db, DbError};
 use crate::domain::PartnershipId;
-use crate::domain::activities::{ActivityKind, Mode, NewActivity};
+use crate::domain::activities::{ActivityKind, Mode, NewActivity, Sector};
 use crate::domain::cities::CityCode;
 use crate::domain::outcomes::{NewCommitment, NewOutcome, Resolution};
 use amity_verify::outcomes::{CommitmentResult, ExchangeGroup, Indicator};
@@ -104,6 +104,31 @@ fn outcome_for(rng: &mut StdRng, start: NaiveDate, today: NaiveDate) -> Option<N
         description: Some(format!("{LABEL} {}", indicator.as_str().replace('_', " "))),
         evidence: Vec::new(),
     })
+}
+
+/// Up to two sample organisations that took part, of sectors that fit the kind of activity;
+/// their names say they are made up.
+fn organisations_for(rng: &mut StdRng, kind: ActivityKind) -> Vec<(String, Sector)> {
+    let fitting: &[Sector] = match kind {
+        ActivityKind::TradeMission => &[Sector::Business, Sector::ChamberOfCommerce],
+        ActivityKind::Exchange => &[Sector::University, Sector::School, Sector::SportsClub],
+        ActivityKind::CulturalEvent => &[Sector::Cultural, Sector::Media],
+        ActivityKind::Aid => &[Sector::Ngo, Sector::Health],
+        _ => &[Sector::PublicAgency, Sector::Ngo, Sector::Business],
+    };
+    let n = rng.gen_range(0..=2);
+    let mut picked: Vec<Sector> = fitting.choose_multiple(rng, n).copied().collect();
+    picked.sort();
+    picked
+        .into_iter()
+        .map(|sector| {
+            let name = format!(
+                "Sample {} (demo, not real)",
+                sector.as_str().replace('_', " ")
+            );
+            (name, sector)
+        })
+        .collect()
 }
 
 /// A sample commitment due three months to a year after the activity, and how it ended when
@@ -252,6 +277,7 @@ pub fn record_sample(db: &Db, today: NaiveDate) -> Result<Sample, DbError> {
                         end_date: None,
                         participants: Some(participants),
                         outcome: Some(format!("{LABEL} {} with {partner_name}", kind.as_str())),
+                        organisations: organisations_for(&mut rng, kind),
                     },
                     outcome,
                     commitment,

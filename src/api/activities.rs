@@ -38,6 +38,21 @@ pub struct NewActivityBody {
     /// What came of it, e.g. an agreement signed or a programme launched.
     #[schema(value_type = Option<S::Paragraph>, example = "Trade delegation; two supply agreements signed")]
     pub outcome: Option<String>,
+    /// Organisations that took part besides the city offices: at most 20, each name once.
+    #[schema(max_items = 20)]
+    #[serde(default)]
+    pub organisations: Vec<OrganisationBody>,
+}
+
+/// An organisation that took part in an activity.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationBody {
+    /// One line, at most 200 characters; not named twice in one activity (ignoring case).
+    #[schema(value_type = S::OrganisationName, example = "Rice University")]
+    pub name: String,
+    #[schema(value_type = S::SectorName, example = "university")]
+    pub sector: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -52,13 +67,28 @@ pub struct ActivityView {
     pub outcome: Option<String>,
     /// The city whose office recorded it.
     pub city: String,
+    /// Organisations that took part besides the city offices, in the order recorded.
+    pub organisations: Vec<OrganisationBody>,
     pub recorded_at: String,
     pub log_index: i64,
+}
+
+impl ActivityView {
+    /// The view of an activity with the organisations recorded for it.
+    fn with_organisations(r: ActivityRow, organisations: Vec<(String, String)>) -> Self {
+        let mut view = ActivityView::from(r);
+        view.organisations = organisations
+            .into_iter()
+            .map(|(name, sector)| OrganisationBody { name, sector })
+            .collect();
+        view
+    }
 }
 
 impl From<ActivityRow> for ActivityView {
     fn from(r: ActivityRow) -> Self {
         ActivityView {
+            organisations: Vec::new(),
             id: r.id,
             partnership: r.partnership_id,
             kind: r.kind,
@@ -104,11 +134,22 @@ pub async fn record(
         b.participants,
         b.outcome.as_deref(),
     )?;
+    let organisations: Vec<(&str, &str)> = b
+        .organisations
+        .iter()
+        .map(|o| (o.name.as_str(), o.sector.as_str()))
+        .collect();
+    let activity = activity.with_organisations(&organisations)?;
+    let named: Vec<(String, String)> = activity
+        .organisations
+        .iter()
+        .map(|(n, s)| (n.clone(), s.as_str().to_string()))
+        .collect();
     let id = PartnershipId::from_path(&id)?;
     let row = state
         .write(move |tx| app::activities::record(tx, principal.as_ref(), &id, activity))
         .await?;
-    let view = ActivityView::from(row);
+    let view = ActivityView::with_organisations(row, named);
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -150,10 +191,21 @@ pub async fn list(
             if db::partnerships::get(c, &id)?.is_none() {
                 return Err(PartnershipId::not_found(id.as_str()).into());
             }
-            db::activities::list(c, &id, after.as_deref(), limit)
+            let rows = db::activities::list(c, &id, after.as_deref(), limit)?;
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            Ok((rows, db::activities::organisations_of(c, &ids)?))
         })
         .await?;
-    let page = Page::from_rows(rows, limit, |r| r.id.clone(), ActivityView::from);
+    let (rows, organisations) = rows;
+    let page = Page::from_rows(
+        rows,
+        limit,
+        |r| r.id.clone(),
+        |r| {
+            let named = organisations.get(&r.id).cloned().unwrap_or_default();
+            ActivityView::with_organisations(r, named)
+        },
+    );
     Ok(HttpResponse::Ok().json(page))
 }
 

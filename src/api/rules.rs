@@ -434,6 +434,11 @@ pub const RULES: &[Rule] = &[
     ),
     rule("add_evidence", MULTIPART, ONE_FILE_PART),
     rule(
+        "record",
+        &[E::InvalidOrganisation],
+        "`organisations` names each organisation once, compared without regard to case",
+    ),
+    rule(
         "record_outcome",
         &[E::InvalidOutcome],
         "the fields fit the indicator (docs/engagement.md): `count` for people_reached, \

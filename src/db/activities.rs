@@ -4,13 +4,15 @@ use crate::domain::ErrorCode;
 use crate::domain::ids::{PartnershipId, TokenId};
 use diesel::prelude::*;
 
-use super::schema::{activities, activity_evidence, partnerships};
+use super::schema::{activities, activity_evidence, activity_organisations, partnerships};
 use super::{DbConn, DbError, WriteTx};
 use crate::domain::DomainError;
 use crate::domain::activities::{ActivityFacts, Mode, NewActivity, check_new_evidence};
 use crate::domain::cities::CityCode;
 use crate::domain::dates::{format_date, parse_date};
-use crate::domain::entries::{ActivityEvidenceAdded, ActivityRecorded, EntryBody, LogEntry};
+use crate::domain::entries::{
+    ActivityEvidenceAdded, ActivityRecorded, EntryBody, LogEntry, LoggedOrganisation,
+};
 use crate::domain::partnerships::Partnership;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -68,6 +70,14 @@ pub fn record(
             end_date: row.end_date.clone(),
             participants: row.participants.map(i64::from),
             outcome: row.outcome.clone(),
+            organisations: activity
+                .organisations
+                .iter()
+                .map(|(name, sector)| LoggedOrganisation {
+                    name: name.clone(),
+                    sector: sector.as_str().to_string(),
+                })
+                .collect(),
             city: row.city.clone(),
             by: token.map(str::to_string),
         }),
@@ -76,7 +86,44 @@ pub fn record(
     diesel::insert_into(activities::table)
         .values(&row)
         .execute(tx.conn)?;
+    for (seq, (name, sector)) in (1..).zip(&activity.organisations) {
+        diesel::insert_into(activity_organisations::table)
+            .values((
+                activity_organisations::activity_id.eq(&row.id),
+                activity_organisations::seq.eq(seq),
+                activity_organisations::name.eq(name),
+                activity_organisations::sector.eq(sector.as_str()),
+            ))
+            .execute(tx.conn)?;
+    }
     Ok(row)
+}
+
+/// The organisations of the given activities: activity id -> (name, sector) in order.
+pub fn organisations_of(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<(String, String)>>, DbError> {
+    let mut out: std::collections::HashMap<String, Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, String)> = activity_organisations::table
+            .filter(activity_organisations::activity_id.eq_any(chunk))
+            .order((
+                activity_organisations::activity_id,
+                activity_organisations::seq,
+            ))
+            .select((
+                activity_organisations::activity_id,
+                activity_organisations::name,
+                activity_organisations::sector,
+            ))
+            .load(conn)?;
+        for (activity, name, sector) in rows {
+            out.entry(activity).or_default().push((name, sector));
+        }
+    }
+    Ok(out)
 }
 
 /// A partnership's activities, newest first, one page of `limit + 1` after `after` (an id).

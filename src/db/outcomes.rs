@@ -566,9 +566,20 @@ pub fn results(
             outcomes: Vec::new(),
             values: Vec::new(),
             commitments: Vec::new(),
+            sectors: Vec::new(),
         });
     }
     let ids: Vec<String> = index.keys().cloned().collect();
+    for (activity, named) in super::activities::organisations_of(conn, &ids)? {
+        let Some(a) = index.get(&activity).and_then(|i| out.get_mut(*i)) else {
+            continue;
+        };
+        for (_, sector) in named {
+            if !a.sectors.contains(&sector) {
+                a.sectors.push(sector);
+            }
+        }
+    }
     for chunk in ids.chunks(500) {
         let outcomes: Vec<(String, String, Option<String>, Option<String>)> =
             activity_outcomes::table

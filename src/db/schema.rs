@@ -242,6 +242,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     activity_evidence,
     activity_outcomes,
+    activity_organisations,
     commitments,
     commitment_resolutions,
 );
@@ -298,6 +299,15 @@ diesel::table! {
 }
 
 diesel::joinable!(activity_evidence -> activities (activity_id));
+
+diesel::table! {
+    activity_organisations (activity_id, seq) {
+        activity_id -> Text,
+        seq -> Integer,
+        name -> Text,
+        sector -> Text,
+    }
+}
 
 diesel::table! {
     activity_outcomes (id) {

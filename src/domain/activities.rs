@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::DomainError;
 use super::dates::{parse_date, today};
 use super::text::{REASON_MAX, optional_paragraph};
+pub use amity_verify::outcomes::Sector;
 
 string_enum!(
     /// What happened.
@@ -35,9 +36,24 @@ pub struct NewActivity {
     pub end_date: Option<NaiveDate>,
     pub participants: Option<i32>,
     pub outcome: Option<String>,
+    /// Organisations that took part besides the city offices: (name, sector).
+    pub organisations: Vec<(String, Sector)>,
 }
 
 impl NewActivity {
+    /// Names the organisations that took part: each `(name, sector)` trimmed, checked by the
+    /// verifier's rule (`amity_verify::outcomes::check_organisations`).
+    pub fn with_organisations(mut self, list: &[(&str, &str)]) -> Result<Self, DomainError> {
+        let trimmed: Vec<(&str, &str)> = list.iter().map(|(n, s)| (n.trim(), s.trim())).collect();
+        amity_verify::outcomes::check_organisations(trimmed.iter().copied())
+            .map_err(|m| DomainError::new(ErrorCode::InvalidOrganisation, m))?;
+        self.organisations = trimmed
+            .into_iter()
+            .filter_map(|(n, s)| Sector::parse(s).map(|s| (n.to_string(), s)))
+            .collect();
+        Ok(self)
+    }
+
     pub fn validate(
         kind: ActivityKind,
         mode: Mode,
@@ -80,6 +96,7 @@ impl NewActivity {
             end_date: end,
             participants,
             outcome: optional_paragraph("outcome", outcome, REASON_MAX)?,
+            organisations: Vec::new(),
         })
     }
 }

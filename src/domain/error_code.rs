@@ -272,6 +272,8 @@ error_codes! {
     InvalidOutcomeLink = ("invalid_outcome_link", 422),
     /// A commitment's result is unknown, or names what kept it when it was not kept.
     InvalidResolution = ("invalid_resolution", 422),
+    /// An activity's organisations: a blank or long name, a name twice, an unknown sector, more than 20.
+    InvalidOrganisation = ("invalid_organisation", 422),
     /// A period's `from` is after its `to`.
     InvalidPeriod = ("invalid_period", 422),
     /// A role is not a short lower-case name.

@@ -32,6 +32,8 @@ pub struct ActivityResults {
     pub values: Vec<(String, i128, u32)>,
     /// Its commitments: due date, and the result and date once resolved.
     pub commitments: Vec<(NaiveDate, Option<(String, NaiveDate)>)>,
+    /// The sectors of the organisations that took part, each once.
+    pub sectors: Vec<String>,
 }
 
 /// A rate with what it was computed from.
@@ -217,6 +219,10 @@ pub struct ResultsReport {
     pub by_year: BTreeMap<String, Results>,
     pub by_partnership: BTreeMap<String, Results>,
     pub by_city: BTreeMap<String, Results>,
+    /// By the sector of the organisations that took part (docs/engagement.md): an activity
+    /// counts once for each sector among its organisations; activities without any are in
+    /// none.
+    pub by_sector: BTreeMap<String, Results>,
 }
 
 impl ResultsReport {
@@ -227,7 +233,15 @@ impl ResultsReport {
         let mut by_year: BTreeMap<String, Tally> = BTreeMap::new();
         let mut by_partnership: BTreeMap<String, Tally> = BTreeMap::new();
         let mut by_city: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut by_sector: BTreeMap<String, Tally> = BTreeMap::new();
         for a in activities {
+            for sector in &a.sectors {
+                by_sector.entry(sector.clone()).or_default().add(
+                    a,
+                    today,
+                    &[country(&a.cities[0]), country(&a.cities[1])],
+                );
+            }
             let both = [country(&a.cities[0]), country(&a.cities[1])];
             overall.add(a, today, &both);
             by_mode
@@ -270,6 +284,7 @@ impl ResultsReport {
             by_year: done(by_year),
             by_partnership: done(by_partnership),
             by_city: done(by_city),
+            by_sector: done(by_sector),
         }
     }
 }
@@ -312,6 +327,7 @@ mod tests {
                 ("JPY".into(), 300, 0),
             ],
             commitments: vec![],
+            sectors: vec![],
         };
         let r = ResultsReport::roll_up(&[a], day(2026, 1, 1));
         assert_eq!(r.overall.declared_value["EUR"], "1.05");

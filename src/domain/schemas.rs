@@ -359,6 +359,16 @@ marker_schema!(
         .unique_items(true)
 );
 marker_schema!(
+    /// An organisation's name (`outcomes::MAX_ORGANISATION_NAME_CHARS`).
+    OrganisationName => required_line(amity_verify::outcomes::MAX_ORGANISATION_NAME_CHARS)
+);
+marker_schema!(
+    /// An organisation's sector (`amity_verify::outcomes::Sector`).
+    SectorName => string().enum_values(Some(
+        amity_verify::outcomes::Sector::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()
+    ))
+);
+marker_schema!(
     /// How a commitment ended (`amity_verify::outcomes::CommitmentResult`).
     CommitmentResultName => string().enum_values(Some(
         amity_verify::outcomes::CommitmentResult::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()

@@ -189,6 +189,8 @@ struct ActivityForm {
     start_date: String,
     participants: Option<String>,
     outcome: Option<String>,
+    /// One organisation per line, `sector: name`.
+    organisations: Option<String>,
 }
 
 #[post("/partnerships/{id}/activities")]
@@ -219,6 +221,19 @@ pub(super) async fn activity_form(
                 )
             })?),
         };
+        let lines = f.organisations.as_deref().unwrap_or_default();
+        let organisations = lines
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                l.split_once(':').map(|(s, n)| (n, s)).ok_or_else(|| {
+                    DomainError::new(
+                        ErrorCode::InvalidOrganisation,
+                        format!("write each organisation as `sector: name`, not {l:?}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<(&str, &str)>, _>>()?;
         NewActivity::validate(
             kind,
             mode,
@@ -226,7 +241,8 @@ pub(super) async fn activity_form(
             None,
             participants,
             blank(&f.outcome).as_deref(),
-        )
+        )?
+        .with_organisations(&organisations)
     })();
     let activity = match parsed {
         Ok(a) => a,

@@ -293,6 +293,7 @@ pub(super) async fn partnership(
             let activities = db::activities::list(c, &key, None, 100)?;
             let ids: Vec<String> = activities.iter().map(|a| a.id.clone()).collect();
             let evidence = db::activities::evidence_of(c, &ids)?;
+            let organisations = db::activities::organisations_of(c, &ids)?;
             let outcomes = db::outcomes::list_outcomes(c, key.as_str(), None, None, 200)?;
             let commitments = db::outcomes::list_commitments(
                 c,
@@ -306,22 +307,23 @@ pub(super) async fn partnership(
                 history,
                 mous,
                 activities,
-                evidence,
+                (evidence, organisations),
                 outcomes,
                 commitments,
             )))
         })
         .await;
-    let (p, history, mous, activities, evidence, outcomes, commitments) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            return error_page(ApiError::new(
-                ErrorCode::PartnershipNotFound,
-                format!("no partnership `{id}`"),
-            ));
-        }
-        Err(e) => return error_page(e),
-    };
+    let (p, history, mous, activities, (evidence, organisations), outcomes, commitments) =
+        match found {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return error_page(ApiError::new(
+                    ErrorCode::PartnershipNotFound,
+                    format!("no partnership `{id}`"),
+                ));
+            }
+            Err(e) => return error_page(e),
+        };
     let title = format!("{} and {}", p.city_a, p.city_b);
     let today = state.today();
     let overdue = commitments
@@ -365,6 +367,9 @@ pub(super) async fn partnership(
             table { @for a in &activities {
                 tr {
                     td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) }
+                    td class="organisations" { @for (name, sector) in organisations.get(&a.id).map(Vec::as_slice).unwrap_or_default() {
+                        span title=(sector) { (name) } " (" (sector.replace('_', " ")) ") "
+                    } }
                     td class="evidence" { @for e in evidence.iter().filter(|e| e.activity_id == a.id) {
                         a href={ "/api/v1/activities/" (a.id) "/evidence/" (e.seq) } { (e.filename.as_deref().unwrap_or("evidence")) }
                         " " code title={ "SHA-256 " (hex::encode(&e.sha256)) } { (hex::encode(e.sha256.iter().take(6).copied().collect::<Vec<u8>>())) } " "
@@ -444,6 +449,9 @@ pub(super) async fn partnership(
                     p { label { "Start " input type="date" name="start_date" required; } }
                     p { label { "Participants " input type="number" name="participants" min="0"; } }
                     p { label { "Outcome " textarea name="outcome" rows="2" cols="60" maxlength="4000" {} } }
+                    p { label { "Organisations taking part, one per line as " code { "sector: name" } " (sectors: "
+                        (amity_verify::outcomes::Sector::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) ") "
+                        textarea name="organisations" rows="3" cols="60" placeholder="university: Rice University" {} } }
                     p { button type="submit" { "Record" } }
                 }
                 @if !activities.is_empty() {

@@ -97,7 +97,9 @@ fn walk(srv: &TestServer) {
 
     // A virtual meeting, with its minutes as evidence.
     let body = json!({"kind": "virtual_meeting", "mode": "virtual", "start_date": "2021-05-14",
-        "participants": 40, "outcome": "Joint programme for the 80th anniversary of the twinning"});
+        "participants": 40, "outcome": "Joint programme for the 80th anniversary of the twinning",
+        "organisations": [{"name": "Coventry Cathedral", "sector": "cultural"},
+                          {"name": "Coventry University", "sector": "university"}]});
     let r = ok(
         srv.post(
             &format!("/api/v1/partnerships/{tie}/activities"),

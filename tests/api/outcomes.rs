@@ -824,3 +824,102 @@ both_backends!(results_metrics_match_a_hand_checked_fixture, |srv| {
     srv.get("/api/v1/metrics/results?year=22")
         .assert_problem(400, "invalid_query");
 });
+
+both_backends!(activities_name_the_organisations_that_took_part, |srv| {
+    use crate::browser_forms::Browser;
+    let w = World::build(&srv);
+    let p = w.partnership.clone();
+    let path = format!("/api/v1/partnerships/{p}/activities");
+    let body = |organisations: Value| {
+        json!({"kind": "trade_mission", "mode": "in_person", "start_date": "2021-03-01",
+               "participants": 25, "organisations": organisations})
+    };
+    let before = srv.log_size();
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({"name": format!("Firm {i}"), "sector": "business"}))
+        .collect();
+    for organisations in [
+        json!([{"name": "Rice University", "sector": "college"}]),
+        json!([{"name": "Shell", "sector": "business"}, {"name": "SHELL", "sector": "business"}]),
+        json!([{"name": " ", "sector": "ngo"}]),
+        json!([{"name": "x".repeat(201), "sector": "ngo"}]),
+        Value::Array(many),
+    ] {
+        srv.post(&path, Some(&w.a), &body(organisations.clone()))
+            .assert_problem(422, "invalid_organisation");
+    }
+    srv.post(
+        &path,
+        Some(&w.a),
+        &body(json!([{"name": "Shell", "sector": "business", "size": 3}])),
+    )
+    .assert_problem(422, "unknown_field");
+    assert_eq!(srv.log_size(), before, "refusals log nothing");
+
+    let r = created(srv.post(
+        &path,
+        Some(&w.a),
+        &body(
+            json!([{"name": " Greater Houston Partnership ", "sector": "chamber_of_commerce"},
+                     {"name": "Rice University", "sector": "university"}]),
+        ),
+    ));
+    let named = json!([{"name": "Greater Houston Partnership", "sector": "chamber_of_commerce"},
+                       {"name": "Rice University", "sector": "university"}]);
+    assert_eq!(r["organisations"], named, "trimmed, in order");
+    let entry = srv.entry(r["log_index"].as_i64().unwrap());
+    assert_eq!(entry["organisations"], named);
+    let listed = srv.get(&path).json();
+    assert_eq!(listed["items"][0]["organisations"], named);
+    let mission = r["id"].as_str().unwrap().to_string();
+    created(srv.post(
+        &outcome_path(&p, &mission),
+        Some(&w.a),
+        &json!({"indicator": "business_deals", "achieved_on": "2021-04-01", "count": 3}),
+    ));
+    // An activity without organisations counts in no sector.
+    activity(&srv, &w.b, &p, "2021-05-01");
+    let results = srv.get("/api/v1/metrics/results").json();
+    let sectors: Vec<&String> = results["by_sector"].as_object().unwrap().keys().collect();
+    assert_eq!(sectors, ["chamber_of_commerce", "university"]);
+    assert_eq!(
+        (
+            &results["by_sector"]["university"]["activities"],
+            &results["by_sector"]["university"]["outcomes"]
+        ),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(results["overall"]["activities"], 2);
+
+    // The page shows them, and the form records them.
+    let page = srv.get(&format!("/partnerships/{p}")).text();
+    assert!(
+        page.contains("Rice University</span> (university)"),
+        "{page}"
+    );
+    let houston = Browser::sign_in(&srv, &w.a);
+    let form = |organisations: &str| {
+        houston.post(
+            &srv,
+            &format!("/partnerships/{p}/activities"),
+            &[
+                ("csrf", &houston.csrf),
+                ("kind", "exchange"),
+                ("mode", "hybrid"),
+                ("start_date", "2022-01-10"),
+                ("participants", ""),
+                ("outcome", ""),
+                ("organisations", organisations),
+            ],
+        )
+    };
+    assert_eq!(form("Houston Dynamo").status, 422, "no sector");
+    let r = form("sports_club: Houston Dynamo\r\n\r\nschool: Bellaire High School\r\n");
+    assert_eq!(r.status, 303, "{}", r.text());
+    let listed = srv.get(&path).json();
+    assert_eq!(
+        listed["items"][0]["organisations"],
+        json!([{"name": "Houston Dynamo", "sector": "sports_club"},
+               {"name": "Bellaire High School", "sector": "school"}])
+    );
+});

@@ -187,9 +187,21 @@ pub struct ActivityRecorded {
     pub participants: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// Organisations that took part besides the city offices; absent when none (and in
+    /// every entry written before organisations were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organisations: Vec<LoggedOrganisation>,
     pub city: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+}
+
+/// An organisation an activity names (`outcomes::Sector`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedOrganisation {
+    pub name: String,
+    pub sector: String,
 }
 
 /// `activity.evidence_added`: a document attached to an activity, by its hash.

@@ -80,6 +80,64 @@ closed_list!(
     }
 );
 
+closed_list!(
+    /// What kind of organisation took part in an activity besides the city offices.
+    Sector {
+        Business => "business",
+        ChamberOfCommerce => "chamber_of_commerce",
+        University => "university",
+        School => "school",
+        Ngo => "ngo",
+        Cultural => "cultural",
+        SportsClub => "sports_club",
+        Media => "media",
+        Health => "health",
+        PublicAgency => "public_agency",
+        Other => "other",
+    }
+);
+
+/// The most organisations one activity names.
+pub const MAX_ORGANISATIONS: usize = 20;
+
+/// The longest organisation name, in characters.
+pub const MAX_ORGANISATION_NAME_CHARS: usize = 200;
+
+/// Checks the organisations an activity names, as (name, sector) pairs: at most
+/// [`MAX_ORGANISATIONS`], each name one line, not blank, at most
+/// [`MAX_ORGANISATION_NAME_CHARS`], none twice (ignoring case), each sector from [`Sector`].
+pub fn check_organisations<'a>(
+    list: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), String> {
+    if list.len() > MAX_ORGANISATIONS {
+        return Err(format!(
+            "an activity names at most {MAX_ORGANISATIONS} organisations"
+        ));
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (name, sector) in list {
+        check_text("organisation name", name, MAX_ORGANISATION_NAME_CHARS)?;
+        if name.chars().any(char::is_control) || name.trim() != name {
+            return Err(format!(
+                "organisation name {name:?} is not one trimmed line"
+            ));
+        }
+        if Sector::parse(sector).is_none() {
+            let all: Vec<&str> = Sector::ALL.iter().map(|s| s.as_str()).collect();
+            return Err(format!(
+                "sector {sector:?} of {name:?} is not one of {}",
+                all.join(", ")
+            ));
+        }
+        let key = name.to_lowercase();
+        if seen.contains(&key) {
+            return Err(format!("organisation {name:?} is named twice"));
+        }
+        seen.push(key);
+    }
+    Ok(())
+}
+
 impl Indicator {
     /// The bounds of the indicator's `count`, or `None` when it takes no count.
     pub fn count_bounds(self) -> Option<(i64, i64)> {
@@ -499,6 +557,21 @@ mod tests {
         assert!(check_outcome(&with(&[1, 1])).is_err());
         assert!(check_outcome(&with(&[0])).is_err());
         assert!(check_outcome(&with(&[21])).is_err());
+    }
+
+    #[test]
+    fn organisations_have_a_sector_a_name_and_appear_once() {
+        let check = |list: &[(&str, &str)]| check_organisations(list.iter().copied());
+        assert!(check(&[("Rice University", "university"), ("Shell", "business")]).is_ok());
+        assert!(check(&[("Rice University", "college")]).is_err());
+        assert!(check(&[("Shell", "business"), ("shell", "business")]).is_err());
+        assert!(check(&[(" ", "ngo")]).is_err());
+        assert!(check(&[(" Shell", "business")]).is_err());
+        assert!(check(&[("Line\nbreak", "ngo")]).is_err());
+        let many: Vec<(String, &str)> = (0..21)
+            .map(|i| (format!("Club {i}"), "sports_club"))
+            .collect();
+        assert!(check_organisations(many.iter().map(|(n, s)| (n.as_str(), *s))).is_err());
     }
 
     #[test]

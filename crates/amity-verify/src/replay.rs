@@ -630,6 +630,17 @@ impl Replay {
                 format!("activity for unknown partnership `{p}`"),
             );
         }
+        let organisations = e
+            .organisations
+            .iter()
+            .map(|o| (o.name.as_str(), o.sector.as_str()));
+        if let Err(problem) = crate::outcomes::check_organisations(organisations) {
+            self.finding(
+                index,
+                "organisations_valid",
+                format!("activity `{}`: {problem}", e.activity),
+            );
+        }
         let id = e.activity.clone();
         let activity = ReplayedActivity {
             partnership: p,
@@ -2101,6 +2112,34 @@ mod tests {
             forged.push(outcome("o", fields.clone()));
             assert_eq!(rules_broken(&forged), vec![rule], "{fields}");
         }
+    }
+
+    #[test]
+    fn an_activity_names_organisations_of_known_sectors_once() {
+        let with = |organisations: Value| {
+            let mut log = engagement();
+            log.push(entry(
+                kinds::ACTIVITY_RECORDED,
+                json!({"activity": "o", "partnership": "p", "kind": "trade_mission",
+                       "mode": "in_person", "start_date": "2021-03-01", "city": "us-hou",
+                       "by": "t-us-hou", "organisations": organisations}),
+            ));
+            rules_broken(&log)
+        };
+        assert_eq!(
+            with(json!([{"name": "Rice University", "sector": "university"}])),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            with(json!([{"name": "Rice University", "sector": "college"}])),
+            vec!["organisations_valid"]
+        );
+        assert_eq!(
+            with(
+                json!([{"name": "Shell", "sector": "business"}, {"name": "SHELL", "sector": "business"}])
+            ),
+            vec!["organisations_valid"]
+        );
     }
 
     #[test]
