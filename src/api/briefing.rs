@@ -22,8 +22,8 @@ use crate::error::ApiError;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct BriefingQuery {
-    /// `md` (default), `html` or `csv`.
-    #[param(value_type = Option<String>, pattern = "^(md|html|csv)$")]
+    /// `md` (default), `html`, `csv` or `pdf`.
+    #[param(value_type = Option<String>, pattern = "^(md|html|csv|pdf)$")]
     pub format: Option<String>,
     /// First day of the period (default: a year before `to`).
     #[param(value_type = Option<S::Date>, inline)]
@@ -39,10 +39,11 @@ pub struct BriefingQuery {
     tag = "reports",
     params(("code" = String, Path, description = "City code"), BriefingQuery),
     responses(
-        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`) or CSV (`csv`)", content(
+        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`), CSV (`csv`) or PDF (`pdf`, A4, with the engagement charts)", content(
             (String = "text/markdown"),
             (String = "text/html"),
-            (String = "text/csv")
+            (String = "text/csv"),
+            (super::openapi::FileBytes = "application/pdf")
         )),
         (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
     )
@@ -66,10 +67,17 @@ pub async fn briefing(
         format_date(period.from),
         format_date(period.to)
     );
-    let (content_type, body) = match format {
-        "html" => ("text/html; charset=utf-8", html_report(&b).into_string()),
-        "csv" => ("text/csv; charset=utf-8", csv_report(&b)?),
-        _ => ("text/markdown; charset=utf-8", markdown(&b)),
+    let (content_type, body): (&str, Vec<u8>) = match format {
+        "html" => (
+            "text/html; charset=utf-8",
+            html_report(&b).into_string().into(),
+        ),
+        "csv" => ("text/csv; charset=utf-8", csv_report(&b)?.into()),
+        "pdf" => (
+            "application/pdf",
+            super::briefing_pdf::briefing_pdf(&title(&b), &markdown(&b)),
+        ),
+        _ => ("text/markdown; charset=utf-8", markdown(&b).into()),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
@@ -80,13 +88,13 @@ pub async fn briefing(
         .body(body))
 }
 
-/// The report format asked for: `md` (the default), `html` or `csv`.
+/// The report format asked for: `md` (the default), `html`, `csv` or `pdf`.
 fn report_format(format: Option<&str>) -> Result<&str, ApiError> {
     match format.unwrap_or("md") {
-        f @ ("md" | "html" | "csv") => Ok(f),
+        f @ ("md" | "html" | "csv" | "pdf") => Ok(f),
         other => Err(ApiError::new(
             ErrorCode::InvalidFormat,
-            format!("`format` must be md, html or csv, got {other:?}"),
+            format!("`format` must be md, html, csv or pdf, got {other:?}"),
         )),
     }
 }
@@ -467,15 +475,15 @@ fn write_csv_rows(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GroupBriefingQuery {
-    /// The group as a list: 2 to 20 city codes, comma-separated (`us-hou,cn-sha,de-ber`).
+    /// The group as a list: 2 to 50 city codes, comma-separated (`us-hou,cn-sha,de-ber`).
     #[param(value_type = Option<String>, pattern = "^[a-z]{2}-[a-z0-9-]{2,29}(,[a-z]{2}-[a-z0-9-]{2,29}){1,19}$")]
     pub cities: Option<String>,
     /// The group as a country (ISO 3166-1 alpha-2): its cities with the most partnerships, at
     /// most 20.
     #[param(value_type = Option<S::CountryCode>, inline)]
     pub country: Option<String>,
-    /// `md` (default), `html` or `csv`.
-    #[param(value_type = Option<String>, pattern = "^(md|html|csv)$")]
+    /// `md` (default), `html`, `csv` or `pdf`.
+    #[param(value_type = Option<String>, pattern = "^(md|html|csv|pdf)$")]
     pub format: Option<String>,
     /// First day of the period (default: a year before `to`).
     #[param(value_type = Option<S::Date>, inline)]
@@ -486,9 +494,9 @@ pub struct GroupBriefingQuery {
 }
 
 /// Cities a group briefing covers at most.
-pub const MAX_GROUP: usize = 20;
+pub const MAX_GROUP: usize = 50;
 
-/// The cities of a group: the list given (2 to 20 distinct codes, each a city), or the busiest
+/// The cities of a group: the list given (2 to 50 distinct codes, each a city), or the busiest
 /// cities of a country.
 async fn group_cities(
     state: &AppState,
@@ -566,10 +574,11 @@ async fn group_cities(
     operation_id = "group_briefing",
     params(GroupBriefingQuery),
     responses(
-        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`) or CSV (`csv`)", content(
+        (status = 200, description = "the report: Markdown (`format=md`), HTML (`html`), CSV (`csv`) or PDF (`pdf`, A4, with the engagement charts)", content(
             (String = "text/markdown"),
             (String = "text/html"),
-            (String = "text/csv")
+            (String = "text/csv"),
+            (super::openapi::FileBytes = "application/pdf")
         )),
         (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),
         (status = 503, body = Problem, description = "the log kept growing under the read; retry")
@@ -600,15 +609,22 @@ pub async fn group_briefing(
         format_date(period.from),
         format_date(period.to)
     );
-    let (content_type, body) = match format {
+    let (content_type, body): (&str, Vec<u8>) = match format {
         "html" => (
             "text/html; charset=utf-8",
-            group_html(&heading, &group).into_string(),
+            group_html(&heading, &group).into_string().into(),
         ),
-        "csv" => ("text/csv; charset=utf-8", group_csv(&group)?),
+        "csv" => ("text/csv; charset=utf-8", group_csv(&group)?.into()),
+        "pdf" => {
+            let markdown = group_markdown(&heading, &group);
+            let pdf = web::block(move || super::briefing_pdf::briefing_pdf(&heading, &markdown))
+                .await
+                .map_err(|_| ApiError::internal())?;
+            ("application/pdf", pdf)
+        }
         _ => (
             "text/markdown; charset=utf-8",
-            group_markdown(&heading, &group),
+            group_markdown(&heading, &group).into(),
         ),
     };
     let file = format!(

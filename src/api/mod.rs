@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod auth;
 pub mod briefing;
+pub mod briefing_pdf;
 pub mod bundle;
 pub mod cities;
 pub mod documents;

@@ -224,7 +224,7 @@ pub const RULES: &[Rule] = &[
     rule(
         "group_briefing",
         &[E::InvalidQuery],
-        "the group is given as `cities` or as `country`, one of the two; `cities` names 2 to 20 cities, none twice; the `country` has a city with a partnership",
+        "the group is given as `cities` or as `country`, one of the two; `cities` names 2 to 50 cities, none twice; the `country` has a city with a partnership",
     ),
     rule(
         "register",

@@ -66,7 +66,7 @@ error_codes! {
     InvalidLimit = ("invalid_limit", 400),
     /// `cursor` is not one this server issued.
     InvalidCursor = ("invalid_cursor", 400),
-    /// A briefing's `format` is not md, html or csv.
+    /// A briefing's `format` is not md, html, csv or pdf.
     InvalidFormat = ("invalid_format", 400),
     /// Any other request the framework refuses before a handler runs; then the framework's own 4xx status goes out.
     BadRequest = ("bad_request", 400),

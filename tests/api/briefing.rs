@@ -156,7 +156,14 @@ both_backends!(briefing_in_three_formats, |srv| {
         2
     );
 
-    srv.get("/api/v1/cities/us-hou/briefing?format=pdf")
+    // The PDF: one city on one page, its text the Markdown's.
+    let r = srv.get("/api/v1/cities/us-hou/briefing?format=pdf");
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    let pdf = lopdf::Document::load_mem(&r.body).expect("a PDF lopdf reads");
+    assert_eq!(pdf.get_pages().len(), 1);
+    let text = pdf.extract_text(&[1]).expect("its text");
+    assert!(text.contains("Briefing: Houston (US)"), "{text}");
+    srv.get("/api/v1/cities/us-hou/briefing?format=docx")
         .assert_problem(400, "invalid_format");
     srv.get("/api/v1/cities/us-hou/briefing?from=2021-01-01&to=2020-01-01")
         .assert_problem(422, "invalid_period");

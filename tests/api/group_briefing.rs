@@ -136,6 +136,63 @@ fn the_briefing_of_three_cities(backend: Backend) {
         "{html}"
     );
 
+    // PDF: typeset on the server; the summary on its first page, then a page (or more) per
+    // city, with the same checkpoint note the Markdown quotes (which verified above).
+    let r = srv.get(&format!("{group}&format=pdf"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/pdf"));
+    let pdf = lopdf::Document::load_mem(&r.body).expect("a PDF lopdf reads");
+    let pages = pdf.get_pages();
+    assert!(pages.len() >= 4, "{} pages", pages.len());
+    let page_text = |n: u32| pdf.extract_text(&[n]).expect("text of a page");
+    let first = page_text(1);
+    assert!(
+        first.contains("Briefing: 3 cities, 2022-01-01 to"),
+        "{first}"
+    );
+    assert!(first.contains(&format!("at size {}", seen.size)), "{first}");
+    for line in note.lines().take(3) {
+        assert!(
+            first.contains(line),
+            "note line {line:?} not on page 1:\n{first}"
+        );
+    }
+    let all: String = (1..=pages.len() as u32).map(page_text).collect();
+    for needle in [
+        "Briefing: Houston (US)",
+        "Briefing: Berlin (DE)",
+        "Consulates closed in July 2020",
+        "Two youth orchestras toured",
+        "A joint concert in Houston: kept on time",
+    ] {
+        assert!(all.contains(needle), "{needle} not in the PDF:\n{all}");
+    }
+    assert!(
+        page_text(2).starts_with("Briefing: Houston") || page_text(2).contains("Briefing: Houston"),
+        "the first city begins page 2"
+    );
+    if std::env::var_os("AMITY_UPDATE_README_SCREENSHOT").is_some() {
+        // The README's picture of the first page, rendered by poppler's pdftoppm.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("briefing.pdf");
+        std::fs::write(&file, &r.body).unwrap();
+        let out = std::process::Command::new("pdftoppm")
+            .args(["-png", "-r", "64", "-f", "1", "-l", "1", "-singlefile"])
+            .arg(&file)
+            .arg(dir.path().join("page"))
+            .status()
+            .expect("pdftoppm (poppler-utils) runs");
+        assert!(out.success());
+        std::fs::copy(
+            dir.path().join("page.png"),
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/docs/screenshot-group-briefing.png"
+            ),
+        )
+        .unwrap();
+    }
+
     // CSV: every row names its city; the checkpoint row names the size and root.
     let csv = srv.get(&format!("{group}&format=csv")).text();
     let mut lines = csv.lines();
@@ -174,7 +231,15 @@ fn the_briefing_of_three_cities(backend: Backend) {
 
     // Refusals, each changing nothing.
     let size = srv.log_size();
+    let too_many = format!(
+        "cities={}",
+        (0..51)
+            .map(|i| format!("us-c{i:02}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     for (query, status, code) in [
+        (too_many.as_str(), 400, "invalid_query"),
         ("cities=us-hou", 400, "invalid_query"),
         ("cities=us-hou,us-hou", 400, "invalid_query"),
         ("cities=us-hou,zz-nowhere", 404, "city_not_found"),
@@ -182,7 +247,7 @@ fn the_briefing_of_three_cities(backend: Backend) {
         ("", 400, "invalid_query"),
         ("country=ZZ", 422, "unknown_country"),
         ("country=FR", 400, "invalid_query"),
-        ("cities=us-hou,cn-sha&format=pdf", 400, "invalid_format"),
+        ("cities=us-hou,cn-sha&format=docx", 400, "invalid_format"),
         (
             "cities=us-hou,cn-sha&from=2022-01-01&to=2021-01-01",
             422,
