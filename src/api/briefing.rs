@@ -476,12 +476,15 @@ fn write_csv_rows(
 #[into_params(parameter_in = Query)]
 pub struct GroupBriefingQuery {
     /// The group as a list: 2 to 50 city codes, comma-separated (`us-hou,cn-sha,de-ber`).
-    #[param(value_type = Option<String>, pattern = "^[a-z]{2}-[a-z0-9-]{2,29}(,[a-z]{2}-[a-z0-9-]{2,29}){1,19}$")]
+    #[param(value_type = Option<String>, pattern = "^[a-z]{2}-[a-z0-9-]{2,29}(,[a-z]{2}-[a-z0-9-]{2,29}){1,49}$")]
     pub cities: Option<String>,
     /// The group as a country (ISO 3166-1 alpha-2): its cities with the most partnerships, at
-    /// most 20.
+    /// most 50.
     #[param(value_type = Option<S::CountryCode>, inline)]
     pub country: Option<String>,
+    /// A named group kept by an admin (`/api/v1/city-groups`), by id.
+    #[param(value_type = Option<String>, max_length = 64)]
+    pub group: Option<String>,
     /// `md` (default), `html`, `csv` or `pdf`.
     #[param(value_type = Option<String>, pattern = "^(md|html|csv|pdf)$")]
     pub format: Option<String>,
@@ -502,6 +505,17 @@ async fn group_cities(
     state: &AppState,
     q: &GroupBriefingQuery,
 ) -> Result<(Vec<String>, String), ApiError> {
+    if let Some(id) = &q.group {
+        if q.cities.is_some() || q.country.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "name the group with `cities`, `country` or `group`, one of the three",
+            ));
+        }
+        let id = id.clone();
+        let group = state.read(move |c| db::groups::require(c, &id)).await?;
+        return Ok((group.city_codes(), group.name));
+    }
     match (&q.cities, &q.country) {
         (Some(list), None) => {
             let mut codes: Vec<CityCode> = Vec::new();
@@ -559,7 +573,7 @@ async fn group_cities(
         }
         _ => Err(ApiError::new(
             ErrorCode::InvalidQuery,
-            "name the group with `cities` (a list of codes) or `country`, one of the two",
+            "name the group with `cities` (a list of codes), `country` or `group` (a named group's id), one of the three",
         )),
     }
 }

@@ -184,6 +184,12 @@ pub const LINKS: &[LinkSpec] = &[
     link("record", "201", "ListEvidence", "list_evidence", ID),
     link("record", "201", "AddEvidence", "add_evidence", ID),
     link("record", "201", "LogEntry", "entry", LOG_ENTRY),
+    // Named groups of cities.
+    link("create_group", "201", "GetGroup", "get_group", ID),
+    link("create_group", "201", "SaveGroup", "save_group", ID),
+    link("create_group", "201", "LogEntry", "entry", LOG_ENTRY),
+    link("list_groups", "200", "GetFirstGroup", "get_group", FIRST_ID),
+    link("save_group", "200", "GetGroup", "get_group", ID),
     // Outcomes and commitments of an activity.
     link(
         "record",

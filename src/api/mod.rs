@@ -10,6 +10,7 @@ pub mod cities;
 pub mod documents;
 pub mod examples;
 pub mod fallback;
+pub mod groups;
 pub mod health;
 pub mod import;
 pub mod json_numbers;
@@ -99,6 +100,10 @@ pub fn routes() -> UtoipaApp<
                 .service(outcomes::overdue_commitments)
                 .service(briefing::briefing)
                 .service(briefing::group_briefing)
+                .service(groups::create_group)
+                .service(groups::save_group)
+                .service(groups::list_groups)
+                .service(groups::get_group)
                 .service(keys::challenge)
                 .service(keys::register)
                 .service(keys::list)

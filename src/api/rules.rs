@@ -227,6 +227,16 @@ pub const RULES: &[Rule] = &[
         "the group is given as `cities` or as `country`, one of the two; `cities` names 2 to 50 cities, none twice; the `country` has a city with a partnership",
     ),
     rule(
+        "group_briefing",
+        &[E::InvalidQuery],
+        "`group` is given alone, without `cities` or `country`",
+    ),
+    rule(
+        "group_briefing",
+        &[E::CityGroupNotFound],
+        "`group` is the id of a saved city group",
+    ),
+    rule(
         "register",
         STATEMENT,
         "`statement` is a canonical key-registration statement (docs/formats/statements.md)",
@@ -433,6 +443,16 @@ pub const RULES: &[Rule] = &[
          own file name",
     ),
     rule("add_evidence", MULTIPART, ONE_FILE_PART),
+    rule(
+        "create_group",
+        &[E::UnknownCity],
+        "every city of `cities` exists",
+    ),
+    rule(
+        "save_group",
+        &[E::UnknownCity],
+        "every city of `cities` exists",
+    ),
     rule(
         "record",
         &[E::InvalidOrganisation],

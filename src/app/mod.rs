@@ -9,6 +9,7 @@
 pub mod activities;
 pub mod briefing;
 pub mod evidence;
+pub mod groups;
 pub mod mous;
 pub mod partnerships;
 pub mod requests;

@@ -26,6 +26,7 @@ pub mod cities;
 pub mod cosignatures;
 pub mod error;
 mod group;
+pub mod groups;
 pub mod import;
 pub mod keys;
 pub mod log;

@@ -301,6 +301,18 @@ diesel::table! {
 diesel::joinable!(activity_evidence -> activities (activity_id));
 
 diesel::table! {
+    city_groups (id) {
+        id -> Text,
+        seq -> Integer,
+        name -> Text,
+        name_key -> Text,
+        cities -> Text,
+        updated_at -> BigInt,
+        log_index -> BigInt,
+    }
+}
+
+diesel::table! {
     activity_organisations (activity_id, seq) {
         activity_id -> Text,
         seq -> Integer,

@@ -12,9 +12,9 @@ use super::dates::format_micros;
 
 pub use amity_verify::entries::{
     ActivityCommitmentMade, ActivityCommitmentResolved, ActivityEvidenceAdded,
-    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, Entry, EntryBody, EntryError,
-    KeyApproved, KeyEnded, KeyRegistered, LoggedOrganisation, MAX_ENTRY_BYTES, MouCreated,
-    MouRequestDeclined, MouRequestsCancelled, MouRequestsExpired, MouSignatureAdded,
+    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, CityGroupSaved, Entry, EntryBody,
+    EntryError, KeyApproved, KeyEnded, KeyRegistered, LoggedOrganisation, MAX_ENTRY_BYTES,
+    MouCreated, MouRequestDeclined, MouRequestsCancelled, MouRequestsExpired, MouSignatureAdded,
     MouSignaturesRequested, MouVersionUploaded, MouWithdrawn, OfficeCreated, PartnershipRegistered,
     PartnershipStatusChanged, RequestedSigner as LoggedRequest, TokenIssued, TokenRevoked,
     VersionDocument as LoggedDocument, kinds,

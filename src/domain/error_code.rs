@@ -118,6 +118,8 @@ error_codes! {
     ActivityNotFound = ("activity_not_found", 404),
     /// No such commitment on this partnership.
     CommitmentNotFound = ("commitment_not_found", 404),
+    /// No city group with this id.
+    CityGroupNotFound = ("city_group_not_found", 404),
     /// The activity has no evidence with this number.
     EvidenceNotFound = ("evidence_not_found", 404),
     /// The log has no entry at this index.
@@ -174,6 +176,8 @@ error_codes! {
     AlreadySigned = ("already_signed", 409),
     /// The commitment was already marked kept, partly kept or not kept.
     CommitmentAlreadyResolved = ("commitment_already_resolved", 409),
+    /// Another city group has this name (compared without regard to case).
+    CityGroupNameTaken = ("city_group_name_taken", 409),
     /// This exact statement is already in the MOU's signature chain.
     DuplicateSignature = ("duplicate_signature", 409),
     /// Another signature took this chain position; fetch the statement again.
@@ -274,6 +278,8 @@ error_codes! {
     InvalidResolution = ("invalid_resolution", 422),
     /// An activity's organisations: a blank or long name, a name twice, an unknown sector, more than 20.
     InvalidOrganisation = ("invalid_organisation", 422),
+    /// A city group's name is blank or long, or it names fewer than 2 or more than 50 cities, or one twice.
+    InvalidCityGroup = ("invalid_city_group", 422),
     /// A period's `from` is after its `to`.
     InvalidPeriod = ("invalid_period", 422),
     /// A role is not a short lower-case name.

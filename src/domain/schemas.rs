@@ -369,6 +369,14 @@ marker_schema!(
     ))
 );
 marker_schema!(
+    /// A named group's cities: 2 to 50 codes, each once.
+    GroupCities => ArrayBuilder::new()
+        .items(CityCodeText::schema_object())
+        .min_items(Some(amity_verify::outcomes::MIN_GROUP_CITIES))
+        .max_items(Some(amity_verify::outcomes::MAX_GROUP_CITIES))
+        .unique_items(true)
+);
+marker_schema!(
     /// How a commitment ended (`amity_verify::outcomes::CommitmentResult`).
     CommitmentResultName => string().enum_values(Some(
         amity_verify::outcomes::CommitmentResult::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()

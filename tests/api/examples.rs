@@ -462,6 +462,38 @@ fn walk(srv: &TestServer) {
         srv.get("/api/v1/briefings?cities=gb-cov,ru-vgg&format=md&from=2021-01-01&to=2022-12-31"),
         200,
     );
+    // A named group, kept by the admin, and its briefing.
+    let r = ok(
+        srv.post(
+            "/api/v1/city-groups",
+            Some(&admin),
+            &json!({"name": "Coventry and its twins", "cities": ["gb-cov", "ru-vgg"]}),
+        ),
+        201,
+    );
+    let group = r.json()["id"].as_str().unwrap().to_string();
+    ok(srv.get("/api/v1/city-groups"), 200);
+    ok(srv.get(&format!("/api/v1/city-groups/{group}")), 200);
+    ok(
+        srv.send(
+            "PUT",
+            &format!("/api/v1/city-groups/{group}"),
+            Some(&admin),
+            Some((
+                "application/json",
+                json!({"name": "Coventry's twins", "cities": ["gb-cov", "ru-vgg"]})
+                    .to_string()
+                    .into_bytes(),
+            )),
+        ),
+        200,
+    );
+    ok(
+        srv.get(&format!(
+            "/api/v1/briefings?group={group}&from=2021-01-01&to=2022-12-31"
+        )),
+        200,
+    );
 
     // The log an auditor reads.
     ok(srv.get("/api/v1/log/checkpoint"), 200);

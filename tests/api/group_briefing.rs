@@ -2,7 +2,7 @@
 //! summary per city and each city's briefing, as Markdown, HTML and CSV, built from one state
 //! of the log whose signed checkpoint it quotes. Both backends.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::log_checks::{open, verifier};
 use crate::on_both_backends;
@@ -261,3 +261,146 @@ fn the_briefing_of_three_cities(backend: Backend) {
 }
 
 on_both_backends!(the_briefing_of_three_cities);
+
+/// Named groups: kept by an admin, each save logged with its `seq`, briefed by id, replayed
+/// by `amity audit`.
+fn named_groups_are_kept_by_an_admin(backend: Backend) {
+    let srv = TestServer::start(backend);
+    let w = World::build(&srv);
+    let body = json!({"name": "Gulf and Yangtze", "cities": ["us-hou", "cn-sha"]});
+    let before = srv.log_size();
+    srv.post("/api/v1/city-groups", None, &body)
+        .assert_problem(401, "authentication_required");
+    srv.post("/api/v1/city-groups", Some(&w.a), &body)
+        .assert_problem(403, "admin_required");
+    let cities = |n: usize| (0..n).map(|i| format!("us-c{i:02}")).collect::<Vec<_>>();
+    for (bad, status, code) in [
+        (
+            json!({"name": "One", "cities": ["us-hou"]}),
+            422,
+            "invalid_city_group",
+        ),
+        (
+            json!({"name": "Many", "cities": cities(51)}),
+            422,
+            "invalid_city_group",
+        ),
+        (
+            json!({"name": "Twice", "cities": ["us-hou", "us-hou"]}),
+            422,
+            "invalid_city_group",
+        ),
+        (
+            json!({"name": " ", "cities": ["us-hou", "cn-sha"]}),
+            422,
+            "invalid_city_group",
+        ),
+        (
+            json!({"name": "Nowhere", "cities": ["us-hou", "zz-nowhere"]}),
+            422,
+            "unknown_city",
+        ),
+        (
+            json!({"name": "Bad", "cities": ["Houston", "cn-sha"]}),
+            422,
+            "invalid_city_code",
+        ),
+    ] {
+        srv.post("/api/v1/city-groups", Some(&w.admin), &bad)
+            .assert_problem(status, code);
+    }
+    assert_eq!(srv.log_size(), before, "refusals log nothing");
+
+    let r = srv.post("/api/v1/city-groups", Some(&w.admin), &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let group = r.json();
+    assert_eq!(group["cities"], json!(["cn-sha", "us-hou"]), "sorted");
+    assert_eq!(group["seq"], 1);
+    let id = group["id"].as_str().unwrap().to_string();
+    let entry = srv.entry(group["log_index"].as_i64().unwrap());
+    assert_eq!(
+        (&entry["type"], &entry["seq"], &entry["cities"]),
+        (
+            &json!("city_group.saved"),
+            &json!(1),
+            &json!(["cn-sha", "us-hou"])
+        )
+    );
+    srv.post(
+        "/api/v1/city-groups",
+        Some(&w.admin),
+        &json!({"name": "GULF AND YANGTZE", "cities": ["us-hou", "de-ber"]}),
+    )
+    .assert_problem(409, "city_group_name_taken");
+
+    // Redefined: Berlin joins; the log keeps both saves.
+    let put = |token: &str, body: &Value| {
+        srv.send(
+            "PUT",
+            &format!("/api/v1/city-groups/{id}"),
+            Some(token),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    };
+    let three =
+        json!({"name": "Gulf, Yangtze and Spree", "cities": ["us-hou", "cn-sha", "de-ber"]});
+    put(&w.b, &three).assert_problem(403, "admin_required");
+    let r = put(&w.admin, &three);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (&r.json()["seq"], &r.json()["cities"][0]),
+        (&json!(2), &json!("cn-sha"))
+    );
+    srv.send(
+        "PUT",
+        "/api/v1/city-groups/0190a5f0-0000-7000-8000-000000000000",
+        Some(&w.admin),
+        Some(("application/json", three.to_string().into_bytes())),
+    )
+    .assert_problem(404, "city_group_not_found");
+    assert_eq!(
+        srv.get(&format!("/api/v1/city-groups/{id}")).json()["name"],
+        "Gulf, Yangtze and Spree"
+    );
+    let r = srv.post(
+        "/api/v1/city-groups",
+        Some(&w.admin),
+        &json!({"name": "Atlantic", "cities": ["us-hou", "de-ber"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let page = srv.get("/api/v1/city-groups?limit=1").json();
+    assert_eq!(page["items"][0]["name"], "Atlantic", "by name");
+    let rest = srv
+        .get(&format!(
+            "/api/v1/city-groups?limit=1&cursor={}",
+            page["next_cursor"].as_str().unwrap()
+        ))
+        .json();
+    assert_eq!(rest["items"][0]["id"], json!(id));
+
+    // Its briefing, by id.
+    let r = srv.get(&format!("/api/v1/briefings?group={id}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.starts_with("# Briefing: Gulf, Yangtze and Spree, "),
+        "{text}"
+    );
+    for city in [
+        "## Briefing: Houston (US)",
+        "## Briefing: Shanghai (CN)",
+        "## Briefing: Berlin (DE)",
+    ] {
+        assert!(text.contains(city), "{city}");
+    }
+    srv.get("/api/v1/briefings?group=nope")
+        .assert_problem(404, "city_group_not_found");
+    srv.get(&format!("/api/v1/briefings?group={id}&country=US"))
+        .assert_problem(400, "invalid_query");
+
+    let state = tempfile::tempdir().unwrap();
+    let (passed, text) = crate::audit::audit(&srv, &state.path().join("audit.json"));
+    assert!(passed, "the groups replay clean:\n{text}");
+}
+
+on_both_backends!(named_groups_are_kept_by_an_admin);

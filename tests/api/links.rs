@@ -258,6 +258,11 @@ fn links_lead_to_what_they_promise(backend: Backend) {
     walk.follow("list_webhooks", 200, &[("code", "us-hou")], &r);
     walk.token = admin.clone();
     let shanghai = srv.office(&admin, "cn-sha");
+    // A named group of the two cities.
+    let body = json!({"name": "Houston and Shanghai", "cities": ["us-hou", "cn-sha"]});
+    let r = srv.post("/api/v1/city-groups", Some(&admin), &body);
+    walk.follow("create_group", 201, &[], &r);
+    walk.follow("list_groups", 200, &[], &srv.get("/api/v1/city-groups"));
 
     // A partnership, confirmed.
     let body = json!({"cities": ["us-hou", "cn-sha"], "kind": "sister", "established": "1979"});

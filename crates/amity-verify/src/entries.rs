@@ -46,9 +46,10 @@ pub mod kinds {
     pub const MOU_REQUEST_DECLINED: &str = "mou.request_declined";
     pub const MOU_REQUESTS_EXPIRED: &str = "mou.requests_expired";
     pub const MOU_REQUESTS_CANCELLED: &str = "mou.requests_cancelled";
+    pub const CITY_GROUP_SAVED: &str = "city_group.saved";
 
     /// Every kind, in the order docs/formats/log-entries.md lists them.
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 24] = [
         CITY_CREATED,
         OFFICE_CREATED,
         TOKEN_ISSUED,
@@ -72,6 +73,7 @@ pub mod kinds {
         MOU_REQUEST_DECLINED,
         MOU_REQUESTS_EXPIRED,
         MOU_REQUESTS_CANCELLED,
+        CITY_GROUP_SAVED,
     ];
 }
 
@@ -524,6 +526,19 @@ pub struct KeyEnded {
     pub by: Option<String>,
 }
 
+/// `city_group.saved`: a named group of cities, created (`seq` 1) or redefined (2, 3, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CityGroupSaved {
+    pub group: String,
+    pub seq: i64,
+    pub name: String,
+    /// City codes, ascending, each once.
+    pub cities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
 /// What an entry says, by kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryBody {
@@ -550,6 +565,7 @@ pub enum EntryBody {
     MouRequestDeclined(MouRequestDeclined),
     MouRequestsExpired(MouRequestsExpired),
     MouRequestsCancelled(MouRequestsCancelled),
+    CityGroupSaved(CityGroupSaved),
 }
 
 /// A log entry: when it was logged and what it says.
@@ -606,6 +622,7 @@ impl EntryBody {
             EntryBody::MouRequestDeclined(_) => kinds::MOU_REQUEST_DECLINED,
             EntryBody::MouRequestsExpired(_) => kinds::MOU_REQUESTS_EXPIRED,
             EntryBody::MouRequestsCancelled(_) => kinds::MOU_REQUESTS_CANCELLED,
+            EntryBody::CityGroupSaved(_) => kinds::CITY_GROUP_SAVED,
         }
     }
 
@@ -633,6 +650,7 @@ impl EntryBody {
             EntryBody::MouRequestDeclined(b) => serde_json::to_value(b),
             EntryBody::MouRequestsExpired(b) => serde_json::to_value(b),
             EntryBody::MouRequestsCancelled(b) => serde_json::to_value(b),
+            EntryBody::CityGroupSaved(b) => serde_json::to_value(b),
         }
     }
 
@@ -697,6 +715,9 @@ impl EntryBody {
             }
             kinds::MOU_REQUESTS_CANCELLED => {
                 EntryBody::MouRequestsCancelled(read(kinds::MOU_REQUESTS_CANCELLED, fields)?)
+            }
+            kinds::CITY_GROUP_SAVED => {
+                EntryBody::CityGroupSaved(read(kinds::CITY_GROUP_SAVED, fields)?)
             }
             other => return Err(EntryError::UnknownKind(other.to_string())),
         })

@@ -138,6 +138,29 @@ pub fn check_organisations<'a>(
     Ok(())
 }
 
+/// The most cities a group holds, and the fewest.
+pub const MAX_GROUP_CITIES: usize = 50;
+pub const MIN_GROUP_CITIES: usize = 2;
+
+/// Checks a named group of cities as it is logged: a name of one line, at most 200
+/// characters, and 2 to 50 city codes in ascending order, each once.
+pub fn check_group(name: &str, cities: &[String]) -> Result<(), String> {
+    check_text("name", name, MAX_ORGANISATION_NAME_CHARS)?;
+    if name.chars().any(char::is_control) || name.trim() != name {
+        return Err(format!("group name {name:?} is not one trimmed line"));
+    }
+    if !(MIN_GROUP_CITIES..=MAX_GROUP_CITIES).contains(&cities.len()) {
+        return Err(format!(
+            "a group holds {MIN_GROUP_CITIES} to {MAX_GROUP_CITIES} cities, not {}",
+            cities.len()
+        ));
+    }
+    if cities.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+        return Err("a group's cities are listed in ascending order, each once".into());
+    }
+    Ok(())
+}
+
 impl Indicator {
     /// The bounds of the indicator's `count`, or `None` when it takes no count.
     pub fn count_bounds(self) -> Option<(i64, i64)> {

@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::entries::{
     ActivityCommitmentMade, ActivityCommitmentResolved, ActivityEvidenceAdded,
-    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, Entry, EntryBody, KeyApproved,
-    KeyEnded, KeyRegistered, MouCreated, MouRequestDeclined, MouRequestsCancelled,
+    ActivityOutcomeRecorded, ActivityRecorded, CityCreated, CityGroupSaved, Entry, EntryBody,
+    KeyApproved, KeyEnded, KeyRegistered, MouCreated, MouRequestDeclined, MouRequestsCancelled,
     MouRequestsExpired, MouSignatureAdded, MouSignaturesRequested, MouVersionUploaded,
     MouWithdrawn, OfficeCreated, PartnershipRegistered, PartnershipStatusChanged, TokenIssued,
     TokenRevoked,
@@ -256,6 +256,8 @@ pub struct Replay {
     signed: Vec<(String, String, i64, i64)>,
     /// partnership id -> its two cities, as registered.
     partnership_cities: HashMap<String, [String; 2]>,
+    /// group id -> the `seq` of its last `city_group.saved`.
+    groups: HashMap<String, i64>,
     /// request id -> (MOU, round) of the round that first named it.
     request_ids: HashMap<String, (String, i64)>,
     /// The registry origin, when known: decline statements must name it.
@@ -384,6 +386,7 @@ impl Replay {
             EntryBody::MouRequestDeclined(e) => self.request_declined(index, e, time),
             EntryBody::MouRequestsExpired(e) => self.requests_expired(index, e, time),
             EntryBody::MouRequestsCancelled(e) => self.requests_cancelled(index, e),
+            EntryBody::CityGroupSaved(e) => self.group_saved(index, e),
         }
         Some(entry)
     }
@@ -653,6 +656,33 @@ impl Replay {
                 "unique_ids",
                 format!("activity `{id}` recorded twice"),
             );
+        }
+    }
+
+    /// Rule `group_valid`: a group is saved with `seq` 1 when new and one more than its last
+    /// save after, its name one line, its cities 2 to 50 logged cities in ascending order.
+    fn group_saved(&mut self, index: u64, e: &CityGroupSaved) {
+        let id = &e.group;
+        let expected = self.groups.get(id).map_or(1, |last| last + 1);
+        if e.seq != expected {
+            self.finding(
+                index,
+                "group_valid",
+                format!("group `{id}`: save {} after {}", e.seq, expected - 1),
+            );
+        }
+        self.groups.insert(id.clone(), e.seq.max(expected));
+        if let Err(problem) = crate::outcomes::check_group(&e.name, &e.cities) {
+            self.finding(index, "group_valid", format!("group `{id}`: {problem}"));
+        }
+        for city in &e.cities {
+            if !self.cities.contains(city) {
+                self.finding(
+                    index,
+                    "references",
+                    format!("group `{id}` names unknown city `{city}`"),
+                );
+            }
         }
     }
 
@@ -2139,6 +2169,30 @@ mod tests {
                 json!([{"name": "Shell", "sector": "business"}, {"name": "SHELL", "sector": "business"}])
             ),
             vec!["organisations_valid"]
+        );
+    }
+
+    #[test]
+    fn groups_are_saved_in_sequence_with_logged_cities() {
+        let group = |seq: i64, cities: Value| {
+            entry(
+                kinds::CITY_GROUP_SAVED,
+                json!({"group": "g", "seq": seq, "name": "Gulf ports", "cities": cities}),
+            )
+        };
+        let mut log = base();
+        log.push(group(1, json!(["cn-sha", "us-hou"])));
+        log.push(group(2, json!(["cn-sha", "us-hou"])));
+        assert_eq!(rules_broken(&log), Vec::<&str>::new());
+        log.push(group(4, json!(["cn-sha", "us-hou"])));
+        assert_eq!(rules_broken(&log), vec!["group_valid"]);
+        let mut log = base();
+        log.push(group(1, json!(["us-hou", "cn-sha"])));
+        log.push(group(2, json!(["us-hou"])));
+        log.push(group(3, json!(["cn-sha", "zz-nowhere"])));
+        assert_eq!(
+            rules_broken(&log),
+            vec!["group_valid", "group_valid", "references"]
         );
     }
 

@@ -1,0 +1,174 @@
+//! Named groups of cities for briefings (docs/engagement.md#city-groups).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, post, put, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Caller, JsonBody, json_body};
+use super::openapi::Problem;
+use super::pagination::{Page, decode_cursor, limit};
+use crate::app;
+use crate::db;
+use crate::db::groups::GroupRow;
+use crate::domain::ErrorCode;
+use crate::domain::access::require_admin;
+use crate::domain::dates::format_micros;
+use crate::domain::schemas as S;
+use crate::error::ApiError;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBody {
+    /// One line, at most 200 characters; no two groups named alike (ignoring case).
+    #[schema(value_type = S::OrganisationName, example = "Gulf of Mexico ports")]
+    pub name: String,
+    /// 2 to 50 city codes, each once.
+    #[schema(value_type = S::GroupCities, example = json!(["mx-veracruz", "us-hou"]))]
+    pub cities: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupView {
+    pub id: String,
+    pub name: String,
+    /// City codes, ascending.
+    pub cities: Vec<String>,
+    /// How many times the group was saved: 1 when created, one more each redefinition.
+    pub seq: i32,
+    pub updated_at: String,
+    /// The log entry of its latest save.
+    pub log_index: i64,
+    /// Its briefing (`&format=html|csv|pdf`, `&from=`, `&to=` as for any group).
+    pub briefing: String,
+}
+
+impl From<GroupRow> for GroupView {
+    fn from(r: GroupRow) -> Self {
+        GroupView {
+            briefing: format!("/api/v1/briefings?group={}", r.id),
+            cities: r.city_codes(),
+            id: r.id,
+            name: r.name,
+            seq: r.seq,
+            updated_at: format_micros(r.updated_at),
+            log_index: r.log_index,
+        }
+    }
+}
+
+/// Create a named group of cities (admin). Logged as `city_group.saved`.
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    request_body = GroupBody,
+    responses(
+        (status = 201, body = GroupView),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "another group has this name"),
+        (status = 422, body = Problem)
+    )
+)]
+#[post("/city-groups")]
+pub async fn create_group(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<GroupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_admin(principal.as_ref())?;
+    let b = json_body(body)?;
+    let (name, cities) = app::groups::validate(&b.name, &b.cities)?;
+    let row = state
+        .write(move |tx| app::groups::save(tx, principal.as_ref(), None, &name, &cities))
+        .await?;
+    let view = GroupView::from(row);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/city-groups/{}", view.id)))
+        .json(view))
+}
+
+/// Redefine a group: its name and cities, saved whole (admin). Logged as `city_group.saved`
+/// with the next `seq`; the log keeps every earlier definition.
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Group id")),
+    request_body = GroupBody,
+    responses(
+        (status = 200, body = GroupView),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "another group has this name"),
+        (status = 422, body = Problem)
+    )
+)]
+#[put("/city-groups/{id}")]
+pub async fn save_group(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody<GroupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal()?.cloned();
+    require_admin(principal.as_ref())?;
+    let b = json_body(body)?;
+    let (name, cities) = app::groups::validate(&b.name, &b.cities)?;
+    let id = id.into_inner();
+    let row = state
+        .write(move |tx| app::groups::save(tx, principal.as_ref(), Some(&id), &name, &cities))
+        .await?;
+    Ok(HttpResponse::Ok().json(GroupView::from(row)))
+}
+
+/// One group (public).
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = String, Path, description = "Group id")),
+    responses((status = 200, body = GroupView), (status = 404, body = Problem))
+)]
+#[get("/city-groups/{id}")]
+pub async fn get_group(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = state.read(move |c| db::groups::require(c, &id)).await?;
+    Ok(HttpResponse::Ok().json(GroupView::from(row)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupQuery {
+    /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<S::PageLimit>, inline)]
+    pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
+    pub cursor: Option<String>,
+}
+
+/// The named groups, by name (public).
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "list_groups",
+    params(GroupQuery),
+    responses((status = 200, body = Page<GroupView>), (status = 400, body = Problem))
+)]
+#[get("/city-groups")]
+pub async fn list_groups(
+    state: web::Data<AppState>,
+    query: Result<web::Query<GroupQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query
+        .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
+        .into_inner();
+    let limit = limit(q.limit)?;
+    let after = decode_cursor(q.cursor.as_deref())?;
+    let rows = state
+        .read(move |c| db::groups::list(c, after.as_deref(), limit))
+        .await?;
+    let page = Page::from_rows(rows, limit, |r| r.name_key.clone(), GroupView::from);
+    Ok(HttpResponse::Ok().json(page))
+}
