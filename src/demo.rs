@@ -278,6 +278,13 @@ pub fn record_sample(db: &Db, today: NaiveDate) -> Result<Sample, DbError> {
                         participants: Some(participants),
                         outcome: Some(format!("{LABEL} {} with {partner_name}", kind.as_str())),
                         organisations: organisations_for(&mut rng, kind),
+                        // Half the sample's activities declare a cost, in euros.
+                        cost: rng.gen_bool(0.5).then(|| {
+                            (
+                                format!("{}", rng.gen_range(2..=80) * 250),
+                                "EUR".to_string(),
+                            )
+                        }),
                     },
                     outcome,
                     commitment,

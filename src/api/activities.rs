@@ -42,6 +42,12 @@ pub struct NewActivityBody {
     #[schema(max_items = 20)]
     #[serde(default)]
     pub organisations: Vec<OrganisationBody>,
+    /// What it cost, in plain digits (at most the currency's decimals), with `cost_currency`.
+    #[schema(value_type = Option<S::Amount>, example = "12500")]
+    pub cost: Option<String>,
+    /// ISO 4217, with `cost`.
+    #[schema(value_type = Option<S::CurrencyCode>, example = "USD")]
+    pub cost_currency: Option<String>,
 }
 
 /// An organisation that took part in an activity.
@@ -69,6 +75,9 @@ pub struct ActivityView {
     pub city: String,
     /// Organisations that took part besides the city offices, in the order recorded.
     pub organisations: Vec<OrganisationBody>,
+    /// The declared cost, with its ISO 4217 currency.
+    pub cost: Option<String>,
+    pub cost_currency: Option<String>,
     pub recorded_at: String,
     pub log_index: i64,
 }
@@ -89,6 +98,8 @@ impl From<ActivityRow> for ActivityView {
     fn from(r: ActivityRow) -> Self {
         ActivityView {
             organisations: Vec::new(),
+            cost: r.cost,
+            cost_currency: r.cost_currency,
             id: r.id,
             partnership: r.partnership_id,
             kind: r.kind,
@@ -139,7 +150,9 @@ pub async fn record(
         .iter()
         .map(|o| (o.name.as_str(), o.sector.as_str()))
         .collect();
-    let activity = activity.with_organisations(&organisations)?;
+    let activity = activity
+        .with_organisations(&organisations)?
+        .with_cost(b.cost.as_deref(), b.cost_currency.as_deref())?;
     let named: Vec<(String, String)> = activity
         .organisations
         .iter()

@@ -455,6 +455,12 @@ pub const RULES: &[Rule] = &[
     ),
     rule(
         "record",
+        &[E::InvalidCurrency, E::InvalidAmount],
+        "`cost` and `cost_currency` come together or not at all, and `cost` has no more \
+         decimals than its currency and is not zero",
+    ),
+    rule(
+        "record",
         &[E::InvalidOrganisation],
         "`organisations` names each organisation once, compared without regard to case",
     ),

@@ -30,6 +30,9 @@ pub struct ActivityRow {
     pub recorded_by: Option<String>,
     pub created_at: i64,
     pub log_index: i64,
+    /// The declared cost in plain digits, with `cost_currency` (ISO 4217).
+    pub cost: Option<String>,
+    pub cost_currency: Option<String>,
 }
 
 /// Records an activity after `authorize` accepted the caller for this partnership; returns
@@ -58,6 +61,8 @@ pub fn record(
         recorded_by: token.map(str::to_string),
         created_at: tx.now,
         log_index: 0,
+        cost: activity.cost.as_ref().map(|(v, _)| v.clone()),
+        cost_currency: activity.cost.as_ref().map(|(_, c)| c.clone()),
     };
     let entry = LogEntry::new(
         tx.now,
@@ -78,6 +83,8 @@ pub fn record(
                     sector: sector.as_str().to_string(),
                 })
                 .collect(),
+            cost: row.cost.clone(),
+            cost_currency: row.cost_currency.clone(),
             city: row.city.clone(),
             by: token.map(str::to_string),
         }),

@@ -519,6 +519,8 @@ pub fn results(
             activities::kind,
             activities::start_date,
             activities::participants,
+            activities::cost,
+            activities::cost_currency,
         ))
         .into_boxed();
     if let Some(c) = city {
@@ -545,6 +547,8 @@ pub fn results(
         String,
         String,
         Option<i32>,
+        Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = q.order(activities::id).load(conn)?;
     let date = |field: &str, text: &str| {
@@ -552,7 +556,17 @@ pub fn results(
     };
     let mut index: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut out = Vec::with_capacity(rows.len());
-    for (id, partnership, a, b, mode, kind, start, participants) in rows {
+    for (id, partnership, a, b, mode, kind, start, participants, cost, currency) in rows {
+        let cost = match (cost, currency) {
+            (Some(value), Some(currency)) => {
+                let decimals = amity_verify::outcomes::currency_exponent(&currency)
+                    .map_err(|_| DbError::corrupt(format!("currency {currency:?}")))?;
+                let minor = amity_verify::outcomes::minor_units(&value, decimals)
+                    .ok_or_else(|| DbError::corrupt(format!("activity cost {value:?}")))?;
+                Some((currency, minor, decimals))
+            }
+            _ => None,
+        };
         index.insert(id, out.len());
         out.push(crate::domain::results::ActivityResults {
             partnership,
@@ -567,6 +581,7 @@ pub fn results(
             values: Vec::new(),
             commitments: Vec::new(),
             sectors: Vec::new(),
+            cost,
         });
     }
     let ids: Vec<String> = index.keys().cloned().collect();

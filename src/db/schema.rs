@@ -278,6 +278,8 @@ diesel::table! {
         recorded_by -> Nullable<Text>,
         created_at -> BigInt,
         log_index -> BigInt,
+        cost -> Nullable<Text>,
+        cost_currency -> Nullable<Text>,
     }
 }
 

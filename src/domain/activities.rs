@@ -38,9 +38,35 @@ pub struct NewActivity {
     pub outcome: Option<String>,
     /// Organisations that took part besides the city offices: (name, sector).
     pub organisations: Vec<(String, Sector)>,
+    /// What it cost: (amount in plain digits, ISO 4217 currency).
+    pub cost: Option<(String, String)>,
 }
 
 impl NewActivity {
+    /// Declares what the activity cost: an amount and its ISO 4217 currency, both or
+    /// neither (an empty text counts as none, as forms send it).
+    pub fn with_cost(
+        mut self,
+        cost: Option<&str>,
+        currency: Option<&str>,
+    ) -> Result<Self, DomainError> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let (cost, currency) = (given(cost), given(currency));
+        amity_verify::outcomes::check_cost(cost, currency).map_err(|p| {
+            let code = match p {
+                amity_verify::outcomes::OutcomeProblem::Currency(_) => ErrorCode::InvalidCurrency,
+                _ => ErrorCode::InvalidAmount,
+            };
+            DomainError::new(code, p.to_string())
+        })?;
+        self.cost = cost
+            .zip(currency)
+            .map(|(v, c)| (v.to_string(), c.to_string()));
+        Ok(self)
+    }
+
     /// Names the organisations that took part: each `(name, sector)` trimmed, checked by the
     /// verifier's rule (`amity_verify::outcomes::check_organisations`).
     pub fn with_organisations(mut self, list: &[(&str, &str)]) -> Result<Self, DomainError> {
@@ -97,6 +123,7 @@ impl NewActivity {
             participants,
             outcome: optional_paragraph("outcome", outcome, REASON_MAX)?,
             organisations: Vec::new(),
+            cost: None,
         })
     }
 }

@@ -34,6 +34,24 @@ pub struct ActivityResults {
     pub commitments: Vec<(NaiveDate, Option<(String, NaiveDate)>)>,
     /// The sectors of the organisations that took part, each once.
     pub sectors: Vec<String>,
+    /// Its declared cost: (currency, amount in the currency's smallest unit, its decimals).
+    pub cost: Option<(String, i128, u32)>,
+}
+
+/// Cost per participant in one currency, over the activities that declared a cost in it and
+/// a participant count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CostPerParticipant {
+    /// Activities with a cost in this currency and a participant count.
+    pub activities: u64,
+    /// Their summed cost, in plain digits.
+    pub total: String,
+    /// Their summed participants: the denominator.
+    pub participants: u64,
+    /// `total / participants`, rounded down to the currency's smallest unit; null when fewer
+    /// than the minimum sample of activities declared one.
+    pub value: Option<String>,
+    pub small_sample: bool,
 }
 
 /// A rate with what it was computed from.
@@ -112,6 +130,9 @@ pub struct Results {
     pub declared_value: BTreeMap<String, String>,
     /// Distinct countries of the partner cities (for a city) or of both cities (elsewhere).
     pub countries_reached: u64,
+    /// Per ISO 4217 currency, never converted: what a participant cost where activities
+    /// declared a cost and counted their participants.
+    pub cost_per_participant: BTreeMap<String, CostPerParticipant>,
     /// True when the group has fewer activities than the minimum sample: compare nothing.
     pub small_sample: bool,
 }
@@ -129,6 +150,8 @@ struct Tally {
     first_outcome_days: Vec<i64>,
     values: BTreeMap<String, (i128, u32)>,
     countries: BTreeSet<String>,
+    /// currency -> (activities, summed cost in minor units, decimals, participants).
+    costs: BTreeMap<String, (u64, i128, u32, u64)>,
 }
 
 impl Tally {
@@ -163,6 +186,15 @@ impl Tally {
         }
         self.countries
             .extend(countries.iter().map(|c| c.to_string()));
+        if let (Some((currency, minor, decimals)), Some(people)) = (&a.cost, a.participants) {
+            let entry = self
+                .costs
+                .entry(currency.clone())
+                .or_insert((0, 0, *decimals, 0));
+            entry.0 += 1;
+            entry.1 += minor;
+            entry.3 += people.max(0) as u64;
+        }
     }
 
     fn finish(self) -> Results {
@@ -181,6 +213,23 @@ impl Tally {
                 .map(|(c, (minor, decimals))| (c, decimal(minor, decimals)))
                 .collect(),
             countries_reached: self.countries.len() as u64,
+            cost_per_participant: self
+                .costs
+                .into_iter()
+                .map(|(currency, (activities, minor, decimals, participants))| {
+                    let small_sample = activities < MIN_SAMPLE || participants == 0;
+                    let per = (!small_sample)
+                        .then(|| decimal(minor / i128::from(participants), decimals));
+                    let cost = CostPerParticipant {
+                        activities,
+                        total: decimal(minor, decimals),
+                        participants,
+                        value: per,
+                        small_sample,
+                    };
+                    (currency, cost)
+                })
+                .collect(),
             small_sample: self.activities < MIN_SAMPLE,
         }
     }
@@ -328,6 +377,7 @@ mod tests {
             ],
             commitments: vec![],
             sectors: vec![],
+            cost: None,
         };
         let r = ResultsReport::roll_up(&[a], day(2026, 1, 1));
         assert_eq!(r.overall.declared_value["EUR"], "1.05");

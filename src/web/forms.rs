@@ -191,6 +191,8 @@ struct ActivityForm {
     outcome: Option<String>,
     /// One organisation per line, `sector: name`.
     organisations: Option<String>,
+    cost: Option<String>,
+    cost_currency: Option<String>,
 }
 
 #[post("/partnerships/{id}/activities")]
@@ -242,7 +244,8 @@ pub(super) async fn activity_form(
             participants,
             blank(&f.outcome).as_deref(),
         )?
-        .with_organisations(&organisations)
+        .with_organisations(&organisations)?
+        .with_cost(f.cost.as_deref(), f.cost_currency.as_deref())
     })();
     let activity = match parsed {
         Ok(a) => a,

@@ -367,6 +367,7 @@ pub(super) async fn partnership(
             table { @for a in &activities {
                 tr {
                     td { (a.start_date) } td { (a.kind) } td { (a.mode) } td { (a.outcome.as_deref().unwrap_or("")) }
+                    td { @if let (Some(c), Some(cur)) = (&a.cost, &a.cost_currency) { "cost " (c) " " (cur) } }
                     td class="organisations" { @for (name, sector) in organisations.get(&a.id).map(Vec::as_slice).unwrap_or_default() {
                         span title=(sector) { (name) } " (" (sector.replace('_', " ")) ") "
                     } }
@@ -449,6 +450,8 @@ pub(super) async fn partnership(
                     p { label { "Start " input type="date" name="start_date" required; } }
                     p { label { "Participants " input type="number" name="participants" min="0"; } }
                     p { label { "Outcome " textarea name="outcome" rows="2" cols="60" maxlength="4000" {} } }
+                    p { label { "Cost " input type="text" name="cost" inputmode="decimal" placeholder="12500" maxlength="20"; }
+                        " " label { "currency " input type="text" name="cost_currency" placeholder="USD" maxlength="3" size="4"; } }
                     p { label { "Organisations taking part, one per line as " code { "sector: name" } " (sectors: "
                         (amity_verify::outcomes::Sector::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) ") "
                         textarea name="organisations" rows="3" cols="60" placeholder="university: Rice University" {} } }

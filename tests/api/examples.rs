@@ -99,7 +99,8 @@ fn walk(srv: &TestServer) {
     let body = json!({"kind": "virtual_meeting", "mode": "virtual", "start_date": "2021-05-14",
         "participants": 40, "outcome": "Joint programme for the 80th anniversary of the twinning",
         "organisations": [{"name": "Coventry Cathedral", "sector": "cultural"},
-                          {"name": "Coventry University", "sector": "university"}]});
+                          {"name": "Coventry University", "sector": "university"}],
+        "cost": "1800.00", "cost_currency": "GBP"});
     let r = ok(
         srv.post(
             &format!("/api/v1/partnerships/{tie}/activities"),

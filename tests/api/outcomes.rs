@@ -923,3 +923,60 @@ both_backends!(activities_name_the_organisations_that_took_part, |srv| {
                {"name": "Bellaire High School", "sector": "school"}])
     );
 });
+
+both_backends!(
+    cost_per_participant_is_per_currency_and_never_converted,
+    |srv| {
+        let w = World::build(&srv);
+        let path = format!("/api/v1/partnerships/{}/activities", w.partnership);
+        let body = |participants: Option<i64>, cost: Option<&str>, currency: Option<&str>| {
+            json!({"kind": "exchange", "mode": "in_person", "start_date": "2022-05-01",
+               "participants": participants, "cost": cost, "cost_currency": currency})
+        };
+        let before = srv.log_size();
+        for (cost, currency, code) in [
+            (Some("100"), None, "invalid_currency"),
+            (None, Some("EUR"), "invalid_amount"),
+            (Some("10.5"), Some("JPY"), "invalid_amount"),
+            (Some("0"), Some("EUR"), "invalid_amount"),
+            (Some("100"), Some("XAU"), "invalid_currency"),
+        ] {
+            srv.post(&path, Some(&w.a), &body(Some(10), cost, currency))
+                .assert_problem(422, code);
+        }
+        assert_eq!(srv.log_size(), before, "refusals log nothing");
+        // Five activities in euros with a head count: 1000.00 + 500.50 + 300 + 0.01 + 1200 =
+        // 3000.51 EUR for 10 + 20 + 30 + 40 + 50 = 150 participants: 20.0034 EUR each, 20.00
+        // rounded down to the cent. A sixth in euros has no head count and is left out of both; one
+        // in yen is a sample of one, so its rate is withheld.
+        for (people, cost, currency) in [
+            (Some(10), "1000.00", "EUR"),
+            (Some(20), "500.50", "EUR"),
+            (Some(30), "300", "EUR"),
+            (Some(40), "0.01", "EUR"),
+            (Some(50), "1200", "EUR"),
+            (None, "999", "EUR"),
+            (Some(5), "3000", "JPY"),
+        ] {
+            let r = created(srv.post(&path, Some(&w.a), &body(people, Some(cost), Some(currency))));
+            assert_eq!(
+                (&r["cost"], &r["cost_currency"]),
+                (&json!(cost), &json!(currency))
+            );
+            let entry = srv.entry(r["log_index"].as_i64().unwrap());
+            assert_eq!(
+                (&entry["cost"], &entry["cost_currency"]),
+                (&json!(cost), &json!(currency))
+            );
+        }
+        let costs = &srv.get("/api/v1/metrics/results").json()["overall"]["cost_per_participant"];
+        assert_eq!(
+            costs["EUR"],
+            json!({"activities": 5, "total": "3000.51", "participants": 150, "value": "20.00", "small_sample": false})
+        );
+        assert_eq!(
+            costs["JPY"],
+            json!({"activities": 1, "total": "3000", "participants": 5, "value": null, "small_sample": true})
+        );
+    }
+);

@@ -193,6 +193,11 @@ pub struct ActivityRecorded {
     /// every entry written before organisations were recorded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub organisations: Vec<LoggedOrganisation>,
+    /// What it cost, as declared: plain decimal digits, with `cost_currency` (ISO 4217).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_currency: Option<String>,
     pub city: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,

@@ -339,6 +339,20 @@ pub fn currency_exponent(code: &str) -> Result<u32, OutcomeProblem> {
     }
 }
 
+/// Checks an activity's declared cost: both the amount and its ISO 4217 currency, or neither.
+pub fn check_cost(value: Option<&str>, currency: Option<&str>) -> Result<(), OutcomeProblem> {
+    match (value, currency) {
+        (None, None) => Ok(()),
+        (Some(value), Some(currency)) => check_value(value, currency_exponent(currency)?),
+        (Some(_), None) => Err(OutcomeProblem::Currency(
+            "a `cost` needs its `cost_currency`".into(),
+        )),
+        (None, Some(_)) => Err(OutcomeProblem::Value(
+            "a `cost_currency` needs its `cost`".into(),
+        )),
+    }
+}
+
 /// A declared value: a positive decimal in plain digits, `1250000` or `1250000.50`, with at
 /// most `decimals` digits after the point and no leading zeros.
 pub fn check_value(value: &str, decimals: u32) -> Result<(), OutcomeProblem> {

@@ -644,6 +644,15 @@ impl Replay {
                 format!("activity `{}`: {problem}", e.activity),
             );
         }
+        if let Err(problem) =
+            crate::outcomes::check_cost(e.cost.as_deref(), e.cost_currency.as_deref())
+        {
+            self.finding(
+                index,
+                "cost_valid",
+                format!("activity `{}`: {problem}", e.activity),
+            );
+        }
         let id = e.activity.clone();
         let activity = ReplayedActivity {
             partnership: p,

@@ -1,0 +1,2 @@
+ALTER TABLE activities DROP COLUMN cost_currency;
+ALTER TABLE activities DROP COLUMN cost;
