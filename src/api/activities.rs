@@ -234,6 +234,20 @@ pub struct EngagementQuery {
     pub year: Option<i32>,
 }
 
+impl EngagementQuery {
+    /// The city and year asked for, checked.
+    fn filter(self) -> Result<(Option<CityCode>, Option<i32>), ApiError> {
+        let city = self.city.as_deref().map(CityCode::parse).transpose()?;
+        if self.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "`year` must have four digits",
+            ));
+        }
+        Ok((city, self.year))
+    }
+}
+
 /// Activities rolled up by mode, year, partnership and city, with the share of virtual and
 /// hybrid engagement.
 #[utoipa::path(
@@ -246,16 +260,9 @@ pub async fn engagement(
     state: web::Data<AppState>,
     query: web::Query<EngagementQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let city = q.city.as_deref().map(CityCode::parse).transpose()?;
-    if q.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "`year` must have four digits",
-        ));
-    }
+    let (city, year) = query.into_inner().filter()?;
     let facts = state
-        .read(move |c| db::activities::facts(c, city.as_ref().map(|c| c.as_str()), q.year))
+        .read(move |c| db::activities::facts(c, city.as_ref().map(|c| c.as_str()), year))
         .await?;
     Ok(HttpResponse::Ok().json(Engagement::roll_up(&facts)))
 }
@@ -275,16 +282,9 @@ pub async fn results(
     state: web::Data<AppState>,
     query: web::Query<EngagementQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let city = q.city.as_deref().map(CityCode::parse).transpose()?;
-    if q.year.is_some_and(|y| !(1000..=9999).contains(&y)) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "`year` must have four digits",
-        ));
-    }
+    let (city, year) = query.into_inner().filter()?;
     let facts = state
-        .read(move |c| db::outcomes::results(c, city.as_ref().map(|c| c.as_str()), q.year))
+        .read(move |c| db::outcomes::results(c, city.as_ref().map(|c| c.as_str()), year))
         .await?;
     Ok(HttpResponse::Ok().json(ResultsReport::roll_up(&facts, state.today())))
 }

@@ -489,6 +489,50 @@ pub(super) async fn cancel_requests_form(
     }
 }
 
+/// A partnership page's form that records something for the signed-in office: the CSRF
+/// check, the input (already validated, or its refusal), the partnership in the path, the use
+/// case `write`, then back to the page at `anchor`. Refusals are pages, as everywhere.
+async fn partnership_write<I, T>(
+    state: &AppState,
+    req: &HttpRequest,
+    csrf: &str,
+    id: String,
+    anchor: &str,
+    input: Result<I, crate::domain::DomainError>,
+    write: impl FnOnce(
+        &mut crate::db::WriteTx<'_>,
+        &crate::domain::tokens::Principal,
+        &PartnershipId,
+        I,
+    ) -> Result<T, crate::db::DbError>
+    + Send
+    + 'static,
+) -> HttpResponse
+where
+    I: Send + 'static,
+    T: Send + 'static,
+{
+    let principal = match form_office(state, req, csrf).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e),
+    };
+    let input = match input {
+        Ok(i) => i,
+        Err(e) => return error_page(e.into()),
+    };
+    let target = match PartnershipId::from_path(&id) {
+        Ok(target) => target,
+        Err(e) => return error_page(e.into()),
+    };
+    match state
+        .write(move |tx| write(tx, &principal, &target, input))
+        .await
+    {
+        Ok(_) => session::see_other(&format!("/partnerships/{id}#{anchor}")),
+        Err(e) => error_page(e),
+    }
+}
+
 /// A form's whole number, blank for none.
 fn form_count(value: &Option<String>) -> Result<Option<i64>, crate::domain::DomainError> {
     match blank(value) {
@@ -529,10 +573,6 @@ pub(super) async fn outcome_form(
 ) -> HttpResponse {
     use crate::domain::outcomes::{NewOutcome, OutcomeInput};
     let f = form.into_inner();
-    let principal = match form_office(&state, &req, &f.csrf).await {
-        Ok(p) => p,
-        Err(e) => return error_page(e),
-    };
     let parsed = form_count(&f.count).and_then(|count| {
         NewOutcome::validate(&OutcomeInput {
             indicator: &f.indicator,
@@ -547,31 +587,19 @@ pub(super) async fn outcome_form(
             evidence: &[],
         })
     });
-    let outcome = match parsed {
-        Ok(o) => o,
-        Err(e) => return error_page(e.into()),
-    };
-    let id = id.into_inner();
-    let target = match PartnershipId::from_path(&id) {
-        Ok(target) => target,
-        Err(e) => return error_page(e.into()),
-    };
     let activity = f.activity;
-    let result = state
-        .write(move |tx| {
-            crate::app::activities::record_outcome(
-                tx,
-                Some(&principal),
-                &target,
-                &activity,
-                outcome,
-            )
-        })
-        .await;
-    match result {
-        Ok(_) => session::see_other(&format!("/partnerships/{id}#outcomes")),
-        Err(e) => error_page(e),
-    }
+    partnership_write(
+        &state,
+        &req,
+        &f.csrf,
+        id.into_inner(),
+        "outcomes",
+        parsed,
+        move |tx, who, target, outcome| {
+            crate::app::activities::record_outcome(tx, Some(who), target, &activity, outcome)
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -593,35 +621,20 @@ pub(super) async fn commitment_form(
 ) -> HttpResponse {
     use crate::domain::outcomes::NewCommitment;
     let f = form.into_inner();
-    let principal = match form_office(&state, &req, &f.csrf).await {
-        Ok(p) => p,
-        Err(e) => return error_page(e),
-    };
-    let commitment = match NewCommitment::validate(&f.text, &f.due_date) {
-        Ok(c) => c,
-        Err(e) => return error_page(e.into()),
-    };
-    let id = id.into_inner();
-    let target = match PartnershipId::from_path(&id) {
-        Ok(target) => target,
-        Err(e) => return error_page(e.into()),
-    };
+    let parsed = NewCommitment::validate(&f.text, &f.due_date);
     let activity = f.activity;
-    let result = state
-        .write(move |tx| {
-            crate::app::activities::make_commitment(
-                tx,
-                Some(&principal),
-                &target,
-                &activity,
-                commitment,
-            )
-        })
-        .await;
-    match result {
-        Ok(_) => session::see_other(&format!("/partnerships/{id}#commitments")),
-        Err(e) => error_page(e),
-    }
+    partnership_write(
+        &state,
+        &req,
+        &f.csrf,
+        id.into_inner(),
+        "commitments",
+        parsed,
+        move |tx, who, target, commitment| {
+            crate::app::activities::make_commitment(tx, Some(who), target, &activity, commitment)
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -645,39 +658,30 @@ pub(super) async fn resolution_form(
 ) -> HttpResponse {
     use crate::domain::outcomes::Resolution;
     let f = form.into_inner();
-    let principal = match form_office(&state, &req, &f.csrf).await {
-        Ok(p) => p,
-        Err(e) => return error_page(e),
-    };
-    let resolution = match Resolution::validate(
+    let parsed = Resolution::validate(
         &f.result,
         &f.resolved_on,
         f.kept_by_activity.as_deref(),
         None,
         blank(&f.note).as_deref(),
-    ) {
-        Ok(r) => r,
-        Err(e) => return error_page(e.into()),
-    };
-    let id = id.into_inner();
-    let target = match PartnershipId::from_path(&id) {
-        Ok(target) => target,
-        Err(e) => return error_page(e.into()),
-    };
+    );
     let commitment = f.commitment;
-    let result = state
-        .write(move |tx| {
+    partnership_write(
+        &state,
+        &req,
+        &f.csrf,
+        id.into_inner(),
+        "commitments",
+        parsed,
+        move |tx, who, target, resolution| {
             crate::app::activities::resolve_commitment(
                 tx,
-                Some(&principal),
-                &target,
+                Some(who),
+                target,
                 &commitment,
                 resolution,
             )
-        })
-        .await;
-    match result {
-        Ok(_) => session::see_other(&format!("/partnerships/{id}#commitments")),
-        Err(e) => error_page(e),
-    }
+        },
+    )
+    .await
 }
