@@ -267,6 +267,22 @@ pub async fn engagement(
     Ok(HttpResponse::Ok().json(Engagement::roll_up(&facts)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsQuery {
+    /// Only partnerships of this city.
+    #[param(value_type = Option<S::CityCodeText>, inline)]
+    pub city: Option<String>,
+    /// Only partnerships of the cities of this named group (`/api/v1/city-groups`); not with
+    /// `city`.
+    #[param(value_type = Option<String>, max_length = 64)]
+    pub group: Option<String>,
+    /// Only activities that started in this year.
+    #[param(value_type = Option<S::Year>, inline)]
+    pub year: Option<i32>,
+}
+
 /// Engagement evaluated by its results, by mode, kind, year, partnership and city: outcomes
 /// per activity, commitments kept on time, days to the first outcome, declared deal values per
 /// currency and countries reached. Every rate has its numerator and denominator; rates over
@@ -274,17 +290,36 @@ pub async fn engagement(
 /// explains each figure.
 #[utoipa::path(
     tag = "activities",
-    params(EngagementQuery),
-    responses((status = 200, body = ResultsReport), (status = 400, body = Problem), (status = 422, body = Problem))
+    params(ResultsQuery),
+    responses((status = 200, body = ResultsReport), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
 #[get("/metrics/results")]
 pub async fn results(
     state: web::Data<AppState>,
-    query: web::Query<EngagementQuery>,
+    query: web::Query<ResultsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (city, year) = query.into_inner().filter()?;
+    let q = query.into_inner();
+    let group = q.group;
+    let (city, year) = EngagementQuery {
+        city: q.city,
+        year: q.year,
+    }
+    .filter()?;
+    if group.is_some() && city.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            "give `city` or `group`, not both",
+        ));
+    }
     let facts = state
-        .read(move |c| db::outcomes::results(c, city.as_ref().map(|c| c.as_str()), year))
+        .read(move |c| {
+            let cities = match (&group, &city) {
+                (Some(id), _) => Some(db::groups::require(c, id)?.city_codes()),
+                (None, Some(city)) => Some(vec![city.to_string()]),
+                (None, None) => None,
+            };
+            db::outcomes::results(c, cities.as_deref(), year)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(ResultsReport::roll_up(&facts, state.today())))
 }

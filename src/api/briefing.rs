@@ -58,8 +58,9 @@ pub async fn briefing(
     let format = report_format(q.format.as_deref())?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let code = CityCode::parse(&code)?;
+    let years = state.settings.dormant_years;
     let b = state
-        .read(move |c| db::briefing::gather(c, code.as_str(), period))
+        .read(move |c| db::briefing::gather(c, code.as_str(), period, years))
         .await?;
     let file = format!(
         "briefing-{}-{}-{}.{format}",
@@ -206,6 +207,20 @@ fn markdown(b: &Briefing) -> String {
         e.participants,
         e.remote_share * 100.0
     );
+    if !b.engagement_by_year.is_empty() {
+        let _ = writeln!(s, "\n### Engagement by year\n");
+        let _ = writeln!(
+            s,
+            "| year | in person | virtual | hybrid |\n|---|---|---|---|"
+        );
+        for (year, m) in &b.engagement_by_year {
+            let _ = writeln!(
+                s,
+                "| {year} | {} | {} | {} |",
+                m.in_person, m.virtual_, m.hybrid
+            );
+        }
+    }
     let _ = writeln!(s, "\n## Achievements\n");
     for a in &b.achievements {
         let _ = writeln!(
@@ -247,6 +262,24 @@ fn markdown(b: &Briefing) -> String {
             md(&c.partner_name),
             md(&c.text),
             commitment_state(c)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n## Dormant ties ({}): active, no activity for {} years\n",
+        b.dormant.len(),
+        b.dormant_years
+    );
+    for d in &b.dormant {
+        let _ = writeln!(
+            s,
+            "- {}: latest activity {}{}",
+            md(&d.partner_name),
+            d.last_activity.as_deref().unwrap_or("none recorded"),
+            d.established
+                .as_ref()
+                .map(|e| format!(", established {e}"))
+                .unwrap_or_default()
         );
     }
     s
@@ -346,6 +379,19 @@ fn html_sections(b: &Briefing) -> Markup {
                 ul { @for o in &b.outcomes {
                     li { (format_date(o.date)) " (with " (o.partner_name) "): " (o.summary)
                          @if let Some(d) = &o.description { ": " (d) } (evidence_note(o.evidence)) }
+                } }
+                @if !b.engagement_by_year.is_empty() {
+                    h3 { "Engagement by year" }
+                    table {
+                        tr { th { "year" } th { "in person" } th { "virtual" } th { "hybrid" } }
+                        @for (year, m) in &b.engagement_by_year {
+                            tr { td { (year) } td { (m.in_person) } td { (m.virtual_) } td { (m.hybrid) } }
+                        }
+                    }
+                }
+                h2 { "Dormant ties (" (b.dormant.len()) "): active, no activity for " (b.dormant_years) " years" }
+                ul { @for d in &b.dormant {
+                    li { (d.partner_name) ": latest activity " (d.last_activity.as_deref().unwrap_or("none recorded")) }
                 } }
                 h2 { "Commitments (" (b.commitments.len()) ")" }
                 table {
@@ -452,6 +498,29 @@ fn write_csv_rows(
         write(
             w,
             ["outcome", &date, &o.partner_name, "", &o.indicator, &detail],
+        )?;
+    }
+    for (year, m) in &b.engagement_by_year {
+        for (mode, n) in [
+            ("in_person", m.in_person),
+            ("virtual", m.virtual_),
+            ("hybrid", m.hybrid),
+        ] {
+            let year = year.to_string();
+            write(w, ["engagement_year", &year, "", "", mode, &n.to_string()])?;
+        }
+    }
+    for d in &b.dormant {
+        write(
+            w,
+            [
+                "dormant",
+                opt(&d.last_activity),
+                &d.partner_name,
+                "active",
+                "",
+                opt(&d.established),
+            ],
         )?;
     }
     for c in &b.commitments {
@@ -610,14 +679,16 @@ pub async fn group_briefing(
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let (codes, label) = group_cities(&state, &q).await?;
     let (database, signer) = (state.db.clone(), state.signer.clone());
-    let group = web::block(move || crate::app::briefing::group(&database, &signer, &codes, period))
-        .await??
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::LogBusy,
-                "the log grew during every attempt to read the group; try again",
-            )
-        })?;
+    let years = state.settings.dormant_years;
+    let group =
+        web::block(move || crate::app::briefing::group(&database, &signer, &codes, period, years))
+            .await??
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::LogBusy,
+                    "the log grew during every attempt to read the group; try again",
+                )
+            })?;
     let heading = format!(
         "Briefing: {label}, {} to {}",
         format_date(period.from),

@@ -1,8 +1,9 @@
 //! The briefing as a PDF, made on the server with `printpdf` (no browser): the Markdown
 //! briefing typeset on A4, so the PDF and the Markdown cannot say different things. Headings,
 //! paragraphs and bullets are set in Helvetica, the checkpoint note and the tables in Courier
-//! (columns aligned), each city's briefing starts on a new page, and each engagement table is
-//! drawn as a bar chart of activities by mode below its figures.
+//! (columns aligned), each city's briefing starts on a new page, and the engagement tables are
+//! drawn below their figures: activities by mode as bars, activities by year as bars stacked
+//! by mode.
 //!
 //! The standard PDF fonts carry Windows-1252 (WinAnsi) text only; a character outside it (a
 //! Chinese city name, say) is printed as `?` by the encoder. The Markdown and HTML briefings
@@ -152,6 +153,35 @@ impl Pages {
         self.gap(6.0);
     }
 
+    /// Activities per year as bars stacked by mode (in person, virtual, hybrid).
+    fn year_chart(&mut self, years: &[(String, [u64; 3])]) {
+        let max = years
+            .iter()
+            .map(|(_, n)| n.iter().sum::<u64>())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let bar_height = 9.0;
+        let full = PAGE_WIDTH - 2.0 * MARGIN - 120.0;
+        self.room(years.len() as f32 * (bar_height + 3.0) + 8.0);
+        self.gap(4.0);
+        for (year, counts) in years {
+            self.y -= bar_height + 3.0;
+            self.text(MARGIN, year, BuiltinFont::Helvetica, BODY);
+            let mut x = MARGIN + 70.0;
+            for (n, (_, colour)) in counts.iter().zip(MODE_COLOURS) {
+                let width = full * (*n as f32) / (max as f32);
+                if width > 0.0 {
+                    self.rect(x, self.y - 2.0, width, bar_height, colour);
+                }
+                x += width;
+            }
+            let total: u64 = counts.iter().sum();
+            self.text(x + 6.0, &total.to_string(), BuiltinFont::Helvetica, BODY);
+        }
+        self.gap(6.0);
+    }
+
     fn finish(mut self) -> Vec<Vec<Op>> {
         self.new_page();
         self.done
@@ -253,6 +283,22 @@ fn table(pages: &mut Pages, rows: &[Vec<String>]) {
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         pages.paragraph(line.join("  ").trim_end(), BuiltinFont::Courier, size, 0.0);
+    }
+    let is_year_table = rows.first().is_some_and(|h| {
+        h.iter()
+            .map(String::as_str)
+            .eq(["year", "in person", "virtual", "hybrid"])
+    });
+    if is_year_table {
+        let years: Vec<(String, [u64; 3])> = rows
+            .iter()
+            .skip(1)
+            .filter_map(|r| {
+                let n = |i: usize| r.get(i).and_then(|c| c.parse().ok());
+                Some((r.first()?.clone(), [n(1)?, n(2)?, n(3)?]))
+            })
+            .collect();
+        pages.year_chart(&years);
     }
     let is_mode_table = rows
         .first()

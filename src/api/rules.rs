@@ -444,6 +444,16 @@ pub const RULES: &[Rule] = &[
     ),
     rule("add_evidence", MULTIPART, ONE_FILE_PART),
     rule(
+        "results",
+        &[E::InvalidQuery],
+        "`city` and `group` are not given together",
+    ),
+    rule(
+        "results",
+        &[E::CityGroupNotFound],
+        "`group` is the id of a saved city group",
+    ),
+    rule(
         "create_group",
         &[E::UnknownCity],
         "every city of `cities` exists",

@@ -26,13 +26,14 @@ pub fn group(
     signer: &NoteSigner,
     cities: &[String],
     period: Period,
+    dormant_years: u32,
 ) -> Result<Option<GroupBriefing>, DbError> {
     for _ in 0..ATTEMPTS {
         let checkpoint = db::checkpoints::current(db, signer)?;
         let (briefings, size) = db.read(|c| {
             let mut briefings = Vec::with_capacity(cities.len());
             for code in cities {
-                briefings.push(db::briefing::gather(c, code, period)?);
+                briefings.push(db::briefing::gather(c, code, period, dormant_years)?);
             }
             Ok((briefings, db::log::size(c)?))
         })?;

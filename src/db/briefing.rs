@@ -10,8 +10,8 @@ use super::{DbConn, DbError};
 use crate::domain::DomainError;
 use crate::domain::activities::{ActivityFacts, Engagement, Mode};
 use crate::domain::briefing::{
-    Achievement, Briefing, ChangeLine, CommitmentLine, MAX_ACHIEVEMENTS, MAX_OUTCOMES, MouLine,
-    OutcomeLine, PartnerLine, Period, outcome_summary, status_rank,
+    Achievement, Briefing, ChangeLine, CommitmentLine, DormantLine, MAX_ACHIEVEMENTS, MAX_OUTCOMES,
+    MouLine, OutcomeLine, PartnerLine, Period, outcome_summary, status_rank,
 };
 use crate::domain::dates::{format_date, parse_date};
 
@@ -70,7 +70,12 @@ fn date(value: &str) -> Result<chrono::NaiveDate, DbError> {
     parse_date("date", value).map_err(|_| DbError::corrupt(format!("date {value:?}")))
 }
 
-pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing, DbError> {
+pub fn gather(
+    conn: &mut DbConn,
+    code: &str,
+    period: Period,
+    dormant_years: u32,
+) -> Result<Briefing, DbError> {
     let city = super::cities::get(conn, code)?
         .ok_or_else(|| DomainError::new(ErrorCode::CityNotFound, format!("no city `{code}`")))?;
     let of_city = partnerships::city_a
@@ -217,6 +222,16 @@ pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing,
         .collect();
     let (outcomes, outcome_count) = outcomes_in(conn, &ids, period, &name_of)?;
     let commitments = commitments_in(conn, &ids, period, &name_of)?;
+    let cutoff = crate::domain::activities::dormant_cutoff(period.to, dormant_years);
+    let dormant = super::pages::dormant_among(conn, &partners, &cutoff)?
+        .into_iter()
+        .map(|t| DormantLine {
+            partner_name: t.partner_name,
+            established: t.established,
+            last_activity: t.last_activity,
+        })
+        .collect();
+    let rolled = Engagement::roll_up(&facts);
     Ok(Briefing {
         city_code: city.city.code.to_string(),
         city_name: city.city.name,
@@ -226,8 +241,11 @@ pub fn gather(conn: &mut DbConn, code: &str, period: Period) -> Result<Briefing,
         changes,
         executed,
         pending,
-        engagement: Engagement::roll_up(&facts).overall,
+        engagement: rolled.overall,
+        engagement_by_year: rolled.by_year,
         achievements,
+        dormant,
+        dormant_years,
         outcomes,
         outcome_count,
         commitments,

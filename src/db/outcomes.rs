@@ -498,11 +498,11 @@ pub fn partnerships_of_city(conn: &mut DbConn, city: &str) -> Result<Vec<String>
         .load(conn)?)
 }
 
-/// Every activity (of `city`, started in `year`, when given) with its outcomes' dates and
-/// declared values and its commitments, for `domain::results`.
+/// Every activity (of a partnership of one of `cities`, started in `year`, when given) with
+/// its outcomes' dates and declared values and its commitments, for `domain::results`.
 pub fn results(
     conn: &mut DbConn,
-    city: Option<&str>,
+    cities: Option<&[String]>,
     year: Option<i32>,
 ) -> Result<Vec<crate::domain::results::ActivityResults>, DbError> {
     use super::schema::partnerships;
@@ -523,11 +523,11 @@ pub fn results(
             activities::cost_currency,
         ))
         .into_boxed();
-    if let Some(c) = city {
+    if let Some(cities) = cities {
         q = q.filter(
             partnerships::city_a
-                .eq(c.to_string())
-                .or(partnerships::city_b.eq(c.to_string())),
+                .eq_any(cities.to_vec())
+                .or(partnerships::city_b.eq_any(cities.to_vec())),
         );
     }
     if let Some(y) = year {

@@ -98,6 +98,15 @@ pub struct OutcomeLine {
     pub evidence: usize,
 }
 
+/// A dormant tie at the period's end: active on paper, no activity for the configured years.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DormantLine {
+    pub partner_name: String,
+    pub established: Option<String>,
+    /// Start date of its latest activity; `None` when none is recorded.
+    pub last_activity: Option<String>,
+}
+
 /// A commitment the briefing reports: resolved in the period, or open at its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitmentLine {
@@ -147,7 +156,12 @@ pub struct Briefing {
     pub executed: Vec<MouLine>,
     pub pending: Vec<MouLine>,
     pub engagement: ModeCounts,
+    /// Activities of the period by the year they started, by mode.
+    pub engagement_by_year: BTreeMap<i32, ModeCounts>,
     pub achievements: Vec<Achievement>,
+    /// Dormant ties at the period's end, with the years of silence that make one.
+    pub dormant: Vec<DormantLine>,
+    pub dormant_years: u32,
     /// Outcomes achieved in the period, newest first, at most [`MAX_OUTCOMES`]; the total in
     /// `outcome_count`.
     pub outcomes: Vec<OutcomeLine>,

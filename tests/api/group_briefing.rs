@@ -118,6 +118,8 @@ fn the_briefing_of_three_cities(backend: Backend) {
         ": 1,200 students: Two youth orchestras toured (1 evidence document)",
         "## Commitments (2)",
         "A joint concert in Houston: kept on time",
+        "### Engagement by year",
+        "## Dormant ties (0): active, no activity for 3 years",
     ] {
         assert!(text.contains(needle), "{needle} not in:\n{text}");
     }
@@ -397,6 +399,35 @@ fn named_groups_are_kept_by_an_admin(backend: Backend) {
         .assert_problem(404, "city_group_not_found");
     srv.get(&format!("/api/v1/briefings?group={id}&country=US"))
         .assert_problem(400, "invalid_query");
+
+    // The results metrics of the group: the partnerships of its cities only.
+    let berlin_tie = srv.propose(&w.c, "de-ber", "us-hou");
+    let r = srv.post(
+        &format!("/api/v1/partnerships/{berlin_tie}/activities"),
+        Some(&w.c),
+        &json!({"kind": "exchange", "mode": "virtual", "start_date": "2022-02-02"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let atlantic = srv.get("/api/v1/city-groups?limit=1").json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let of_group = |group: &str| {
+        srv.get(&format!("/api/v1/metrics/results?group={group}"))
+            .json()["overall"]["activities"]
+            .clone()
+    };
+    assert_eq!(
+        of_group(&atlantic),
+        json!(1),
+        "Houston and Berlin's one activity"
+    );
+    srv.get("/api/v1/metrics/results?group=nope")
+        .assert_problem(404, "city_group_not_found");
+    srv.get(&format!(
+        "/api/v1/metrics/results?group={atlantic}&city=us-hou"
+    ))
+    .assert_problem(400, "invalid_query");
 
     let state = tempfile::tempdir().unwrap();
     let (passed, text) = crate::audit::audit(&srv, &state.path().join("audit.json"));
