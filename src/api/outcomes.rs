@@ -52,7 +52,7 @@ pub struct NewOutcomeBody {
     /// Numbers of the activity's evidence documents that show the result.
     #[schema(value_type = Option<S::EvidenceNumbers>)]
     #[serde(default)]
-    pub evidence: Vec<i64>,
+    pub evidence: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -142,7 +142,7 @@ pub async fn record_outcome(
         mou: b.mou.as_deref(),
         follow_up: b.follow_up.as_deref(),
         description: b.description.as_deref(),
-        evidence: &b.evidence,
+        evidence: b.evidence.as_deref().unwrap_or_default(),
     })?;
     let (partnership, activity) = paths(path)?;
     let row = state

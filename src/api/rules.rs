@@ -90,12 +90,16 @@ const KEY: &[ErrorCode] = &[
     E::InvalidComment,
 ];
 
-const PAGED: [&str; 5] = [
+const PAGED: [&str; 9] = [
     "list_cities",
     "list_partnerships",
     "list_mous",
     "list_activities",
     "list_webhook_messages",
+    "list_outcomes",
+    "list_commitments",
+    "overdue_commitments",
+    "list_groups",
 ];
 
 /// The table. Cursors belong to every paged list and are added by [`rules_of`].

@@ -152,6 +152,13 @@ both_backends!(outcomes_are_typed_linked_and_logged, |srv| {
     }
     assert_eq!(srv.log_size(), before, "refusals log nothing");
 
+    // Absent optional members may also be sent as null, as the schema allows.
+    created(srv.post(
+        &path,
+        Some(&w.a),
+        &json!({"indicator": "people_reached", "achieved_on": "2021-06-01", "count": 50,
+                "evidence": null, "mou": null, "currency": null, "value": null}),
+    ));
     let students = created(srv.post(&path, Some(&w.b), &exchange));
     assert_eq!(students["city"], "cn-sha");
     assert_eq!(students["evidence"], json!([1]));
