@@ -31,6 +31,17 @@ pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 }
 
 /// A required non-negative integer member that fits a `u32`.
+/// An optional list of whole numbers, each written as an integer or an integral float.
+pub fn opt_i64_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<i64>>, D::Error> {
+    Option::<Vec<serde_json::Number>>::deserialize(d)?
+        .map(|list| {
+            list.iter()
+                .map(|n| integral(n).ok_or_else(|| not_integer(n)))
+                .collect()
+        })
+        .transpose()
+}
+
 pub fn u32_integral<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let n = serde_json::Number::deserialize(d)?;
     let i = integral(&n).ok_or_else(|| not_integer(&n))?;

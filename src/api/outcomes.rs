@@ -51,7 +51,7 @@ pub struct NewOutcomeBody {
     pub description: Option<String>,
     /// Numbers of the activity's evidence documents that show the result.
     #[schema(value_type = Option<S::EvidenceNumbers>)]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::api::json_numbers::opt_i64_list")]
     pub evidence: Option<Vec<i64>>,
 }
 

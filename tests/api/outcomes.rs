@@ -156,10 +156,13 @@ both_backends!(outcomes_are_typed_linked_and_logged, |srv| {
     created(srv.post(
         &path,
         Some(&w.a),
-        &json!({"indicator": "people_reached", "achieved_on": "2021-06-01", "count": 50,
+        &json!({"indicator": "people_reached", "achieved_on": "2021-06-01", "count": 50.0,
                 "evidence": null, "mou": null, "currency": null, "value": null}),
     ));
-    let students = created(srv.post(&path, Some(&w.b), &exchange));
+    // A JSON Schema integer may be written 1.0.
+    srv.post(&path, Some(&w.a), &with(json!({"evidence": [1.5]})))
+        .assert_problem(422, "invalid_body");
+    let students = created(srv.post(&path, Some(&w.b), &with(json!({"evidence": [1.0]}))));
     assert_eq!(students["city"], "cn-sha");
     assert_eq!(students["evidence"], json!([1]));
     let entry = srv.entry(students["log_index"].as_i64().unwrap());
