@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::auth::{Caller, JsonBody, json_body};
@@ -137,29 +137,17 @@ pub async fn get_group(
     Ok(HttpResponse::Ok().json(GroupView::from(row)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct GroupQuery {
-    /// Page size, 1-500 (default 50).
-    #[param(value_type = Option<S::PageLimit>, inline)]
-    pub limit: Option<i64>,
-    /// From the previous page's `next_cursor`.
-    #[param(value_type = Option<S::Cursor>, inline)]
-    pub cursor: Option<String>,
-}
-
 /// The named groups, by name (public).
 #[utoipa::path(
     tag = "reports",
     operation_id = "list_groups",
-    params(GroupQuery),
+    params(super::pagination::PageQuery),
     responses((status = 200, body = Page<GroupView>), (status = 400, body = Problem))
 )]
 #[get("/city-groups")]
 pub async fn list_groups(
     state: web::Data<AppState>,
-    query: Result<web::Query<GroupQuery>, actix_web::Error>,
+    query: Result<web::Query<super::pagination::PageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?

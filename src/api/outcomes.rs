@@ -264,17 +264,9 @@ pub struct CommitmentView {
 
 impl CommitmentView {
     pub fn new(s: CommitmentState, today: chrono::NaiveDate) -> CommitmentView {
+        let state = s.state(today);
+        let kept_on_time = s.kept_on_time();
         let c = s.commitment;
-        let overdue = crate::domain::outcomes::is_overdue(&c.due_date, today);
-        let state = match &s.resolution {
-            Some(r) => r.result.clone(),
-            None if overdue => "overdue".into(),
-            None => "open".into(),
-        };
-        let kept_on_time = s
-            .resolution
-            .as_ref()
-            .map(|r| r.result == "kept" && r.resolved_on <= c.due_date);
         CommitmentView {
             id: c.id,
             activity: c.activity_id,
@@ -521,31 +513,19 @@ pub async fn list_commitments(
     Ok(HttpResponse::Ok().json(commitment_page(rows, limit, today)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Page size, 1-500 (default 50).
-    #[param(value_type = Option<S::PageLimit>, inline)]
-    pub limit: Option<i64>,
-    /// From the previous page's `next_cursor`.
-    #[param(value_type = Option<S::Cursor>, inline)]
-    pub cursor: Option<String>,
-}
-
 /// A city's overdue commitments: open past their due date, on any of its partnerships,
 /// oldest due first (public).
 #[utoipa::path(
     tag = "cities",
     operation_id = "overdue_commitments",
-    params(("code" = String, Path, description = "City code"), PageQuery),
+    params(("code" = String, Path, description = "City code"), super::pagination::PageQuery),
     responses((status = 200, body = Page<CommitmentView>), (status = 400, body = Problem), (status = 404, body = Problem))
 )]
 #[get("/cities/{code}/overdue-commitments")]
 pub async fn overdue_commitments(
     state: web::Data<AppState>,
     code: web::Path<String>,
-    query: Result<web::Query<PageQuery>, actix_web::Error>,
+    query: Result<web::Query<super::pagination::PageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
     let city = super::keys::city_code(&code)?;
     let q = query

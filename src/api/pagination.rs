@@ -45,6 +45,19 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The query of a list that takes nothing but its page.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page size, 1-500 (default 50).
+    #[param(value_type = Option<crate::domain::schemas::PageLimit>, inline)]
+    pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<crate::domain::schemas::Cursor>, inline)]
+    pub cursor: Option<String>,
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {

@@ -90,6 +90,26 @@ pub struct CommitmentState {
     pub resolution: Option<ResolutionRow>,
 }
 
+impl CommitmentState {
+    /// `open`, `overdue` (open past its due date on `today`), or the result it was marked.
+    pub fn state(&self, today: NaiveDate) -> String {
+        match &self.resolution {
+            Some(r) => r.result.clone(),
+            None if crate::domain::outcomes::is_overdue(&self.commitment.due_date, today) => {
+                "overdue".into()
+            }
+            None => "open".into(),
+        }
+    }
+
+    /// Kept in full by its due date; `None` while it is open.
+    pub fn kept_on_time(&self) -> Option<bool> {
+        self.resolution
+            .as_ref()
+            .map(|r| r.result == "kept" && r.resolved_on <= self.commitment.due_date)
+    }
+}
+
 /// The day an instant (microseconds) falls on, UTC: the day a write is logged.
 fn day_of(micros: i64) -> NaiveDate {
     chrono::DateTime::from_timestamp_micros(micros)

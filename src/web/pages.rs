@@ -14,7 +14,6 @@ use crate::domain::activities::Engagement;
 use crate::domain::briefing::status_rank;
 use crate::domain::cities::degrees;
 use crate::domain::dates::{format_date, format_micros};
-use crate::domain::outcomes::is_overdue;
 use crate::error::ApiError;
 
 /// The cutoff date of dormancy `years` years before the registry's today.
@@ -328,7 +327,7 @@ pub(super) async fn partnership(
     let today = state.today();
     let overdue = commitments
         .iter()
-        .filter(|s| s.resolution.is_none() && is_overdue(&s.commitment.due_date, today))
+        .filter(|s| s.state(today) == "overdue")
         .count();
     let activity_label = |id: &str| {
         activities
@@ -409,14 +408,14 @@ pub(super) async fn partnership(
                     tr { th { "due" } th { "commitment" } th { "state" } th { "follow-through" } }
                     @for s in &commitments {
                         @let c = &s.commitment;
-                        @let state = match &s.resolution { Some(r) => r.result.clone(), None if is_overdue(&c.due_date, today) => "overdue".to_string(), None => "open".to_string() };
+                        @let state = s.state(today);
                         tr {
                             td { (c.due_date) }
                             td { (c.text) " (" (activity_label(&c.activity_id)) ")" }
                             td class=(state) { (state.replace('_', " ")) }
                             td { @if let Some(r) = &s.resolution {
                                 (r.resolved_on) " by " (r.city)
-                                @if r.result == "kept" { @if r.resolved_on <= c.due_date { ", on time" } @else { ", late" } }
+                                @if r.result == "kept" { @if s.kept_on_time() == Some(true) { ", on time" } @else { ", late" } }
                                 @if let Some(a) = &r.kept_by_activity { ": " (activity_label(a)) }
                                 @if let Some(n) = &r.note { ": " (n) }
                             } }
