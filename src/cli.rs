@@ -319,7 +319,7 @@ pub enum KeysCommand {
 pub enum AdminCommand {
     /// Issue a bearer token and print it (it is shown only once).
     CreateToken {
-        /// admin, auditor or office.
+        /// admin, auditor, office or association (keeps the city groups it creates).
         #[arg(long)]
         role: String,
         /// For office tokens: the city whose (only) office the token acts for.
@@ -671,7 +671,7 @@ fn create_token(
 ) -> Result<(), CliError> {
     let role = Role::parse(role).ok_or_else(|| {
         CliError(format!(
-            "unknown role {role:?}: use admin, auditor or office"
+            "unknown role {role:?}: use admin, auditor, office or association"
         ))
     })?;
     let db = Db::open(database_url, 1)?;

@@ -13,9 +13,11 @@ use super::AppState;
 use super::openapi::Problem;
 use crate::app::briefing::GroupBriefing;
 use crate::db;
+use crate::db::checkpoints::CheckpointRow;
 use crate::domain::briefing::{Briefing, Period};
 use crate::domain::cities::{CityCode, parse_country};
 use crate::domain::dates::format_date;
+use crate::domain::regions::WorldRegion;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -34,7 +36,8 @@ pub struct BriefingQuery {
 }
 
 /// A city's briefing: partnerships by status, status changes in the period with their reasons,
-/// MOUs executed and pending, engagement by mode, and achievements from activity outcomes.
+/// MOUs executed and pending, engagement by mode, and achievements from activity outcomes,
+/// read at (and quoting) the signed checkpoint of the log's current size.
 #[utoipa::path(
     tag = "reports",
     params(("code" = String, Path, description = "City code"), BriefingQuery),
@@ -45,7 +48,8 @@ pub struct BriefingQuery {
             (String = "text/csv"),
             (super::openapi::FileBytes = "application/pdf")
         )),
-        (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "the log kept growing under the read; retry")
     )
 )]
 #[get("/cities/{code}/briefing")]
@@ -58,10 +62,11 @@ pub async fn briefing(
     let format = report_format(q.format.as_deref())?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let code = CityCode::parse(&code)?;
-    let years = state.settings.dormant_years;
-    let b = state
-        .read(move |c| db::briefing::gather(c, code.as_str(), period, years))
-        .await?;
+    // Read as a group of one: the figures and the signed checkpoint they were read at.
+    let g = read_at_checkpoint(&state, vec![code.to_string()], period).await?;
+    let Some(b) = g.briefings.first() else {
+        return Err(ApiError::internal());
+    };
     let file = format!(
         "briefing-{}-{}-{}.{format}",
         b.city_code,
@@ -71,14 +76,20 @@ pub async fn briefing(
     let (content_type, body): (&str, Vec<u8>) = match format {
         "html" => (
             "text/html; charset=utf-8",
-            html_report(&b).into_string().into(),
+            html_report(b, &g.checkpoint).into_string().into(),
         ),
-        "csv" => ("text/csv; charset=utf-8", csv_report(&b)?.into()),
+        "csv" => (
+            "text/csv; charset=utf-8",
+            csv_report(b, &g.checkpoint)?.into(),
+        ),
         "pdf" => (
             "application/pdf",
-            super::briefing_pdf::briefing_pdf(&title(&b), &markdown(&b)),
+            typeset(title(b), city_markdown(b, &g.checkpoint)).await?,
         ),
-        _ => ("text/markdown; charset=utf-8", markdown(&b).into()),
+        _ => (
+            "text/markdown; charset=utf-8",
+            city_markdown(b, &g.checkpoint).into(),
+        ),
     };
     Ok(HttpResponse::Ok()
         .content_type(content_type)
@@ -87,6 +98,32 @@ pub async fn briefing(
             format!("inline; filename=\"{file}\""),
         ))
         .body(body))
+}
+
+/// The briefings of `codes` (existing cities) over `period`, read at the current signed
+/// checkpoint (`app::briefing::group`), off the async threads.
+async fn read_at_checkpoint(
+    state: &AppState,
+    codes: Vec<String>,
+    period: Period,
+) -> Result<GroupBriefing, ApiError> {
+    let (database, signer) = (state.db.clone(), state.signer.clone());
+    let years = state.settings.dormant_years;
+    web::block(move || crate::app::briefing::group(&database, &signer, &codes, period, years))
+        .await??
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::LogBusy,
+                "the log grew during every attempt to read the briefing; try again",
+            )
+        })
+}
+
+/// The Markdown briefing typeset as a PDF, off the async threads (it takes milliseconds).
+async fn typeset(title: String, markdown: String) -> Result<Vec<u8>, ApiError> {
+    web::block(move || super::briefing_pdf::briefing_pdf(&title, &markdown))
+        .await
+        .map_err(|_| ApiError::internal())
 }
 
 /// The report format asked for: `md` (the default), `html`, `csv` or `pdf`.
@@ -327,8 +364,27 @@ fn html_page(title: &str, body: Markup) -> Markup {
     }
 }
 
-fn html_report(b: &Briefing) -> Markup {
-    html_page(&title(b), html! { h1 { (title(b)) } (html_sections(b)) })
+/// A city's briefing as Markdown: its title, the checkpoint it was read at, its sections.
+fn city_markdown(b: &Briefing, checkpoint: &CheckpointRow) -> String {
+    let body = markdown(b);
+    let (heading, sections) = body.split_once('\n').unwrap_or((body.as_str(), ""));
+    format!(
+        "{heading}\n\n{}\n\n```text\n{}```\n{sections}",
+        provenance(checkpoint),
+        checkpoint.note
+    )
+}
+
+fn html_report(b: &Briefing, checkpoint: &CheckpointRow) -> Markup {
+    html_page(
+        &title(b),
+        html! {
+            h1 { (title(b)) }
+            p id="provenance" { (provenance(checkpoint)) }
+            pre id="checkpoint" { (checkpoint.note) }
+            (html_sections(b))
+        },
+    )
 }
 
 /// A city's sections of a report, under its title.
@@ -403,12 +459,15 @@ fn html_sections(b: &Briefing) -> Markup {
     }
 }
 
-fn csv_report(b: &Briefing) -> Result<String, ApiError> {
+fn csv_report(b: &Briefing, checkpoint: &CheckpointRow) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     write_csv_row(
         &mut w,
         ["section", "date", "partner", "status", "kind", "detail"],
     )?;
+    let size = checkpoint.size.to_string();
+    let root = hex::encode(&checkpoint.root);
+    write_csv_row(&mut w, ["checkpoint", "", "", "", &size, &root])?;
     write_csv_rows(&mut w, b, None)?;
     let bytes = w.into_inner().map_err(|_| ApiError::internal())?;
     String::from_utf8(bytes).map_err(|_| ApiError::internal())
@@ -551,7 +610,12 @@ pub struct GroupBriefingQuery {
     /// most 50.
     #[param(value_type = Option<S::CountryCode>, inline)]
     pub country: Option<String>,
-    /// A named group kept by an admin (`/api/v1/city-groups`), by id.
+    /// The group as a UN M49 region or subregion (`europe`, `western-europe`,
+    /// `south-eastern-asia`, ...): the cities of its countries with the most partnerships, at
+    /// most 50.
+    #[param(value_type = Option<S::WorldRegionName>, inline)]
+    pub region: Option<String>,
+    /// A named group kept by an admin or an association (`/api/v1/city-groups`), by id.
     #[param(value_type = Option<String>, max_length = 64)]
     pub group: Option<String>,
     /// `md` (default), `html`, `csv` or `pdf`.
@@ -568,83 +632,91 @@ pub struct GroupBriefingQuery {
 /// Cities a group briefing covers at most.
 pub const MAX_GROUP: usize = 50;
 
-/// The cities of a group: the list given (2 to 50 distinct codes, each a city), or the busiest
-/// cities of a country.
+/// How a group briefing may name its group; exactly one is given.
+const GROUP_KINDS: &str = "name the group with one of `cities` (a list of codes), `country`, `region` or `group` (a named group's id)";
+
+/// The cities of a group: the list given (2 to 50 distinct codes, each a city), the busiest
+/// cities of a country or a world region, or a named group's.
 async fn group_cities(
     state: &AppState,
     q: &GroupBriefingQuery,
 ) -> Result<(Vec<String>, String), ApiError> {
+    let given = [
+        q.cities.is_some(),
+        q.country.is_some(),
+        q.region.is_some(),
+        q.group.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, GROUP_KINDS));
+    }
     if let Some(id) = &q.group {
-        if q.cities.is_some() || q.country.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidQuery,
-                "name the group with `cities`, `country` or `group`, one of the three",
-            ));
-        }
         let id = id.clone();
         let group = state.read(move |c| db::groups::require(c, &id)).await?;
         return Ok((group.city_codes(), group.name));
     }
-    match (&q.cities, &q.country) {
-        (Some(list), None) => {
-            let mut codes: Vec<CityCode> = Vec::new();
-            for code in list.split(',') {
-                let code = CityCode::parse(code.trim())?;
-                if codes.contains(&code) {
-                    return Err(ApiError::new(
-                        ErrorCode::InvalidQuery,
-                        format!("`cities` names {code} twice"),
-                    ));
-                }
-                codes.push(code);
-            }
-            if !(2..=MAX_GROUP).contains(&codes.len()) {
+    if let Some(list) = &q.cities {
+        let mut codes: Vec<CityCode> = Vec::new();
+        for code in list.split(',') {
+            let code = CityCode::parse(code.trim())?;
+            if codes.contains(&code) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,
-                    format!(
-                        "a group has 2 to {MAX_GROUP} cities; `cities` names {}",
-                        codes.len()
-                    ),
+                    format!("`cities` names {code} twice"),
                 ));
             }
-            let label = format!("{} cities", codes.len());
-            let codes = state
-                .read(move |c| {
-                    for code in &codes {
-                        db::cities::require_in_path(c, code)?;
-                    }
-                    Ok(codes.iter().map(CityCode::to_string).collect())
-                })
-                .await?;
-            Ok((codes, label))
+            codes.push(code);
         }
-        (None, Some(country)) => {
-            let country = parse_country(country)?;
-            let c2 = country.clone();
-            let (codes, total) = state
-                .read(move |c| db::briefing::busiest_of_country(c, &c2, MAX_GROUP))
-                .await?;
-            if codes.is_empty() {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidQuery,
-                    format!("no city of {country} has a partnership"),
-                ));
-            }
-            let label = if total > codes.len() {
+        if !(2..=MAX_GROUP).contains(&codes.len()) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
                 format!(
-                    "the {} cities of {country} with the most partnerships (of {total})",
+                    "a group has 2 to {MAX_GROUP} cities; `cities` names {}",
                     codes.len()
-                )
-            } else {
-                format!("the {} cities of {country} with partnerships", codes.len())
-            };
-            Ok((codes, label))
+                ),
+            ));
         }
-        _ => Err(ApiError::new(
-            ErrorCode::InvalidQuery,
-            "name the group with `cities` (a list of codes), `country` or `group` (a named group's id), one of the three",
-        )),
+        let label = format!("{} cities", codes.len());
+        let codes = state
+            .read(move |c| {
+                for code in &codes {
+                    db::cities::require_in_path(c, code)?;
+                }
+                Ok(codes.iter().map(CityCode::to_string).collect())
+            })
+            .await?;
+        return Ok((codes, label));
     }
+    let (countries, place) = match (&q.country, &q.region) {
+        (Some(country), _) => {
+            let country = parse_country(country)?;
+            (vec![country.clone()], country)
+        }
+        (None, Some(region)) => {
+            let region = WorldRegion::parse(region)?;
+            let title = region.title();
+            (region.countries, title)
+        }
+        (None, None) => return Err(ApiError::new(ErrorCode::InvalidQuery, GROUP_KINDS)),
+    };
+    let (codes, total) = state
+        .read(move |c| db::briefing::busiest_of_countries(c, &countries, MAX_GROUP))
+        .await?;
+    if codes.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidQuery,
+            format!("no city of {place} has a partnership"),
+        ));
+    }
+    let label = if total > codes.len() {
+        format!(
+            "the {} cities of {place} with the most partnerships (of {total})",
+            codes.len()
+        )
+    } else {
+        format!("the {} cities of {place} with partnerships", codes.len())
+    };
+    Ok((codes, label))
 }
 
 /// The briefing of a group of cities: a summary row per city, then each city's briefing
@@ -678,17 +750,7 @@ pub async fn group_briefing(
     let format = report_format(q.format.as_deref())?;
     let period = Period::parse(q.from.as_deref(), q.to.as_deref())?;
     let (codes, label) = group_cities(&state, &q).await?;
-    let (database, signer) = (state.db.clone(), state.signer.clone());
-    let years = state.settings.dormant_years;
-    let group =
-        web::block(move || crate::app::briefing::group(&database, &signer, &codes, period, years))
-            .await??
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::LogBusy,
-                    "the log grew during every attempt to read the group; try again",
-                )
-            })?;
+    let group = read_at_checkpoint(&state, codes, period).await?;
     let heading = format!(
         "Briefing: {label}, {} to {}",
         format_date(period.from),
@@ -702,10 +764,7 @@ pub async fn group_briefing(
         "csv" => ("text/csv; charset=utf-8", group_csv(&group)?.into()),
         "pdf" => {
             let markdown = group_markdown(&heading, &group);
-            let pdf = web::block(move || super::briefing_pdf::briefing_pdf(&heading, &markdown))
-                .await
-                .map_err(|_| ApiError::internal())?;
-            ("application/pdf", pdf)
+            ("application/pdf", typeset(heading, markdown).await?)
         }
         _ => (
             "text/markdown; charset=utf-8",
@@ -765,14 +824,14 @@ const SUMMARY_HEADER: [&str; 11] = [
 ];
 
 /// What the reader checks the report against.
-fn provenance(g: &GroupBriefing) -> String {
+fn provenance(checkpoint: &CheckpointRow) -> String {
     format!(
         "Built from the registry's log at size {} (entries 0 to {}), root {}; the signed \
          checkpoint of that size follows. Check it with the registry's key \
          (/api/v1/log/key) and that later checkpoints extend it (consistency proofs).",
-        g.checkpoint.size,
-        g.checkpoint.size - 1,
-        hex::encode(&g.checkpoint.root)
+        checkpoint.size,
+        checkpoint.size - 1,
+        hex::encode(&checkpoint.root)
     )
 }
 
@@ -783,7 +842,7 @@ fn group_markdown(heading: &str, g: &GroupBriefing) -> String {
     let _ = writeln!(
         s,
         "{}\n\n```text\n{}```\n",
-        provenance(g),
+        provenance(&g.checkpoint),
         g.checkpoint.note
     );
     let _ = writeln!(s, "## Summary\n");
@@ -812,7 +871,7 @@ fn group_html(heading: &str, g: &GroupBriefing) -> Markup {
         heading,
         html! {
             h1 { (heading) }
-            p id="provenance" { (provenance(g)) }
+            p id="provenance" { (provenance(&g.checkpoint)) }
             pre id="checkpoint" { (g.checkpoint.note) }
             h2 { "Summary" }
             table id="summary" {

@@ -1,17 +1,29 @@
 //! The briefing as a PDF, made on the server with `printpdf` (no browser): the Markdown
 //! briefing typeset on A4, so the PDF and the Markdown cannot say different things. Headings,
-//! paragraphs and bullets are set in Helvetica, the checkpoint note and the tables in Courier
-//! (columns aligned), each city's briefing starts on a new page, and the engagement tables are
-//! drawn below their figures: activities by mode as bars, activities by year as bars stacked
-//! by mode.
+//! paragraphs and bullets are set in Liberation Sans, the checkpoint note and the tables in
+//! Liberation Mono (columns aligned), each city's briefing starts on a new page, and the
+//! engagement tables are drawn below their figures: activities by mode as bars, activities by
+//! year as bars stacked by mode.
 //!
-//! The standard PDF fonts carry Windows-1252 (WinAnsi) text only; a character outside it (a
-//! Chinese city name, say) is printed as `?` by the encoder. The Markdown and HTML briefings
-//! carry every character.
+//! The fonts are embedded rather than the 14 standard PDF fonts, which carry Windows-1252 only
+//! and would print Łódź as `?ód?`; `data/fonts/README.md` says where they come from and why
+//! these faces (Helvetica's and Courier's widths). Each document embeds a subset of each face
+//! holding only the characters it prints, cut with `allsorts` (the font library `printpdf`
+//! itself builds on), so a one-page briefing is tens of kilobytes, not the 1.1 MB the three
+//! whole faces weigh.
 
+use std::collections::BTreeSet;
+
+use allsorts::binary::read::ReadScope;
+use allsorts::font::read_cmap_subtable;
+use allsorts::font_data::FontData;
+use allsorts::subset::{CmapTarget, SubsetProfile, subset};
+use allsorts::tables::FontTableProvider;
+use allsorts::tables::cmap::Cmap;
+use allsorts::tag;
 use printpdf::{
-    BuiltinFont, Color, Mm, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions,
-    Point, Pt, Rect, Rgb, TextItem,
+    BuiltinFont, Color, FontId, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
+    PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
 };
 
 const PAGE_WIDTH: f32 = 595.0;
@@ -27,8 +39,79 @@ const MODE_COLOURS: [(&str, (f32, f32, f32)); 3] = [
     ("hybrid", (0.23, 0.63, 0.49)),
 ];
 
+/// The three faces the briefing is set in.
+#[derive(Clone, Copy)]
+enum Face {
+    Sans,
+    SansBold,
+    Mono,
+}
+
+impl Face {
+    const ALL: [Face; 3] = [Face::Sans, Face::SansBold, Face::Mono];
+
+    fn file(self) -> &'static [u8] {
+        match self {
+            Face::Sans => include_bytes!("../../data/fonts/LiberationSans-Regular.ttf"),
+            Face::SansBold => include_bytes!("../../data/fonts/LiberationSans-Bold.ttf"),
+            Face::Mono => include_bytes!("../../data/fonts/LiberationMono-Regular.ttf"),
+        }
+    }
+
+    /// The standard font with the same widths, used only if a bundled file failed to parse
+    /// (which the tests would catch).
+    fn standard(self) -> BuiltinFont {
+        match self {
+            Face::Sans => BuiltinFont::Helvetica,
+            Face::SansBold => BuiltinFont::HelveticaBold,
+            Face::Mono => BuiltinFont::Courier,
+        }
+    }
+
+    /// Average advance per character in ems, for wrapping: Helvetica's (and Liberation
+    /// Sans's) is about half an em (a little more, to be safe); a monospace face's 0.6.
+    fn char_width(self) -> f32 {
+        match self {
+            Face::Mono => 0.6,
+            Face::Sans | Face::SansBold => 0.53,
+        }
+    }
+}
+
+/// `font` cut down to the glyphs of `chars` (and the missing-glyph box, which a subset keeps
+/// first), with a Unicode cmap so `printpdf` maps the characters as it would in the whole
+/// font. `None` if the font cannot be read or cut.
+fn subset_font(font: &[u8], chars: &BTreeSet<char>) -> Option<Vec<u8>> {
+    let data = ReadScope::new(font).read::<FontData<'_>>().ok()?;
+    let provider = data.table_provider(0).ok()?;
+    let cmap_table = provider.read_table_data(tag::CMAP).ok()?;
+    let cmap = ReadScope::new(&cmap_table).read::<Cmap<'_>>().ok()?;
+    let (_, cmap) = read_cmap_subtable(&cmap).ok()??;
+    let mut glyphs: BTreeSet<u16> = BTreeSet::new();
+    for c in chars {
+        if let Ok(Some(glyph)) = cmap.map_glyph(u32::from(*c)) {
+            glyphs.insert(glyph);
+        }
+    }
+    let ids: Vec<u16> = std::iter::once(0)
+        .chain(glyphs.into_iter().filter(|g| *g != 0))
+        .collect();
+    subset(&provider, &ids, &SubsetProfile::Pdf, CmapTarget::Unicode).ok()
+}
+
+/// Each face subset to `chars` and parsed, in `Face::ALL` order; a face that could not be cut
+/// is embedded whole, and one that cannot be parsed at all falls back to its standard font.
+fn document_fonts(chars: &BTreeSet<char>) -> [Option<ParsedFont>; 3] {
+    Face::ALL.map(|face| {
+        let bytes = subset_font(face.file(), chars).unwrap_or_else(|| face.file().to_vec());
+        ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())
+    })
+}
+
 /// Pages being filled, top to bottom.
 struct Pages {
+    /// The document's handle for each face, in `Face::ALL` order.
+    fonts: [Option<FontId>; 3],
     done: Vec<Vec<Op>>,
     ops: Vec<Op>,
     /// The baseline of the next line, in points from the page's bottom.
@@ -36,8 +119,9 @@ struct Pages {
 }
 
 impl Pages {
-    fn new() -> Pages {
+    fn new(fonts: [Option<FontId>; 3]) -> Pages {
         Pages {
+            fonts,
             done: Vec::new(),
             ops: Vec::new(),
             y: PAGE_HEIGHT - MARGIN,
@@ -58,11 +142,19 @@ impl Pages {
         }
     }
 
-    fn text(&mut self, x: f32, text: &str, font: BuiltinFont, size: f32) {
+    fn handle(&self, face: Face) -> PdfFontHandle {
+        match self.fonts.get(face as usize).and_then(Option::as_ref) {
+            Some(id) => PdfFontHandle::External(id.clone()),
+            None => PdfFontHandle::Builtin(face.standard()),
+        }
+    }
+
+    fn text(&mut self, x: f32, text: &str, face: Face, size: f32) {
+        let font = self.handle(face);
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFont {
-                font: PdfFontHandle::Builtin(font),
+                font,
                 size: Pt(size),
             },
             Op::SetTextCursor {
@@ -79,20 +171,14 @@ impl Pages {
     }
 
     /// A paragraph wrapped to the text width, `indent` points in.
-    fn paragraph(&mut self, text: &str, font: BuiltinFont, size: f32, indent: f32) {
-        // Helvetica averages about half an em per character (a little more, to be safe);
-        // Courier is exactly 0.6 em.
-        let per_char = if matches!(font, BuiltinFont::Courier) {
-            0.6
-        } else {
-            0.53
-        };
+    fn paragraph(&mut self, text: &str, face: Face, size: f32, indent: f32) {
+        let per_char = face.char_width();
         let width = (PAGE_WIDTH - 2.0 * MARGIN - indent).max(size);
         let max_chars = ((width / (size * per_char)) as usize).max(10);
         for line in wrap(text, max_chars) {
             self.room(size * 1.35);
             self.y -= size * 1.35;
-            self.text(MARGIN + indent, &line, font, size);
+            self.text(MARGIN + indent, &line, face, size);
         }
     }
 
@@ -134,7 +220,7 @@ impl Pages {
                 .iter()
                 .find(|(mode, _)| mode == label)
                 .map_or((0.4, 0.4, 0.4), |(_, c)| *c);
-            self.text(MARGIN, label, BuiltinFont::Helvetica, BODY);
+            self.text(MARGIN, label, Face::Sans, BODY);
             let width = full * (*n as f32) / (max as f32);
             self.rect(
                 MARGIN + 70.0,
@@ -143,12 +229,7 @@ impl Pages {
                 bar_height,
                 colour,
             );
-            self.text(
-                MARGIN + 76.0 + width,
-                &n.to_string(),
-                BuiltinFont::Helvetica,
-                BODY,
-            );
+            self.text(MARGIN + 76.0 + width, &n.to_string(), Face::Sans, BODY);
         }
         self.gap(6.0);
     }
@@ -167,7 +248,7 @@ impl Pages {
         self.gap(4.0);
         for (year, counts) in years {
             self.y -= bar_height + 3.0;
-            self.text(MARGIN, year, BuiltinFont::Helvetica, BODY);
+            self.text(MARGIN, year, Face::Sans, BODY);
             let mut x = MARGIN + 70.0;
             for (n, (_, colour)) in counts.iter().zip(MODE_COLOURS) {
                 let width = full * (*n as f32) / (max as f32);
@@ -177,7 +258,7 @@ impl Pages {
                 x += width;
             }
             let total: u64 = counts.iter().sum();
-            self.text(x + 6.0, &total.to_string(), BuiltinFont::Helvetica, BODY);
+            self.text(x + 6.0, &total.to_string(), Face::Sans, BODY);
         }
         self.gap(6.0);
     }
@@ -282,7 +363,7 @@ fn table(pages: &mut Pages, rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        pages.paragraph(line.join("  ").trim_end(), BuiltinFont::Courier, size, 0.0);
+        pages.paragraph(line.join("  ").trim_end(), Face::Mono, size, 0.0);
     }
     let is_year_table = rows.first().is_some_and(|h| {
         h.iter()
@@ -315,7 +396,17 @@ fn table(pages: &mut Pages, rows: &[Vec<String>]) {
 
 /// Typesets a Markdown briefing as an A4 PDF titled `title`.
 pub fn briefing_pdf(title: &str, markdown: &str) -> Vec<u8> {
-    let mut pages = Pages::new();
+    let mut document = PdfDocument::new(title);
+    // Every character the document can print: the text, and the bullet the lists add.
+    let chars: BTreeSet<char> = title
+        .chars()
+        .chain(markdown.chars())
+        .chain(['\u{2022}'])
+        .collect();
+    let fonts = document_fonts(&chars)
+        .each_ref()
+        .map(|font| font.as_ref().map(|f| document.add_font(f)));
+    let mut pages = Pages::new(fonts);
     let mut table_rows: Vec<Vec<String>> = Vec::new();
     let mut in_code = false;
     let mut first_heading = true;
@@ -329,7 +420,7 @@ pub fn briefing_pdf(title: &str, markdown: &str) -> Vec<u8> {
             continue;
         }
         if in_code {
-            pages.paragraph(line, BuiltinFont::Courier, MONO, 8.0);
+            pages.paragraph(line, Face::Mono, MONO, 8.0);
             continue;
         }
         if line.starts_with('|') {
@@ -353,19 +444,19 @@ pub fn briefing_pdf(title: &str, markdown: &str) -> Vec<u8> {
             };
             pages.room(size * 3.0);
             pages.gap(size * 0.6);
-            pages.paragraph(&text, BuiltinFont::HelveticaBold, size, 0.0);
+            pages.paragraph(&text, Face::SansBold, size, 0.0);
             pages.gap(2.0);
         } else if let Some(item) = line.strip_prefix("- ") {
             pages.paragraph(
                 &format!("\u{2022} {}", unescape(item)),
-                BuiltinFont::Helvetica,
+                Face::Sans,
                 BODY,
                 6.0,
             );
         } else if line.trim().is_empty() {
             pages.gap(BODY * 0.5);
         } else {
-            pages.paragraph(&unescape(line), BuiltinFont::Helvetica, BODY, 0.0);
+            pages.paragraph(&unescape(line), Face::Sans, BODY, 0.0);
         }
     }
     if !table_rows.is_empty() {
@@ -377,7 +468,7 @@ pub fn briefing_pdf(title: &str, markdown: &str) -> Vec<u8> {
         .map(|ops| PdfPage::new(Mm(210.0), Mm(297.0), ops))
         .collect();
     let mut warnings = Vec::new();
-    PdfDocument::new(title)
+    document
         .with_pages(pages)
         .save(&PdfSaveOptions::default(), &mut warnings)
 }

@@ -13,7 +13,7 @@ use crate::app;
 use crate::db;
 use crate::db::groups::GroupRow;
 use crate::domain::ErrorCode;
-use crate::domain::access::require_admin;
+use crate::domain::access::require_group_keeper;
 use crate::domain::dates::format_micros;
 use crate::domain::schemas as S;
 use crate::error::ApiError;
@@ -27,6 +27,12 @@ pub struct GroupBody {
     /// 2 to 50 city codes, each once.
     #[schema(value_type = S::GroupCities, example = json!(["mx-veracruz", "us-hou"]))]
     pub cities: Vec<String>,
+    /// The association token (its id) that is to keep the group. An admin may name any live
+    /// association token, handing the group to it; an association may name only itself (it
+    /// keeps the groups it saves in any case). Omitted: the group keeps its keeper.
+    #[serde(default)]
+    #[schema(nullable = false, max_length = 64)]
+    pub keeper: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -40,6 +46,8 @@ pub struct GroupView {
     pub updated_at: String,
     /// The log entry of its latest save.
     pub log_index: i64,
+    /// The association token that keeps it; `null` when the administrators keep it.
+    pub keeper: Option<String>,
     /// Its briefing (`&format=html|csv|pdf`, `&from=`, `&to=` as for any group).
     pub briefing: String,
 }
@@ -54,11 +62,13 @@ impl From<GroupRow> for GroupView {
             seq: r.seq,
             updated_at: format_micros(r.updated_at),
             log_index: r.log_index,
+            keeper: r.keeper,
         }
     }
 }
 
-/// Create a named group of cities (admin). Logged as `city_group.saved`.
+/// Create a named group of cities (an admin, or an association, which then keeps it). Logged
+/// as `city_group.saved`.
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -67,7 +77,7 @@ impl From<GroupRow> for GroupView {
         (status = 201, body = GroupView),
         (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "another group has this name"),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem, description = "a bad name or city list, an unknown city, or a `keeper` that is no live association token")
     )
 )]
 #[post("/city-groups")]
@@ -77,11 +87,21 @@ pub async fn create_group(
     body: JsonBody<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
-    require_admin(principal.as_ref())?;
+    require_group_keeper(principal.as_ref(), None)?;
     let b = json_body(body)?;
     let (name, cities) = app::groups::validate(&b.name, &b.cities)?;
+    let keeper = b.keeper;
     let row = state
-        .write(move |tx| app::groups::save(tx, principal.as_ref(), None, &name, &cities))
+        .write(move |tx| {
+            app::groups::save(
+                tx,
+                principal.as_ref(),
+                None,
+                &name,
+                &cities,
+                keeper.as_deref(),
+            )
+        })
         .await?;
     let view = GroupView::from(row);
     Ok(HttpResponse::Created()
@@ -89,8 +109,9 @@ pub async fn create_group(
         .json(view))
 }
 
-/// Redefine a group: its name and cities, saved whole (admin). Logged as `city_group.saved`
-/// with the next `seq`; the log keeps every earlier definition.
+/// Redefine a group: its name and cities, saved whole (an admin, or the association that keeps
+/// it). Logged as `city_group.saved` with the next `seq`; the log keeps every earlier
+/// definition.
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
@@ -100,7 +121,7 @@ pub async fn create_group(
         (status = 200, body = GroupView),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "another group has this name"),
-        (status = 422, body = Problem)
+        (status = 422, body = Problem, description = "a bad name or city list, an unknown city, or a `keeper` that is no live association token")
     )
 )]
 #[put("/city-groups/{id}")]
@@ -111,12 +132,24 @@ pub async fn save_group(
     body: JsonBody<GroupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal()?.cloned();
-    require_admin(principal.as_ref())?;
+    // Admins and associations go on; whether this association keeps the group is known once
+    // the group is read.
+    require_group_keeper(principal.as_ref(), None)?;
     let b = json_body(body)?;
     let (name, cities) = app::groups::validate(&b.name, &b.cities)?;
     let id = id.into_inner();
+    let keeper = b.keeper;
     let row = state
-        .write(move |tx| app::groups::save(tx, principal.as_ref(), Some(&id), &name, &cities))
+        .write(move |tx| {
+            app::groups::save(
+                tx,
+                principal.as_ref(),
+                Some(&id),
+                &name,
+                &cities,
+                keeper.as_deref(),
+            )
+        })
         .await?;
     Ok(HttpResponse::Ok().json(GroupView::from(row)))
 }

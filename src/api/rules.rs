@@ -228,12 +228,7 @@ pub const RULES: &[Rule] = &[
     rule(
         "group_briefing",
         &[E::InvalidQuery],
-        "the group is given as `cities` or as `country`, one of the two; `cities` names 2 to 50 cities, none twice; the `country` has a city with a partnership",
-    ),
-    rule(
-        "group_briefing",
-        &[E::InvalidQuery],
-        "`group` is given alone, without `cities` or `country`",
+        "the group is given as exactly one of `cities`, `country`, `region` and `group`; `cities` names 2 to 50 cities, none twice; the `country` or `region` has a city with a partnership",
     ),
     rule(
         "group_briefing",
@@ -466,6 +461,16 @@ pub const RULES: &[Rule] = &[
         "save_group",
         &[E::UnknownCity],
         "every city of `cities` exists",
+    ),
+    rule(
+        "create_group",
+        &[E::InvalidGroupKeeper],
+        "an admin's `keeper` is the id of a live (not revoked, not expired) association token",
+    ),
+    rule(
+        "save_group",
+        &[E::InvalidGroupKeeper],
+        "an admin's `keeper` is the id of a live (not revoked, not expired) association token",
     ),
     rule(
         "record",

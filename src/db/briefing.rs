@@ -331,20 +331,20 @@ fn commitments_in(
     Ok(resolved)
 }
 
-/// The cities of `country` with the most partnerships, most first (ties by code), at most
-/// `max`; and how many cities of the country have partnerships at all.
-pub fn busiest_of_country(
+/// The cities of `countries` with the most partnerships, most first (ties by code), at most
+/// `max`; and how many cities of those countries have partnerships at all.
+pub fn busiest_of_countries(
     conn: &mut DbConn,
-    country: &str,
+    countries: &[String],
     max: usize,
 ) -> Result<(Vec<String>, usize), DbError> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let as_a: Vec<String> = partnerships::table
-        .filter(partnerships::country_a.eq(country))
+        .filter(partnerships::country_a.eq_any(countries))
         .select(partnerships::city_a)
         .load(conn)?;
     let as_b: Vec<String> = partnerships::table
-        .filter(partnerships::country_b.eq(country))
+        .filter(partnerships::country_b.eq_any(countries))
         .select(partnerships::city_b)
         .load(conn)?;
     for code in as_a.into_iter().chain(as_b) {

@@ -19,6 +19,8 @@ pub struct GroupRow {
     pub cities: String,
     pub updated_at: i64,
     pub log_index: i64,
+    /// The association token that keeps the group; `None`: the administrators.
+    pub keeper: Option<String>,
 }
 
 impl GroupRow {
@@ -34,19 +36,28 @@ fn not_found(id: &str) -> DomainError {
     )
 }
 
-/// Saves group `id` (a new one when `None`) as `name` with `cities` (ascending, distinct,
-/// existing: the caller checked), logging the save.
+/// What a save writes: the group's name, cities (ascending, distinct: the caller checked)
+/// and keeper.
+pub struct GroupSave<'a> {
+    pub name: &'a str,
+    pub cities: &'a [String],
+    pub keeper: Option<&'a str>,
+}
+
+/// Saves `group` as `previous` (`None`: a new group) redefined, logging the save; `token` is
+/// the caller's, who may (the caller checked).
 pub fn save(
     tx: &mut WriteTx<'_>,
-    id: Option<&str>,
-    name: &str,
-    cities: &[String],
+    previous: Option<GroupRow>,
+    group: GroupSave<'_>,
     token: Option<&TokenId>,
 ) -> Result<GroupRow, DbError> {
-    let previous = match id {
-        Some(id) => Some(get(tx.conn, id)?.ok_or_else(|| not_found(id))?),
-        None => None,
-    };
+    let GroupSave {
+        name,
+        cities,
+        keeper,
+    } = group;
+    let id = previous.as_ref().map(|p| p.id.as_str());
     for code in cities {
         if super::cities::get(tx.conn, code)?.is_none() {
             return Err(
@@ -75,6 +86,7 @@ pub fn save(
         cities: cities.join(","),
         updated_at: tx.now,
         log_index: 0,
+        keeper: keeper.map(str::to_string),
     };
     let entry = LogEntry::new(
         tx.now,
@@ -83,6 +95,7 @@ pub fn save(
             seq: i64::from(row.seq),
             name: row.name.clone(),
             cities: cities.to_vec(),
+            keeper: row.keeper.clone(),
             by: token.map(|t| t.as_str().to_string()),
         }),
     )?;

@@ -311,6 +311,7 @@ diesel::table! {
         cities -> Text,
         updated_at -> BigInt,
         log_index -> BigInt,
+        keeper -> Nullable<Text>,
     }
 }
 

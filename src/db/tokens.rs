@@ -126,6 +126,21 @@ pub fn find(conn: &mut DbConn, token: &str) -> Result<Option<TokenRecord>, DbErr
     }))
 }
 
+/// Whether token `id` was issued as an association's and is neither revoked nor expired at
+/// `now`: the only tokens that may keep a city group.
+pub fn is_live_association(conn: &mut DbConn, id: &str, now: i64) -> Result<bool, DbError> {
+    let row: Option<(String, Option<i64>, Option<i64>)> = tokens::table
+        .filter(tokens::id.eq(id))
+        .select((tokens::role, tokens::expires_at, tokens::revoked_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.is_some_and(|(role, expires_at, revoked_at)| {
+        role == Role::Association.as_str()
+            && revoked_at.is_none()
+            && expires_at.is_none_or(|t| t > now)
+    }))
+}
+
 /// Revokes a token; revoking twice is a conflict, an unknown id is not found.
 pub fn revoke(tx: &mut WriteTx<'_>, id: &TokenId) -> Result<i64, DbError> {
     let revoked: Option<Option<i64>> = tokens::table

@@ -82,7 +82,7 @@ pub fn require_office_or_admin(p: Option<&Principal>) -> Result<&Principal, Doma
     let p = authenticated(p)?;
     match p.role {
         Role::Admin | Role::Office => Ok(p),
-        Role::Auditor => Err(DomainError::new(
+        Role::Auditor | Role::Association => Err(DomainError::new(
             ErrorCode::OfficeRequired,
             "only a city office or an admin may do this",
         )),
@@ -118,6 +118,30 @@ pub fn require_city_office<'a>(
             ErrorCode::NotYourCity,
             format!("the office of `{}` cannot act for `{city}`", office.city),
         ))
+    }
+}
+
+/// Saving a city group: an admin any group; an association a new group (it becomes its
+/// keeper) or a group it keeps (`keeper`, the group's keeper token; `None` for a new group or
+/// one the administrators keep). docs/engagement.md#city-groups
+pub fn require_group_keeper<'a>(
+    p: Option<&'a Principal>,
+    group: Option<(&str, Option<&str>)>,
+) -> Result<&'a Principal, DomainError> {
+    let p = authenticated(p)?;
+    match (p.role, group) {
+        (Role::Admin, _) | (Role::Association, None) => Ok(p),
+        (Role::Association, Some((_, Some(keeper)))) if keeper == p.token_id.as_str() => Ok(p),
+        (Role::Association, Some((id, _))) => Err(DomainError::new(
+            ErrorCode::NotGroupKeeper,
+            format!(
+                "city group `{id}` is kept by another keeper; an admin or its keeper may redefine it"
+            ),
+        )),
+        _ => Err(DomainError::new(
+            ErrorCode::NotGroupKeeper,
+            "only an admin or an association may save a city group",
+        )),
     }
 }
 
@@ -168,6 +192,35 @@ mod tests {
                 .unwrap_err()
                 .code,
             "office_required"
+        );
+    }
+
+    #[test]
+    fn group_keepers() {
+        let admin = principal(Role::Admin, None);
+        let association = principal(Role::Association, None);
+        let other = principal(Role::Association, None);
+        let office = principal(Role::Office, Some("us-hou"));
+        let kept = Some(("g", Some(association.token_id.as_str())));
+        let admins = Some(("g", None));
+        assert!(require_group_keeper(Some(&admin), kept).is_ok());
+        assert!(require_group_keeper(Some(&admin), admins).is_ok());
+        assert!(require_group_keeper(Some(&association), None).is_ok());
+        assert!(require_group_keeper(Some(&association), kept).is_ok());
+        for (who, group) in [
+            (&other, kept),
+            (&association, admins),
+            (&office, None),
+            (&office, kept),
+        ] {
+            assert_eq!(
+                require_group_keeper(Some(who), group).unwrap_err().code,
+                "not_group_keeper"
+            );
+        }
+        assert_eq!(
+            require_group_keeper(None, None).unwrap_err().code,
+            "authentication_required"
         );
     }
 }

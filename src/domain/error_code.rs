@@ -86,6 +86,8 @@ error_codes! {
     // 403: valid credentials without the right.
     /// Only a registry administrator may do this.
     AdminRequired = ("admin_required", 403),
+    /// A city group is saved by neither an admin nor the association that keeps it.
+    NotGroupKeeper = ("not_group_keeper", 403),
     /// Only a city office (not an auditor, or an admin where a party office must act) may do this.
     OfficeRequired = ("office_required", 403),
     /// Only the office of the city concerned (or an admin) may do this.
@@ -236,6 +238,8 @@ error_codes! {
     UnknownCountry = ("unknown_country", 422),
     /// A region is not an ISO 3166-2 subdivision of the country.
     InvalidRegion = ("invalid_region", 422),
+    /// A world region is not one of the UN M49 regions or subregions the registry knows.
+    UnknownWorldRegion = ("unknown_world_region", 422),
     /// A UN/LOCODE is not one of the country.
     InvalidUnlocode = ("invalid_unlocode", 422),
     /// A Wikidata id is not a Wikidata item id.
@@ -280,6 +284,8 @@ error_codes! {
     InvalidOrganisation = ("invalid_organisation", 422),
     /// A city group's name is blank or long, or it names fewer than 2 or more than 50 cities, or one twice.
     InvalidCityGroup = ("invalid_city_group", 422),
+    /// A city group's `keeper` is not the id of a live association token.
+    InvalidGroupKeeper = ("invalid_group_keeper", 422),
     /// A period's `from` is after its `to`.
     InvalidPeriod = ("invalid_period", 422),
     /// A role is not a short lower-case name.

@@ -48,6 +48,7 @@ pub mod names;
 pub mod offices;
 pub mod outcomes;
 pub mod partnerships;
+pub mod regions;
 pub mod requests;
 pub mod results;
 pub use amity_verify::replay;

@@ -145,6 +145,13 @@ marker_schema!(
     CountryCode => country_codes().examples(["US"])
 );
 marker_schema!(
+    /// A UN M49 region or subregion (`regions::WorldRegion::parse`).
+    WorldRegionName => string()
+        .enum_values(Some(super::regions::REGION_NAMES.to_vec()))
+        .description(Some("UN M49 region or subregion, lower case with dashes"))
+        .examples(["western-europe"])
+);
+marker_schema!(
     /// A calendar date, `YYYY-MM-DD` (`dates::parse_date`).
     Date => formatted(KnownFormat::Date).pattern(Some("^[0-9]{4}-[0-9]{2}-[0-9]{2}$")).examples(["2024-05-01"])
 );
@@ -649,6 +656,17 @@ mod tests {
         agree("CountryCode", CountryCode::schema(), &countries, |s| {
             cities::parse_country(s).is_ok()
         });
+        let mut regions: Vec<String> = crate::domain::regions::REGION_NAMES
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        regions.extend(["Europe", "mars", "", "latin-america"].map(String::from));
+        agree(
+            "WorldRegionName",
+            WorldRegionName::schema(),
+            &regions,
+            |s| crate::domain::regions::WorldRegion::parse(s).is_ok(),
+        );
         let wikidata = samples(
             &["Q1", "Q0", "Q01", "Q16555", "Q12345678901", "Q123456789012"],
             12,

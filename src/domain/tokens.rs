@@ -13,6 +13,9 @@ pub enum Role {
     Admin,
     Office,
     Auditor,
+    /// An association of cities (a national sister-cities body, say): keeps the city groups it
+    /// creates, and may do nothing else an anonymous caller cannot.
+    Association,
 }
 
 impl Role {
@@ -21,6 +24,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Office => "office",
             Role::Auditor => "auditor",
+            Role::Association => "association",
         }
     }
 
@@ -29,6 +33,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "office" => Some(Role::Office),
             "auditor" => Some(Role::Auditor),
+            "association" => Some(Role::Association),
             _ => None,
         }
     }
@@ -111,7 +116,7 @@ impl TokenRequest {
                     "an office token needs `office` (the office id)",
                 ));
             }
-            (Role::Admin | Role::Auditor, Some(_)) => {
+            (Role::Admin | Role::Auditor | Role::Association, Some(_)) => {
                 return Err(DomainError::new(
                     ErrorCode::OfficeNotAllowed,
                     "only office tokens are bound to an office",

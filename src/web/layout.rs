@@ -25,7 +25,7 @@ pub(super) fn layout_with_script(title: &str, body: Markup, script: Option<&str>
                 @if let Some(src) = script { script src=(src) defer {} }
             }
             body {
-                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/log" { "Log" } a href="/api/docs" { "API" } a href="/signin" { "Office sign-in" } }
+                header { a href="/" { strong { "Amity" } } a href="/search" { "Cities" } a href="/briefings" { "Briefings" } a href="/log" { "Log" } a href="/api/docs" { "API" } a href="/signin" { "Office sign-in" } }
                 main { (body) }
                 footer {
                     "Amity, the registry of record for sister-city partnerships. Imported partnership data: Wikipedia, "

@@ -4,6 +4,7 @@
 //! writes through the same use cases (`crate::app`).
 
 mod assets;
+mod briefings;
 mod forms;
 mod layout;
 mod pages;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(assets::script)
         .service(signing::page)
         .service(pages::home)
+        .service(briefings::briefings)
         .service(pages::search)
         .service(pages::registry_map)
         .service(pages::city)

@@ -248,6 +248,7 @@ pub(super) async fn city(
             h2 { "Briefing" }
             p {
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=html" } { "HTML" } " · "
+                a href={ "/api/v1/cities/" (c.code) "/briefing?format=pdf" } { "PDF" } " · "
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=md" } { "Markdown" } " · "
                 a href={ "/api/v1/cities/" (c.code) "/briefing?format=csv" } { "CSV" }
             }

@@ -10,6 +10,9 @@ both_backends!(briefing_in_three_formats, |srv| {
     // Houston: Shanghai curtailed, Berlin cut off, Osaka active with activities.
     srv.city(&w.admin, "jp-osa", "Osaka <script>alert(1)</script>");
     let osa = srv.office(&w.admin, "jp-osa");
+    // A partner whose name is outside Windows-1252, for the PDF's embedded fonts.
+    srv.city(&w.admin, "pl-lodz", "Łódź");
+    srv.propose(&w.a, "us-hou", "pl-lodz");
     let sha = &w.partnership;
     srv.post(
         &format!("/api/v1/partnerships/{sha}/confirm"),
@@ -81,7 +84,16 @@ both_backends!(briefing_in_three_formats, |srv| {
         md.contains("# Briefing: Houston (US), 2020-01-01 to 2020-12-31"),
         "{md}"
     );
-    assert!(md.contains("## Partnerships (3)"), "{md}");
+    assert!(md.contains("## Partnerships (4)"), "{md}");
+    // The signed checkpoint the figures were read at, which verifies and is the log's size.
+    let note = md
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the checkpoint block");
+    let seen = crate::log_checks::open(note, &crate::log_checks::verifier(&srv));
+    assert_eq!(seen.size, srv.log_size() as u64);
+    assert!(md.contains(&format!("at size {}", seen.size)), "{md}");
     assert!(
         md.contains("### curtailed (1)")
             && md.contains("### cut_off (1)")
@@ -122,6 +134,13 @@ both_backends!(briefing_in_three_formats, |srv| {
     );
     assert!(!html.contains("<script>"), "{html}");
     assert!(
+        html.contains(&format!(
+            "<pre id=\"checkpoint\">{}",
+            note.lines().next().unwrap()
+        )),
+        "{html}"
+    );
+    assert!(
         html.contains("<td>Consulate closures; exchanges suspended</td>"),
         "{html}"
     );
@@ -137,10 +156,14 @@ both_backends!(briefing_in_three_formats, |srv| {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "section,date,partner,status,kind,detail");
     assert_eq!(
+        rows[1],
+        format!("checkpoint,,,,{},{}", seen.size, hex::encode(seen.root))
+    );
+    assert_eq!(
         rows.iter()
             .filter(|r| r.starts_with("partnership,"))
             .count(),
-        3
+        4
     );
     assert_eq!(
         rows.iter()
@@ -156,13 +179,21 @@ both_backends!(briefing_in_three_formats, |srv| {
         2
     );
 
-    // The PDF: one city on one page, its text the Markdown's.
-    let r = srv.get("/api/v1/cities/us-hou/briefing?format=pdf");
+    // The PDF: its text the Markdown's, the checkpoint included, and
+    // Łódź spelt as it is (embedded fonts, not the WinAnsi-only standard ones).
+    let r = srv.get(&format!("{base}&format=pdf"));
     assert_eq!(r.header("content-type"), Some("application/pdf"));
     let pdf = lopdf::Document::load_mem(&r.body).expect("a PDF lopdf reads");
-    assert_eq!(pdf.get_pages().len(), 1);
-    let text = pdf.extract_text(&[1]).expect("its text");
+    let pages = pdf.get_pages().len() as u32;
+    assert_eq!(
+        pages, 2,
+        "the checkpoint and one city's figures on two pages"
+    );
+    let text = pdf.extract_text(&[1, 2]).expect("its text");
     assert!(text.contains("Briefing: Houston (US)"), "{text}");
+    assert!(text.contains("Łódź (PL)"), "{text}");
+    assert!(text.contains(&format!("at size {}", seen.size)), "{text}");
+    assert!(text.contains(note.lines().next().unwrap()), "{text}");
     srv.get("/api/v1/cities/us-hou/briefing?format=docx")
         .assert_problem(400, "invalid_format");
     srv.get("/api/v1/cities/us-hou/briefing?from=2021-01-01&to=2020-01-01")

@@ -371,6 +371,7 @@ async fn drive(driver: &Driver, srv: &TestServer, scene: &Scene) {
     let pages = [
         ("home", "/".to_string()),
         ("search", "/search?q=Berlin".to_string()),
+        ("briefings", "/briefings".to_string()),
         ("city", "/cities/us-hou".to_string()),
         ("city-imported", "/cities/de-berlin".to_string()),
         ("city-markup-name", "/cities/fr-xss".to_string()),

@@ -230,6 +230,20 @@ fn the_briefing_of_three_cities(backend: Backend) {
         "{}",
         r.text()
     );
+    // A UN M49 region or subregion: the cities of its countries with partnerships.
+    let r = srv.get("/api/v1/briefings?region=eastern-asia");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.starts_with("# Briefing: the 1 cities of Eastern Asia with partnerships"),
+        "{text}"
+    );
+    assert!(text.contains("## Briefing: Shanghai (CN)"), "{text}");
+    let text = srv.get("/api/v1/briefings?region=europe").text();
+    assert!(
+        text.contains("## Briefing: Berlin (DE)") && !text.contains("## Briefing: Houston"),
+        "{text}"
+    );
 
     // Refusals, each changing nothing.
     let size = srv.log_size();
@@ -249,6 +263,10 @@ fn the_briefing_of_three_cities(backend: Backend) {
         ("", 400, "invalid_query"),
         ("country=ZZ", 422, "unknown_country"),
         ("country=FR", 400, "invalid_query"),
+        ("region=mars", 422, "unknown_world_region"),
+        ("region=Europe", 422, "unknown_world_region"),
+        ("region=oceania", 400, "invalid_query"),
+        ("region=europe&country=DE", 400, "invalid_query"),
         ("cities=us-hou,cn-sha&format=docx", 400, "invalid_format"),
         (
             "cities=us-hou,cn-sha&from=2022-01-01&to=2021-01-01",
@@ -265,7 +283,7 @@ fn the_briefing_of_three_cities(backend: Backend) {
 on_both_backends!(the_briefing_of_three_cities);
 
 /// Named groups: kept by an admin, each save logged with its `seq`, briefed by id, replayed
-/// by `amity audit`.
+/// by `amity audit`. (Associations keep groups too: the next test.)
 fn named_groups_are_kept_by_an_admin(backend: Backend) {
     let srv = TestServer::start(backend);
     let w = World::build(&srv);
@@ -274,7 +292,7 @@ fn named_groups_are_kept_by_an_admin(backend: Backend) {
     srv.post("/api/v1/city-groups", None, &body)
         .assert_problem(401, "authentication_required");
     srv.post("/api/v1/city-groups", Some(&w.a), &body)
-        .assert_problem(403, "admin_required");
+        .assert_problem(403, "not_group_keeper");
     let cities = |n: usize| (0..n).map(|i| format!("us-c{i:02}")).collect::<Vec<_>>();
     for (bad, status, code) in [
         (
@@ -318,6 +336,11 @@ fn named_groups_are_kept_by_an_admin(backend: Backend) {
     let group = r.json();
     assert_eq!(group["cities"], json!(["cn-sha", "us-hou"]), "sorted");
     assert_eq!(group["seq"], 1);
+    assert_eq!(
+        group["keeper"],
+        Value::Null,
+        "an admin's group: the administrators keep it"
+    );
     let id = group["id"].as_str().unwrap().to_string();
     let entry = srv.entry(group["log_index"].as_i64().unwrap());
     assert_eq!(
@@ -346,7 +369,7 @@ fn named_groups_are_kept_by_an_admin(backend: Backend) {
     };
     let three =
         json!({"name": "Gulf, Yangtze and Spree", "cities": ["us-hou", "cn-sha", "de-ber"]});
-    put(&w.b, &three).assert_problem(403, "admin_required");
+    put(&w.b, &three).assert_problem(403, "not_group_keeper");
     let r = put(&w.admin, &three);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
@@ -435,3 +458,114 @@ fn named_groups_are_kept_by_an_admin(backend: Backend) {
 }
 
 on_both_backends!(named_groups_are_kept_by_an_admin);
+
+/// An association keeps the groups it creates: nobody but it and the admins redefine them, an
+/// admin hands a group to another association token, and the association's token can do
+/// nothing else. The audit replays every save with rule `group_keeper`.
+fn associations_keep_their_groups(backend: Backend) {
+    let srv = TestServer::start(backend);
+    let w = World::build(&srv);
+    let issue = |role: &str| {
+        let r = srv.post(
+            "/api/v1/admin/tokens",
+            Some(&w.admin),
+            &json!({"role": role}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        let j = r.json();
+        (
+            j["id"].as_str().unwrap().to_string(),
+            j["token"].as_str().unwrap().to_string(),
+        )
+    };
+    let (first_id, first) = issue("association");
+    let (second_id, second) = issue("association");
+    let (auditor_id, _) = issue("auditor");
+    srv.post(
+        "/api/v1/admin/tokens",
+        Some(&w.admin),
+        &json!({"role": "association", "office": "o"}),
+    )
+    .assert_problem(422, "office_not_allowed");
+
+    let body = json!({"name": "Ports of the Gulf", "cities": ["us-hou", "cn-sha"]});
+    // An association names nobody but itself as keeper.
+    srv.post(
+        "/api/v1/city-groups",
+        Some(&first),
+        &json!({"name": "Ports", "cities": ["us-hou", "cn-sha"], "keeper": second_id}),
+    )
+    .assert_problem(403, "not_group_keeper");
+    let r = srv.post("/api/v1/city-groups", Some(&first), &body);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["keeper"], json!(first_id));
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let entry = srv.entry(r.json()["log_index"].as_i64().unwrap());
+    assert_eq!(
+        (&entry["keeper"], &entry["by"]),
+        (&json!(first_id), &json!(first_id))
+    );
+
+    let put = |token: &str, body: Value| {
+        srv.send(
+            "PUT",
+            &format!("/api/v1/city-groups/{id}"),
+            Some(token),
+            Some(("application/json", body.to_string().into_bytes())),
+        )
+    };
+    let three = |name: &str| json!({"name": name, "cities": ["us-hou", "cn-sha", "de-ber"]});
+    let size = srv.log_size();
+    put(&second, three("Taken over")).assert_problem(403, "not_group_keeper");
+    put(&w.a, three("By an office")).assert_problem(403, "not_group_keeper");
+    for keeper in ["nope", auditor_id.as_str()] {
+        let mut body = three("Bad keeper");
+        body["keeper"] = json!(keeper);
+        put(&w.admin, body).assert_problem(422, "invalid_group_keeper");
+    }
+    assert_eq!(srv.log_size(), size, "refusals log nothing");
+
+    // Its keeper redefines it; an admin redefines it and it stays the association's.
+    let r = put(&first, three("Gulf, Yangtze and Spree"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = put(&w.admin, three("Gulf, Yangtze and the Spree"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (&r.json()["seq"], &r.json()["keeper"]),
+        (&json!(3), &json!(first_id))
+    );
+
+    // Handed to the second token (the association rotated its token, say).
+    let mut handover = three("Gulf, Yangtze and the Spree");
+    handover["keeper"] = json!(second_id);
+    let r = put(&w.admin, handover);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["keeper"], json!(second_id));
+    put(&first, three("Old keeper")).assert_problem(403, "not_group_keeper");
+    let r = put(&second, three("New keeper"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        srv.get(&format!("/api/v1/city-groups/{id}")).json()["name"],
+        "New keeper"
+    );
+
+    // An association token keeps groups and does nothing else.
+    srv.post(
+        "/api/v1/admin/cities",
+        Some(&first),
+        &json!({"code": "fr-par", "name": "Paris"}),
+    )
+    .assert_problem(403, "admin_required");
+    srv.post(
+        "/api/v1/partnerships",
+        Some(&first),
+        &json!({"city_a": "us-hou", "city_b": "de-ber", "kind": "sister_city"}),
+    )
+    .assert_problem(403, "office_required");
+
+    let state = tempfile::tempdir().unwrap();
+    let (passed, text) = crate::audit::audit(&srv, &state.path().join("audit.json"));
+    assert!(passed, "the keepers replay clean:\n{text}");
+}
+
+on_both_backends!(associations_keep_their_groups);

@@ -38,6 +38,33 @@ both_backends!(every_page_renders_and_escapes, |srv| {
         &json!({"kind": "virtual_meeting", "mode": "virtual", "start_date": "2020-04-02", "outcome": "Joint plan"}),
     );
 
+    // The briefings page: no group yet, then an admin's group with <markup> in its name; each
+    // link it gives answers.
+    let briefings = page(&srv, "/briefings");
+    assert!(briefings.contains("No named group yet"), "{briefings}");
+    let r = srv.post(
+        "/api/v1/city-groups",
+        Some(&w.admin),
+        &json!({"name": "Ports <b>two</b>", "cities": ["us-hou", "cn-sha"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let group = r.json()["id"].as_str().unwrap().to_string();
+    let briefings = page(&srv, "/briefings");
+    assert!(
+        briefings.contains("Ports &lt;b&gt;two&lt;/b&gt;") && !briefings.contains("<b>two"),
+        "{briefings}"
+    );
+    assert!(briefings.contains("Western Europe") && briefings.contains("the administrators"));
+    for link in [
+        format!("/api/v1/briefings?group={group}&format=pdf"),
+        "/api/v1/briefings?region=northern-america&format=html".to_string(),
+        "/api/v1/briefings?region=eastern-asia&format=csv".to_string(),
+    ] {
+        let href = format!("href=\"{}\"", link.replace('&', "&amp;"));
+        assert!(briefings.contains(&href), "{href} not in the page");
+        assert_eq!(srv.get(&link).status, 200, "{link}");
+    }
+
     let home = page(&srv, "/");
     assert!(
         home.contains(r#"<td id="count-curtailed">1</td>"#),

@@ -540,6 +540,10 @@ pub struct CityGroupSaved {
     pub name: String,
     /// City codes, ascending, each once.
     pub cities: Vec<String>,
+    /// The association token that keeps the group; absent when the administrators keep it
+    /// (and in every save before keepers existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
 }

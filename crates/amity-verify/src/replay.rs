@@ -245,6 +245,8 @@ pub struct Replay {
     tokens: HashMap<String, bool>,
     /// token id -> the office it was issued to (tokens of no office are absent).
     token_offices: HashMap<String, String>,
+    /// token id -> the role it was issued with.
+    token_roles: HashMap<String, String>,
     partnerships: HashMap<String, ReplayedPartnership>,
     mous: HashMap<String, ReplayedMou>,
     activities: HashMap<String, ReplayedActivity>,
@@ -258,6 +260,8 @@ pub struct Replay {
     partnership_cities: HashMap<String, [String; 2]>,
     /// group id -> the `seq` of its last `city_group.saved`.
     groups: HashMap<String, i64>,
+    /// group id -> its keeper token, when an association keeps it.
+    group_keepers: HashMap<String, String>,
     /// request id -> (MOU, round) of the round that first named it.
     request_ids: HashMap<String, (String, i64)>,
     /// The registry origin, when known: decline statements must name it.
@@ -425,6 +429,7 @@ impl Replay {
         if let Some(office) = &e.office {
             self.token_offices.insert(e.token.clone(), office.clone());
         }
+        self.token_roles.insert(e.token.clone(), e.role.clone());
         if self.tokens.insert(e.token.clone(), false).is_some() {
             self.finding(
                 index,
@@ -684,6 +689,7 @@ impl Replay {
         if let Err(problem) = crate::outcomes::check_group(&e.name, &e.cities) {
             self.finding(index, "group_valid", format!("group `{id}`: {problem}"));
         }
+        self.group_keeper(index, e);
         for city in &e.cities {
             if !self.cities.contains(city) {
                 self.finding(
@@ -693,6 +699,49 @@ impl Replay {
                 );
             }
         }
+    }
+
+    /// Rule `group_keeper`: a group is saved by an admin token, or by an association token
+    /// that creates it or keeps it; the keeper it names is an association token, and an
+    /// association names itself. Saves the operator writes on the host name no token.
+    fn group_keeper(&mut self, index: u64, e: &CityGroupSaved) {
+        let id = &e.group;
+        let roles = &self.token_roles;
+        let role_of = |token: &str| roles.get(token).map(String::as_str);
+        let mut problems = Vec::new();
+        if let Some(keeper) = &e.keeper
+            && role_of(keeper) != Some("association")
+        {
+            problems.push(format!(
+                "group `{id}` is kept by `{keeper}`, not an association token"
+            ));
+        }
+        let previous = self.group_keepers.get(id);
+        if let Some(by) = &e.by {
+            match role_of(by) {
+                Some("admin") => {}
+                Some("association") if e.keeper.as_ref() != Some(by) => problems.push(format!(
+                    "association token `{by}` saved group `{id}` naming another keeper"
+                )),
+                Some("association") if e.seq > 1 && previous != Some(by) => problems.push(format!(
+                    "association token `{by}` redefined group `{id}`, which it does not keep"
+                )),
+                Some("association") => {}
+                Some(role) => {
+                    problems.push(format!("group `{id}` saved by a token of role `{role}`"))
+                }
+                None => problems.push(format!(
+                    "group `{id}` saved by token `{by}`, which the log never issued"
+                )),
+            }
+        }
+        for problem in problems {
+            self.finding(index, "group_keeper", problem);
+        }
+        match &e.keeper {
+            Some(keeper) => self.group_keepers.insert(id.clone(), keeper.clone()),
+            None => self.group_keepers.remove(id),
+        };
     }
 
     /// Rule `party_office`: an entry an office writes for a partnership names one of the
@@ -2203,6 +2252,50 @@ mod tests {
             rules_broken(&log),
             vec!["group_valid", "group_valid", "references"]
         );
+    }
+
+    #[test]
+    fn only_admins_and_keeping_associations_save_groups() {
+        let token =
+            |id: &str, role: &str| entry(kinds::TOKEN_ISSUED, json!({"token": id, "role": role}));
+        let save = |seq: i64, by: &str, keeper: Option<&str>| {
+            let mut fields = json!({"group": "g", "seq": seq, "name": "Gulf ports",
+                "cities": ["cn-sha", "us-hou"], "by": by});
+            if let Some(keeper) = keeper {
+                fields["keeper"] = json!(keeper);
+            }
+            entry(kinds::CITY_GROUP_SAVED, fields)
+        };
+        let mut log = engagement();
+        log.push(token("t-admin", "admin"));
+        log.push(token("t-assoc", "association"));
+        log.push(token("t-other", "association"));
+        log.push(token("t-audit", "auditor"));
+        // An association creates and redefines its group; an admin redefines it and hands it
+        // to another association token; the new keeper redefines it.
+        log.push(save(1, "t-assoc", Some("t-assoc")));
+        log.push(save(2, "t-assoc", Some("t-assoc")));
+        log.push(save(3, "t-admin", Some("t-other")));
+        log.push(save(4, "t-other", Some("t-other")));
+        assert_eq!(rules_broken(&log), Vec::<&str>::new());
+        for bad in [
+            // The old keeper no longer keeps it.
+            save(5, "t-assoc", Some("t-assoc")),
+            // An association cannot hand the group to someone else.
+            save(5, "t-other", Some("t-assoc")),
+            // Nor save it without naming itself.
+            save(5, "t-other", None),
+            // An auditor's, an office's or an unknown token saves nothing.
+            save(5, "t-audit", None),
+            save(5, "t-us-hou", None),
+            save(5, "t-nobody", None),
+            // The keeper must be an association token.
+            save(5, "t-admin", Some("t-audit")),
+        ] {
+            let mut log = log.clone();
+            log.push(bad);
+            assert_eq!(rules_broken(&log), vec!["group_keeper"]);
+        }
     }
 
     #[test]

@@ -1,0 +1,1 @@
+ALTER TABLE city_groups DROP COLUMN keeper;
