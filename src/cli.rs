@@ -75,6 +75,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+// `Serve` carries every server setting and the other commands a URL or two; the value is
+// parsed once per process and moved out at once, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum Command {
     /// Start the HTTP service (SQLite in ./amity.db unless DATABASE_URL says otherwise).

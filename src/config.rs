@@ -239,6 +239,25 @@ pub struct Settings {
     )]
     pub public_url: String,
 
+    /// A read-only PostgreSQL streaming replica of DATABASE_URL (`postgres://...`): the reads
+    /// of GET requests go there, writes to the primary (docs/operations.md#a-read-replica).
+    #[arg(
+        long = "replica-url",
+        env = "AMITY_REPLICA_URL",
+        hide_env_values = true
+    )]
+    pub replica_url: Option<String>,
+
+    /// How long a read naming a log index (`Amity-Min-Log-Index`) waits for the replica to
+    /// replay it before it reads from the primary, in milliseconds.
+    #[arg(
+        long = "replica-wait-ms",
+        env = "AMITY_REPLICA_WAIT_MS",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(0..=10_000)
+    )]
+    pub replica_wait_ms: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long = "log-format", env = "AMITY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -261,6 +280,8 @@ impl Settings {
             pool_size: 4,
             workers: Some(1),
             log_format: "text".into(),
+            replica_url: None,
+            replica_wait_ms: 500,
             header_timeout_ms: 5_000,
             body_timeout_secs: 60,
             keep_alive_secs: 5,
@@ -322,6 +343,8 @@ impl std::fmt::Debug for Settings {
             smtp_url,
             mail_from,
             public_url,
+            replica_url,
+            replica_wait_ms,
             log_format,
             clock,
         } = self;
@@ -356,6 +379,11 @@ impl std::fmt::Debug for Settings {
             .field("smtp_url", &smtp_url.as_deref().map(crate::db::redact_url))
             .field("mail_from", mail_from)
             .field("public_url", public_url)
+            .field(
+                "replica_url",
+                &replica_url.as_deref().map(crate::db::redact_url),
+            )
+            .field("replica_wait_ms", replica_wait_ms)
             .field("log_format", log_format)
             .field("clock", clock)
             .finish()

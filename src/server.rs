@@ -53,10 +53,15 @@ pub fn prepare(settings: Settings) -> Result<(AppState, TcpListener), StartupErr
         .as_deref()
         .map(|path| witnesses::load_policy(path, &signer))
         .transpose()?;
-    let db = Db::open(&settings.database_url, settings.pool_size)?
+    let mut db = Db::open(&settings.database_url, settings.pool_size)?
         .with_write_queue_capacity(settings.write_queue_capacity)
         .with_node_cache(settings.node_cache_entries)
         .with_clock(settings.clock.clone());
+    if let Some(url) = &settings.replica_url {
+        let wait = Duration::from_millis(settings.replica_wait_ms);
+        db = db.with_replica(url, settings.pool_size, wait)?;
+        tracing::info!(replica = %crate::db::redact_url(url), "reading from a replica");
+    }
     let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Listen {
         address: settings.bind.clone(),
         source,
@@ -239,6 +244,7 @@ pub fn app(
         )
         .app_data(web::PayloadConfig::default().limit(api::JSON_LIMIT))
         .default_service(web::to(api::fallback::not_routed))
+        .wrap(from_fn(api::replica::reads_from_replica))
         .wrap(from_fn(api::limits::body_deadline))
         .wrap(ErrorHandlers::new().default_handler(api::fallback::problem_for_bare_error))
         .wrap(from_fn(api::observe::observe))

@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod outcomes;
 pub mod pagination;
 pub mod partnerships;
+pub mod replica;
 pub mod requests;
 pub mod rules;
 pub mod signatures;

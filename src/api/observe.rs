@@ -27,6 +27,12 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Where a read was served from (`db::replica::ReadFrom`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadFromLabels {
+    pub served_by: String,
+}
+
 /// One witness of the policy, by the policy's name for it.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WitnessLabels {
@@ -54,6 +60,8 @@ pub struct Metrics {
     pub witness_cosignature_age_seconds: Family<WitnessLabels, Gauge>,
     /// Failed exchanges with each witness since its last success.
     pub witness_failures: Family<WitnessLabels, Gauge>,
+    /// Reads of GET requests by what served them, with a replica configured.
+    pub replica_reads: Family<ReadFromLabels, Counter>,
 }
 
 impl Metrics {
@@ -134,7 +142,14 @@ impl Metrics {
             "Failed exchanges with each witness since its last success",
             witness_failures.clone(),
         );
+        let replica_reads = Family::<ReadFromLabels, Counter>::default();
+        registry.register(
+            "replica_reads",
+            "Reads of GET requests served by the read replica or, when it was behind, down or set aside, by the primary",
+            replica_reads.clone(),
+        );
         Metrics {
+            replica_reads,
             witness_cosigned_size,
             witness_lag_entries,
             witness_cosignature_age_seconds,

@@ -9,7 +9,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     info(
         title = "Amity",
         description = "Registry of record for sister-city partnerships and the MOUs behind them. \
-                       Errors are RFC 9457 problem documents with a stable `code`."
+                       Errors are RFC 9457 problem documents with a stable `code`. \
+                       Any request may carry `Amity-Min-Log-Index: N` (a whole number from 0, \
+                       else 400 `invalid_min_log_index`): on a server reading from a replica, \
+                       the reads of a GET then include log entry N (read-your-writes), and \
+                       the answer's `Amity-Read-From` says whether the replica or the primary \
+                       served them."
     ),
     modifiers(&BearerAuth),
     components(schemas(Problem))

@@ -61,14 +61,27 @@ impl AppState {
             .unwrap_or_else(crate::domain::dates::today)
     }
 
-    /// Runs a read on the blocking pool.
+    /// Runs a read on the blocking pool: on the read replica when the request is a GET and
+    /// one is configured (`api::replica`), else on the primary.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.db.clone();
-        Ok(web::block(move || db.read(f)).await??)
+        let Some(request) = super::replica::current() else {
+            return Ok(web::block(move || db.read(f)).await??);
+        };
+        let min_index = request.min_index;
+        let (value, from) = web::block(move || db.read_from(min_index, f)).await??;
+        request.record(from);
+        self.metrics
+            .replica_reads
+            .get_or_create(&super::observe::ReadFromLabels {
+                served_by: from.as_str().to_string(),
+            })
+            .inc();
+        Ok(value)
     }
 
     /// Runs a short read: on SQLite, when a connection is idle, right here on the worker;

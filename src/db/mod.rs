@@ -38,6 +38,7 @@ pub mod offices;
 pub mod outcomes;
 pub mod pages;
 pub mod partnerships;
+pub mod replica;
 pub mod requests;
 pub mod schema;
 pub mod signing_links;
@@ -156,6 +157,9 @@ pub struct Db {
     node_cache: Arc<node_cache::NodeCache>,
     /// What `WriteTx::now` reads (see `with_clock`).
     clock: Clock,
+    /// A read-only PostgreSQL replica for the reads that may be served from one
+    /// (`read_from`); `None`: every read goes to the primary.
+    replica: Option<Arc<replica::Replica>>,
 }
 
 impl Db {
@@ -216,7 +220,45 @@ impl Db {
             applied_migrations: Arc::new(applied_migrations),
             node_cache: Arc::new(node_cache::NodeCache::new(DEFAULT_NODE_CACHE_ENTRIES)),
             clock: Clock::system(),
+            replica: None,
         })
+    }
+
+    /// Serves the reads `read_from` is asked for from the PostgreSQL replica at `url`, with
+    /// `pool_size` connections; a read that names a log index waits at most `wait` for the
+    /// replica to replay it. The primary must be PostgreSQL too.
+    pub fn with_replica(
+        mut self,
+        url: &str,
+        pool_size: u32,
+        wait: Duration,
+    ) -> Result<Db, DbError> {
+        if self.backend != Backend::Postgres {
+            return Err(DbError::Config(
+                "a read replica needs a PostgreSQL primary (DATABASE_URL postgres://...)".into(),
+            ));
+        }
+        self.replica = Some(Arc::new(replica::Replica::open(url, pool_size, wait)?));
+        Ok(self)
+    }
+
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    /// Runs `f` on the replica when there is one that can serve it (reachable, and past log
+    /// entry `min_index` when one is named), else on the primary; says which served it.
+    pub fn read_from<T>(
+        &self,
+        min_index: Option<i64>,
+        f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+    ) -> Result<(T, replica::ReadFrom), DbError> {
+        if let Some(replica) = &self.replica
+            && let Some(mut conn) = replica.connection(min_index)
+        {
+            return Ok((replica.run(&mut conn, f)?, replica::ReadFrom::Replica));
+        }
+        Ok((self.read(f)?, replica::ReadFrom::Primary))
     }
 
     /// Sets how many grouped writes may queue for the writer; takes effect when the writer

@@ -68,6 +68,8 @@ error_codes! {
     InvalidCursor = ("invalid_cursor", 400),
     /// A briefing's `format` is not md, html, csv or pdf.
     InvalidFormat = ("invalid_format", 400),
+    /// The `Amity-Min-Log-Index` header is not a whole number from 0.
+    InvalidMinLogIndex = ("invalid_min_log_index", 400),
     /// Any other request the framework refuses before a handler runs; then the framework's own 4xx status goes out.
     BadRequest = ("bad_request", 400),
 

@@ -57,6 +57,7 @@ mod pgbin;
 mod pgtemp;
 mod process;
 mod reference;
+mod replica;
 mod requests;
 mod requests_audit;
 mod rules;
