@@ -55,7 +55,7 @@ async fn resolve(
 async fn lookup(header: Result<String, ApiError>, state: &AppState) -> Result<Principal, ApiError> {
     let token = header?;
     let record = state
-        .read_short(move |conn| db::tokens::find(conn, &token))
+        .read_current(move |conn| db::tokens::find(conn, &token))
         .await?;
     let record = record.ok_or_else(|| {
         ApiError::from(DomainError::new(

@@ -91,7 +91,9 @@ pub async fn open_link(
     let token = token.into_inner();
     let now = state.db.now();
     let t = token.clone();
-    let ctx = state.read(move |c| use_case::context(c, &t, now)).await?;
+    let ctx = state
+        .read_current(move |c| use_case::context(c, &t, now))
+        .await?;
     let view = signing_view(&state, &token, ctx);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -266,7 +268,9 @@ pub async fn register_key(
     let b = json_body(body)?;
     let now = state.db.now();
     let t = token.clone();
-    let link = state.read(move |c| use_case::resolve(c, &t, now)).await?;
+    let link = state
+        .read_current(move |c| use_case::resolve(c, &t, now))
+        .await?;
     let city = use_case::signer_city(&link.request)?;
     let registration = verify_registration(RegistrationInput {
         city: &city,

@@ -104,6 +104,22 @@ impl AppState {
         }
     }
 
+    /// Runs a read that must see the latest committed state, on the primary even where the
+    /// request's other reads go to a replica: credentials and capabilities (a token or a
+    /// signing link revoked a moment ago must not pass on a replica that has not replayed the
+    /// revocation, nor a token just issued fail). Short, like `read_short`.
+    pub async fn read_current<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    {
+        if super::replica::current().is_none() {
+            return self.read_short(f).await;
+        }
+        let db = self.db.clone();
+        Ok(web::block(move || db.read(f)).await??)
+    }
+
     /// Runs a write of ephemeral, unlogged state (see `Db::side_write`) on the blocking pool.
     pub async fn side_write<T, F>(&self, f: F) -> Result<T, ApiError>
     where

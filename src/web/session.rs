@@ -55,7 +55,7 @@ pub fn check_csrf(req: &HttpRequest, submitted: &str) -> Result<(), ApiError> {
 pub async fn principal(state: &AppState, req: &HttpRequest) -> Option<Principal> {
     let token = req.cookie(SESSION_COOKIE)?.value().to_string();
     let record = state
-        .read(move |c| db::tokens::find(c, &token))
+        .read_current(move |c| db::tokens::find(c, &token))
         .await
         .ok()??;
     record.into_principal(now_micros()).ok()
@@ -82,7 +82,9 @@ pub async fn sign_in(
 async fn check_token(state: &AppState, token: &str) -> Result<Cookie<'static>, ApiError> {
     let token = token.trim().to_string();
     let lookup = token.clone();
-    let record = state.read(move |c| db::tokens::find(c, &lookup)).await?;
+    let record = state
+        .read_current(move |c| db::tokens::find(c, &lookup))
+        .await?;
     let record = record.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InvalidToken,

@@ -67,7 +67,10 @@ pub(super) async fn page(state: web::Data<AppState>, token: web::Path<String>) -
     let token = token.into_inner();
     let now = state.db.now();
     let t = token.clone();
-    let ctx = match state.read(move |c| use_case::context(c, &t, now)).await {
+    let ctx = match state
+        .read_current(move |c| use_case::context(c, &t, now))
+        .await
+    {
         Ok(ctx) => ctx,
         Err(e) => return refused_page(e),
     };

@@ -145,7 +145,10 @@ fn run(backend: Backend) {
     // A webhook receiver in this process: every status change must reach it at least once,
     // however the kills fall (docs/notifications.md).
     let receiver = crate::webhooks::Receiver::start();
-    let serve_env: Vec<(&str, &std::ffi::OsStr)> = vec![
+    // On PostgreSQL, with a streaming replica when the tests have one (CI does): reads go
+    // there, so the harness also checks that reading from a replica loses nothing.
+    let replica = crate::replica::replica_url_for(&db.url).filter(|_| backend == Backend::Postgres);
+    let mut serve_env: Vec<(&str, &std::ffi::OsStr)> = vec![
         ("AMITY_WITNESS_POLICY", policy.as_os_str()),
         ("AMITY_WITNESS_INTERVAL_MS", std::ffi::OsStr::new("50")),
         ("AMITY_WITNESS_WAIT_MS", std::ffi::OsStr::new("30000")),
@@ -153,6 +156,9 @@ fn run(backend: Backend) {
         ("AMITY_WEBHOOK_TIMEOUT_MS", std::ffi::OsStr::new("1000")),
         ("AMITY_OUTBOX_POLL_MS", std::ffi::OsStr::new("20")),
     ];
+    if let Some(url) = &replica {
+        serve_env.push(("AMITY_REPLICA_URL", std::ffi::OsStr::new(url.as_str())));
+    }
     let srv = ServeProcess::start_with_env(&bin, &db.url, &keys, &log, &serve_env);
     let client = srv.client();
     let vkey = log_checks::verifier(&client).to_vkey();
@@ -250,6 +256,19 @@ fn run(backend: Backend) {
         one_root_per_size(&record.checkpoints.lock().expect("checkpoints"), &witnesses);
 
     let (events, deliveries, repeats) = every_event_delivered(&receiver, &record);
+    // Reads the last server process served from the replica (its counters start at zero).
+    let metrics = last_client.get("/metrics").text();
+    let replica_reads: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("amity_replica_reads_total{served_by=\"replica\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    if replica.is_some() {
+        assert!(
+            replica_reads > 0,
+            "no read was served by the replica:\n{metrics}"
+        );
+    }
     let failures = record.failures.lock().expect("failures").clone();
     assert!(
         failures.is_empty(),
@@ -260,11 +279,16 @@ fn run(backend: Backend) {
     let checkpoints = record.checkpoints.lock().expect("checkpoints").len();
     let unanswered = record.unanswered.load(Ordering::SeqCst);
     println!(
-        "CRASH RESULT backend={backend:?} seed={seed} kills={rounds} writes_acknowledged={acks} \
+        "CRASH RESULT backend={backend:?} replica={} replica_reads={replica_reads} seed={seed} kills={rounds} writes_acknowledged={acks} \
          writes_lost=0 writes_in_flight_at_kill={unanswered} checkpoints_checked={checkpoints} \
          witness_cosignatures_checked={cosignatures} witness_kills={} log_size={} \
          webhook_events={events} webhook_deliveries={deliveries} webhook_repeats={repeats} \
          webhook_events_lost=0 seconds={:.1}",
+        if replica.is_some() {
+            "attached"
+        } else {
+            "none"
+        },
         witnesses.iter().map(|w| w.kills).sum::<usize>(),
         last.size,
         started.elapsed().as_secs_f64()
@@ -421,6 +445,8 @@ fn verify_after_restart(
         return Err("the registry key changed across the restart".into());
     }
     let now = log_checks::checkpoint(client, &verifier);
+    // Reads from here on see the whole checkpointed log, from a replica too.
+    client.read_your_writes(i64::try_from(now.size).unwrap_or(i64::MAX) - 1);
     // Every checkpoint handed out before (by size; two roots for one size fail here) must be
     // a prefix of the new one, checked with the project's verifier over the signed roots.
     let mut seen: Vec<Seen> = record
@@ -615,6 +641,8 @@ impl Writer {
                 .fail(format!("{path}: 2xx without a log_index: {v}"));
             return Err(Stop::Refused);
         };
+        // As a client of a server with a read replica would: its next reads see this write.
+        self.client.read_your_writes(log_index);
         self.record.acks.lock().expect("acks").push(Ack {
             what,
             entry_type,

@@ -63,6 +63,19 @@ fn with_authority_and_db(url: &str, authority: &str, name: &str) -> String {
     out
 }
 
+/// The replica URL for the test database at `primary_url` (a database of the server at
+/// AMITY_TEST_POSTGRES_URL), when the tests have a replica; for the crash harness.
+pub fn replica_url_for(primary_url: &str) -> Option<String> {
+    let replica = std::env::var("AMITY_TEST_POSTGRES_REPLICA_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    Some(with_authority_and_db(
+        &replica,
+        &host_port(&replica),
+        &db_name(primary_url),
+    ))
+}
+
 fn db_name(url: &str) -> String {
     let path = url.split('?').next().unwrap_or(url);
     path.rsplit('/').next().unwrap_or_default().to_string()

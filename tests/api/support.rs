@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use amity::config::Settings;
@@ -374,7 +374,7 @@ impl TestServer {
     ) -> Reply {
         let sent = body.as_ref().map(|(t, b)| (t.to_string(), b.clone()));
         let reply =
-            request(&self.agent, &self.base, method, path, token, body).expect("request sent");
+            request(&self.agent, &self.base, method, path, token, body, &[]).expect("request sent");
         let (content_type, bytes) = sent.map_or((None, Vec::new()), |(t, b)| (Some(t), b));
         self.keep(method, path, content_type.as_deref(), &bytes, &reply);
         reply
@@ -565,7 +565,8 @@ impl TestServer {
     }
 }
 
-/// One HTTP exchange, read fully; `Err` only when no response arrived (refused, reset).
+/// One HTTP exchange with `headers` besides the token's, read fully; `Err` only when no
+/// response arrived (refused, reset).
 pub fn request(
     agent: &ureq::Agent,
     base: &str,
@@ -573,10 +574,14 @@ pub fn request(
     path: &str,
     token: Option<&str>,
     body: Option<(&str, Vec<u8>)>,
+    headers: &[(&str, &str)],
 ) -> Result<Reply, ureq::Error> {
     let mut req = ureq::http::Request::builder()
         .method(method)
         .uri(format!("{base}{path}"));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
@@ -674,6 +679,10 @@ impl<T: Http> Http for std::sync::Arc<T> {
 pub struct Remote {
     pub base: String,
     agent: ureq::Agent,
+    /// The highest log index this client wrote or must see: sent as `Amity-Min-Log-Index`,
+    /// so a server reading from a replica answers with this client's writes in (-1: none).
+    /// Shared by clones.
+    min_index: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Remote {
@@ -681,7 +690,14 @@ impl Remote {
         Remote {
             base: base.trim_end_matches('/').to_string(),
             agent: test_agent(),
+            min_index: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         }
+    }
+
+    /// From now on, reads must reflect log entry `index` (read-your-writes).
+    pub fn read_your_writes(&self, index: i64) {
+        self.min_index
+            .fetch_max(index, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Like `send`, but a request that got no answer (the server died) is an `Err`.
@@ -692,7 +708,14 @@ impl Remote {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Reply, ureq::Error> {
-        request(&self.agent, &self.base, method, path, token, body)
+        let index = self.min_index.load(std::sync::atomic::Ordering::SeqCst);
+        let index = index.to_string();
+        let headers: &[(&str, &str)] = if index.starts_with('-') {
+            &[]
+        } else {
+            &[("Amity-Min-Log-Index", &index)]
+        };
+        request(&self.agent, &self.base, method, path, token, body, headers)
     }
 
     pub fn try_post(

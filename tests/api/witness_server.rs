@@ -143,6 +143,7 @@ fn post(agent: &ureq::Agent, base: &str, body: &[u8]) -> Result<Reply, ureq::Err
         "/add-checkpoint",
         None,
         Some(("text/plain", body.to_vec())),
+        &[],
     )
 }
 
@@ -294,7 +295,7 @@ fn witness_answers_every_status_of_the_spec() {
     assert_cosigned(&w.post(&honest12), &key, &honest12);
 
     // The page names the witness, its key and the log.
-    let page = request(&w.agent, &w.base, "GET", "/", None, None).unwrap();
+    let page = request(&w.agent, &w.base, "GET", "/", None, None, &[]).unwrap();
     let text = page.text();
     assert_eq!(page.status, 200);
     for needle in [WITNESS_NAME, &key.to_vkey(), ORIGIN, "size 12"] {

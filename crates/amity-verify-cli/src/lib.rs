@@ -35,6 +35,8 @@ pub struct HttpFetch {
     base: String,
     agent: ureq::Agent,
     token: Option<String>,
+    /// The log index every read must reflect (`Amity-Min-Log-Index`); -1: none.
+    min_index: std::sync::atomic::AtomicI64,
 }
 
 impl HttpFetch {
@@ -51,6 +53,7 @@ impl HttpFetch {
             base: server.trim_end_matches('/').to_string(),
             agent,
             token,
+            min_index: std::sync::atomic::AtomicI64::new(-1),
         }
     }
 }
@@ -62,6 +65,10 @@ impl Fetch for HttpFetch {
         let mut req = self.agent.get(&url);
         if let Some(t) = &self.token {
             req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let index = self.min_index.load(std::sync::atomic::Ordering::SeqCst);
+        if index >= 0 {
+            req = req.header("Amity-Min-Log-Index", &index.to_string());
         }
         let mut res = req.call().map_err(failed)?;
         let status = res.status().as_u16();
@@ -82,6 +89,13 @@ impl Fetch for HttpFetch {
 
     fn has_token(&self) -> bool {
         self.token.is_some()
+    }
+
+    fn read_through(&self, size: u64) {
+        if let Some(last) = size.checked_sub(1).and_then(|i| i64::try_from(i).ok()) {
+            self.min_index
+                .fetch_max(last, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 

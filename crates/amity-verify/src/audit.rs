@@ -50,6 +50,14 @@ pub trait Fetch: Sync {
     /// Whether requests carry a token that may read documents and evidence.
     fn has_token(&self) -> bool;
 
+    /// Called once the checkpoint the audit relies on is known (`size` entries): later reads
+    /// must reflect the log up to it. An HTTP client says so to a server that reads from a
+    /// replica (`Amity-Min-Log-Index`), so a lagging replica cannot make a sound log look
+    /// incomplete. Does nothing by default.
+    fn read_through(&self, size: u64) {
+        let _ = size;
+    }
+
     fn get_text(&self, path: &str) -> Result<String, AuditError> {
         String::from_utf8(self.get_bytes(path)?)
             .map_err(|_| AuditError::Fetch(format!("GET {path}: the answer is not UTF-8")))
@@ -221,6 +229,7 @@ pub fn run(client: &dyn Fetch, opts: &AuditOptions) -> Result<Report, AuditError
         }
     };
     report.size = checkpoint.size;
+    client.read_through(checkpoint.size);
     match &opts.policy {
         None => report.add(
             "witness quorum",
