@@ -7,6 +7,10 @@
 #   AMITY_BENCH_POSTGRES_URL=postgres://amity:amity@localhost/postgres bench/load.sh
 #                                      # SQLite, then PostgreSQL (a fresh database is created
 #                                      # through that URL's server and dropped afterwards)
+#   AMITY_BENCH_POSTGRES_URL=... AMITY_BENCH_POSTGRES_REPLICA_URL=postgres://amity:amity@localhost:5433/postgres bench/load.sh
+#                                      # ... then reads with a streaming replica of that server:
+#                                      # two servers reading from the replica against one
+#                                      # server without, same data, same run
 #
 # Knobs (environment): DURATION (default 5s per run), SWEEP (concurrency levels for signature
 # submission, default "1 4 16 64 256"), CONC (connections for the other scenarios, default 64),
@@ -134,11 +138,78 @@ bench_backend() {
   wait "$pid" 2>/dev/null || true
 }
 
+# wrk_pair LABEL SCENARIO PATHS URL1 URL2: wrk on two servers at once, CONC/2 connections each;
+# one result line with the two rates added (p50/p99: the worse of the two).
+wrk_pair() {
+  local label=$1 scenario=$2 paths=$3 half=$((CONC / 2))
+  local log1=$OUT/wrk-$label-$scenario-1.txt log2=$OUT/wrk-$label-$scenario-2.txt
+  wrk -t1 -c"$half" -d"$DURATION" --latency --timeout 30s -s bench/paths.lua "$4" -- "$paths" >"$log1" 2>&1 &
+  local w1=$!
+  wrk -t1 -c"$half" -d"$DURATION" --latency --timeout 30s -s bench/paths.lua "$5" -- "$paths" >"$log2" 2>&1
+  wait "$w1"
+  paste <(wrk_summary "$label" "$log1") <(wrk_summary "$label" "$log2") | awk -F'\t' -v s="$scenario" -v c="$CONC" '
+    { printf "%s\t%s\t%s\t%d\t%.2f\t%.2f\t%d\n", $1, s, c, $2 + $7, ($3 > $8 ? $3 : $8), ($4 > $9 ? $4 : $9), $5 + $10 }' >>"$OUT/replica.tsv"
+  tail -n1 "$OUT/replica.tsv" >&2
+}
+
+# bench_replica PRIMARY_URL REPLICA_URL: the reads of `bench_backend postgres` (by id, lists
+# of 50) on the same database, first from one server on the primary alone, then from two
+# servers that each read from the streaming replica (AMITY_REPLICA_URL), in the same run.
+bench_replica() {
+  local primary=$1 replica=$2 dir=$OUT/postgres
+  local p1=$((PORT + 2)) p2=$((PORT + 3)) p3=$((PORT + 4))
+  printf 'setup\tscenario\tconc\tok_per_s\tp50\tp99\terrors\n' >"$OUT/replica.tsv"
+  start() { # PORT [REPLICA_URL]
+    if [ -n "${2:-}" ]; then
+      AMITY_BIND="127.0.0.1:$1" DATABASE_URL="$primary" AMITY_REPLICA_URL="$2" AMITY_KEYS_DIR="$dir/keys" \
+        RUST_LOG=warn "$AMITY_BIN" serve >"$dir/server-$1.log" 2>&1 &
+    else
+      AMITY_BIND="127.0.0.1:$1" DATABASE_URL="$primary" AMITY_KEYS_DIR="$dir/keys" \
+        RUST_LOG=warn "$AMITY_BIN" serve >"$dir/server-$1.log" 2>&1 &
+    fi
+    PIDS+=("$!")
+    wait_http "http://127.0.0.1:$1/healthz"
+  }
+  start "$p1"
+  for scenario in by-id list; do
+    wrk -t2 -c"$CONC" -d"$DURATION" --latency --timeout 30s -s bench/paths.lua "http://127.0.0.1:$p1" -- "$dir/$scenario.txt" \
+      >"$OUT/wrk-primary_only-$scenario.txt" 2>&1
+    wrk_summary primary_only "$OUT/wrk-primary_only-$scenario.txt" | awk -F'\t' -v s="$scenario" -v c="$CONC" \
+      '{ printf "%s\t%s\t%s\t%d\t%.2f\t%.2f\t%d\n", $1, s, c, $2, $3, $4, $5 }' >>"$OUT/replica.tsv"
+    tail -n1 "$OUT/replica.tsv" >&2
+  done
+  kill "${PIDS[-1]}"
+  start "$p2" "$replica"
+  start "$p3" "$replica"
+  for scenario in by-id list; do
+    wrk_pair two_servers_on_replica "$scenario" "$dir/$scenario.txt" "http://127.0.0.1:$p2" "http://127.0.0.1:$p3"
+  done
+  # The reads were the replica's: its counters on both servers.
+  for p in "$p2" "$p3"; do
+    curl -s "http://127.0.0.1:$p/metrics" | grep '^amity_replica_reads_total' | sed "s/^/server $p: /" >>"$OUT/replica-metrics.txt"
+  done
+  cat "$OUT/replica-metrics.txt" >&2
+}
+
 bench_backend sqlite "sqlite://$OUT/sqlite/amity.db"
 if [ -n "${AMITY_BENCH_POSTGRES_URL:-}" ]; then
   PG_DB=amity_bench_$$
   psql -q "$AMITY_BENCH_POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
   bench_backend postgres "${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB"
+  if [ -n "${AMITY_BENCH_POSTGRES_REPLICA_URL:-}" ]; then
+    bench_replica "${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB" "${AMITY_BENCH_POSTGRES_REPLICA_URL%/*}/$PG_DB"
+  fi
 fi
 
 "$ROOT/bench/report.sh" "$RESULTS" "$OUT"
+if [ -s "$OUT/replica.tsv" ]; then
+  echo
+  echo "Reads with a replica (two servers on the replica against one server on the primary alone):"
+  awk -F'\t' 'NR == 1 { next } { rate[$1 "/" $2] = $4; line[NR] = $0 }
+    END {
+      print "| setup | scenario | conc | ok req/s | p50 ms | p99 ms | errors | against one server alone |"
+      print "|---|---|---|---|---|---|---|---|"
+      for (i = 2; i <= NR; i++) { split(line[i], f, "\t"); base = rate["primary_only/" f[2]];
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], (base > 0 ? sprintf("%.2fx", f[4] / base) : "-") }
+    }' "$OUT/replica.tsv"
+fi
