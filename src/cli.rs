@@ -532,7 +532,8 @@ fn serve(settings: Settings, demo: bool) -> Result<(), CliError> {
         let _ = writeln!(
             std::io::stdout(),
             "demo data: {} sample activities with {} outcomes and {} commitments ({} resolved) \
-             for {} (seeded, generated, labelled as a sample in each text; not real data)",
+             for {}, and a named group of them (/briefings) (seeded, generated, labelled as a \
+             sample in each text; not real data)",
             sample.activities,
             sample.outcomes,
             sample.commitments,

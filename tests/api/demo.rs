@@ -36,7 +36,7 @@ type Stored = (
     Option<String>,
 );
 
-fn demo_registry(backend: Backend) -> (TestServer, Vec<Row>, Vec<String>) {
+fn demo_registry(backend: Backend) -> (TestServer, Vec<Row>, Vec<String>, String) {
     let srv = TestServer::start(backend);
     let admin = srv.admin();
     srv.import_data_set(&admin);
@@ -71,11 +71,11 @@ fn demo_registry(backend: Backend) -> (TestServer, Vec<Row>, Vec<String>) {
         .expect("activities");
     rows.sort();
     assert_eq!(rows.len(), sample.activities);
-    (srv, rows, sample.cities)
+    (srv, rows, sample.cities, sample.group)
 }
 
 fn the_demo_sample_is_seeded_labelled_and_shown(backend: Backend) {
-    let (srv, rows, cities) = demo_registry(backend);
+    let (srv, rows, cities, group) = demo_registry(backend);
     assert!(rows.len() > 50, "{} activities", rows.len());
     for row in &rows {
         assert!(
@@ -92,7 +92,7 @@ fn the_demo_sample_is_seeded_labelled_and_shown(backend: Backend) {
             .any(|r| r.4 == "virtual" && r.2.as_str() >= "2020")
     );
     // Seeded: a second registry (on SQLite) gets the very same sample.
-    let (_, again, cities_again) = demo_registry(Backend::Sqlite);
+    let (_, again, cities_again, _) = demo_registry(Backend::Sqlite);
     assert_eq!(cities, cities_again);
     assert_eq!(rows, again, "the same seed, the same sample");
 
@@ -130,6 +130,19 @@ fn the_demo_sample_is_seeded_labelled_and_shown(backend: Backend) {
             .as_array()
             .is_some_and(|items| items.iter().all(|c| c["state"] == "overdue"))
     );
+    // The sample cities as a named group, labelled, on the briefings page, and briefed.
+    let saved = srv.get(&format!("/api/v1/city-groups/{group}")).json();
+    assert!(saved["name"].as_str().is_some_and(|n| n.starts_with(LABEL)));
+    let mut members = cities.clone();
+    members.sort();
+    assert_eq!(saved["cities"], serde_json::json!(members));
+    let page = srv.get("/briefings").text();
+    assert!(
+        page.contains(&format!("group={group}&amp;format=pdf")),
+        "{page}"
+    );
+    let briefing = srv.get(&format!("/api/v1/briefings?group={group}&format=csv"));
+    assert_eq!(briefing.status, 200, "{}", briefing.text());
     let state = tempfile::tempdir().unwrap();
     let (passed, text) = crate::audit::audit(&srv, &state.path().join("audit.json"));
     assert!(passed, "the demo registry audits clean:\n{text}");
