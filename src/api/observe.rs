@@ -62,6 +62,8 @@ pub struct Metrics {
     pub witness_failures: Family<WitnessLabels, Gauge>,
     /// Reads of GET requests by what served them, with a replica configured.
     pub replica_reads: Family<ReadFromLabels, Counter>,
+    /// Log entries the replica is behind the primary (-1: unreachable), with a replica.
+    pub replica_lag_entries: Gauge,
 }
 
 impl Metrics {
@@ -148,7 +150,9 @@ impl Metrics {
             "Reads of GET requests served by the read replica or, when it was behind, down or set aside, by the primary",
             replica_reads.clone(),
         );
+        let replica_lag_entries = Gauge::default();
         Metrics {
+            replica_lag_entries,
             replica_reads,
             witness_cosigned_size,
             witness_lag_entries,
@@ -164,6 +168,19 @@ impl Metrics {
             node_cache_misses,
             node_cache_entries,
         }
+    }
+
+    /// Exposes the replica's lag: only a server that reads from a replica has one to show.
+    pub fn register_replica(&self) {
+        let mut registry = match self.registry.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        registry.register(
+            "replica_lag_entries",
+            "Log entries the read replica is behind the primary (-1: unreachable)",
+            self.replica_lag_entries.clone(),
+        );
     }
 
     /// The Prometheus text exposition.

@@ -40,11 +40,15 @@ impl AppState {
                 (path.clone(), methods)
             })
             .collect();
+        let metrics = Metrics::new();
+        if db.has_replica() {
+            metrics.register_replica();
+        }
         AppState {
             db,
             auth_failures: Arc::new(AuthFailures::new(settings.auth_failures_per_minute)),
             settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(metrics),
             routes: Arc::new(routes),
             links: Arc::new(crate::crypto::signing_link::LinkKey::derive(
                 signer.to_skey().as_bytes(),

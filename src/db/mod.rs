@@ -246,6 +246,11 @@ impl Db {
         self.replica.is_some()
     }
 
+    /// With a replica: its log size, `None` inside when it cannot be reached now.
+    pub fn replica_log_size(&self) -> Option<Option<i64>> {
+        self.replica.as_ref().map(|r| r.log_size())
+    }
+
     /// Runs `f` on the replica when there is one that can serve it (reachable, and past log
     /// entry `min_index` when one is named), else on the primary; says which served it.
     pub fn read_from<T>(

@@ -125,6 +125,28 @@ impl Replica {
         }
     }
 
+    /// The replica's log size, or `None` when it is set aside or cannot be reached (which
+    /// sets it aside).
+    pub fn log_size(&self) -> Option<i64> {
+        if self.is_set_aside() {
+            return None;
+        }
+        let mut conn = match self.pool.get() {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.set_aside(&e.to_string());
+                return None;
+            }
+        };
+        match log::size(&mut conn) {
+            Ok(size) => Some(size),
+            Err(e) => {
+                self.set_aside(&e.to_string());
+                None
+            }
+        }
+    }
+
     /// Runs `f` on `conn`, a replica connection. A connection lost under it, or a query the
     /// standby cancelled because replay needed its rows, is a 503 (the client reads again,
     /// from the primary if the replica was lost), never a 500.

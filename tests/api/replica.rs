@@ -210,6 +210,14 @@ fn reads_go_to_the_replica_and_survive_its_lag_and_loss() {
     on_replica(&direct, "SELECT pg_wal_replay_pause()");
     let madrid = srv.city(&w.admin, "es-mad", "Madrid");
     let index = madrid["log_index"].as_i64().expect("log index");
+    // Health is the primary's, with the replica's lag beside it.
+    let health = srv.get("/healthz").json();
+    assert_eq!(health["log_size"], serde_json::json!(index + 1), "{health}");
+    assert_eq!(health["replica"]["status"], "ok", "{health}");
+    assert!(
+        health["replica"]["lag_entries"].as_i64() >= Some(1),
+        "{health}"
+    );
     // Without read-your-writes the replica answers as of its replay: Madrid is not there yet.
     let stale = srv.get("/api/v1/cities/es-mad");
     assert_eq!(
@@ -237,6 +245,17 @@ fn reads_go_to_the_replica_and_survive_its_lag_and_loss() {
 
     // The replica goes down: reads fall back to the primary, writes go on, nothing is lost.
     proxy.cut();
+    let health = srv.get("/healthz");
+    assert_eq!(
+        health.status, 200,
+        "a server whose replica is down still works"
+    );
+    assert_eq!(health.json()["replica"]["status"], "unreachable");
+    assert!(
+        srv.get("/metrics")
+            .text()
+            .contains("amity_replica_lag_entries -1")
+    );
     let r = srv.get("/api/v1/cities/fr-par");
     assert_eq!((r.status, served_by(&r)), (200, "primary"), "{}", r.text());
     let bonn = srv.city(&w.admin, "de-bon", "Bonn");
