@@ -94,20 +94,23 @@ impl Replica {
             .unwrap_or(false)
     }
 
+    /// A replica connection, unless the replica is set aside or cannot be reached now (which
+    /// sets it aside).
+    fn checkout(&self) -> Option<PooledConnection<Manager>> {
+        if self.is_set_aside() {
+            return None;
+        }
+        self.pool
+            .get()
+            .inspect_err(|e| self.set_aside(&e.to_string()))
+            .ok()
+    }
+
     /// A replica connection fit for a read that needs log entry `min_index` (if any): `None`
     /// when the replica is set aside, cannot be reached, or has not replayed that entry
     /// within `wait`.
     pub(super) fn connection(&self, min_index: Option<i64>) -> Option<PooledConnection<Manager>> {
-        if self.is_set_aside() {
-            return None;
-        }
-        let mut conn = match self.pool.get() {
-            Ok(conn) => conn,
-            Err(e) => {
-                self.set_aside(&e.to_string());
-                return None;
-            }
-        };
+        let mut conn = self.checkout()?;
         let Some(index) = min_index else {
             return Some(conn);
         };
@@ -128,16 +131,7 @@ impl Replica {
     /// The replica's log size, or `None` when it is set aside or cannot be reached (which
     /// sets it aside).
     pub fn log_size(&self) -> Option<i64> {
-        if self.is_set_aside() {
-            return None;
-        }
-        let mut conn = match self.pool.get() {
-            Ok(conn) => conn,
-            Err(e) => {
-                self.set_aside(&e.to_string());
-                return None;
-            }
-        };
+        let mut conn = self.checkout()?;
         match log::size(&mut conn) {
             Ok(size) => Some(size),
             Err(e) => {
