@@ -15,7 +15,7 @@
 //!   public keys, statements and signatures only, and nothing of a private key;
 //! - no page logs a console error or a CSP violation.
 //!
-//! The screenshots of the ceremony in the README are taken here
+//! The screenshots of the ceremony in docs/browser-signing.md are taken here
 //! (`AMITY_UPDATE_README_SCREENSHOT=1`).
 
 use std::path::{Path, PathBuf};

@@ -293,7 +293,8 @@ fn readme_block<'a>(readme: &'a str, heading: &str) -> &'a str {
     &section[start..start + section[start..].find("```").expect("block end")]
 }
 
-/// The README's walkthroughs ("Walkthrough", "Signing an MOU" and its evidence bundle), run
+/// The README's walkthroughs ("Walkthrough", "Signing an MOU", its evidence bundle and its
+/// messages, the last two continued in docs/auditing.md and docs/notifications.md), run
 /// in one bash shell exactly as a newcomer pastes them, against a real `amity serve` on each
 /// backend. The README says to start in the repository's directory, where `cargo build
 /// --release` put the binary; the shell starts in a stand-in checkout that holds only
@@ -312,13 +313,16 @@ fn readme_walkthroughs(backend: Backend) {
     );
     let base = srv.base.as_str();
     let readme = readme();
+    // The walkthrough goes on in two pages the README links.
+    let auditing = doc("docs/auditing.md");
+    let notifications = doc("docs/notifications.md");
     // The webhook messages are listed last, so the bundle's output stays where it was.
     let script = format!(
         "set -euo pipefail\n{}{}{}{}",
         readme_block(&readme, "## Walkthrough"),
         readme_block(&readme, "## Signing an MOU"),
-        readme_block(&readme, "### The evidence bundle, offline"),
-        readme_block(&readme, "### What the office and the mayors hear")
+        readme_block(&auditing, "## Evidence bundles"),
+        readme_block(&notifications, "## The walkthrough's messages")
     );
     let start = tempfile::tempdir().unwrap();
     stand_in_checkout(start.path());
