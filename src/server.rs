@@ -184,11 +184,29 @@ fn spawn_webhook_delivery(state: AppState) {
 /// deadline passed and sends the reminders that are due (docs/signing-workflow.md). A task of the server's runtime: it ends with
 /// the server. A failed sweep is logged and retried at the next tick; nothing is lost, since
 /// a due round stays due until its expiry is committed.
+///
+/// Once an hour (and at the first tick) the same task removes the staged document chunks an
+/// upload left behind a day ago or more (`db::blobs::remove_abandoned`).
 fn spawn_expiry_sweep(state: AppState) {
     let every = Duration::from_millis(state.settings.request_sweep_ms.max(10));
     actix_web::rt::spawn(async move {
+        let mut last_blob_sweep: Option<std::time::Instant> = None;
         loop {
             actix_web::rt::time::sleep(every).await;
+            if last_blob_sweep.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+                last_blob_sweep = Some(std::time::Instant::now());
+                let db = state.db.clone();
+                let sweep = move || {
+                    let now = db.now();
+                    db.side_write(|c| crate::db::blobs::remove_abandoned(c, now))
+                };
+                match web::block(sweep).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(blobs)) => tracing::info!(blobs, "abandoned staged uploads removed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "staged upload sweep failed"),
+                    Err(e) => tracing::warn!(error = %e, "staged upload sweep did not run"),
+                }
+            }
             let db = state.db.clone();
             match web::block(move || crate::app::requests::expire_due(&db)).await {
                 Ok(Ok(0)) => {}

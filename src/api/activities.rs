@@ -430,13 +430,23 @@ pub async fn add_evidence(
     let query = web::Query::<EvidenceQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(ErrorCode::InvalidQuery, e.to_string()))?
         .into_inner();
-    let received =
-        super::documents::receive_document(&req, payload, state.settings.max_document_bytes)
-            .await?;
-    let document = received.into_upload(query.filename.as_deref())?;
-    let row = state
-        .write(move |tx| app::activities::add_evidence(tx, principal.as_ref(), &id, document, None))
-        .await?;
+    let received = super::documents::receive_document(
+        &state.db,
+        &req,
+        payload,
+        state.settings.max_document_bytes,
+    )
+    .await?;
+    let staged = vec![received.blob];
+    let store = async {
+        let document = received.into_upload(query.filename.as_deref())?;
+        state
+            .write(move |tx| {
+                app::activities::add_evidence(tx, principal.as_ref(), &id, document, None)
+            })
+            .await
+    };
+    let row = super::documents::or_discard(&state.db, staged, store).await?;
     let view = EvidenceView::from(row);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, view.document.clone()))
@@ -489,7 +499,7 @@ pub async fn evidence_document(
     let found = state
         .read(move |c| db::activities::evidence_document(c, &id, n))
         .await?;
-    let (meta, bytes) = found.ok_or_else(|| {
+    let (meta, blob, first_chunk) = found.ok_or_else(|| {
         ApiError::new(
             ErrorCode::EvidenceNotFound,
             format!("this activity has no evidence {n}"),
@@ -500,11 +510,17 @@ pub async fn evidence_document(
         .as_slice()
         .try_into()
         .map_err(|_| ApiError::internal())?;
+    let stored = super::documents::StoredBytes {
+        blob,
+        size: meta.size,
+        first_chunk,
+    };
     Ok(super::documents::document_response(
+        &state.db,
         &req,
         &sha256,
         meta.media_type,
         meta.filename,
-        bytes,
+        stored,
     ))
 }

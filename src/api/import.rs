@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
-use super::documents::{is_multipart, receive_multipart};
+use super::documents::{InMemory, is_multipart, receive_multipart};
 use super::openapi::{FileBytes, FileForm, Problem};
 use crate::db;
 use crate::domain::access::require_admin;
@@ -95,13 +95,13 @@ pub async fn import(
         .is_some_and(is_multipart);
     let body = if multipart {
         // The one file part, by the same reader as document uploads.
-        receive_multipart(&req, payload, MAX_CSV_BYTES, |_| Ok(()))
+        receive_multipart(&InMemory, &req, payload, MAX_CSV_BYTES, |_| Ok(()))
             .await
             .map_err(|e| match e.code {
                 ErrorCode::DocumentTooLarge => too_large(),
                 _ => e,
             })?
-            .bytes
+            .blob
     } else {
         let mut body = Vec::new();
         while let Some(chunk) = payload.next().await {

@@ -347,16 +347,20 @@ pub(crate) async fn store_version(
             "`?filename=` names a single document; with several, each part carries its own file name",
         ));
     }
-    let languages = crate::domain::mous::validate_languages(languages, received.len())?;
-    let mut incoming = Vec::with_capacity(received.len());
-    for (received_doc, language) in received.into_iter().zip(languages) {
-        let mut doc = received_doc.into_upload(filename_param)?;
-        doc.language = language;
-        incoming.push(doc);
-    }
-    state
-        .write(move |tx| crate::app::mous::add_version(tx, principal.as_ref(), &id, incoming))
-        .await
+    let staged = super::documents::blobs_of(&received);
+    let store = async {
+        let languages = crate::domain::mous::validate_languages(languages, received.len())?;
+        let mut incoming = Vec::with_capacity(received.len());
+        for (received_doc, language) in received.into_iter().zip(languages) {
+            let mut doc = received_doc.into_upload(filename_param)?;
+            doc.language = language;
+            incoming.push(doc);
+        }
+        state
+            .write(move |tx| crate::app::mous::add_version(tx, principal.as_ref(), &id, incoming))
+            .await
+    };
+    super::documents::or_discard(&state.db, staged, store).await
 }
 
 /// Upload the next version (office of a party city): one document, either as the raw request
@@ -424,6 +428,7 @@ pub async fn upload(
         ));
     }
     let received = super::documents::receive_documents(
+        &state.db,
         &req,
         payload,
         state.settings.max_document_bytes,
@@ -541,12 +546,14 @@ async fn send_document(
         };
         ApiError::new(ErrorCode::VersionNotFound, message)
     })?;
+    let stored = super::documents::StoredBytes::from(&doc);
     Ok(super::documents::document_response(
+        &state.db,
         req,
         &doc.sha256,
         doc.media_type,
         doc.filename,
-        doc.bytes,
+        stored,
     ))
 }
 

@@ -367,12 +367,14 @@ pub async fn document(
                 format!("the version has no document {position}"),
             )
         })?;
+    let stored = super::documents::StoredBytes::from(&doc);
     let mut res = super::documents::document_response(
+        &state.db,
         &req,
         &doc.sha256,
         doc.media_type,
         doc.filename,
-        doc.bytes,
+        stored,
     );
     res.headers_mut().insert(
         header::REFERRER_POLICY,

@@ -16,7 +16,7 @@ pub fn add_version(
     documents: Vec<Upload>,
 ) -> Result<(Version, Mou), DbError> {
     require_office(principal)?;
-    if let Some(empty) = documents.iter().position(|d| d.bytes.is_empty()) {
+    if let Some(empty) = documents.iter().position(|d| d.size == 0) {
         let message = if documents.len() == 1 {
             "the document body is empty".to_string()
         } else {

@@ -256,9 +256,13 @@ pub fn add_evidence(
                 .map_err(|_| DbError::corrupt("evidence hash is not 32 bytes"))
         })
         .collect::<Result<_, _>>()?;
-    check_new_evidence(&existing, &document.sha256, document.bytes.len())?;
+    check_new_evidence(
+        &existing,
+        &document.sha256,
+        usize::try_from(document.size).unwrap_or(usize::MAX),
+    )?;
     let seq = i32::try_from(existing.len() + 1).unwrap_or(i32::MAX);
-    let size = i64::try_from(document.bytes.len()).unwrap_or(i64::MAX);
+    let size = document.size;
     let entry = LogEntry::new(
         tx.now,
         EntryBody::ActivityEvidenceAdded(ActivityEvidenceAdded {
@@ -281,12 +285,13 @@ pub fn add_evidence(
             activity_evidence::filename.eq(&document.filename),
             activity_evidence::size.eq(size),
             activity_evidence::sha256.eq(document.sha256.to_vec()),
-            activity_evidence::content.eq(&document.bytes),
+            activity_evidence::blob_id.eq(document.blob),
             activity_evidence::added_by.eq(token),
             activity_evidence::added_at.eq(tx.now),
             activity_evidence::log_index.eq(log_index),
         ))
         .execute(tx.conn)?;
+    super::blobs::attach(tx.conn, document.blob)?;
     Ok(EvidenceRow {
         activity_id: activity.to_string(),
         seq,
@@ -324,12 +329,12 @@ pub fn evidence_of(conn: &mut DbConn, ids: &[String]) -> Result<Vec<EvidenceRow>
         .load(conn)?)
 }
 
-/// One evidence document with its bytes.
+/// One evidence document, with its blob and the blob's first chunk (`db::mous::document`).
 pub fn evidence_document(
     conn: &mut DbConn,
     activity: &str,
     seq: i32,
-) -> Result<Option<(EvidenceRow, Vec<u8>)>, DbError> {
+) -> Result<Option<(EvidenceRow, i64, Vec<u8>)>, DbError> {
     let key = activity_evidence::table
         .filter(activity_evidence::activity_id.eq(activity))
         .filter(activity_evidence::seq.eq(seq));
@@ -340,6 +345,7 @@ pub fn evidence_document(
     else {
         return Ok(None);
     };
-    let content: Vec<u8> = key.select(activity_evidence::content).first(conn)?;
-    Ok(Some((meta, content)))
+    let blob: i64 = key.select(activity_evidence::blob_id).first(conn)?;
+    let first_chunk = super::blobs::chunk(conn, blob, 0)?.unwrap_or_default();
+    Ok(Some((meta, blob, first_chunk)))
 }

@@ -19,6 +19,7 @@ macro_rules! per_backend {
 
 pub mod activities;
 pub mod backup;
+pub mod blobs;
 pub mod briefing;
 pub mod bundle;
 pub mod checkpoints;

@@ -414,23 +414,26 @@ pub fn current_version(conn: &mut DbConn, mou: &Mou) -> Result<Option<Version>, 
     version(conn, &mou.id, mou.current_version)
 }
 
-/// One stored document's bytes, with what a download says of them.
+/// One stored document, with what a download says of it: its bytes are in blob `blob_id`,
+/// whose first chunk comes along (all of a document of up to one chunk, as most are).
 pub struct StoredDocument {
     pub sha256: [u8; 32],
     pub media_type: String,
     pub filename: Option<String>,
-    pub bytes: Vec<u8>,
+    pub size: i64,
+    pub blob_id: i64,
+    pub first_chunk: Vec<u8>,
 }
 
-/// Document `position` (1 for the first) of a version, in one query; `None` when the version
-/// or the document does not exist.
+/// Document `position` (1 for the first) of a version; `None` when the version or the
+/// document does not exist.
 pub fn document(
     conn: &mut DbConn,
     id: &MouId,
     version: i32,
     position: i32,
 ) -> Result<Option<StoredDocument>, DbError> {
-    type Row = (Vec<u8>, String, Option<String>, Vec<u8>);
+    type Row = (Vec<u8>, String, Option<String>, i64, i64);
     let row: Option<Row> = if position == 1 {
         per_backend!(conn, |c| mou_versions::table
             .filter(mou_versions::mou_id.eq(id.as_str()))
@@ -439,7 +442,8 @@ pub fn document(
                 mou_versions::sha256,
                 mou_versions::media_type,
                 mou_versions::filename,
-                mou_versions::content,
+                mou_versions::size,
+                mou_versions::blob_id,
             ))
             .first(c)
             .optional())?
@@ -452,31 +456,38 @@ pub fn document(
                 mou_version_documents::sha256,
                 mou_version_documents::media_type,
                 mou_version_documents::filename,
-                mou_version_documents::content,
+                mou_version_documents::size,
+                mou_version_documents::blob_id,
             ))
             .first(c)
             .optional())?
     };
-    row.map(|(sha256, media_type, filename, bytes)| {
-        let sha256 = sha256.as_slice().try_into().map_err(|_| {
-            DbError::corrupt(format!("hash of {id} v{version} document {position}"))
-        })?;
-        Ok(StoredDocument {
-            sha256,
-            media_type,
-            filename,
-            bytes,
-        })
-    })
-    .transpose()
+    let Some((sha256, media_type, filename, size, blob_id)) = row else {
+        return Ok(None);
+    };
+    let sha256 = sha256
+        .as_slice()
+        .try_into()
+        .map_err(|_| DbError::corrupt(format!("hash of {id} v{version} document {position}")))?;
+    let first_chunk = super::blobs::chunk(conn, blob_id, 0)?.unwrap_or_default();
+    Ok(Some(StoredDocument {
+        sha256,
+        media_type,
+        filename,
+        size,
+        blob_id,
+        first_chunk,
+    }))
 }
 
-/// A received document, hashed while it streamed in, with the language the uploader gave it.
+/// A received document, hashed while it streamed into staged blob `blob` (`db::blobs`), with
+/// the language the uploader gave it.
 pub struct Upload {
     pub media_type: String,
     pub filename: Option<String>,
     pub language: Option<String>,
-    pub bytes: Vec<u8>,
+    pub blob: i64,
+    pub size: i64,
     pub sha256: [u8; 32],
 }
 
@@ -496,8 +507,7 @@ pub fn upload(
     let first = documents
         .next()
         .ok_or_else(|| DbError::corrupt("a version without documents"))?;
-    let size_of = |u: &Upload| i64::try_from(u.bytes.len()).unwrap_or(i64::MAX);
-    let additional: Vec<(VersionDocument, Vec<u8>)> = documents
+    let additional: Vec<(VersionDocument, i64)> = documents
         .zip(2..)
         .map(|(u, position)| {
             let doc = VersionDocument {
@@ -505,10 +515,10 @@ pub fn upload(
                 language: u.language.clone().unwrap_or_default(),
                 media_type: u.media_type.clone(),
                 filename: u.filename.clone(),
-                size: size_of(&u),
+                size: u.size,
                 sha256: u.sha256,
             };
-            (doc, u.bytes)
+            (doc, u.blob)
         })
         .collect();
     let version = mou.current_version + 1;
@@ -517,7 +527,7 @@ pub fn upload(
         version,
         media_type: first.media_type.clone(),
         filename: first.filename.clone(),
-        size: size_of(&first),
+        size: first.size,
         sha256: first.sha256,
         language: first.language.clone(),
         additional: additional.iter().map(|(d, _)| d.clone()).collect(),
@@ -572,14 +582,15 @@ pub fn upload(
             mou_versions::filename.eq(&v.filename),
             mou_versions::size.eq(v.size),
             mou_versions::sha256.eq(v.sha256.to_vec()),
-            mou_versions::content.eq(&first.bytes),
+            mou_versions::blob_id.eq(first.blob),
             mou_versions::uploaded_by.eq(&token_id),
             mou_versions::uploaded_at.eq(tx.now),
             mou_versions::log_index.eq(log_index),
             mou_versions::language.eq(&v.language),
         ))
         .execute(tx.conn)?;
-    for (doc, bytes) in &additional {
+    super::blobs::attach(tx.conn, first.blob)?;
+    for (doc, blob) in &additional {
         diesel::insert_into(mou_version_documents::table)
             .values((
                 mou_version_documents::mou_id.eq(id.as_str()),
@@ -590,9 +601,10 @@ pub fn upload(
                 mou_version_documents::filename.eq(&doc.filename),
                 mou_version_documents::size.eq(doc.size),
                 mou_version_documents::sha256.eq(doc.sha256.to_vec()),
-                mou_version_documents::content.eq(bytes),
+                mou_version_documents::blob_id.eq(blob),
             ))
             .execute(tx.conn)?;
+        super::blobs::attach(tx.conn, *blob)?;
     }
     diesel::update(mous::table.filter(mous::id.eq(id.as_str())))
         .set((
@@ -1012,20 +1024,20 @@ pub fn chain(conn: &mut DbConn, id: &MouId) -> Result<Vec<SignatureRow>, DbError
         .load(c))?)
 }
 
-/// Every document of every version of MOU `id` as stored, its bytes hashed again, for the
-/// audit report.
+/// Every document of every version of MOU `id` as stored, its bytes hashed again chunk by
+/// chunk, for the audit report.
 pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersion>, DbError> {
-    let rows: Vec<(i32, Vec<u8>, Vec<u8>, i64)> = mou_versions::table
+    let rows: Vec<(i32, Vec<u8>, i64, i64)> = mou_versions::table
         .filter(mou_versions::mou_id.eq(id.as_str()))
         .order(mou_versions::version.asc())
         .select((
             mou_versions::version,
             mou_versions::sha256,
-            mou_versions::content,
+            mou_versions::blob_id,
             mou_versions::log_index,
         ))
         .load(conn)?;
-    let additional: Vec<(i32, i32, Vec<u8>, Vec<u8>)> = mou_version_documents::table
+    let additional: Vec<(i32, i32, Vec<u8>, i64)> = mou_version_documents::table
         .filter(mou_version_documents::mou_id.eq(id.as_str()))
         .order((
             mou_version_documents::version.asc(),
@@ -1035,25 +1047,25 @@ pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersio
             mou_version_documents::version,
             mou_version_documents::position,
             mou_version_documents::sha256,
-            mou_version_documents::content,
+            mou_version_documents::blob_id,
         ))
         .load(conn)?;
     let mut stored = Vec::with_capacity(rows.len() + additional.len());
-    for (version, sha256, content, log_index) in rows {
+    for (version, sha256, blob, log_index) in rows {
         let several = additional.iter().any(|(v, ..)| *v == version);
         stored.push(StoredVersion {
             version,
             position: several.then_some(1),
             stored_sha256: sha256,
-            recomputed_sha256: crate::crypto::sha256(&content),
+            recomputed_sha256: super::blobs::sha256(conn, blob)?,
             log_index,
         });
-        for (_, position, sha256, content) in additional.iter().filter(|(v, ..)| *v == version) {
+        for (_, position, sha256, blob) in additional.iter().filter(|(v, ..)| *v == version) {
             stored.push(StoredVersion {
                 version,
                 position: Some(*position),
                 stored_sha256: sha256.clone(),
-                recomputed_sha256: crate::crypto::sha256(content),
+                recomputed_sha256: super::blobs::sha256(conn, *blob)?,
                 log_index,
             });
         }

@@ -126,7 +126,7 @@ diesel::table! {
         filename -> Nullable<Text>,
         size -> BigInt,
         sha256 -> Binary,
-        content -> Binary,
+        blob_id -> BigInt,
         uploaded_by -> Nullable<Text>,
         uploaded_at -> BigInt,
         log_index -> BigInt,
@@ -144,7 +144,7 @@ diesel::table! {
         filename -> Nullable<Text>,
         size -> BigInt,
         sha256 -> Binary,
-        content -> Binary,
+        blob_id -> BigInt,
     }
 }
 
@@ -293,7 +293,7 @@ diesel::table! {
         filename -> Nullable<Text>,
         size -> BigInt,
         sha256 -> Binary,
-        content -> Binary,
+        blob_id -> BigInt,
         added_by -> Nullable<Text>,
         added_at -> BigInt,
         log_index -> BigInt,
@@ -510,3 +510,22 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
     }
 }
+
+// Stored documents, chunked (migrations 2026-12-08-000001_chunked_documents; `db::blobs`).
+diesel::table! {
+    document_blobs (id) {
+        id -> BigInt,
+        staged_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    document_chunks (blob_id, seq) {
+        blob_id -> BigInt,
+        seq -> Integer,
+        data -> Binary,
+    }
+}
+
+diesel::joinable!(document_chunks -> document_blobs (blob_id));
+diesel::allow_tables_to_appear_in_same_query!(document_blobs, document_chunks);

@@ -25,6 +25,7 @@ pub(super) async fn version_form(
     let who = session::principal(&state, &req).await;
     let limit = state.settings.max_document_bytes;
     let received = crate::api::documents::receive_multipart_files(
+        &state.db,
         &req,
         payload,
         limit,
@@ -51,7 +52,11 @@ pub(super) async fn version_form(
         .map(|(_, v)| v);
     let mou = match crate::domain::MouId::from_path(&id) {
         Ok(mou) => mou,
-        Err(e) => return error_page(e.into()),
+        Err(e) => {
+            let staged = crate::api::documents::blobs_of(&received);
+            crate::api::documents::discard(&state.db, staged).await;
+            return error_page(e.into());
+        }
     };
     match crate::api::mous::store_version(&state, who, mou, received, None, languages.as_deref())
         .await
@@ -324,40 +329,40 @@ pub(super) async fn evidence_form(
     let who = session::principal(&state, &req).await;
     let limit = state.settings.max_document_bytes;
     let mut activity = String::new();
-    let received = crate::api::documents::receive_multipart(&req, payload, limit, |fields| {
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        session::check_csrf(&req, &field("csrf"))?;
-        crate::domain::access::require_office(who.as_ref())?;
-        activity = field("activity");
-        Ok(())
-    })
-    .await;
+    let received =
+        crate::api::documents::receive_multipart(&state.db, &req, payload, limit, |fields| {
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            session::check_csrf(&req, &field("csrf"))?;
+            crate::domain::access::require_office(who.as_ref())?;
+            activity = field("activity");
+            Ok(())
+        })
+        .await;
     let received = match received {
         Ok(r) => r,
         Err(e) => return error_page(e),
     };
-    let document = match received.into_upload(None) {
-        Ok(d) => d,
-        Err(e) => return error_page(e.into()),
-    };
+    let staged = vec![received.blob];
+    let db = state.db.clone();
     let page = id.clone();
-    let partnership = match PartnershipId::from_path(&id) {
-        Ok(partnership) => partnership,
-        Err(e) => return error_page(e.into()),
+    let store = async move {
+        let document = received.into_upload(None)?;
+        let partnership = PartnershipId::from_path(&id)?;
+        state
+            .write(move |tx| {
+                // The activity must belong to this page's partnership.
+                let on = Some(&partnership);
+                crate::app::activities::add_evidence(tx, who.as_ref(), &activity, document, on)
+            })
+            .await
     };
-    let result = state
-        .write(move |tx| {
-            // The activity must belong to this page's partnership.
-            let on = Some(&partnership);
-            crate::app::activities::add_evidence(tx, who.as_ref(), &activity, document, on)
-        })
-        .await;
+    let result = crate::api::documents::or_discard(&db, staged, store).await;
     match result {
         Ok(_) => session::see_other(&format!("/partnerships/{page}")),
         Err(e) => error_page(e),

@@ -349,10 +349,11 @@ both_backends!(audit_detects_key_and_document_rewrites, |srv| {
     );
 
     // A document byte changed in the database: only visible with a token that may read it.
+    srv.unlock_documents();
     srv.db
-        .exec(&format!(
-            "UPDATE mou_versions SET content = {} WHERE mou_id = '{mou}'",
-            srv.blob_sql(&hex::encode(b"We, the cities!.."))
+        .exec(&srv.rewrite_document_sql(
+            &format!("SELECT blob_id FROM mou_versions WHERE mou_id = '{mou}'"),
+            b"We, the cities!..",
         ))
         .unwrap();
     let (ok, text) = audit_with(&srv, &state, &["--token", &w.auditor]);

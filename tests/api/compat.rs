@@ -235,6 +235,37 @@ fn old_tokens_authenticate(srv: &TestServer, old: &Old) {
         .assert_problem(401, "token_revoked");
 }
 
+/// (f) The documents the old release stored whole in their rows, moved into chunks by the
+/// migration to chunked storage, are served byte for byte, and the audit below hashes them
+/// again from the chunks.
+fn old_documents_are_served_unchanged(srv: &TestServer, old: &Old) {
+    let auditor = old.token("auditor");
+    let mou = old.id("mou");
+    for (path, file) in [
+        (
+            format!("/api/v1/mous/{mou}/versions/1/document"),
+            "mou-v1.txt",
+        ),
+        (format!("/api/v1/mous/{mou}/versions/2/document"), "mou.txt"),
+        (
+            format!("/api/v1/activities/{}/evidence/1", old.id("activity")),
+            "programme.txt",
+        ),
+    ] {
+        let want = std::fs::read(fixture().join("documents").join(file)).unwrap();
+        let r = srv.get_as(&path, &auditor);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert!(
+            r.body == want,
+            "{path} is not {file} as the old release stored it"
+        );
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"sha256:{}\"", sha256_hex(&want)).as_str())
+        );
+    }
+}
+
 /// Signs the current version of `mou` with `amity sign`, as a signatory of the old registry
 /// whose key the old release registered and approved.
 fn sign(srv: &TestServer, token: &str, key: &Path, mou: &str, document: &Path) {
@@ -336,6 +367,7 @@ fn check_old_registry(backend: Backend) {
     audit_passes(&srv, &old, &state);
     old_bundle_verifies(&old);
     old_tokens_authenticate(&srv, &old);
+    old_documents_are_served_unchanged(&srv, &old);
     new_writes_continue_the_log(&srv, &old);
     // The state the first audit kept, and the one the old release kept, both lead on to the
     // checkpoint over the new writes.

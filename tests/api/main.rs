@@ -41,6 +41,7 @@ mod hostile;
 mod import;
 mod interop;
 mod keys;
+mod large_documents;
 mod links;
 mod log;
 mod log_checks;

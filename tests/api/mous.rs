@@ -191,6 +191,13 @@ both_backends!(multipart_upload_keeps_the_part_type_and_name, |srv| {
     ]);
     // Two documents are a multilingual version, which names their languages.
     send(ct, body).assert_problem(422, "invalid_language");
+    // Both files were staged before the languages were checked; the refusal removed them.
+    let staged = "DELETE FROM document_blobs WHERE staged_at IS NOT NULL";
+    assert_eq!(
+        srv.db.exec(staged),
+        Ok(0),
+        "a refused upload left chunks staged"
+    );
     let parts: Vec<_> = (0..9)
         .map(|_| ("a", Some(("one.pdf", "application/pdf")), doc))
         .collect();
@@ -247,6 +254,12 @@ both_backends_with!(
         )
         .assert_problem(413, "document_too_large");
         assert_eq!(srv.log_size(), before);
+        let staged = "DELETE FROM document_blobs WHERE staged_at IS NOT NULL";
+        assert_eq!(
+            srv.db.exec(staged),
+            Ok(0),
+            "a refused upload left chunks staged"
+        );
     }
 );
 
@@ -290,4 +303,45 @@ both_backends!(every_mou_is_listed_page_by_page, |srv| {
         .assert_problem(400, "invalid_cursor");
     srv.get("/api/v1/mous?color=blue")
         .assert_problem(400, "invalid_query");
+});
+
+// A stored document's chunks are append-only in the database, as evidence rows are: no
+// statement changes, adds to or removes the bytes of a logged document, nor stages its blob
+// again (docs/architecture.md, "Document storage").
+both_backends!(stored_documents_are_append_only, |srv| {
+    let w = World::build(&srv);
+    let id = create_mou(&srv, &w.a, &w.partnership);
+    let doc = b"Article 1. Exchanges of students.".to_vec();
+    let r = upload(&srv, &w.a, &id, &doc);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let blob = format!("(SELECT blob_id FROM mou_versions WHERE mou_id = '{id}')");
+    let extra = srv.blob_sql(&hex::encode(b"Article 2. And nothing else."));
+    for (sql, refusal) in [
+        (
+            format!("UPDATE document_chunks SET data = {extra} WHERE blob_id = {blob}"),
+            "append-only",
+        ),
+        (
+            format!("DELETE FROM document_chunks WHERE blob_id = {blob}"),
+            "append-only",
+        ),
+        (
+            format!("INSERT INTO document_chunks (blob_id, seq, data) VALUES ({blob}, 1, {extra})"),
+            "append-only",
+        ),
+        (
+            format!("DELETE FROM document_blobs WHERE id = {blob}"),
+            "cannot be removed",
+        ),
+        (
+            format!("UPDATE document_blobs SET staged_at = 1 WHERE id = {blob}"),
+            "can only be attached",
+        ),
+    ] {
+        let err = srv.db.exec(&sql).expect_err(&sql);
+        assert!(err.contains(refusal), "{sql}: {err}");
+    }
+    let d = srv.get_as(&format!("/api/v1/mous/{id}/versions/1/document"), &w.a);
+    assert_eq!(d.status, 200);
+    assert_eq!(d.body, doc);
 });

@@ -256,6 +256,7 @@ both_backends!(a_bilingual_mou_is_signed_verified_and_audited, |srv| {
         ("mou_version_documents", "version 1 document 2", CHINESE),
         ("mou_versions", "version 1 document 1", ENGLISH),
     ];
+    srv.unlock_documents();
     for (table, subject, original) in tampered {
         let mut edited = original.to_vec();
         edited[0] ^= 1;
@@ -266,9 +267,9 @@ both_backends!(a_bilingual_mou_is_signed_verified_and_audited, |srv| {
                 " AND position = 2".to_string()
             };
             srv.db
-                .exec(&format!(
-                    "UPDATE {table} SET content = {} WHERE mou_id = '{mou}'{position}",
-                    srv.blob_sql(&hex::encode(bytes))
+                .exec(&srv.rewrite_document_sql(
+                    &format!("SELECT blob_id FROM {table} WHERE mou_id = '{mou}'{position}"),
+                    bytes,
                 ))
                 .unwrap();
         };

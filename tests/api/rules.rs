@@ -311,11 +311,18 @@ both_backends!(version_logged_is_named_by_all_three_verifiers, |srv| {
     // The operator replaces the document, bytes and hash together: the stored version is
     // self-consistent, but not the one the log vouches for.
     let text = b"We, the cities, agree to nothing.";
+    srv.unlock_documents();
+    exec_one(
+        &srv,
+        &srv.rewrite_document_sql(
+            &format!("SELECT blob_id FROM mou_versions WHERE mou_id = '{mou}'"),
+            text,
+        ),
+    );
     exec_one(
         &srv,
         &format!(
-            "UPDATE mou_versions SET content = {}, sha256 = {}, size = {} WHERE mou_id = '{mou}'",
-            srv.blob_sql(&hex::encode(text)),
+            "UPDATE mou_versions SET sha256 = {}, size = {} WHERE mou_id = '{mou}'",
             srv.blob_sql(&hex::encode(amity::crypto::sha256(text))),
             text.len()
         ),

@@ -502,6 +502,31 @@ impl TestServer {
         }
     }
 
+    /// Drops the triggers that keep stored documents' chunks append-only, as an attacker with
+    /// database access would, so a test can rewrite a document's bytes.
+    pub fn unlock_documents(&self) {
+        let statements: &[&str] = match self.backend() {
+            Backend::Sqlite => &[
+                "DROP TRIGGER document_chunks_no_update",
+                "DROP TRIGGER document_chunks_attached_no_insert",
+                "DROP TRIGGER document_chunks_attached_no_delete",
+            ],
+            Backend::Postgres => &["DROP TRIGGER document_chunks_append_only ON document_chunks"],
+        };
+        for sql in statements {
+            self.db.exec(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    /// SQL that rewrites the one chunk of a stored document of at most 1 MiB to `bytes`;
+    /// `owner` is a query selecting the document's `blob_id`. Needs `unlock_documents`.
+    pub fn rewrite_document_sql(&self, owner: &str, bytes: &[u8]) -> String {
+        format!(
+            "UPDATE document_chunks SET data = {} WHERE seq = 0 AND blob_id = ({owner})",
+            self.blob_sql(&hex::encode(bytes))
+        )
+    }
+
     pub fn admin(&self) -> String {
         self.host_token(amity::domain::tokens::Role::Admin, None)
     }
