@@ -201,9 +201,9 @@ impl Stager {
         self.pending = Some(spawn_blocking(move || match blob {
             None => {
                 let now = db.now();
-                db.side_write(|c| blobs::stage(c, now, &data))
+                db.staging_write(|c| blobs::stage(c, now, &data))
             }
-            Some(id) => db.side_write(|c| blobs::put_chunk(c, id, seq, &data).map(|()| id)),
+            Some(id) => db.staging_write(|c| blobs::put_chunk(c, id, seq, &data).map(|()| id)),
         }));
         Ok(())
     }

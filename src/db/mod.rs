@@ -439,6 +439,46 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A transaction on the writer connection for the chunks of an upload being staged
+    /// (`blobs`), committed without waiting for the disk: PostgreSQL's `synchronous_commit =
+    /// off` for this transaction, SQLite's `synchronous = NORMAL` around it.
+    ///
+    /// That is safe because nothing is acknowledged on it. The upload is answered only after
+    /// the write that attaches its blob commits durably, and that commit's flush covers every
+    /// earlier one: PostgreSQL flushes its WAL up to the commit record, which follows the
+    /// chunks' records; SQLite's fsync of the WAL covers the chunks' frames, written before
+    /// the commit frame in the same file (and a checkpoint syncs the WAL before copying it). A
+    /// power cut before that can lose staged chunks of an upload that was never answered, which
+    /// the client sends again. Waiting for the disk once per 1 MiB chunk instead more than
+    /// doubled a 25 MiB upload's time.
+    pub fn staging_write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self
+            .writer
+            .get()
+            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let out = match &mut *conn {
+            DbConn::Pg(_) => conn.transaction(|conn| {
+                conn.batch_execute("SET LOCAL synchronous_commit = off")?;
+                f(conn)
+            }),
+            DbConn::Sqlite(_) => {
+                conn.batch_execute("PRAGMA synchronous = NORMAL")?;
+                let out = conn.transaction(|conn| f(conn));
+                // Back to the durable default before the connection serves another write. A
+                // pragma fails only on a connection that fails every statement, so no
+                // acknowledged write can run on this one with the setting left relaxed.
+                conn.batch_execute("PRAGMA synchronous = FULL")?;
+                out
+            }
+        };
+        out.inspect(|_| self.committed())
+    }
+}
+
 /// A write in progress: the connection inside the transaction, the log size, and the time the
 /// log asserts for its entries.
 pub struct WriteTx<'a> {
