@@ -494,14 +494,19 @@ pub(crate) struct StoredBytes {
     pub first_chunk: Vec<u8>,
 }
 
-impl From<&crate::db::mous::StoredDocument> for StoredBytes {
-    fn from(doc: &crate::db::mous::StoredDocument) -> StoredBytes {
-        StoredBytes {
-            blob: doc.blob_id,
-            size: doc.size,
-            first_chunk: doc.first_chunk.clone(),
-        }
-    }
+/// A stored MOU document's response (`document_response`), taking the document whole so its
+/// first chunk moves into the body instead of being copied.
+pub(crate) fn stored_document_response(
+    db: &Db,
+    req: &HttpRequest,
+    doc: crate::db::mous::StoredDocument,
+) -> HttpResponse {
+    let stored = StoredBytes {
+        blob: doc.blob_id,
+        size: doc.size,
+        first_chunk: doc.first_chunk,
+    };
+    document_response(db, req, &doc.sha256, doc.media_type, doc.filename, stored)
 }
 
 /// The response body of a stored document: the first chunk as it is when it is all of it;

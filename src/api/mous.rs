@@ -546,14 +546,8 @@ async fn send_document(
         };
         ApiError::new(ErrorCode::VersionNotFound, message)
     })?;
-    let stored = super::documents::StoredBytes::from(&doc);
-    Ok(super::documents::document_response(
-        &state.db,
-        req,
-        &doc.sha256,
-        doc.media_type,
-        doc.filename,
-        stored,
+    Ok(super::documents::stored_document_response(
+        &state.db, req, doc,
     ))
 }
 

@@ -367,15 +367,7 @@ pub async fn document(
                 format!("the version has no document {position}"),
             )
         })?;
-    let stored = super::documents::StoredBytes::from(&doc);
-    let mut res = super::documents::document_response(
-        &state.db,
-        &req,
-        &doc.sha256,
-        doc.media_type,
-        doc.filename,
-        stored,
-    );
+    let mut res = super::documents::stored_document_response(&state.db, &req, doc);
     res.headers_mut().insert(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),

@@ -22,9 +22,11 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// upload within `AMITY_MAX_DOCUMENT_BYTES` takes, so a slow upload is never cut from under.
 pub const ABANDONED_AFTER_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
 
-/// Starts a staged blob whose first chunk is `first`; returns its id. Ids are random (63
-/// bits), so concurrent uploads on several servers never pick the same one and no backend's
-/// way of returning a generated key is needed.
+/// Starts a staged blob whose first chunk is `first`; returns its id. Like every function
+/// here, it runs in the caller's transaction (`Db::staging_write`, `Db::side_write`), which
+/// makes the blob and its first chunk one commit. Ids are random (63 bits), so concurrent
+/// uploads on several servers never pick the same one and no backend's way of returning a
+/// generated key is needed.
 pub fn stage(conn: &mut DbConn, now: i64, first: &[u8]) -> Result<i64, DbError> {
     let id = loop {
         let id = (rand::random::<u64>() >> 1) as i64;
@@ -32,18 +34,15 @@ pub fn stage(conn: &mut DbConn, now: i64, first: &[u8]) -> Result<i64, DbError> 
             break id;
         }
     };
-    conn.transaction(|conn| {
-        diesel::insert_into(document_blobs::table)
-            .values((
-                document_blobs::id.eq(id),
-                document_blobs::staged_at.eq(Some(now)),
-            ))
-            .execute(conn)?;
-        if !first.is_empty() {
-            put_chunk(conn, id, 0, first)?;
-        }
-        Ok::<_, DbError>(())
-    })?;
+    diesel::insert_into(document_blobs::table)
+        .values((
+            document_blobs::id.eq(id),
+            document_blobs::staged_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    if !first.is_empty() {
+        put_chunk(conn, id, 0, first)?;
+    }
     Ok(id)
 }
 
@@ -82,18 +81,15 @@ pub fn attach(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
 /// Removes staged blob `id` and its chunks (an upload that failed); attached blobs are never
 /// touched.
 pub fn discard(conn: &mut DbConn, id: i64) -> Result<(), DbError> {
-    conn.transaction(|conn| {
-        let staged = document_blobs::table
-            .filter(document_blobs::id.eq(id))
-            .filter(document_blobs::staged_at.is_not_null());
-        if diesel::select(diesel::dsl::exists(staged)).get_result::<bool>(conn)? {
-            diesel::delete(document_chunks::table.filter(document_chunks::blob_id.eq(id)))
-                .execute(conn)?;
-            diesel::delete(document_blobs::table.filter(document_blobs::id.eq(id)))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
+    let staged = document_blobs::table
+        .filter(document_blobs::id.eq(id))
+        .filter(document_blobs::staged_at.is_not_null());
+    if diesel::select(diesel::dsl::exists(staged)).get_result::<bool>(conn)? {
+        diesel::delete(document_chunks::table.filter(document_chunks::blob_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(document_blobs::table.filter(document_blobs::id.eq(id))).execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Removes the blobs staged before `now - ABANDONED_AFTER_MICROS` and never attached;

@@ -363,10 +363,7 @@ impl Db {
         &self,
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let mut conn = self
-            .writer
-            .get()
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let mut conn = self.writer_conn()?;
         conn.transaction(|conn| {
             let size = log::lock_head(conn)?;
             let mut tx = WriteTx {
@@ -379,6 +376,11 @@ impl Db {
             Ok(out)
         })
         .inspect(|_| self.committed())
+    }
+
+    /// The writer connection (SQLite's one writer; a pooled one on PostgreSQL).
+    fn writer_conn(&self) -> Result<Conn, DbError> {
+        self.writer.get().map_err(|e| DbError::Pool(e.to_string()))
     }
 
     /// After a commit: the WAL has new pages to checkpoint.
@@ -430,10 +432,7 @@ impl Db {
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let mut conn = self
-            .writer
-            .get()
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let mut conn = self.writer_conn()?;
         conn.transaction(|conn| f(conn))
             .inspect(|_| self.committed())
     }
@@ -450,16 +449,13 @@ impl Db {
     /// chunks' records; SQLite's fsync of the WAL covers the chunks' frames, written before
     /// the commit frame in the same file (and a checkpoint syncs the WAL before copying it). A
     /// power cut before that can lose staged chunks of an upload that was never answered, which
-    /// the client sends again. Waiting for the disk once per 1 MiB chunk instead more than
-    /// doubled a 25 MiB upload's time.
+    /// the client sends again. Waiting for the disk once per 1 MiB chunk instead made a 25 MiB
+    /// upload on SQLite 1.4 times slower (docs/perf/upload-streaming.md, runs 1 and 2).
     pub fn staging_write<T>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let mut conn = self
-            .writer
-            .get()
-            .map_err(|e| DbError::Pool(e.to_string()))?;
+        let mut conn = self.writer_conn()?;
         let out = match &mut *conn {
             DbConn::Pg(_) => conn.transaction(|conn| {
                 conn.batch_execute("SET LOCAL synchronous_commit = off")?;
