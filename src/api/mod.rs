@@ -121,6 +121,7 @@ pub fn routes() -> UtoipaApp<
                 .service(mous::withdraw)
                 .service(signatures::signing_statement)
                 .service(signatures::chain)
+                .service(signatures::list)
                 .service(signatures::audit_report)
                 .service(requests::send)
                 .service(requests::list)

@@ -9,15 +9,28 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = crate::domain::schemas::PAGE_LIMIT_MAX;
+/// Bulk lists (every signature of the registry, read by `amity audit`) take larger pages:
+/// their rows are small and fixed, and a page per request is what the audit waits on.
+pub const BULK_DEFAULT_LIMIT: i64 = 1000;
+pub const BULK_MAX_LIMIT: i64 = crate::domain::schemas::BULK_PAGE_LIMIT_MAX;
 
 /// Checks `limit` (1 to 500, default 50).
 pub fn limit(value: Option<i64>) -> Result<i64, ApiError> {
+    limit_within(value, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// Checks the `limit` of a bulk list (1 to 5000, default 1000).
+pub fn bulk_limit(value: Option<i64>) -> Result<i64, ApiError> {
+    limit_within(value, BULK_DEFAULT_LIMIT, BULK_MAX_LIMIT)
+}
+
+fn limit_within(value: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
     match value {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::new(
             ErrorCode::InvalidLimit,
-            format!("`limit` must be between 1 and {MAX_LIMIT}, got {n}"),
+            format!("`limit` must be between 1 and {max}, got {n}"),
         )),
     }
 }
@@ -102,5 +115,8 @@ mod tests {
         assert!(limit(Some(0)).is_err());
         assert!(limit(Some(501)).is_err());
         assert_eq!(limit(None).unwrap(), 50);
+        assert!(bulk_limit(Some(5000)).is_ok());
+        assert!(bulk_limit(Some(5001)).is_err());
+        assert_eq!(bulk_limit(None).unwrap(), 1000);
     }
 }

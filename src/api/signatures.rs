@@ -357,6 +357,109 @@ pub async fn chain(
     }))
 }
 
+/// The query of `GET /signatures`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SignatureListQuery {
+    /// Signatures per page, 1-5000 (default 1000).
+    #[param(value_type = Option<S::BulkPageLimit>, inline)]
+    pub limit: Option<i64>,
+    /// From the previous page's `next_cursor`.
+    #[param(value_type = Option<S::Cursor>, inline)]
+    pub cursor: Option<String>,
+}
+
+/// One signature of the registry-wide list: a chain link as `GET /mous/{id}/chain` serves it,
+/// with the MOU it belongs to and without the key fingerprint (see `GET /keys/{id}`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignatureListItem {
+    pub mou: String,
+    pub seq: i64,
+    pub version: i32,
+    pub signer: String,
+    pub signer_city: String,
+    pub role: String,
+    pub key: String,
+    /// The exact signed bytes, standard base64.
+    pub statement: String,
+    pub statement_sha256: String,
+    /// The armored SSHSIG as submitted.
+    pub signature: String,
+    pub received_at: String,
+    pub log_index: i64,
+}
+
+/// The position in a cursor of `GET /signatures`: the last row's `seq:mou_id` (see `list`),
+/// `seq` first so that the MOU id after the first `:` is taken whole.
+fn decode_signature_cursor(cursor: Option<&str>) -> Result<Option<(String, i64)>, ApiError> {
+    let Some(key) = super::pagination::decode_cursor(cursor)? else {
+        return Ok(None);
+    };
+    key.split_once(':')
+        .and_then(|(seq, mou)| {
+            let seq = seq.parse::<i64>().ok().filter(|s| *s >= 0)?;
+            (!mou.is_empty()).then(|| (mou.to_string(), seq))
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidCursor,
+                "`cursor` is not one this server issued",
+            )
+        })
+}
+
+/// Every MOU signature of the registry, MOU by MOU (in id order) and each chain oldest first,
+/// in pages of up to 5000: what `amity audit` re-verifies, read in a few requests instead of
+/// one chain per MOU. Public, like each chain.
+#[utoipa::path(
+    operation_id = "list_signatures",
+    tag = "signatures",
+    params(SignatureListQuery),
+    responses(
+        (status = 200, body = super::pagination::Page<SignatureListItem>),
+        (status = 400, body = Problem),
+        (status = 422, body = Problem)
+    )
+)]
+#[get("/signatures")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<SignatureListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let limit = super::pagination::bulk_limit(q.limit)?;
+    let after = decode_signature_cursor(q.cursor.as_deref())?;
+    let rows = state
+        .read(move |c| {
+            let after = after.as_ref().map(|(mou, seq)| (mou.as_str(), *seq));
+            db::mous::signatures_after(c, after, limit + 1)
+        })
+        .await?;
+    let page = super::pagination::Page::from_rows(
+        rows,
+        limit,
+        // The position `decode_signature_cursor` reads back.
+        |r| format!("{}:{}", r.seq, r.mou_id),
+        |r| SignatureListItem {
+            mou: r.mou_id,
+            seq: r.seq,
+            version: r.version,
+            signer: r.signer,
+            signer_city: r.signer_city,
+            role: r.role,
+            key: r.key_id,
+            statement: STANDARD.encode(&r.statement),
+            statement_sha256: hex::encode(&r.statement_sha256),
+            signature: String::from_utf8_lossy(&r.signature).into_owned(),
+            received_at: format_micros(r.received_at),
+            log_index: r.log_index,
+        },
+    );
+    Ok(HttpResponse::Ok().json(page))
+}
+
 /// The audit report: the MOU as the server's tables hold it, packed as an evidence bundle
 /// proven into the current signed checkpoint and checked by the same rules engine as
 /// `amity verify` (docs/audit-rules.md), plus every stored document's bytes against its

@@ -1024,6 +1024,36 @@ pub fn chain(conn: &mut DbConn, id: &MouId) -> Result<Vec<SignatureRow>, DbError
         .load(c))?)
 }
 
+/// A page of every MOU's signatures, MOU by MOU and each chain oldest first: the rows after
+/// position `after` (an MOU id and a `seq`), at most `limit`. The row-value comparison is
+/// one range of the `(mou_id, seq)` unique index on both backends (SQLite's plan: `SEARCH
+/// mou_signatures USING INDEX ... ((mou_id,seq)>(?,?))`), so a page costs its own rows only.
+pub fn signatures_after(
+    conn: &mut DbConn,
+    after: Option<(&str, i64)>,
+    limit: i64,
+) -> Result<Vec<SignatureRow>, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    Ok(per_backend!(conn, |c| {
+        let mut q = mou_signatures::table
+            .order((mou_signatures::mou_id.asc(), mou_signatures::seq.asc()))
+            .select(SignatureRow::as_select())
+            .limit(limit)
+            .into_boxed();
+        if let Some((mou, seq)) = after {
+            q = q.filter(
+                sql::<Bool>("(mou_signatures.mou_id, mou_signatures.seq) > (")
+                    .bind::<Text, _>(mou.to_string())
+                    .sql(", ")
+                    .bind::<BigInt, _>(seq)
+                    .sql(")"),
+            );
+        }
+        q.load(c)
+    })?)
+}
+
 /// Every document of every version of MOU `id` as stored, its bytes hashed again chunk by
 /// chunk, for the audit report.
 pub fn stored_versions(conn: &mut DbConn, id: &MouId) -> Result<Vec<StoredVersion>, DbError> {

@@ -473,6 +473,12 @@ marker_schema!(
 
 /// The largest page (`api::pagination::MAX_LIMIT`, which names this constant).
 pub const PAGE_LIMIT_MAX: i64 = 500;
+/// The largest page of a bulk list read by the audit (`api::pagination::BULK_MAX_LIMIT`).
+pub const BULK_PAGE_LIMIT_MAX: i64 = 5000;
+marker_schema!(
+    /// A page size of a bulk list (`api::pagination::BULK_MAX_LIMIT`).
+    BulkPageLimit => integer(1, BULK_PAGE_LIMIT_MAX)
+);
 marker_schema!(
     /// A version or evidence number, counted from 1.
     Ordinal => integer(1, i32::MAX)
@@ -782,6 +788,11 @@ mod tests {
         for n in [lo as i64 - 1, lo as i64, hi as i64, hi as i64 + 1] {
             let valid = crate::api::pagination::limit(Some(n)).is_ok();
             assert_eq!(valid, (lo..=hi).contains(&(n as f64)), "limit {n}");
+        }
+        let (lo, hi) = bounds(BulkPageLimit::schema());
+        for n in [lo as i64 - 1, lo as i64, hi as i64, hi as i64 + 1] {
+            let valid = crate::api::pagination::bulk_limit(Some(n)).is_ok();
+            assert_eq!(valid, (lo..=hi).contains(&(n as f64)), "bulk limit {n}");
         }
         let (lo, hi) = bounds(SignerCount::schema());
         assert_eq!((lo, hi), (1.0, f64::from(MAX_COUNT)));

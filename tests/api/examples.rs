@@ -338,6 +338,7 @@ fn walk(srv: &TestServer) {
     ok(srv.get("/api/v1/mous"), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}")), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}/chain")), 200);
+    ok(srv.get("/api/v1/signatures?limit=2"), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}/audit")), 200);
     ok(srv.get(&format!("/api/v1/mous/{mou}/bundle")), 200);
     ok(

@@ -112,6 +112,7 @@ both_backends!(openapi_lists_every_route, |srv| {
         ("get", "/api/v1/mous/{id}/signing-statement"),
         ("post", "/api/v1/mous/{id}/signatures"),
         ("get", "/api/v1/mous/{id}/chain"),
+        ("get", "/api/v1/signatures"),
         ("get", "/api/v1/mous/{id}/audit"),
         ("get", "/api/v1/mous/{id}/bundle"),
         ("post", "/api/v1/mous/{id}/signature-requests"),

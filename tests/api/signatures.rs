@@ -442,3 +442,85 @@ both_backends!(signature_table_rebuild_keeps_chain_and_guards, |srv| {
         assert!(refused.contains("append-only"), "{sql}: {refused}");
     }
 });
+
+both_backends!(every_signature_in_pages, |srv| {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let w = World::build(&srv);
+    let mut houston = Signatory::new(61, "mayor@us-hou", &w.a);
+    let mut shanghai = Signatory::new(62, "mayor@cn-sha", &w.b);
+    enroll(&srv, &w.admin, &mut houston);
+    enroll(&srv, &w.admin, &mut shanghai);
+    let first = create_mou(&srv, &w.a, &w.partnership);
+    let second = create_mou(&srv, &w.b, &w.partnership);
+    let unsigned = create_mou(&srv, &w.a, &w.partnership);
+    for mou in [&first, &second, &unsigned] {
+        assert_eq!(upload(&srv, &w.a, mou, b"Terms").status, 201);
+    }
+    // Interleaved, so the list's MOU-by-MOU order is not the order of writing.
+    for (s, mou) in [
+        (&houston, &second),
+        (&houston, &first),
+        (&shanghai, &second),
+    ] {
+        let r = sign_mou(&srv, s, mou);
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+
+    // Every chain, MOU by MOU in id order, is what the list serves, whatever the page size.
+    let mut mous = vec![first.clone(), second.clone()];
+    mous.sort();
+    let mut expected = Vec::new();
+    for mou in &mous {
+        let chain = srv.get(&format!("/api/v1/mous/{mou}/chain")).json();
+        for link in chain["signatures"].as_array().unwrap() {
+            let mut item = link.clone();
+            let fields = item.as_object_mut().unwrap();
+            fields.remove("key_fingerprint");
+            fields.insert("mou".into(), json!(mou));
+            expected.push(item);
+        }
+    }
+    assert_eq!(expected.len(), 3);
+    for limit in [1, 2, 3, 5000] {
+        let mut served = Vec::new();
+        let mut path = format!("/api/v1/signatures?limit={limit}");
+        let mut pages = 0;
+        loop {
+            let r = srv.get(&path);
+            assert_eq!(r.status, 200, "{}", r.text());
+            let page = r.json();
+            pages += 1;
+            served.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/v1/signatures?limit={limit}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(served, expected, "limit {limit}");
+        assert_eq!(pages, 3usize.div_ceil(limit), "limit {limit}");
+    }
+    let all = srv.get("/api/v1/signatures").json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 3);
+    assert!(all.get("next_cursor").is_none());
+
+    // Refusals name their problem; a cursor must be one the server issued.
+    let forged = |key: &str| URL_SAFE_NO_PAD.encode(format!("v1:{key}"));
+    for (query, code) in [
+        ("limit=0".to_string(), "invalid_limit"),
+        ("limit=5001".to_string(), "invalid_limit"),
+        ("cursor=!!".to_string(), "invalid_cursor"),
+        (
+            format!("cursor={}", forged("no-position")),
+            "invalid_cursor",
+        ),
+        (format!("cursor={}", forged("-1:mou")), "invalid_cursor"),
+        (format!("cursor={}", forged("1:")), "invalid_cursor"),
+    ] {
+        let r = srv.get(&format!("/api/v1/signatures?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert_eq!(r.json()["code"], code, "{query}");
+    }
+    let r = srv.get("/api/v1/signatures?after=x");
+    assert!(matches!(r.status, 400 | 422), "{}", r.text());
+});
