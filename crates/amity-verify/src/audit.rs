@@ -828,13 +828,19 @@ fn check_mous(
     origin: &str,
 ) -> Result<(MouFindings, f64, HashMap<String, ServedMou>), AuditError> {
     let phase = Instant::now();
-    let listed = served_mous(client)?;
-    let served = &listed;
+    // Set once the list of MOUs is read, then shared by the verifiers (and returned).
+    let listing: std::sync::OnceLock<HashMap<String, ServedMou>> = std::sync::OnceLock::new();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let results: Vec<Result<Verified, AuditError>> = std::thread::scope(|scope| {
-        // Two pages in flight at most: the fetcher stays ahead without piling up memory.
+        // Two pages in flight at most: the fetcher stays ahead without piling up memory. It
+        // starts first, so its first pages are read while the MOUs are listed.
         let (send, chains) = std::sync::mpsc::sync_channel(2);
         scope.spawn(move || fetch_chains(client, &send));
+        let served = match served_mous(client) {
+            Ok(listed) => listing.get_or_init(|| listed),
+            // Returning drops the receiver, which stops the fetcher.
+            Err(e) => return vec![Err(e)],
+        };
         // Shared by the verifiers and dropped with the last of them, so that the fetcher's
         // next send fails (and it stops) even if every verifier stopped early.
         let chains = std::sync::Arc::new(std::sync::Mutex::new(chains));
@@ -869,6 +875,9 @@ fn check_mous(
         judged.extend(v.judged);
         unjudged.extend(v.unjudged);
     }
+    let served = listing
+        .get()
+        .ok_or_else(|| AuditError::Fetch("the MOUs were not listed".into()))?;
     judged.sort_by(|a, b| a.0.cmp(&b.0));
     let mut chained: HashSet<String> = HashSet::new();
     for (id, _) in &judged {
@@ -939,7 +948,8 @@ fn check_mous(
             "the server lists this MOU, the log never created it",
         );
     }
-    Ok((findings, phase.elapsed().as_secs_f64(), listed))
+    let seconds = phase.elapsed().as_secs_f64();
+    Ok((findings, seconds, listing.into_inner().unwrap_or_default()))
 }
 
 /// One report line per MOU rule, in the order the engine applies them: a pass counts the

@@ -348,10 +348,39 @@ impl MouSignatureStatement {
     /// Parses `bytes`, accepting only the exact canonical encoding of a
     /// valid statement.
     pub fn parse_strict(bytes: &[u8]) -> Result<Self, StatementError> {
+        match Self::parse_canonical_fast(bytes) {
+            Some(statement) => Ok(statement),
+            None => Self::parse_checked(bytes),
+        }
+    }
+
+    /// `parse_strict` step by step: every check in turn, so a refusal names the first
+    /// thing wrong.
+    fn parse_checked(bytes: &[u8]) -> Result<Self, StatementError> {
         let statement: Self = parse_canonical_object(bytes, MOU_FIELDS, MOU_INTEGER_FIELDS)?;
         statement.validate()?;
         ensure_reserializes(&statement, bytes)?;
         Ok(statement)
+    }
+
+    /// The statement in `bytes` if they are its canonical encoding, read in one pass (the
+    /// whole-registry audit parses every statement of the registry; the step-by-step path
+    /// cost it three JSON passes more). It accepts exactly what [`Self::parse_checked`]
+    /// accepts: bytes that serialize back to themselves hold the fields in declaration
+    /// order, which is `MOU_FIELDS` order, each once with its JSON type, and nothing else;
+    /// exactly one of `doc_sha256` and `documents` makes them form v1 or v2; `validate`
+    /// checks the values. Anything else (`None`) goes the step-by-step way for its error.
+    /// `tests::the_fast_path_accepts_what_the_checked_one_does` compares the two.
+    fn parse_canonical_fast(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() > MAX_STATEMENT_LEN {
+            return None;
+        }
+        let statement: Self = serde_json::from_slice(bytes).ok()?;
+        if statement.doc_sha256.is_some() == statement.documents.is_some() {
+            return None;
+        }
+        statement.validate().ok()?;
+        (serde_json::to_vec(&statement).ok()? == bytes).then_some(statement)
     }
 }
 
@@ -1039,6 +1068,100 @@ mod tests {
             signer_city: "fr-paris".into(),
             signer_key: "SHA256:lbmsoA0yIEcEiVDRnMWuzm+nV+3ZEEpVIURqFoeSspg".into(),
             r#type: "registry.example.org/schemas/mou-signature/v1".into(),
+        }
+    }
+
+    /// The one-pass parse and the step-by-step one agree on every input: the fuzz corpus,
+    /// every one-byte edit of a v1 and a v2 statement, and spellings that only the checks
+    /// of the step-by-step path would name.
+    #[test]
+    fn the_fast_path_accepts_what_the_checked_one_does() {
+        let agree = |bytes: &[u8]| {
+            let fast = MouSignatureStatement::parse_canonical_fast(bytes);
+            let checked = MouSignatureStatement::parse_checked(bytes);
+            assert_eq!(
+                fast,
+                checked.clone().ok(),
+                "{:?}: {checked:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        };
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/statement");
+        let mut read = 0;
+        for file in std::fs::read_dir(&corpus).expect("the statement corpus") {
+            agree(&std::fs::read(file.expect("a corpus entry").path()).expect("a corpus file"));
+            read += 1;
+        }
+        assert!(read > 100, "{read} corpus files");
+
+        let v1 = mou().to_bytes().unwrap();
+        let mut two = mou();
+        two.doc_sha256 = None;
+        two.documents = Some(vec![
+            format!("en:{}", sha256_hex(b"english")),
+            format!("fr:{}", sha256_hex(b"french")),
+        ]);
+        two.r#type = "registry.example.org/schemas/mou-signature/v2".into();
+        let v2 = two.to_bytes().unwrap();
+        let mut accepted = 0;
+        for valid in [&v1, &v2] {
+            assert!(MouSignatureStatement::parse_canonical_fast(valid).is_some());
+            for at in 0..=valid.len() {
+                let mut edits: Vec<Vec<u8>> = Vec::new();
+                for b in b" \"\\0189-.,:{}[]aAeEnu\n" {
+                    let mut inserted = valid.clone();
+                    inserted.insert(at, *b);
+                    edits.push(inserted);
+                    if at < valid.len() {
+                        let mut replaced = valid.clone();
+                        replaced[at] = *b;
+                        edits.push(replaced);
+                    }
+                }
+                if at < valid.len() {
+                    let mut deleted = valid.clone();
+                    deleted.remove(at);
+                    edits.push(deleted);
+                }
+                for e in edits {
+                    agree(&e);
+                    accepted +=
+                        usize::from(MouSignatureStatement::parse_canonical_fast(&e).is_some());
+                }
+            }
+        }
+        // Some edits keep a valid statement (another digit of a hash, say): both accept them.
+        assert!(accepted > 0);
+
+        let text = String::from_utf8(v1.clone()).unwrap();
+        let both_forms = text.replace(
+            "\"mou_id\"",
+            &format!("\"documents\":[\"en:{}\"],\"mou_id\"", sha256_hex(b"x")),
+        );
+        let null_documents = text.replace("\"mou_id\"", "\"documents\":null,\"mou_id\"");
+        let duplicate = text.replacen("{", "{\"action\":\"sign\",", 1);
+        let float_seq = text.replace("\"seq\":1", "\"seq\":1.0");
+        let escaped = text.replace("\"sign\"", "\"\\u0073ign\"");
+        let no_form = text.replacen(
+            &format!("\"doc_sha256\":\"{}\",", sha256_hex(b"test")),
+            "",
+            1,
+        );
+        for odd in [
+            both_forms,
+            null_documents,
+            duplicate,
+            float_seq,
+            escaped,
+            no_form,
+        ] {
+            assert_ne!(odd.as_bytes(), v1.as_slice());
+            agree(odd.as_bytes());
+            assert!(
+                MouSignatureStatement::parse_strict(odd.as_bytes()).is_err(),
+                "{odd}"
+            );
         }
     }
 
