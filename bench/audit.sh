@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `amity audit` over a registry of about 100,000 MOU signatures, next to the raw batch
 # verification rate of ed25519-dalek measured in the same run (`amity-baseline batch-verify`).
-# Issue 6's target: the audit's signature checks/s at least 60% of that baseline (one batch on
-# one thread). The audit uses every core, so the same batches split over every core are printed
+# Issue 17's target: the audit's signature checks/s at least 75% of that baseline (one batch on
+# one thread; issue 6 asked for 60%). `SIG_SECONDS=35` gives the 100,000 signatures the target
+# names on this machine. The audit uses every core, so the same batches split over every core are printed
 # too, for an honest comparison.
 #
 #   bench/audit.sh          # SIG_GROUPS=2 (x 50,000 signature bodies), SIG_SECONDS=20
@@ -63,5 +64,5 @@ base_all_rate=${baseline_all##*signatures_per_s=}
   echo "baseline (same run, one thread): $baseline"
   echo "baseline (same run, $cores threads): $baseline_all"
   awk -v a="$overall" -v b="$base_rate" -v c="$base_all_rate" -v n="$count" -v t="$cores" 'BEGIN {
-    r = a / b; printf "signature checks: %d, %.0f/s end to end against %.0f/s batch baseline (one thread): %.0f%% (target >= 60%%: %s); against %.0f/s on %d threads: %.0f%%\n", n, a, b, 100 * r, (r >= 0.6 ? "met" : "missed"), c, t, 100 * a / c }'
+    r = a / b; printf "signature checks: %d, %.0f/s end to end against %.0f/s batch baseline (one thread): %.0f%% (issue 17 target >= 75%%: %s); against %.0f/s on %d threads: %.0f%%\n", n, a, b, 100 * r, (r >= 0.75 ? "met" : "missed"), c, t, 100 * a / c }'
 } | tee "$OUT/result.txt"
