@@ -285,6 +285,43 @@ pub struct ChainLinkView {
     pub log_index: i64,
 }
 
+impl ChainLinkView {
+    /// A stored signature as served, with its key's fingerprint when `keys` holds the key.
+    fn from_row(r: db::mous::SignatureRow, keys: &[SignatoryKey]) -> ChainLinkView {
+        ChainLinkView {
+            key_fingerprint: keys
+                .iter()
+                .find(|k| k.id == r.key_id)
+                .map(|k| k.fingerprint.clone()),
+            seq: r.seq,
+            version: r.version,
+            signer: r.signer,
+            signer_city: r.signer_city,
+            role: r.role,
+            key: r.key_id,
+            statement: STANDARD.encode(&r.statement),
+            statement_sha256: hex::encode(&r.statement_sha256),
+            signature: String::from_utf8_lossy(&r.signature).into_owned(),
+            received_at: format_micros(r.received_at),
+            log_index: r.log_index,
+        }
+    }
+}
+
+/// The keys that made `rows`, each read once.
+fn keys_of(
+    c: &mut db::DbConn,
+    rows: &[db::mous::SignatureRow],
+) -> Result<Vec<SignatoryKey>, db::DbError> {
+    let mut ids: Vec<KeyId> = rows
+        .iter()
+        .map(|r| KeyId::from_db(r.key_id.clone()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    db::keys::by_ids(c, &ids)
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChainView {
     pub mou: String,
@@ -314,36 +351,14 @@ pub async fn chain(
         .read_short(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
-            let mut ids: Vec<KeyId> = rows
-                .iter()
-                .map(|r| KeyId::from_db(r.key_id.clone()))
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let keys = db::keys::by_ids(c, &ids)?;
+            let keys = keys_of(c, &rows)?;
             Ok((mou, rows, keys))
         })
         .await?;
     let registry = state.settings.origin.clone();
     let signatures = rows
         .into_iter()
-        .map(|r| ChainLinkView {
-            key_fingerprint: keys
-                .iter()
-                .find(|k| k.id == r.key_id)
-                .map(|k| k.fingerprint.clone()),
-            seq: r.seq,
-            version: r.version,
-            signer: r.signer,
-            signer_city: r.signer_city,
-            role: r.role,
-            key: r.key_id,
-            statement: STANDARD.encode(&r.statement),
-            statement_sha256: hex::encode(&r.statement_sha256),
-            signature: String::from_utf8_lossy(&r.signature).into_owned(),
-            received_at: format_micros(r.received_at),
-            log_index: r.log_index,
-        })
+        .map(|r| ChainLinkView::from_row(r, &keys))
         .collect();
     Ok(HttpResponse::Ok().json(ChainView {
         namespace: crate::crypto::statement::mou_signature_namespace(&registry),
@@ -371,23 +386,12 @@ pub struct SignatureListQuery {
 }
 
 /// One signature of the registry-wide list: a chain link as `GET /mous/{id}/chain` serves it,
-/// with the MOU it belongs to and without the key fingerprint (see `GET /keys/{id}`).
+/// with the MOU it belongs to.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignatureListItem {
     pub mou: String,
-    pub seq: i64,
-    pub version: i32,
-    pub signer: String,
-    pub signer_city: String,
-    pub role: String,
-    pub key: String,
-    /// The exact signed bytes, standard base64.
-    pub statement: String,
-    pub statement_sha256: String,
-    /// The armored SSHSIG as submitted.
-    pub signature: String,
-    pub received_at: String,
-    pub log_index: i64,
+    #[serde(flatten)]
+    pub link: ChainLinkView,
 }
 
 /// The position in a cursor of `GET /signatures`: the last row's `seq:mou_id` (see `list`),
@@ -431,10 +435,12 @@ pub async fn list(
     let q = query.into_inner();
     let limit = super::pagination::bulk_limit(q.limit)?;
     let after = decode_signature_cursor(q.cursor.as_deref())?;
-    let rows = state
+    let (rows, keys) = state
         .read(move |c| {
             let after = after.as_ref().map(|(mou, seq)| (mou.as_str(), *seq));
-            db::mous::signatures_after(c, after, limit + 1)
+            let rows = db::mous::signatures_after(c, after, limit + 1)?;
+            let keys = keys_of(c, &rows)?;
+            Ok((rows, keys))
         })
         .await?;
     let page = super::pagination::Page::from_rows(
@@ -443,18 +449,8 @@ pub async fn list(
         // The position `decode_signature_cursor` reads back.
         |r| format!("{}:{}", r.seq, r.mou_id),
         |r| SignatureListItem {
-            mou: r.mou_id,
-            seq: r.seq,
-            version: r.version,
-            signer: r.signer,
-            signer_city: r.signer_city,
-            role: r.role,
-            key: r.key_id,
-            statement: STANDARD.encode(&r.statement),
-            statement_sha256: hex::encode(&r.statement_sha256),
-            signature: String::from_utf8_lossy(&r.signature).into_owned(),
-            received_at: format_micros(r.received_at),
-            log_index: r.log_index,
+            mou: r.mou_id.clone(),
+            link: ChainLinkView::from_row(r, &keys),
         },
     );
     Ok(HttpResponse::Ok().json(page))
