@@ -90,7 +90,7 @@ const KEY: &[ErrorCode] = &[
     E::InvalidComment,
 ];
 
-const PAGED: [&str; 9] = [
+const PAGED: [&str; 10] = [
     "list_cities",
     "list_partnerships",
     "list_mous",
@@ -100,6 +100,7 @@ const PAGED: [&str; 9] = [
     "list_commitments",
     "overdue_commitments",
     "list_groups",
+    "list_signatures",
 ];
 
 /// The table. Cursors belong to every paged list and are added by [`rules_of`].

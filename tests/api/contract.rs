@@ -87,3 +87,40 @@ fn every_stated_rule_names_a_served_operation_and_a_documented_refusal() {
         }
     }
 }
+
+/// A list that takes a `cursor` refuses a forged one with `invalid_cursor`, so its operation
+/// must state that rule (schemathesis finds an unstated one; this finds it sooner).
+#[test]
+fn every_paged_list_states_its_cursor_rule() {
+    let srv = TestServer::start(Backend::Sqlite);
+    let doc = srv.get("/api/v1/openapi.json").json();
+    let mut paged = 0;
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let takes_cursor = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == "cursor" && p["in"] == "query");
+            if !takes_cursor {
+                continue;
+            }
+            paged += 1;
+            let stated = op["x-amity-rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|r| {
+                    r["codes"]
+                        .as_array()
+                        .is_some_and(|c| c.iter().any(|c| c == "invalid_cursor"))
+                });
+            assert!(
+                stated,
+                "`{}` takes a cursor but does not state invalid_cursor",
+                op["operationId"]
+            );
+        }
+    }
+    assert!(paged >= 10, "{paged} paged lists");
+}
