@@ -2,7 +2,7 @@
 //! and the audit report.
 
 use crate::domain::schemas as S;
-use crate::domain::{ErrorCode, KeyId, MouId};
+use crate::domain::{ErrorCode, MouId};
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
 use base64::Engine;
@@ -308,20 +308,6 @@ impl ChainLinkView {
     }
 }
 
-/// The keys that made `rows`, each read once.
-fn keys_of(
-    c: &mut db::DbConn,
-    rows: &[db::mous::SignatureRow],
-) -> Result<Vec<SignatoryKey>, db::DbError> {
-    let mut ids: Vec<KeyId> = rows
-        .iter()
-        .map(|r| KeyId::from_db(r.key_id.clone()))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    db::keys::by_ids(c, &ids)
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChainView {
     pub mou: String,
@@ -351,7 +337,7 @@ pub async fn chain(
         .read_short(move |c| {
             let mou = db::mous::require(c, &id)?;
             let rows = db::mous::chain(c, &id)?;
-            let keys = keys_of(c, &rows)?;
+            let keys = db::keys::of_signatures(c, &rows)?;
             Ok((mou, rows, keys))
         })
         .await?;
@@ -439,7 +425,7 @@ pub async fn list(
         .read(move |c| {
             let after = after.as_ref().map(|(mou, seq)| (mou.as_str(), *seq));
             let rows = db::mous::signatures_after(c, after, limit + 1)?;
-            let keys = keys_of(c, &rows)?;
+            let keys = db::keys::of_signatures(c, &rows)?;
             Ok((rows, keys))
         })
         .await?;

@@ -2,7 +2,7 @@
 
 use crate::db::node_cache::NodeCache;
 use crate::domain::entries::LoggedDocument;
-use crate::domain::ids::{KeyId, MouId};
+use crate::domain::ids::MouId;
 use std::collections::BTreeSet;
 
 use base64::Engine;
@@ -29,13 +29,7 @@ pub fn read(
     let mou = mous::require(conn, id)?;
     let versions = mous::versions(conn, id)?;
     let chain = mous::chain(conn, id)?;
-    let mut key_ids: Vec<KeyId> = chain
-        .iter()
-        .map(|s| KeyId::from_db(s.key_id.clone()))
-        .collect();
-    key_ids.sort_unstable();
-    key_ids.dedup();
-    let signing_keys = keys::by_ids(conn, &key_ids)?;
+    let signing_keys = keys::of_signatures(conn, &chain)?;
 
     let mut indices = BTreeSet::new();
     indices.insert(mou.log_index);

@@ -332,6 +332,21 @@ pub fn by_ids(conn: &mut DbConn, ids: &[KeyId]) -> Result<Vec<SignatoryKey>, DbE
     .collect()
 }
 
+/// The keys that made `signatures`, each read once: a chain, a page of the signature list
+/// and a bundle all name their keys this way.
+pub fn of_signatures(
+    conn: &mut DbConn,
+    signatures: &[super::mous::SignatureRow],
+) -> Result<Vec<SignatoryKey>, DbError> {
+    let mut ids: Vec<KeyId> = signatures
+        .iter()
+        .map(|s| KeyId::from_db(s.key_id.clone()))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    by_ids(conn, &ids)
+}
+
 /// Keys of a city, optionally of one signer, in registration order.
 pub fn list(
     conn: &mut DbConn,

@@ -45,6 +45,19 @@ fn the_served_document_matches_its_snapshot() {
     }
 }
 
+/// Whether operation `op` of the OpenAPI document states a rule refusing with `code`.
+fn states(op: &Value, code: &str) -> bool {
+    op["x-amity-rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            r["codes"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == code))
+        })
+}
+
 #[test]
 fn every_stated_rule_names_a_served_operation_and_a_documented_refusal() {
     let srv = TestServer::start(Backend::Sqlite);
@@ -68,15 +81,7 @@ fn every_stated_rule_names_a_served_operation_and_a_documented_refusal() {
                 "`{}` refuses with {code} ({status}) but documents no {status}",
                 rule.operation
             );
-            let stated = op["x-amity-rules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| {
-                    r["codes"]
-                        .as_array()
-                        .is_some_and(|c| c.iter().any(|c| c == code.as_str()))
-                });
+            let stated = states(op, code.as_str());
             assert!(stated, "`{}` does not state {code}", rule.operation);
             let enumerated =
                 doc["components"]["schemas"][format!("Problem{status}")]["allOf"][1]["properties"]
@@ -106,15 +111,7 @@ fn every_paged_list_states_its_cursor_rule() {
                 continue;
             }
             paged += 1;
-            let stated = op["x-amity-rules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|r| {
-                    r["codes"]
-                        .as_array()
-                        .is_some_and(|c| c.iter().any(|c| c == "invalid_cursor"))
-                });
+            let stated = states(op, "invalid_cursor");
             assert!(
                 stated,
                 "`{}` takes a cursor but does not state invalid_cursor",

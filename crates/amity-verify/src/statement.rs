@@ -376,6 +376,8 @@ impl MouSignatureStatement {
             return None;
         }
         let statement: Self = serde_json::from_slice(bytes).ok()?;
+        // `validate` refuses both forms at once too; checked here as well so this path never
+        // leans on a rule that could move out of `validate`.
         if statement.doc_sha256.is_some() == statement.documents.is_some() {
             return None;
         }
