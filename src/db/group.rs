@@ -25,6 +25,7 @@ use diesel::Connection;
 use diesel::r2d2::Pool;
 use tokio::sync::oneshot;
 
+use super::frontier::SharedFrontier;
 use super::{DbConn, DbError, Manager, WriteTx, log};
 use crate::domain::dates::Clock;
 
@@ -123,6 +124,7 @@ impl GroupWriter {
     /// when the last `GroupWriter` is dropped, or at `stop`.
     pub(super) fn start(
         pool: Pool<Manager>,
+        frontier: SharedFrontier,
         capacity: usize,
         clock: Clock,
     ) -> Result<GroupWriter, DbError> {
@@ -134,7 +136,7 @@ impl GroupWriter {
             .name("amity-group-commit".into())
             .spawn(move || {
                 let _guard = guard;
-                writer_loop(&pool, &rx, &thread_depth, &clock);
+                writer_loop(&pool, &frontier, &rx, &thread_depth, &clock);
             })
             .map_err(|e| DbError::Pool(format!("cannot start the writer thread: {e}")))?;
         Ok(GroupWriter {
@@ -191,7 +193,13 @@ impl GroupWriter {
     }
 }
 
-fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize, clock: &Clock) {
+fn writer_loop(
+    pool: &Pool<Manager>,
+    frontier: &SharedFrontier,
+    rx: &Receiver<Message>,
+    depth: &AtomicUsize,
+    clock: &Clock,
+) {
     let mut stopping = false;
     while !stopping {
         let Ok(Message::Write(first)) = rx.recv() else {
@@ -212,7 +220,7 @@ fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize
                 Err(_) => break,
             }
         }
-        let committed = commit_batch(pool, &mut batch, clock);
+        let committed = commit_batch(pool, frontier, &mut batch, clock);
         for request in batch {
             request.answer(committed.as_ref().map(|_| ()));
         }
@@ -229,35 +237,39 @@ fn writer_loop(pool: &Pool<Manager>, rx: &Receiver<Message>, depth: &AtomicUsize
 /// Runs every write of the batch in one transaction and commits it.
 fn commit_batch(
     pool: &Pool<Manager>,
+    frontier: &SharedFrontier,
     batch: &mut [Box<dyn Queued>],
     clock: &Clock,
 ) -> Result<(), DbError> {
     let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
     let conn: &mut DbConn = &mut pooled;
-    conn.transaction(|conn| {
-        let mut size = log::lock_head(conn)?;
+    let appends = conn.transaction(|conn| {
+        let size = log::lock_head(conn)?;
+        let mut appends = frontier.begin(conn, size)?;
         for request in batch.iter_mut() {
+            let mark = appends.mark();
             let step = conn.transaction(|conn| {
                 let mut tx = WriteTx {
                     conn,
-                    size,
+                    appends: &mut appends,
                     now: clock.now(),
                 };
                 // A panicking write is answered as failed instead of taking the writer down.
                 let ok = catch_unwind(AssertUnwindSafe(|| request.run(&mut tx))).unwrap_or(false);
-                if ok {
-                    Ok(tx.size)
-                } else {
-                    Err(Step::WriteFailed)
-                }
+                if ok { Ok(()) } else { Err(Step::WriteFailed) }
             });
             match step {
-                Ok(new_size) => size = new_size,
-                Err(Step::WriteFailed) => {}
+                Ok(()) => {}
+                // Its savepoint is rolled back; its appends, not yet inserted, go the same way.
+                Err(Step::WriteFailed) => appends.rollback_to(mark),
                 Err(Step::Db(e)) => return Err(DbError::from(e)),
             }
         }
-        log::store_head(conn, size)?;
-        Ok(())
-    })
+        // Every write's entries and nodes in a few multi-row inserts (`frontier.rs`).
+        appends.flush(conn)?;
+        log::store_head(conn, appends.size())?;
+        Ok(appends)
+    })?;
+    frontier.committed(appends);
+    Ok(())
 }

@@ -4,8 +4,6 @@ use diesel::prelude::*;
 
 use super::schema::{log_entries, log_head};
 use super::{DbConn, DbError};
-use crate::domain::entries::LogEntry;
-use crate::log::merkle;
 
 /// Takes the write lock on the log head and returns the current size. The UPDATE comes first
 /// in every write transaction: on PostgreSQL it locks the head row until commit, on SQLite it
@@ -26,26 +24,6 @@ pub fn store_head(conn: &mut DbConn, size: i64) -> Result<(), DbError> {
     .set(log_head::size.eq(size))
     .execute(c))?;
     Ok(())
-}
-
-/// Stores the entry at `index` and the Merkle nodes it completes.
-pub fn insert_entry(
-    conn: &mut DbConn,
-    index: i64,
-    entry: &LogEntry,
-    now: i64,
-) -> Result<(), DbError> {
-    let leaf = merkle::leaf_hash(&entry.bytes);
-    per_backend!(conn, |c| diesel::insert_into(log_entries::table)
-        .values((
-            log_entries::idx.eq(index),
-            log_entries::leaf_hash.eq(leaf.to_vec()),
-            log_entries::entry.eq(&entry.bytes),
-            log_entries::kind.eq(entry.kind),
-            log_entries::logged_at.eq(now),
-        ))
-        .execute(c))?;
-    super::tree::append_leaf(conn, index, leaf)
 }
 
 /// The committed log size.
@@ -87,43 +65,3 @@ pub fn entries(conn: &mut DbConn, start: i64, limit: i64) -> Result<Vec<EntryRow
 
 /// Rows per multi-row INSERT: well under the bind-parameter limits of both backends.
 pub const BATCH_ROWS: usize = 1000;
-
-#[derive(Insertable)]
-#[diesel(table_name = log_entries)]
-struct NewEntry<'a> {
-    idx: i64,
-    leaf_hash: Vec<u8>,
-    entry: &'a [u8],
-    kind: &'a str,
-    logged_at: i64,
-}
-
-/// Stores `entries` from index `first` on, and the Merkle nodes they complete, with multi-row
-/// inserts. Nodes made earlier in the batch are read from memory, older ones from the table.
-pub fn insert_entries(
-    conn: &mut DbConn,
-    first: i64,
-    entries: &[LogEntry],
-    now: i64,
-) -> Result<(), DbError> {
-    let mut rows = Vec::with_capacity(entries.len());
-    let mut nodes = super::tree::BatchNodes::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let index = first + i as i64;
-        let leaf = merkle::leaf_hash(&entry.bytes);
-        nodes.append(conn, index, leaf)?;
-        rows.push(NewEntry {
-            idx: index,
-            leaf_hash: leaf.to_vec(),
-            entry: &entry.bytes,
-            kind: entry.kind,
-            logged_at: now,
-        });
-    }
-    for chunk in rows.chunks(BATCH_ROWS) {
-        per_backend!(conn, |c| diesel::insert_into(log_entries::table)
-            .values(chunk)
-            .execute(c))?;
-    }
-    nodes.store(conn)
-}

@@ -26,6 +26,7 @@ pub mod checkpoints;
 pub mod cities;
 pub mod cosignatures;
 pub mod error;
+mod frontier;
 mod group;
 pub mod groups;
 pub mod import;
@@ -156,6 +157,8 @@ pub struct Db {
     applied_migrations: Arc<Vec<String>>,
     /// Merkle nodes read through the read connections (see `node_cache.rs`).
     node_cache: Arc<node_cache::NodeCache>,
+    /// The tree's frontier after the last commit, for the next write's appends (`frontier.rs`).
+    frontier: frontier::SharedFrontier,
     /// What `WriteTx::now` reads (see `with_clock`).
     clock: Clock,
     /// A read-only PostgreSQL replica for the reads that may be served from one
@@ -216,6 +219,7 @@ impl Db {
             writer,
             group: Arc::new(OnceLock::new()),
             write_queue_capacity: DEFAULT_WRITE_QUEUE_CAPACITY,
+            frontier: frontier::SharedFrontier::default(),
             group_stopped: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             checkpointer,
             applied_migrations: Arc::new(applied_migrations),
@@ -364,18 +368,22 @@ impl Db {
         f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let mut conn = self.writer_conn()?;
-        conn.transaction(|conn| {
+        let (out, appends) = conn.transaction(|conn| {
             let size = log::lock_head(conn)?;
+            let mut appends = self.frontier.begin(conn, size)?;
             let mut tx = WriteTx {
                 conn,
-                size,
+                appends: &mut appends,
                 now: self.clock.now(),
             };
             let out = f(&mut tx)?;
-            log::store_head(tx.conn, tx.size)?;
-            Ok(out)
-        })
-        .inspect(|_| self.committed())
+            appends.flush(conn)?;
+            log::store_head(conn, appends.size())?;
+            Ok::<_, DbError>((out, appends))
+        })?;
+        self.frontier.committed(appends);
+        self.committed();
+        Ok(out)
     }
 
     /// The writer connection (SQLite's one writer; a pooled one on PostgreSQL).
@@ -408,6 +416,7 @@ impl Db {
             None => {
                 let started = group::GroupWriter::start(
                     self.writer.clone(),
+                    self.frontier.clone(),
                     self.write_queue_capacity,
                     self.clock.clone(),
                 )?;
@@ -475,33 +484,35 @@ impl Db {
     }
 }
 
-/// A write in progress: the connection inside the transaction, the log size, and the time the
-/// log asserts for its entries.
+/// A write in progress: the connection inside the transaction, its log appends, and the time
+/// the log asserts for its entries.
+///
+/// Appended entries reach the log's tables when the transaction is about to commit
+/// (`frontier.rs`), so a write must not read `log_entries` or `log_nodes` for entries it
+/// appended itself; nothing does, since every index and hash it needs comes back here.
 pub struct WriteTx<'a> {
     pub conn: &'a mut DbConn,
-    size: i64,
+    appends: &'a mut frontier::PendingAppends,
     pub now: i64,
 }
 
 impl WriteTx<'_> {
     /// The log size so far in this transaction.
     pub fn size(&self) -> i64 {
-        self.size
+        self.appends.size()
     }
 
     /// Appends one entry and returns its index.
     pub fn append(&mut self, entry: &LogEntry) -> Result<i64, DbError> {
-        let index = self.size;
-        log::insert_entry(self.conn, index, entry, self.now)?;
-        self.size += 1;
-        Ok(index)
+        self.appends.append(entry, self.now)
     }
 
-    /// Appends many entries with multi-row inserts; returns the index of the first.
+    /// Appends many entries; returns the index of the first.
     pub fn append_batch(&mut self, entries: &[LogEntry]) -> Result<i64, DbError> {
-        let first = self.size;
-        log::insert_entries(self.conn, first, entries, self.now)?;
-        self.size += entries.len() as i64;
+        let first = self.size();
+        for entry in entries {
+            self.appends.append(entry, self.now)?;
+        }
         Ok(first)
     }
 }

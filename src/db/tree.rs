@@ -1,7 +1,5 @@
 //! The Merkle tree's stored nodes: the database side of `log::merkle`.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 
 use super::node_cache::NodeCache;
@@ -53,25 +51,6 @@ pub fn merkle_error(e: MerkleError<DbError>) -> DbError {
     }
 }
 
-/// Stores the leaf at `index` and every subtree it completes, reading only left siblings.
-pub fn append_leaf(conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbError> {
-    let size_before = u64::try_from(index).map_err(|_| DbError::corrupt("negative index"))?;
-    let nodes =
-        merkle::nodes_to_store_on_append(size_before, leaf, &mut DbNodes { conn, cache: None })
-            .map_err(merkle_error)?;
-    for (level, idx, hash) in nodes {
-        let idx = i64::try_from(idx).map_err(|_| DbError::corrupt("node index beyond i64"))?;
-        per_backend!(&mut *conn, |c| diesel::insert_into(log_nodes::table)
-            .values((
-                log_nodes::level.eq(i32::from(level)),
-                log_nodes::idx.eq(idx),
-                log_nodes::hash.eq(hash.to_vec()),
-            ))
-            .execute(c))?;
-    }
-    Ok(())
-}
-
 /// The root of the tree of `size` entries. `cache`: only with a read connection (`DbNodes`).
 pub fn root(conn: &mut DbConn, cache: Option<&NodeCache>, size: u64) -> Result<Hash, DbError> {
     merkle::root(size, &mut DbNodes { conn, cache }).map_err(merkle_error)
@@ -110,90 +89,6 @@ pub fn index_of_leaf(conn: &mut DbConn, leaf: &Hash) -> Result<Option<i64>, DbEr
         .select(log_entries::idx)
         .first(conn)
         .optional()?)
-}
-
-/// Nodes made by a batch of appends, kept in memory until they are stored together.
-pub struct BatchNodes {
-    made: HashMap<(u8, u64), Hash>,
-    order: Vec<(u8, u64)>,
-}
-
-/// Reads a batch's own nodes first, then the table.
-struct Overlay<'a, 'b> {
-    made: &'a HashMap<(u8, u64), Hash>,
-    db: DbNodes<'b>,
-}
-
-impl NodeSource for Overlay<'_, '_> {
-    type Error = DbError;
-
-    fn node(&mut self, level: u8, index: u64) -> Result<Hash, DbError> {
-        match self.made.get(&(level, index)) {
-            Some(h) => Ok(*h),
-            None => self.db.node(level, index),
-        }
-    }
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = log_nodes)]
-struct NewNode {
-    level: i32,
-    idx: i64,
-    hash: Vec<u8>,
-}
-
-impl BatchNodes {
-    pub fn new() -> BatchNodes {
-        BatchNodes {
-            made: HashMap::new(),
-            order: Vec::new(),
-        }
-    }
-
-    /// Computes the nodes the leaf at `index` completes.
-    pub fn append(&mut self, conn: &mut DbConn, index: i64, leaf: Hash) -> Result<(), DbError> {
-        let size_before = u64::try_from(index).map_err(|_| DbError::corrupt("negative index"))?;
-        let mut source = Overlay {
-            made: &self.made,
-            db: DbNodes { conn, cache: None },
-        };
-        let nodes = merkle::nodes_to_store_on_append(size_before, leaf, &mut source)
-            .map_err(merkle_error)?;
-        for (level, idx, hash) in nodes {
-            self.made.insert((level, idx), hash);
-            self.order.push((level, idx));
-        }
-        Ok(())
-    }
-
-    /// Stores every node made, with multi-row inserts.
-    pub fn store(self, conn: &mut DbConn) -> Result<(), DbError> {
-        let mut rows = Vec::with_capacity(self.order.len());
-        for (level, idx) in &self.order {
-            let hash = *self
-                .made
-                .get(&(*level, *idx))
-                .ok_or_else(|| DbError::corrupt("a node to store was never made"))?;
-            rows.push(NewNode {
-                level: i32::from(*level),
-                idx: i64::try_from(*idx).map_err(|_| DbError::corrupt("node index beyond i64"))?,
-                hash: hash.to_vec(),
-            });
-        }
-        for chunk in rows.chunks(super::log::BATCH_ROWS) {
-            per_backend!(conn, |c| diesel::insert_into(log_nodes::table)
-                .values(chunk)
-                .execute(c))?;
-        }
-        Ok(())
-    }
-}
-
-impl Default for BatchNodes {
-    fn default() -> Self {
-        BatchNodes::new()
-    }
 }
 
 /// Proves that the stored entry at `index` (hashed from its bytes, not from the stored leaf

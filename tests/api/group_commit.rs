@@ -223,3 +223,91 @@ both_backends!(healthz_fails_when_the_writer_is_gone, |srv| {
     let size = srv.state.db.read(amity::db::log::size).expect("log size");
     assert_eq!(size, before);
 });
+
+// A grouped write that appends entries and then fails, queued in one batch with a write that
+// succeeds. Appends reach the tables only when the batch commits, from the writer's frontier
+// kept in memory (`src/db/frontier.rs`), so the failed write's entries and Merkle nodes must
+// go with its savepoint: the successful write gets the index the failed one had taken, the
+// next batch appends after it, and the tree the server signs is the tree the entries make.
+both_backends!(
+    a_write_failing_after_its_appends_leaves_none_behind,
+    |srv| {
+        use amity::domain::entries::{CityCreated, EntryBody, LogEntry};
+        use amity::domain::{DomainError, ErrorCode};
+
+        let admin = srv.admin();
+        let before = srv.log_size();
+        let (release, holder) = hold_the_writer(&srv);
+        let db = srv.state.db.clone();
+        let failing = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            runtime.block_on(db.write_grouped(|tx| {
+                for code in ["fr-ghost-a", "fr-ghost-b", "fr-ghost-c"] {
+                    let entry = LogEntry::new(
+                        tx.now,
+                        EntryBody::CityCreated(CityCreated {
+                            city: code.into(),
+                            name: code.into(),
+                            country: "FR".into(),
+                            region: None,
+                            wikidata: None,
+                            geonames_id: None,
+                            unlocode: None,
+                            lat_e6: None,
+                            lon_e6: None,
+                        }),
+                    )?;
+                    tx.append(&entry)?;
+                }
+                Err::<(), _>(
+                    DomainError::new(ErrorCode::CityExists, "refused after appending").into(),
+                )
+            }))
+        });
+        let started = std::time::Instant::now();
+        while queue_depth(&srv) != 1 {
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "the failing write never queued"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::scope(|scope| {
+            let created = scope
+                .spawn(|| srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-real")));
+            while queue_depth(&srv) != 2 {
+                assert!(
+                    started.elapsed().as_secs() < 20,
+                    "the city write never queued"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            release.send(()).expect("release the writer");
+            let created = created.join().expect("client");
+            assert_eq!(created.status, 201, "{}", created.text());
+            assert_eq!(created.json()["log_index"], before);
+        });
+        holder.join().expect("holder");
+        let refused = failing.join().expect("failing writer");
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("refused after appending")),
+            "{refused:?}"
+        );
+
+        assert_eq!(srv.log_size(), before + 1);
+        assert_eq!(srv.entry(before)["city"], "fr-real");
+        let next = srv.post("/api/v1/admin/cities", Some(&admin), &city_body("fr-next"));
+        assert_eq!(next.status, 201, "{}", next.text());
+        assert_eq!(next.json()["log_index"], before + 1);
+
+        // The audit rebuilds the tree from the entries and compares it with the signed checkpoint
+        // (whose root the server computes from the stored nodes) and every inclusion proof.
+        let state = srv.db.dir.path().join("audit-state.json");
+        let (ok, text) = crate::audit::audit(&srv, &state);
+        assert!(ok, "{text}");
+    }
+);
