@@ -20,13 +20,12 @@ use std::sync::{Arc, Mutex};
 
 use diesel::prelude::*;
 
+use super::log::{self, BATCH_ROWS};
 use super::schema::{log_entries, log_nodes};
 use super::tree::DbNodes;
 use super::{DbConn, DbError};
 use crate::domain::entries::LogEntry;
 use crate::log::merkle::{self, Hash, NodeSource};
-
-use super::log::BATCH_ROWS;
 
 /// The frontier of a tree of `size` leaves: `(level, hash)` of each perfect subtree the tree is
 /// made of, lowest level first. The subtree at `level` is node `(level, (size >> level) - 1)`.
@@ -171,8 +170,9 @@ impl PendingAppends {
         self.nodes.truncate(mark.nodes);
     }
 
-    /// Inserts the pending rows; call it inside the transaction, right before its commit.
-    pub fn flush(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
+    /// Ends the transaction's appends, right before its commit: inserts the pending rows and
+    /// stores the new log size in the head.
+    pub fn finish(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
         for chunk in self.entries.chunks(BATCH_ROWS) {
             per_backend!(&mut *conn, |c| diesel::insert_into(log_entries::table)
                 .values(chunk)
@@ -185,7 +185,7 @@ impl PendingAppends {
         }
         self.entries.clear();
         self.nodes.clear();
-        Ok(())
+        log::store_head(conn, self.size())
     }
 }
 
@@ -195,9 +195,11 @@ impl PendingAppends {
 pub struct SharedFrontier(Arc<Mutex<Option<Frontier>>>);
 
 impl SharedFrontier {
-    /// Starts a transaction's appends at log size `size` (from `log::lock_head`): from the
-    /// kept frontier when it is of that size, else from the table.
-    pub fn begin(&self, conn: &mut DbConn, size: i64) -> Result<PendingAppends, DbError> {
+    /// Starts a write transaction's appends: takes the log head (`log::lock_head`, the first
+    /// statement of every write) and the frontier at its size, the kept one when it is of that
+    /// size, else read from the table.
+    pub fn begin(&self, conn: &mut DbConn) -> Result<PendingAppends, DbError> {
+        let size = log::lock_head(conn)?;
         let size = u64::try_from(size).map_err(|_| DbError::corrupt("negative log size"))?;
         let kept = self.take().filter(|f| f.size == size);
         let frontier = match kept {

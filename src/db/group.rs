@@ -26,7 +26,7 @@ use diesel::r2d2::Pool;
 use tokio::sync::oneshot;
 
 use super::frontier::SharedFrontier;
-use super::{DbConn, DbError, Manager, WriteTx, log};
+use super::{DbConn, DbError, Manager, WriteTx};
 use crate::domain::dates::Clock;
 
 /// At most this many writes share one transaction, which bounds how long the first of them
@@ -244,8 +244,7 @@ fn commit_batch(
     let mut pooled = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
     let conn: &mut DbConn = &mut pooled;
     let appends = conn.transaction(|conn| {
-        let size = log::lock_head(conn)?;
-        let mut appends = frontier.begin(conn, size)?;
+        let mut appends = frontier.begin(conn)?;
         for request in batch.iter_mut() {
             let mark = appends.mark();
             let step = conn.transaction(|conn| {
@@ -266,8 +265,7 @@ fn commit_batch(
             }
         }
         // Every write's entries and nodes in a few multi-row inserts (`frontier.rs`).
-        appends.flush(conn)?;
-        log::store_head(conn, appends.size())?;
+        appends.finish(conn)?;
         Ok(appends)
     })?;
     frontier.committed(appends);

@@ -369,16 +369,14 @@ impl Db {
     ) -> Result<T, DbError> {
         let mut conn = self.writer_conn()?;
         let (out, appends) = conn.transaction(|conn| {
-            let size = log::lock_head(conn)?;
-            let mut appends = self.frontier.begin(conn, size)?;
+            let mut appends = self.frontier.begin(conn)?;
             let mut tx = WriteTx {
                 conn,
                 appends: &mut appends,
                 now: self.clock.now(),
             };
             let out = f(&mut tx)?;
-            appends.flush(conn)?;
-            log::store_head(conn, appends.size())?;
+            appends.finish(conn)?;
             Ok::<_, DbError>((out, appends))
         })?;
         self.frontier.committed(appends);
