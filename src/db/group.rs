@@ -3,7 +3,7 @@
 //! A durable commit costs one fsync (SQLite `synchronous=FULL`, PostgreSQL WAL flush), and
 //! that fsync, not the SQL, bounds how many writes a second one transaction per write can
 //! reach. Here one writer thread drains every write queued while the previous batch was
-//! committing into ONE transaction: the log head is locked once, each write runs in its own
+//! committing into ONE transaction: the log head is locked once, each write runs after its own
 //! SAVEPOINT (so a write that a rule refuses rolls back only itself, with its log entries),
 //! the head is stored once, one COMMIT, and only then is every waiter answered. A success
 //! still means "committed and in the log", exactly as with `Db::write`.
@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use diesel::r2d2::Pool;
 use tokio::sync::oneshot;
 
@@ -80,19 +81,14 @@ where
     }
 }
 
-/// How a write's savepoint ended.
-enum Step {
-    /// The write refused itself; its savepoint was rolled back and the batch goes on.
-    WriteFailed,
-    /// The savepoint machinery failed: the transaction is not trustworthy any more.
-    Db(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Step {
-    fn from(e: diesel::result::Error) -> Step {
-        Step::Db(e)
-    }
-}
+/// Each write of a batch runs under one savepoint name. `ROLLBACK TO` keeps the savepoint in
+/// place, and after a success releasing it and setting it again travel in one round trip, so a
+/// write costs one savepoint statement rather than diesel's nested-transaction pair (SAVEPOINT,
+/// RELEASE). The last one is never released: COMMIT ends every open savepoint with the
+/// transaction, on both backends.
+const FIRST_SAVEPOINT: &str = "SAVEPOINT amity_write";
+const NEXT_SAVEPOINT: &str = "RELEASE SAVEPOINT amity_write; SAVEPOINT amity_write";
+const UNDO_WRITE: &str = "ROLLBACK TO SAVEPOINT amity_write";
 
 /// What travels on the queue: a write, or the request to stop after the writes before it.
 enum Message {
@@ -245,28 +241,32 @@ fn commit_batch(
     let conn: &mut DbConn = &mut pooled;
     let appends = conn.transaction(|conn| {
         let mut appends = frontier.begin(conn)?;
+        let mut savepoint: Option<&str> = Some(FIRST_SAVEPOINT);
         for request in batch.iter_mut() {
+            if let Some(statement) = savepoint.take() {
+                conn.batch_execute(statement)?;
+            }
             let mark = appends.mark();
-            let step = conn.transaction(|conn| {
-                let mut tx = WriteTx {
-                    conn,
-                    appends: &mut appends,
-                    now: clock.now(),
-                };
-                // A panicking write is answered as failed instead of taking the writer down.
-                let ok = catch_unwind(AssertUnwindSafe(|| request.run(&mut tx))).unwrap_or(false);
-                if ok { Ok(()) } else { Err(Step::WriteFailed) }
-            });
-            match step {
-                Ok(()) => {}
-                // Its savepoint is rolled back; its appends, not yet inserted, go the same way.
-                Err(Step::WriteFailed) => appends.rollback_to(mark),
-                Err(Step::Db(e)) => return Err(DbError::from(e)),
+            let mut tx = WriteTx {
+                conn,
+                appends: &mut appends,
+                now: clock.now(),
+            };
+            // A panicking write is answered as failed instead of taking the writer down.
+            let ok = catch_unwind(AssertUnwindSafe(|| request.run(&mut tx))).unwrap_or(false);
+            if ok {
+                savepoint = Some(NEXT_SAVEPOINT);
+            } else {
+                // Its statements are undone and the savepoint stays for the next write; its
+                // appends, not yet inserted, go the same way. An undo that fails leaves the
+                // transaction untrustworthy, and the whole batch is rolled back.
+                conn.batch_execute(UNDO_WRITE)?;
+                appends.rollback_to(mark);
             }
         }
         // Every write's entries and nodes in a few multi-row inserts (`frontier.rs`).
         appends.finish(conn)?;
-        Ok(appends)
+        Ok::<_, DbError>(appends)
     })?;
     frontier.committed(appends);
     Ok(())

@@ -73,7 +73,11 @@ pub fn contacts(conn: &mut DbConn, city: &str) -> Result<Vec<Contact>, DbError> 
 /// The signatories an event is for: those asked in a round that was sent or expired, the one
 /// reminded, the others asked in a round one of them declined, and those who signed an
 /// executed version.
-fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<String>, DbError> {
+pub(super) fn recipients(
+    conn: &mut DbConn,
+    event: EventType,
+    data: &Value,
+) -> Result<Vec<String>, DbError> {
     let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default();
     let mut signers: Vec<String> = match event {
         EventType::SignatureRequestSent => data["requests"]
@@ -125,37 +129,39 @@ fn recipients(conn: &mut DbConn, event: EventType, data: &Value) -> Result<Vec<S
     Ok(signers)
 }
 
-/// Writes one e-mail per addressed signatory with a contact, for the entry at `log_index`.
-pub fn emit(
+/// Writes one e-mail per contact in `found` (signer, address) for the entry at `log_index`,
+/// in one statement.
+pub(super) fn write(
     tx: &mut WriteTx<'_>,
     event: EventType,
     data: &Value,
     log_index: i64,
+    found: &[(String, String)],
 ) -> Result<usize, DbError> {
-    let signers = recipients(tx.conn, event, data)?;
-    if signers.is_empty() {
+    if found.is_empty() {
         return Ok(0);
     }
-    let found: Vec<(String, String)> = signer_contacts::table
-        .filter(signer_contacts::signer.eq_any(&signers))
-        .select((signer_contacts::signer, signer_contacts::email))
-        .load(tx.conn)?;
-    for (signer, email) in &found {
-        diesel::insert_into(outbox_emails::table)
-            .values((
+    let data = data.to_string();
+    let rows: Vec<_> = found
+        .iter()
+        .map(|(signer, email)| {
+            (
                 outbox_emails::id.eq(format!("mail_{}", uuid::Uuid::now_v7().simple())),
                 outbox_emails::signer.eq(signer),
                 outbox_emails::recipient.eq(email),
                 outbox_emails::event_type.eq(event.as_str()),
-                outbox_emails::data.eq(data.to_string()),
+                outbox_emails::data.eq(&data),
                 outbox_emails::log_index.eq(log_index),
                 outbox_emails::state.eq(MessageState::Pending.as_str()),
                 outbox_emails::attempts.eq(0),
                 outbox_emails::next_attempt_at.eq(tx.now),
                 outbox_emails::created_at.eq(tx.now),
-            ))
-            .execute(tx.conn)?;
-    }
+            )
+        })
+        .collect();
+    per_backend!(&mut *tx.conn, |c| diesel::insert_into(outbox_emails::table)
+        .values(&rows)
+        .execute(c))?;
     Ok(found.len())
 }
 

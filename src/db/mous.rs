@@ -296,6 +296,53 @@ pub fn require_with_partnership(
     Ok((Mou::try_from(mou)?, Partnership::try_from(p)?))
 }
 
+/// An MOU with its partnership and its current version (with that version's documents), as
+/// a signature's acceptance needs them: one joined statement, one row per document, because
+/// it runs inside every signature's write on the serial writer.
+fn require_for_signature(
+    conn: &mut DbConn,
+    id: &MouId,
+) -> Result<(Mou, Partnership, Option<Version>), DbError> {
+    type Row = (
+        MouRow,
+        partnerships::PartnershipRow,
+        Option<VersionRow>,
+        Option<VersionDocumentRow>,
+    );
+    let rows: Vec<Row> = per_backend!(conn, |c| mous::table
+        .inner_join(partnerships_table::table)
+        .left_join(
+            mou_versions::table.on(mou_versions::mou_id
+                .eq(mous::id)
+                .and(mou_versions::version.eq(mous::current_version))),
+        )
+        .left_join(
+            mou_version_documents::table.on(mou_version_documents::mou_id
+                .eq(mou_versions::mou_id)
+                .and(mou_version_documents::version.eq(mou_versions::version))),
+        )
+        .filter(mous::id.eq(id.as_str()))
+        .order(mou_version_documents::position.asc())
+        .select((
+            MouRow::as_select(),
+            partnerships::PartnershipRow::as_select(),
+            Option::<VersionRow>::as_select(),
+            Option::<VersionDocumentRow>::as_select(),
+        ))
+        .load(c))?;
+    let mut rows = rows.into_iter();
+    let (mou, p, version, first) = rows.next().ok_or_else(|| mou_not_found(id))?;
+    // As `current_version`: none before the first version.
+    let version = match version {
+        Some(v) => Some(with_documents(
+            v,
+            std::iter::once(first).chain(rows.map(|(.., d)| d)),
+        )?),
+        None => None,
+    };
+    Ok((Mou::try_from(mou)?, Partnership::try_from(p)?, version))
+}
+
 /// Creates a draft MOU. `authorize` sees the partnership and returns the acting city.
 pub fn create(
     tx: &mut WriteTx<'_>,
@@ -389,11 +436,19 @@ pub fn version(conn: &mut DbConn, id: &MouId, version: i32) -> Result<Option<Ver
     let Some((row, first)) = rows.next() else {
         return Ok(None);
     };
+    with_documents(row, std::iter::once(first).chain(rows.map(|(_, d)| d))).map(Some)
+}
+
+/// A version from its row and its left-joined document rows (none when it has one document).
+fn with_documents(
+    row: VersionRow,
+    documents: impl Iterator<Item = Option<VersionDocumentRow>>,
+) -> Result<Version, DbError> {
     let mut found = Version::try_from(row)?;
-    for document in std::iter::once(first).chain(rows.map(|(_, d)| d)).flatten() {
+    for document in documents.flatten() {
         found.additional.push(VersionDocument::try_from(document)?);
     }
-    Ok(Some(found))
+    Ok(found)
 }
 
 /// What a statement on version `version` commits to (`Version::commitment`), or `None`
@@ -822,8 +877,7 @@ pub fn add_signature(
     registry: &str,
     token_id: Option<TokenId>,
 ) -> Result<Accepted, DbError> {
-    let (mou, p) = require_with_partnership(tx.conn, id)?;
-    let current_version = current_version(tx.conn, &mou)?;
+    let (mou, p, current_version) = require_for_signature(tx.conn, id)?;
     let current = current_version
         .as_ref()
         .map(Version::commitment)

@@ -163,19 +163,16 @@ pub struct Event {
 /// transaction, for the entry at `log_index`.
 pub fn emit(tx: &mut WriteTx<'_>, event: Event, log_index: i64) -> Result<usize, DbError> {
     // The signatories it concerns hear of it by e-mail, from the same transaction.
-    super::mail::emit(tx, event.event_type, &event.data, log_index)?;
-    let rows: Vec<EndpointRow> = webhook_endpoints::table
-        .filter(webhook_endpoints::city.eq_any(&event.cities))
-        .filter(webhook_endpoints::enabled.eq(true))
-        .select(EndpointRow::as_select())
-        .load(tx.conn)?;
-    let wanted: Vec<String> = rows
+    let signers = super::mail::recipients(tx.conn, event.event_type, &event.data)?;
+    let (contacts, endpoints) = audience(tx.conn, &signers, &event.cities)?;
+    super::mail::write(tx, event.event_type, &event.data, log_index, &contacts)?;
+    let wanted: Vec<String> = endpoints
         .into_iter()
-        .filter(|r| {
-            serde_json::from_str::<Vec<String>>(&r.event_types)
+        .filter(|(_, event_types)| {
+            serde_json::from_str::<Vec<String>>(event_types)
                 .is_ok_and(|types| types.iter().any(|t| t == event.event_type.as_str()))
         })
-        .map(|r| r.id)
+        .map(|(id, _)| id)
         .collect();
     if wanted.is_empty() {
         return Ok(0);
@@ -191,9 +188,9 @@ pub fn emit(tx: &mut WriteTx<'_>, event: Event, log_index: i64) -> Result<usize,
         .map(|endpoint| {
             (
                 outbox_messages::id.eq(format!("msg_{}", uuid::Uuid::now_v7().simple())),
-                outbox_messages::endpoint_id.eq(endpoint.clone()),
+                outbox_messages::endpoint_id.eq(endpoint),
                 outbox_messages::event_type.eq(event.event_type.as_str()),
-                outbox_messages::payload.eq(payload.clone()),
+                outbox_messages::payload.eq(&payload),
                 outbox_messages::log_index.eq(log_index),
                 outbox_messages::state.eq(MessageState::Pending.as_str()),
                 outbox_messages::attempts.eq(0),
@@ -202,12 +199,47 @@ pub fn emit(tx: &mut WriteTx<'_>, event: Event, log_index: i64) -> Result<usize,
             )
         })
         .collect();
-    for row in rows {
-        diesel::insert_into(outbox_messages::table)
-            .values(row)
-            .execute(tx.conn)?;
-    }
+    per_backend!(&mut *tx.conn, |c| diesel::insert_into(
+        outbox_messages::table
+    )
+    .values(&rows)
+    .execute(c))?;
     Ok(wanted.len())
+}
+
+/// Whom an event reaches, read in one statement since every logged event asks (a signature
+/// twice): the contacts (signer, address) of `signers`, and the enabled endpoints (id, event
+/// types JSON) of `cities`.
+type Audience = (Vec<(String, String)>, Vec<(String, String)>);
+
+fn audience(conn: &mut DbConn, signers: &[String], cities: &[String]) -> Result<Audience, DbError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+
+    use super::schema::signer_contacts;
+    // The first column tells the two kinds of row apart: true for a contact.
+    let contacts = signer_contacts::table
+        .filter(signer_contacts::signer.eq_any(signers))
+        .select((
+            sql::<Bool>("1 = 1"),
+            signer_contacts::signer,
+            signer_contacts::email,
+        ));
+    let endpoints = webhook_endpoints::table
+        .filter(webhook_endpoints::city.eq_any(cities))
+        .filter(webhook_endpoints::enabled.eq(true))
+        .select((
+            sql::<Bool>("1 = 0"),
+            webhook_endpoints::id,
+            webhook_endpoints::event_types,
+        ));
+    let rows: Vec<(bool, String, String)> =
+        per_backend!(conn, |c| contacts.union_all(endpoints).load(c))?;
+    let (contacts, endpoints): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(c, ..)| *c);
+    Ok((
+        contacts.into_iter().map(|(_, a, b)| (a, b)).collect(),
+        endpoints.into_iter().map(|(_, a, b)| (a, b)).collect(),
+    ))
 }
 
 type MessageRow = (

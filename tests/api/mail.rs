@@ -180,6 +180,16 @@ fn signatories_get_their_mail(backend: Backend) {
         );
     }
 
+    // Shanghai's office also subscribes to key-use notices: the notice then goes both ways,
+    // to the mayor's address and to the office's endpoint (one read finds both).
+    let r = srv.post(
+        "/api/v1/cities/cn-sha/webhooks",
+        Some(&w.b),
+        &json!({"url": "https://hooks.example.org/amity", "event_types": ["key.used"]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let hook = r.json()["endpoint"]["id"].as_str().unwrap().to_string();
+
     // Shanghai's mayor declines: Houston's mayor hears why.
     let r = decline_request(
         &srv,
@@ -216,6 +226,12 @@ fn signatories_get_their_mail(backend: Backend) {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(mails(&dir).len(), 4, "nobody else was written to");
+    let messages = srv
+        .get_as(&format!("/api/v1/webhooks/{hook}/messages"), &w.b)
+        .json();
+    let items = messages["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{messages:#}");
+    assert_eq!(items[0]["event_type"], "key.used");
 }
 
 on_both_backends!(signatories_get_their_mail);
