@@ -144,6 +144,10 @@ pub struct Db {
     backend: Backend,
     readers: Pool<Manager>,
     writer: Pool<Manager>,
+    /// The group-commit writer's connection: SQLite's one writer; on PostgreSQL a connection
+    /// of its own, so the serial writer never waits in line behind request reads for one of
+    /// the read pool's (it used to, while every request's token lookup held one).
+    group_conn: Pool<Manager>,
     /// The group-commit writer, started by the first grouped write (the CLI never needs it).
     group: Arc<OnceLock<group::GroupWriter>>,
     /// Room in the group-commit queue (see `with_write_queue_capacity`).
@@ -184,10 +188,10 @@ impl Db {
             tracing::info!(migration = %name, "applied migration");
         }
         drop(first);
-        let build = |size: u32, manager: Manager| {
+        let build = |size: u32, min_idle: u32, manager: Manager| {
             Pool::builder()
                 .max_size(size)
-                .min_idle(Some(1))
+                .min_idle(Some(min_idle))
                 // A SQLite connection is a handle on a local file: it cannot drop the way a
                 // socket can, so the `SELECT 1` probe r2d2 runs on every checkout (by default)
                 // is pure cost, about 5% of a by-id read. PostgreSQL keeps the probe.
@@ -196,10 +200,11 @@ impl Db {
                 .build(manager)
                 .map_err(|e| DbError::Connect(e.to_string()))
         };
-        let readers = build(pool_size.max(1), manager.clone())?;
-        let (writer, checkpointer) = match backend {
+        let readers = build(pool_size.max(1), 1, manager.clone())?;
+        let (writer, group_conn, checkpointer) = match backend {
             Backend::Sqlite => {
                 let writer = build(
+                    1,
                     1,
                     Manager {
                         writer: true,
@@ -209,14 +214,17 @@ impl Db {
                 let own = manager
                     .connect()
                     .map_err(|e| DbError::Connect(e.to_string()))?;
-                (writer, Some(wal::Checkpointer::start(own)?))
+                (writer.clone(), writer, Some(wal::Checkpointer::start(own)?))
             }
-            Backend::Postgres => (readers.clone(), None),
+            // The group writer's connection opens with its first batch: a CLI run or a server
+            // that never writes does not hold one.
+            Backend::Postgres => (readers.clone(), build(1, 0, manager.clone())?, None),
         };
         Ok(Db {
             backend,
             readers,
             writer,
+            group_conn,
             group: Arc::new(OnceLock::new()),
             write_queue_capacity: DEFAULT_WRITE_QUEUE_CAPACITY,
             frontier: frontier::SharedFrontier::default(),
@@ -413,7 +421,7 @@ impl Db {
             Some(w) => w.clone(),
             None => {
                 let started = group::GroupWriter::start(
-                    self.writer.clone(),
+                    self.group_conn.clone(),
                     self.frontier.clone(),
                     self.write_queue_capacity,
                     self.clock.clone(),

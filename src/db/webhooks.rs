@@ -207,11 +207,12 @@ pub fn emit(tx: &mut WriteTx<'_>, event: Event, log_index: i64) -> Result<usize,
     Ok(wanted.len())
 }
 
-/// Whom an event reaches, read in one statement since every logged event asks (a signature
-/// twice): the contacts (signer, address) of `signers`, and the enabled endpoints (id, event
-/// types JSON) of `cities`.
+/// An event's e-mail contacts (signer, address) and enabled webhook endpoints (id, event
+/// types JSON).
 type Audience = (Vec<(String, String)>, Vec<(String, String)>);
 
+/// Whom an event reaches, read in one statement since every logged event asks (a signature
+/// twice): the contacts of `signers` and the enabled endpoints of `cities`.
 fn audience(conn: &mut DbConn, signers: &[String], cities: &[String]) -> Result<Audience, DbError> {
     use diesel::dsl::sql;
     use diesel::sql_types::Bool;

@@ -349,3 +349,30 @@ both_backends!(a_write_failing_in_the_database_rolls_back_alone, |srv| {
     let (ok, text) = crate::audit::audit(&srv, &state);
     assert!(ok, "{text}");
 });
+
+// On PostgreSQL the group writer used to take its connection for each batch from the read
+// pool, so with every read connection busy (a burst of reads) grouped writes queued behind
+// them and, past the pool's timeout, failed. It has a connection of its own now.
+both_backends_with!(
+    grouped_writes_do_not_wait_for_a_read_connection,
+    |s| s.pool_size = 1,
+    |srv| {
+        let before = srv.log_size();
+        let held = srv.state.db.conn().expect("the one read connection");
+        let db = srv.state.db.clone();
+        let written = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            runtime.block_on(db.write_grouped(|_tx| Ok(())))
+        })
+        .join()
+        .expect("the writing thread");
+        assert!(
+            written.is_ok(),
+            "a grouped write waited for the read pool: {written:?}"
+        );
+        drop(held);
+        assert_eq!(srv.log_size(), before);
+    }
+);
