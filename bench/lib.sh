@@ -30,6 +30,18 @@ cleanup_on_exit() {
   if [ -n "${PG_DB:-}" ]; then psql -q "$AMITY_BENCH_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
 }
 
+# pg_url_for URL DB: URL naming database DB instead, its query string (e.g. `?sslmode=disable`)
+# kept.
+pg_url_for() {
+  local url=$1 db=$2 query=""
+  case "$url" in *\?*)
+    query="?${url#*\?}"
+    url=${url%%\?*}
+    ;;
+  esac
+  printf '%s/%s%s' "${url%/*}" "$db" "$query"
+}
+
 # wait_http URL: waits up to 20 s for a 2xx answer.
 wait_http() {
   for _ in $(seq 1 200); do

@@ -195,9 +195,9 @@ bench_backend sqlite "sqlite://$OUT/sqlite/amity.db"
 if [ -n "${AMITY_BENCH_POSTGRES_URL:-}" ]; then
   PG_DB=amity_bench_$$
   psql -q "$AMITY_BENCH_POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
-  bench_backend postgres "${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB"
+  bench_backend postgres "$(pg_url_for "$AMITY_BENCH_POSTGRES_URL" "$PG_DB")"
   if [ -n "${AMITY_BENCH_POSTGRES_REPLICA_URL:-}" ]; then
-    bench_replica "${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB" "${AMITY_BENCH_POSTGRES_REPLICA_URL%/*}/$PG_DB"
+    bench_replica "$(pg_url_for "$AMITY_BENCH_POSTGRES_URL" "$PG_DB")" "$(pg_url_for "$AMITY_BENCH_POSTGRES_REPLICA_URL" "$PG_DB")"
   fi
 fi
 

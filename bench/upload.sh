@@ -96,7 +96,7 @@ if [ -n "${AMITY_BENCH_POSTGRES_URL:-}" ]; then
   BACKEND=postgres
   PG_DB=amity_upload_$$
   psql -q "$AMITY_BENCH_POSTGRES_URL" -c "CREATE DATABASE $PG_DB" >/dev/null
-  DB_URL="${AMITY_BENCH_POSTGRES_URL%/*}/$PG_DB"
+  DB_URL="$(pg_url_for "$AMITY_BENCH_POSTGRES_URL" "$PG_DB")"
 else
   BACKEND=sqlite
   mkdir -p "$OUT/sqlite"
